@@ -1,0 +1,8 @@
+namespace StreamMtl.Pipeline.Model;
+
+/// <summary>
+/// What one forward pass computes. <paramref name="ShareThreshold"/> is the sub-task activation-sharing
+/// threshold (relative per-token L2 distance to the base block's input under which the base's linear
+/// output is reused; 0 = exact). <paramref name="SplitLayer"/> overrides the model's split layer l.
+/// </summary>
+public sealed record ForwardOptions(TaskSet Tasks = TaskSet.All, float ShareThreshold = 0f, int? SplitLayer = null);

@@ -1,0 +1,45 @@
+using StreamMtl.Pipeline.Flops;
+using static TorchSharp.torch;
+
+namespace StreamMtl.Pipeline.Model;
+
+/// <summary>Outputs of one forward pass: raw head maps per task [B, C, H, W] (logits, log-depth, unnormalised normals).</summary>
+public sealed class ForwardResult : IDisposable
+{
+    private readonly Dictionary<VisionTask, Tensor> _raw = [];
+
+    public ForwardResult(FlopCounter flops)
+    {
+        Flops = flops;
+    }
+
+    public FlopCounter Flops { get; }
+
+    /// <summary>Sub-task tokens recomputed by the activation-sharing gate, summed over gated linears.</summary>
+    public long SharedRowsComputed { get; internal set; }
+
+    /// <summary>Sub-task token rows the activation-sharing gate looked at.</summary>
+    public long SharedRowsTotal { get; internal set; }
+
+    public IEnumerable<VisionTask> Tasks => _raw.Keys;
+
+    public bool Has(VisionTask task) => _raw.ContainsKey(task);
+
+    public Tensor Raw(VisionTask task) => _raw.TryGetValue(task, out var t)
+        ? t
+        : throw new InvalidOperationException($"task {task.Name()} was not computed in this pass");
+
+    /// <summary>The task's output in its units: logits, metres, unit normals.</summary>
+    public Tensor Final(VisionTask task) => TokenHead.Finish(task, Raw(task));
+
+    internal void Set(VisionTask task, Tensor raw) => _raw[task] = raw;
+
+    public void Dispose()
+    {
+        foreach (var t in _raw.Values)
+        {
+            t.Dispose();
+        }
+        _raw.Clear();
+    }
+}

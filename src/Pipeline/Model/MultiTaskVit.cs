@@ -1,0 +1,254 @@
+using StreamMtl.Pipeline.Flops;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace StreamMtl.Pipeline.Model;
+
+/// <summary>
+/// Multi-task ViT with base/sub-task computation sharing (Shoouri et al., ICCV 2023). The base task runs
+/// all blocks; each sub-task takes the base's activations after the split layer l and runs its own blocks
+/// l+1..L with weights W_base + B*A. Tensor names follow timm (patch_embed, pos_embed, blocks.i.*, norm)
+/// with sub-task parameters under tasks.NAME.* and heads under heads.NAME.*.
+/// </summary>
+public sealed class MultiTaskVit : nn.Module
+{
+    private readonly PatchEmbedding _embed;
+    private readonly BlockWeights[] _blocks;
+    private readonly Dictionary<VisionTask, NormWeights> _norms = [];
+    private readonly Dictionary<VisionTask, SubTaskBlockWeights[]> _subBlocks = [];
+    private readonly Dictionary<VisionTask, TokenHead> _heads = [];
+
+    public MultiTaskVit(ModelConfig config) : base("MultiTaskVit")
+    {
+        var errors = config.Validate();
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException("invalid model configuration: " + string.Join("; ", errors), nameof(config));
+        }
+        Config = config;
+        _embed = new PatchEmbedding(config);
+        register_module("patch_embed", _embed.Module);
+        register_parameter("pos_embed", _embed.Pos);
+
+        _blocks = new BlockWeights[config.Blocks];
+        var blockList = new List<(string, nn.Module)>();
+        for (int i = 0; i < config.Blocks; i++)
+        {
+            _blocks[i] = new BlockWeights($"{i}", config);
+            blockList.Add(($"{i}", _blocks[i]));
+        }
+        register_module("blocks", new Group("blocks", [.. blockList]));
+
+        _norms[config.BaseTask] = new NormWeights("norm", config.Dim);
+        register_module("norm", _norms[config.BaseTask]);
+
+        var taskGroups = new List<(string, nn.Module)>();
+        foreach (var task in config.SubTasks)
+        {
+            var subBlocks = new SubTaskBlockWeights[config.Blocks - config.DeltaFrom];
+            var list = new List<(string, nn.Module)>();
+            for (int i = config.DeltaFrom; i < config.Blocks; i++)
+            {
+                var sb = new SubTaskBlockWeights($"{i}", config);
+                sb.InitialiseFrom(_blocks[i]);
+                subBlocks[i - config.DeltaFrom] = sb;
+                list.Add(($"{i}", sb));
+            }
+            _subBlocks[task] = subBlocks;
+            _norms[task] = new NormWeights("norm", config.Dim);
+            taskGroups.Add((task.Name(), new Group(task.Name(), ("blocks", new Group("blocks", [.. list])), ("norm", _norms[task]))));
+        }
+        if (taskGroups.Count > 0)
+        {
+            register_module("tasks", new Group("tasks", [.. taskGroups]));
+        }
+
+        var headList = new List<(string, nn.Module)>();
+        foreach (var task in config.AllTasks)
+        {
+            _heads[task] = new TokenHead(task.Name(), config, task);
+            headList.Add((task.Name(), _heads[task]));
+        }
+        register_module("heads", new Group("heads", [.. headList]));
+    }
+
+    public ModelConfig Config { get; }
+
+    /// <summary>Parameters that belong to one task alone (sub-task deltas, norms, head); for bytes-per-task reports.</summary>
+    public IEnumerable<(string Name, Parameter Parameter)> TaskParameters(VisionTask task)
+    {
+        string head = $"heads.{task.Name()}.";
+        string own = $"tasks.{task.Name()}.";
+        return named_parameters().Where(p => p.name.StartsWith(head, StringComparison.Ordinal)
+            || p.name.StartsWith(own, StringComparison.Ordinal)
+            || (task == Config.BaseTask && !p.name.StartsWith("heads.", StringComparison.Ordinal) && !p.name.StartsWith("tasks.", StringComparison.Ordinal)));
+    }
+
+    /// <summary>Trainable parameters of a sub-task (deltas, norms, head) with the base frozen.</summary>
+    public IEnumerable<Parameter> SubTaskTrainables(VisionTask task) =>
+        TaskParameters(task).Where(_ => task != Config.BaseTask).Select(p => p.Parameter);
+
+    /// <summary>Runs the model on normalised images [B, 3, H, W] (H, W multiples of the patch size).</summary>
+    public ForwardResult Forward(Tensor images, ForwardOptions options, FlopCounter? flops = null)
+    {
+        var shape = images.shape;
+        int p = Config.Patch;
+        if (shape.Length != 4 || shape[1] != 3 || shape[2] % p != 0 || shape[3] % p != 0 || shape[2] == 0 || shape[3] == 0)
+        {
+            throw new ArgumentException($"images must be [B, 3, H, W] with H, W positive multiples of {p}; got [{string.Join(", ", shape)}]", nameof(images));
+        }
+        int split = options.SplitLayer ?? Config.SplitLayer;
+        if (split < Config.DeltaFrom || split > Config.Blocks)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), $"split layer {split} must be in {Config.DeltaFrom}..{Config.Blocks} for this model");
+        }
+        var result = new ForwardResult(flops ?? new FlopCounter());
+        var counter = result.Flops;
+        int rows = (int)(shape[2] / p);
+        int cols = (int)(shape[3] / p);
+        long tokens = shape[0] * rows * cols;
+        var baseTask = Config.BaseTask;
+
+        var patches = _embed.Patches(images);
+        var x0 = _embed.Embed(patches);
+        counter.Linear(baseTask, tokens, tokens, Config.PatchInputs, Config.Dim);
+        var x = x0 + _embed.Positions(rows, cols, training);
+
+        for (int i = 0; i < split; i++)
+        {
+            x = DenseBlock(x, i, null, null, baseTask, counter);
+        }
+        var atSplit = x;
+
+        var subTasks = Config.SubTasks.Where(t => options.Tasks.Contains(t)).ToList();
+        bool share = options.ShareThreshold > 0 && subTasks.Count > 0;
+        bool runBase = options.Tasks.Contains(baseTask) || share;
+        BlockTrace?[] traces = new BlockTrace?[Config.Blocks];
+        if (runBase)
+        {
+            for (int i = split; i < Config.Blocks; i++)
+            {
+                traces[i] = share ? new BlockTrace() : null;
+                x = DenseBlock(x, i, null, traces[i], baseTask, counter);
+            }
+            if (options.Tasks.Contains(baseTask))
+            {
+                result.Set(baseTask, RunHead(baseTask, x, x0, rows, cols, counter));
+            }
+        }
+
+        foreach (var task in subTasks)
+        {
+            var y = atSplit;
+            var own = _subBlocks[task];
+            for (int i = split; i < Config.Blocks; i++)
+            {
+                var sub = own[i - Config.DeltaFrom];
+                y = share ? SharedBlock(y, i, sub, traces[i]!, options.ShareThreshold, task, counter, result)
+                          : DenseBlock(y, i, sub, null, task, counter);
+            }
+            result.Set(task, RunHead(task, y, x0, rows, cols, counter));
+        }
+        return result;
+    }
+
+    private Tensor RunHead(VisionTask task, Tensor x, Tensor x0, int rows, int cols, FlopCounter counter)
+    {
+        var head = _heads[task];
+        long tokens = x.shape[0] * x.shape[1];
+        var input = cat([_norms[task].Apply(x), x0], dim: -1);
+        var outputs = head.TokenOutputs(input);
+        counter.Linear(task, tokens, tokens, head.InFeatures, head.Hidden);
+        counter.Linear(task, tokens, tokens, head.Hidden, head.OutFeatures);
+        return head.Assemble(outputs, rows, cols);
+    }
+
+    private Tensor DenseBlock(Tensor x, int index, SubTaskBlockWeights? sub, BlockTrace? trace, VisionTask task, FlopCounter counter)
+    {
+        var block = _blocks[index];
+        long tokens = x.shape[0] * x.shape[1];
+
+        Tensor Linear(BlockLinear which, Tensor input)
+        {
+            var w = block[which];
+            var output = w.Apply(input);
+            counter.Linear(task, tokens, tokens, w.InFeatures, w.OutFeatures);
+            if (sub != null)
+            {
+                var delta = sub[which];
+                output = output + delta.Apply(input);
+                counter.Linear(task, tokens, tokens, delta.InFeatures, delta.Rank);
+                counter.Linear(task, tokens, tokens, delta.Rank, delta.OutFeatures);
+            }
+            trace?.Record(which, input, output);
+            return output;
+        }
+
+        var h = (sub?.Norm1 ?? block.Norm1).Apply(x);
+        var attention = Attend(Linear(BlockLinear.Qkv, h), task, counter);
+        x = x + Linear(BlockLinear.Proj, attention);
+        var h2 = (sub?.Norm2 ?? block.Norm2).Apply(x);
+        var g = F.gelu(Linear(BlockLinear.Fc1, h2));
+        return x + Linear(BlockLinear.Fc2, g);
+    }
+
+    private Tensor SharedBlock(Tensor x, int index, SubTaskBlockWeights sub, BlockTrace trace, float threshold,
+        VisionTask task, FlopCounter counter, ForwardResult result)
+    {
+        var block = _blocks[index];
+
+        Tensor Linear(BlockLinear which, Tensor input) =>
+            SharedLinear(input, trace.Input(which), trace.Output(which), block[which], sub[which], threshold, task, counter, result);
+
+        var h = sub.Norm1.Apply(x);
+        var attention = Attend(Linear(BlockLinear.Qkv, h), task, counter);
+        x = x + Linear(BlockLinear.Proj, attention);
+        var h2 = sub.Norm2.Apply(x);
+        var g = F.gelu(Linear(BlockLinear.Fc1, h2));
+        return x + Linear(BlockLinear.Fc2, g);
+    }
+
+    /// <summary>
+    /// (W_base + BA) x where the W_base x term is taken from the base's output for tokens whose input is
+    /// within the threshold of the base's input (relative L2), and computed only for the others.
+    /// </summary>
+    private static Tensor SharedLinear(Tensor input, Tensor baseInput, Tensor baseOutput, LinearWeights w, LowRankDelta delta,
+        float threshold, VisionTask task, FlopCounter counter, ForwardResult result)
+    {
+        long b = input.shape[0];
+        long n = input.shape[1];
+        long tokens = b * n;
+        var flatIn = input.reshape(tokens, w.InFeatures);
+        var score = (flatIn - baseInput.reshape(tokens, w.InFeatures)).norm(1, keepdim: false)
+            / (baseInput.reshape(tokens, w.InFeatures).norm(1, keepdim: false) + 1e-6f);
+        counter.Overhead(task, 5 * tokens * w.InFeatures);
+        var changed = (score > threshold).nonzero().flatten();
+        long computed = changed.shape[0];
+
+        var output = baseOutput.reshape(tokens, w.OutFeatures);
+        if (computed > 0)
+        {
+            var fresh = w.Apply(flatIn.index_select(0, changed));
+            output = output.index_copy(0, changed, fresh);
+        }
+        counter.Linear(task, computed, tokens, w.InFeatures, w.OutFeatures);
+        output = output + delta.Apply(flatIn);
+        counter.Linear(task, tokens, tokens, delta.InFeatures, delta.Rank);
+        counter.Linear(task, tokens, tokens, delta.Rank, delta.OutFeatures);
+        result.SharedRowsComputed += computed;
+        result.SharedRowsTotal += tokens;
+        return output.view(b, n, w.OutFeatures);
+    }
+
+    private Tensor Attend(Tensor qkv, VisionTask task, FlopCounter counter)
+    {
+        long b = qkv.shape[0];
+        long n = qkv.shape[1];
+        var parts = qkv.view(b, n, 3, Config.Heads, Config.HeadDim).permute(2, 0, 3, 1, 4);
+        var attended = F.scaled_dot_product_attention(parts[0], parts[1], parts[2]);
+        counter.Attention(task, b, Config.Heads, n, n, n, Config.HeadDim);
+        return attended.transpose(1, 2).reshape(b, n, Config.Dim);
+    }
+}

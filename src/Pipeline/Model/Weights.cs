@@ -1,0 +1,96 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace StreamMtl.Pipeline.Model;
+
+/// <summary>A linear layer's weight [out, in] and bias [out], held as parameters so rows can be gathered.</summary>
+public sealed class LinearWeights : nn.Module
+{
+    private readonly Parameter _weight;
+    private readonly Parameter _bias;
+
+    public LinearWeights(string name, long inFeatures, long outFeatures) : base(name)
+    {
+        InFeatures = inFeatures;
+        OutFeatures = outFeatures;
+        _weight = nn.Parameter(empty(outFeatures, inFeatures));
+        _bias = nn.Parameter(zeros(outFeatures));
+        using (no_grad())
+        {
+            nn.init.trunc_normal_(_weight, std: 0.02);
+        }
+        register_parameter("weight", _weight);
+        register_parameter("bias", _bias);
+    }
+
+    public long InFeatures { get; }
+
+    public long OutFeatures { get; }
+
+    public Tensor Weight => _weight;
+
+    public Tensor Apply(Tensor x) => F.linear(x, _weight, _bias);
+}
+
+/// <summary>A low-rank weight delta B*A (A: [rank, in], B: [out, rank]); B starts at zero so W_base + BA = W_base.</summary>
+public sealed class LowRankDelta : nn.Module
+{
+    private readonly Parameter _a;
+    private readonly Parameter _b;
+
+    public LowRankDelta(string name, long inFeatures, long outFeatures, long rank) : base(name)
+    {
+        InFeatures = inFeatures;
+        OutFeatures = outFeatures;
+        Rank = rank;
+        _a = nn.Parameter(empty(rank, inFeatures));
+        _b = nn.Parameter(zeros(outFeatures, rank));
+        using (no_grad())
+        {
+            nn.init.normal_(_a, std: 1.0 / Math.Sqrt(inFeatures));
+        }
+        register_parameter("lora_A", _a);
+        register_parameter("lora_B", _b);
+    }
+
+    public long InFeatures { get; }
+
+    public long OutFeatures { get; }
+
+    public long Rank { get; }
+
+    public Tensor Apply(Tensor x) => F.linear(F.linear(x, _a), _b);
+
+    /// <summary>The dense delta B*A, for tests and for folding into a plain weight.</summary>
+    public Tensor Dense() => _b.matmul(_a);
+}
+
+/// <summary>LayerNorm affine parameters.</summary>
+public sealed class NormWeights : nn.Module
+{
+    private readonly Parameter _weight;
+    private readonly Parameter _bias;
+    private readonly long _dim;
+
+    public NormWeights(string name, long dim) : base(name)
+    {
+        _dim = dim;
+        _weight = nn.Parameter(ones(dim));
+        _bias = nn.Parameter(zeros(dim));
+        register_parameter("weight", _weight);
+        register_parameter("bias", _bias);
+    }
+
+    public Tensor Apply(Tensor x) => F.layer_norm(x, [_dim], _weight, _bias, 1e-6);
+
+    public void CopyFrom(NormWeights other)
+    {
+        using (no_grad())
+        {
+            _weight.copy_(other._weight);
+            _bias.copy_(other._bias);
+        }
+    }
+}
