@@ -1,1 +1,3 @@
-return 0;
+using StreamMtl.Server.Cli;
+
+return await CommandLine.RunAsync(args);

@@ -4,5 +4,8 @@ namespace StreamMtl.Pipeline.Model;
 /// What one forward pass computes. <paramref name="ShareThreshold"/> is the sub-task activation-sharing
 /// threshold (relative per-token L2 distance to the base block's input under which the base's linear
 /// output is reused; 0 = exact). <paramref name="SplitLayer"/> overrides the model's split layer l.
+/// <paramref name="GridOffset"/> places a crop inside the trained position grid (training on crops sees
+/// the same position embeddings the full frame would); null interpolates the grid to the input instead.
 /// </summary>
-public sealed record ForwardOptions(TaskSet Tasks = TaskSet.All, float ShareThreshold = 0f, int? SplitLayer = null);
+public sealed record ForwardOptions(TaskSet Tasks = TaskSet.All, float ShareThreshold = 0f, int? SplitLayer = null,
+    (int Row, int Col)? GridOffset = null);

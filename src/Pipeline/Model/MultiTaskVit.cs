@@ -114,7 +114,10 @@ public sealed class MultiTaskVit : nn.Module
         var patches = _embed.Patches(images);
         var x0 = _embed.Embed(patches);
         counter.Linear(baseTask, tokens, tokens, Config.PatchInputs, Config.Dim);
-        var x = x0 + _embed.Positions(rows, cols, training);
+        var positions = options.GridOffset is { } offset
+            ? _embed.WindowPositions(offset.Row, offset.Col, rows, cols)
+            : _embed.Positions(rows, cols, training);
+        var x = x0 + positions;
 
         for (int i = 0; i < split; i++)
         {

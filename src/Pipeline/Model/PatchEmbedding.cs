@@ -77,6 +77,17 @@ public sealed class PatchEmbedding
         return resized;
     }
 
+    /// <summary>The trained position embeddings of a window of the grid, [1, rows*cols, D].</summary>
+    public Tensor WindowPositions(int row, int col, int rows, int cols)
+    {
+        if (row < 0 || col < 0 || row + rows > _config.PosGridRows || col + cols > _config.PosGridCols)
+        {
+            throw new ArgumentOutOfRangeException(nameof(row), $"window {rows}x{cols} at ({row},{col}) is outside the {_config.PosGridRows}x{_config.PosGridCols} position grid");
+        }
+        return _pos.view(1, _config.PosGridRows, _config.PosGridCols, _config.Dim)
+            .narrow(1, row, rows).narrow(2, col, cols).reshape(1, (long)rows * cols, _config.Dim);
+    }
+
     /// <summary>Drops the interpolation cache (after loading new weights).</summary>
     public void ClearCache()
     {

@@ -1,0 +1,21 @@
+namespace StreamMtl.Pipeline.Evaluation;
+
+/// <summary>What <see cref="Evaluator"/> runs: held-out synthetic sequences, sharing settings, baselines.</summary>
+public sealed record EvalOptions
+{
+    public required string ModelPath { get; init; }
+
+    /// <summary>Single-task baseline model files by task name, for Delta-m.</summary>
+    public Dictionary<string, string> Baselines { get; init; } = [];
+
+    public int Sequences { get; init; } = 8;
+    public int FramesPerSequence { get; init; } = 12;
+
+    /// <summary>Distance between evaluated frames of a sequence.</summary>
+    public int FrameStride { get; init; } = 20;
+
+    public int Width { get; init; } = 320;
+    public int Height { get; init; } = 240;
+    public float ShareThreshold { get; init; }
+    public int? SplitLayer { get; init; }
+}

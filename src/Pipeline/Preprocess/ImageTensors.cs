@@ -1,0 +1,39 @@
+using StreamMtl.Pipeline.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace StreamMtl.Pipeline.Preprocess;
+
+/// <summary>Turns BGR8 pixels into the model's normalised RGB float input.</summary>
+public static class ImageTensors
+{
+    /// <summary>Copies H x W x 3 BGR bytes into a uint8 tensor [H, W, 3].</summary>
+    public static Tensor Bytes(ReadOnlySpan<byte> bgr, int width, int height)
+    {
+        long expected = (long)width * height * 3;
+        if (bgr.Length != expected)
+        {
+            throw new ArgumentException($"expected {expected} BGR bytes for {width}x{height}, got {bgr.Length}", nameof(bgr));
+        }
+        var t = empty(height, width, 3, ScalarType.Byte);
+        t.data<byte>().CopyFrom(bgr, 0, 0);
+        return t;
+    }
+
+    /// <summary>Normalises uint8 BGR images [B, H, W, 3] (or [H, W, 3]) to float RGB [B, 3, H, W].</summary>
+    public static Tensor Normalise(Tensor bgrBytes, ModelConfig config)
+    {
+        var batched = bgrBytes.dim() == 3 ? bgrBytes.unsqueeze(0) : bgrBytes;
+        var rgb = batched.flip(-1).permute(0, 3, 1, 2).to(ScalarType.Float32).div_(255f);
+        using var mean = tensor(config.Mean).view(1, 3, 1, 1);
+        using var std = tensor(config.Std).view(1, 3, 1, 1);
+        return rgb.sub_(mean).div_(std);
+    }
+
+    /// <summary>One BGR image to model input [1, 3, H, W].</summary>
+    public static Tensor FromBgr(ReadOnlySpan<byte> bgr, int width, int height, ModelConfig config)
+    {
+        using var bytes = Bytes(bgr, width, height);
+        return Normalise(bytes, config);
+    }
+}

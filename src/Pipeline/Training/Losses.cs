@@ -1,0 +1,35 @@
+using StreamMtl.Pipeline.Model;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace StreamMtl.Pipeline.Training;
+
+/// <summary>Per-task training losses on raw head outputs.</summary>
+public static class Losses
+{
+    /// <summary>Cross-entropy for segmentation; L1 on log-depth (scale-relative, matches AbsRel); L1 + (1 - cos) for normals.</summary>
+    public static Tensor For(VisionTask task, Tensor raw, TrainingBatch batch) => task switch
+    {
+        VisionTask.Segmentation => F.cross_entropy(raw, batch.Labels, ignore_index: 255),
+        VisionTask.Depth => LogDepth(raw, batch.Depth),
+        VisionTask.Normals => Normals(raw, batch.Normals),
+        _ => throw new ArgumentOutOfRangeException(nameof(task)),
+    };
+
+    private static Tensor LogDepth(Tensor raw, Tensor depth)
+    {
+        var valid = depth > 0;
+        var target = depth.clamp_min(1e-3).log();
+        var error = (raw - target).abs() * valid;
+        return error.sum() / valid.sum().clamp_min(1);
+    }
+
+    private static Tensor Normals(Tensor raw, Tensor truth)
+    {
+        var predicted = F.normalize(raw, p: 2, dim: 1, eps: 1e-6);
+        var valid = (truth.abs().sum(1, keepdim: true) > 0).to(ScalarType.Float32);
+        var cosine = (predicted * truth).sum(1, keepdim: true);
+        var l1 = (predicted - truth).abs().sum(1, keepdim: true);
+        return ((1 - cosine + l1) * valid).sum() / valid.sum().clamp_min(1);
+    }
+}

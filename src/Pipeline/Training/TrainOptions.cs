@@ -1,0 +1,53 @@
+using StreamMtl.Pipeline.Model;
+
+namespace StreamMtl.Pipeline.Training;
+
+/// <summary>Training stages: the base task, a sub-task's deltas on a frozen base, or a single-task baseline.</summary>
+public enum TrainStage
+{
+    Base,
+    SubTask,
+    Single,
+}
+
+/// <summary>Settings of one training stage.</summary>
+public sealed record TrainOptions
+{
+    public TrainStage Stage { get; init; } = TrainStage.Base;
+
+    /// <summary>The task trained: the base task (Base), a sub-task (SubTask) or the baseline's task (Single).</summary>
+    public VisionTask Task { get; init; } = VisionTask.Segmentation;
+
+    public int Steps { get; init; } = 3000;
+    public int Batch { get; init; } = 8;
+
+    /// <summary>Crop size in tokens; crops are token-aligned windows of the full frame.</summary>
+    public int CropRows { get; init; } = 8;
+    public int CropCols { get; init; } = 10;
+
+    /// <summary>Every Nth step trains on the full frame (global attention over the whole grid); 0 = never.</summary>
+    public int FullFrameEvery { get; init; } = 8;
+
+    public int PoolSize { get; init; } = 768;
+    public int ReplacePerStep { get; init; } = 2;
+    public double LearningRate { get; init; } = 1e-3;
+    public double WeightDecay { get; init; } = 0.05;
+    public int WarmupSteps { get; init; } = 150;
+    public int Seed { get; init; } = 1;
+    public int CheckpointEvery { get; init; } = 250;
+
+    /// <summary>Where the trained model is written (safetensors); checkpoints go beside it.</summary>
+    public required string OutputPath { get; init; }
+
+    /// <summary>Model to start from: required for SubTask; for Base/Single an optional warm start.</summary>
+    public string? InitPath { get; init; }
+
+    /// <summary>Continue from the checkpoint beside <see cref="OutputPath"/> if one exists.</summary>
+    public bool Resume { get; init; }
+
+    /// <summary>Architecture for a fresh Base or Single model.</summary>
+    public ModelConfig Config { get; init; } = new();
+
+    public int Width { get; init; } = 320;
+    public int Height { get; init; } = 240;
+}

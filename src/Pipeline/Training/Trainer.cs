@@ -1,0 +1,191 @@
+using System.Diagnostics;
+using System.Text.Json;
+using StreamMtl.Ingest.Synthetic;
+using StreamMtl.Pipeline.Model;
+using StreamMtl.Pipeline.Weights;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace StreamMtl.Pipeline.Training;
+
+/// <summary>
+/// Trains one stage on synthetic-camera data rendered on the fly: the base (segmentation) model, a
+/// sub-task's low-rank deltas and head with the base frozen (as the seed method trains each task from
+/// the base), or a full single-task baseline. Seeded, checkpointed, resumable; CUDA when available.
+/// </summary>
+public sealed class Trainer
+{
+    private readonly TrainOptions _options;
+    private readonly Action<TrainProgress>? _progress;
+
+    public Trainer(TrainOptions options, Action<TrainProgress>? progress = null)
+    {
+        _options = options;
+        _progress = progress;
+    }
+
+    public string CheckpointPath => _options.OutputPath + ".ckpt";
+
+    /// <summary>Runs the stage to the end and writes the model; returns the training record.</summary>
+    public TrainingRecord Run(CancellationToken cancellationToken = default)
+    {
+        var o = _options;
+        random.manual_seed(o.Seed);
+        var device = cuda.is_available() ? CUDA : CPU;
+        var (model, metadata) = CreateModel();
+        using var _ = model;
+        int startStep = TryResume(model);
+        model.to(device);
+        model.train();
+
+        var trainables = Trainables(model).ToList();
+        var trainableSet = trainables.ToHashSet();
+        foreach (var p in model.parameters())
+        {
+            p.requires_grad = trainableSet.Contains(p);
+        }
+        using var optimizer = optim.AdamW(trainables, o.LearningRate, weight_decay: o.WeightDecay);
+
+        var dataset = SyntheticDataset.Training(o.Width, o.Height);
+        var pool = new FramePool(dataset, o.PoolSize, o.Seed);
+        var task = o.Task;
+        var tasks = task.ToSet();
+        var clock = Stopwatch.StartNew();
+        double emaLoss = double.NaN;
+        int step = startStep;
+        for (; step < o.Steps && !cancellationToken.IsCancellationRequested; step++)
+        {
+            var rng = new Random(unchecked(o.Seed * 7_919 + step));
+            pool.Replace(o.ReplacePerStep, rng);
+            SetLearningRate(optimizer, step);
+            bool full = o.FullFrameEvery > 0 && step % o.FullFrameEvery == o.FullFrameEvery - 1;
+            using var scope = NewDisposeScope();
+            using var batch = full
+                ? TrainingBatch.Sample(pool, rng, Math.Max(1, o.Batch / 4), int.MaxValue, int.MaxValue, model.Config)
+                : TrainingBatch.Sample(pool, rng, o.Batch, o.CropRows, o.CropCols, model.Config);
+            var images = batch.Images.to(device);
+            var forward = model.Forward(images, new ForwardOptions(tasks, 0f, null, batch.GridOffset));
+            var loss = Losses.For(task, forward.Raw(task), batch.To(device));
+            optimizer.zero_grad();
+            loss.backward();
+            nn.utils.clip_grad_norm_(trainables, 1.0);
+            optimizer.step();
+            double value = loss.item<float>();
+            emaLoss = double.IsNaN(emaLoss) ? value : 0.98 * emaLoss + 0.02 * value;
+            if (step % 10 == 0 || step == o.Steps - 1)
+            {
+                double seconds = clock.Elapsed.TotalSeconds;
+                double rate = (step - startStep + 1) * (double)o.Batch / Math.Max(seconds, 1e-9);
+                _progress?.Invoke(new TrainProgress(StageName, step + 1, o.Steps, emaLoss, rate,
+                    clock.Elapsed));
+            }
+            if (o.CheckpointEvery > 0 && (step + 1) % o.CheckpointEvery == 0 && step + 1 < o.Steps)
+            {
+                SaveCheckpoint(model, metadata, step + 1);
+            }
+        }
+
+        var record = new TrainingRecord(StageName, task.Name(), step, o.Batch, $"{o.CropRows}x{o.CropCols} tokens, full frame every {o.FullFrameEvery}",
+            o.Seed, pool.Rendered, clock.Elapsed.TotalSeconds, emaLoss,
+            $"synthetic seeds >= {SyntheticDataset.FirstTrainingSeed}, {o.Width}x{o.Height}, static and moving cameras");
+        if (step >= o.Steps)
+        {
+            model.to(CPU);
+            metadata.Training.Add(record);
+            ModelFile.Save(o.OutputPath, model, metadata);
+            DeleteCheckpoint();
+        }
+        else
+        {
+            SaveCheckpoint(model, metadata, step);
+        }
+        return record;
+    }
+
+    private string StageName => _options.Stage switch
+    {
+        TrainStage.Base => "base",
+        TrainStage.SubTask => "subtask",
+        _ => "single",
+    };
+
+    private (MultiTaskVit Model, ModelMetadata Metadata) CreateModel()
+    {
+        var o = _options;
+        if (o.Stage == TrainStage.SubTask)
+        {
+            if (o.InitPath == null)
+            {
+                throw new ArgumentException("the sub-task stage needs --init with a trained base model");
+            }
+            var loaded = ModelFile.Load(o.InitPath);
+            if (!loaded.Model.Config.SubTasks.Contains(o.Task))
+            {
+                loaded.Model.Dispose();
+                throw new ArgumentException($"{o.InitPath} has no sub-task {o.Task.Name()} (sub-tasks: {string.Join(", ", loaded.Model.Config.SubTasks.Select(t => t.Name()))})");
+            }
+            return loaded;
+        }
+        var config = o.Stage == TrainStage.Single
+            ? o.Config with { BaseTask = o.Task, SubTasks = [] }
+            : o.Config with { BaseTask = VisionTask.Segmentation };
+        if (o.InitPath != null)
+        {
+            var warm = ModelFile.Load(o.InitPath);
+            return warm;
+        }
+        var model = new MultiTaskVit(config);
+        return (model, new ModelMetadata { Config = config, Classes = [.. SyntheticClasses.Names] });
+    }
+
+    private IEnumerable<Parameter> Trainables(MultiTaskVit model) => _options.Stage switch
+    {
+        TrainStage.SubTask => model.SubTaskTrainables(_options.Task),
+        _ => model.TaskParameters(model.Config.BaseTask).Select(p => p.Parameter),
+    };
+
+    private void SetLearningRate(optim.Optimizer optimizer, int step)
+    {
+        var o = _options;
+        double lr = step < o.WarmupSteps
+            ? o.LearningRate * (step + 1) / o.WarmupSteps
+            : o.LearningRate * (0.05 + 0.95 * 0.5 * (1 + Math.Cos(Math.PI * (step - o.WarmupSteps) / Math.Max(1, o.Steps - o.WarmupSteps))));
+        foreach (var group in optimizer.ParamGroups)
+        {
+            group.LearningRate = lr;
+        }
+    }
+
+    private int TryResume(MultiTaskVit model)
+    {
+        string state = CheckpointPath + ".json";
+        if (!_options.Resume || !File.Exists(state) || !File.Exists(CheckpointPath))
+        {
+            return 0;
+        }
+        var saved = JsonSerializer.Deserialize<CheckpointState>(File.ReadAllText(state))
+            ?? throw new InvalidDataException($"{state} is empty");
+        if (saved.Stage != StageName || saved.Task != _options.Task.Name() || saved.Seed != _options.Seed)
+        {
+            throw new InvalidOperationException($"checkpoint {CheckpointPath} is for stage {saved.Stage}, task {saved.Task}, seed {saved.Seed}; not resuming a different run");
+        }
+        ModelFile.LoadWeights(CheckpointPath, model);
+        return saved.Step;
+    }
+
+    private void SaveCheckpoint(MultiTaskVit model, ModelMetadata metadata, int step)
+    {
+        ModelFile.Save(CheckpointPath, model, metadata);
+        File.WriteAllText(CheckpointPath + ".json",
+            JsonSerializer.Serialize(new CheckpointState(StageName, _options.Task.Name(), _options.Seed, step)));
+    }
+
+    private void DeleteCheckpoint()
+    {
+        File.Delete(CheckpointPath);
+        File.Delete(CheckpointPath + ".json");
+    }
+
+    private sealed record CheckpointState(string Stage, string Task, int Seed, int Step);
+}

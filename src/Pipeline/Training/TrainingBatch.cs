@@ -1,0 +1,99 @@
+using StreamMtl.Pipeline.Model;
+using StreamMtl.Pipeline.Preprocess;
+using static TorchSharp.torch;
+
+namespace StreamMtl.Pipeline.Training;
+
+/// <summary>
+/// A batch of token-aligned crops with ground truth. All crops of a batch share one grid offset so the
+/// model sees the position embeddings those patches have in the full frame.
+/// </summary>
+public sealed class TrainingBatch : IDisposable
+{
+    private TrainingBatch(Tensor images, Tensor labels, Tensor depth, Tensor normals, (int Row, int Col) offset)
+    {
+        Images = images;
+        Labels = labels;
+        Depth = depth;
+        Normals = normals;
+        GridOffset = offset;
+    }
+
+    /// <summary>Normalised RGB [B, 3, h, w].</summary>
+    public Tensor Images { get; }
+
+    /// <summary>Class ids [B, h, w] (int64; 255 = ignore).</summary>
+    public Tensor Labels { get; }
+
+    /// <summary>Metric depth [B, 1, h, w].</summary>
+    public Tensor Depth { get; }
+
+    /// <summary>Camera-space unit normals [B, 3, h, w].</summary>
+    public Tensor Normals { get; }
+
+    public (int Row, int Col) GridOffset { get; }
+
+    /// <summary>Samples <paramref name="batch"/> frames, crops <paramref name="rows"/> x <paramref name="cols"/> tokens, flips half of them.</summary>
+    public static TrainingBatch Sample(FramePool pool, Random rng, int batch, int rows, int cols, ModelConfig config)
+    {
+        int p = config.Patch;
+        var first = pool.Sample(rng);
+        int gridRows = first.Height / p;
+        int gridCols = first.Width / p;
+        rows = Math.Min(rows, gridRows);
+        cols = Math.Min(cols, gridCols);
+        int row = rng.Next(gridRows - rows + 1);
+        int col = rng.Next(gridCols - cols + 1);
+        int h = rows * p;
+        int w = cols * p;
+        int y0 = row * p;
+        int x0 = col * p;
+
+        var bgr = new byte[batch * h * w * 3];
+        var labels = new long[batch * h * w];
+        var depth = new float[batch * h * w];
+        var normals = new float[batch * 3 * h * w];
+        for (int b = 0; b < batch; b++)
+        {
+            var frame = b == 0 ? first : pool.Sample(rng);
+            bool flip = rng.Next(2) == 1;
+            var truth = frame.Truth;
+            for (int y = 0; y < h; y++)
+            {
+                int srcRow = (y0 + y) * frame.Width;
+                for (int x = 0; x < w; x++)
+                {
+                    int src = srcRow + x0 + (flip ? w - 1 - x : x);
+                    int dst = (b * h + y) * w + x;
+                    bgr[dst * 3] = frame.Bgr[src * 3];
+                    bgr[dst * 3 + 1] = frame.Bgr[src * 3 + 1];
+                    bgr[dst * 3 + 2] = frame.Bgr[src * 3 + 2];
+                    labels[dst] = truth.Labels[src];
+                    depth[dst] = truth.Depth[src];
+                    int plane = h * w;
+                    int n = b * 3 * plane + y * w + x;
+                    normals[n] = flip ? -truth.Normals[src * 3] : truth.Normals[src * 3];
+                    normals[n + plane] = truth.Normals[src * 3 + 1];
+                    normals[n + 2 * plane] = truth.Normals[src * 3 + 2];
+                }
+            }
+        }
+        using var bytes = tensor(bgr, [batch, h, w, 3]);
+        var images = ImageTensors.Normalise(bytes, config);
+        return new TrainingBatch(images, tensor(labels, [batch, h, w]), tensor(depth, [batch, 1, h, w]),
+            tensor(normals, [batch, 3, h, w]), (row, col));
+    }
+
+    /// <summary>The same batch on another device (the copies belong to the caller's dispose scope).</summary>
+    public TrainingBatch To(Device device) => device.type == DeviceType.CPU
+        ? this
+        : new TrainingBatch(Images.to(device), Labels.to(device), Depth.to(device), Normals.to(device), GridOffset);
+
+    public void Dispose()
+    {
+        Images.Dispose();
+        Labels.Dispose();
+        Depth.Dispose();
+        Normals.Dispose();
+    }
+}

@@ -1,0 +1,83 @@
+using StreamMtl.Pipeline.Model;
+using TorchSharp;
+
+namespace StreamMtl.Pipeline.Weights;
+
+/// <summary>Saves and loads a <see cref="MultiTaskVit"/> with its metadata as one safetensors file.</summary>
+public static class ModelFile
+{
+    /// <summary>Writes the model's parameters and metadata (CPU copies; the file is replaced atomically).</summary>
+    public static void Save(string path, MultiTaskVit model, ModelMetadata metadata)
+    {
+        string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (dir != null)
+        {
+            Directory.CreateDirectory(dir);
+        }
+        var withConfig = metadata with { Config = model.Config };
+        ModelWeights.Save(path, model, new Dictionary<string, string> { [ModelMetadata.Key] = withConfig.ToJson() });
+    }
+
+    /// <summary>Reads the metadata only (no weights).</summary>
+    public static ModelMetadata ReadMetadata(string path)
+    {
+        using var file = SafeTensorsFile.Read(path);
+        return ParseMetadata(path, file.Metadata);
+    }
+
+    /// <summary>
+    /// Builds the model described by the file and loads its weights. <paramref name="splitLayer"/>
+    /// overrides the stored split layer (sub-tasks then share more or fewer base blocks).
+    /// </summary>
+    public static (MultiTaskVit Model, ModelMetadata Metadata) Load(string path, int? splitLayer = null)
+    {
+        using var file = SafeTensorsFile.Read(path);
+        var metadata = ParseMetadata(path, file.Metadata);
+        var config = splitLayer is int split ? metadata.Config with { SplitLayer = split } : metadata.Config;
+        var errors = config.Validate();
+        if (errors.Count > 0)
+        {
+            throw new ModelFormatException($"{path}: invalid model configuration: {string.Join("; ", errors)}");
+        }
+        var model = new MultiTaskVit(config);
+        try
+        {
+            ModelWeights.LoadInto(model, file, strict: true);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+        model.eval();
+        return (model, metadata with { Config = config });
+    }
+
+    /// <summary>Loads weights into an existing model of the same architecture.</summary>
+    public static void LoadWeights(string path, MultiTaskVit model)
+    {
+        using var file = SafeTensorsFile.Read(path);
+        ModelWeights.LoadInto(model, file, strict: true);
+    }
+
+    private static ModelMetadata ParseMetadata(string path, IReadOnlyDictionary<string, string> raw)
+    {
+        if (!raw.TryGetValue(ModelMetadata.Key, out var json))
+        {
+            throw new ModelFormatException($"{path}: no \"{ModelMetadata.Key}\" metadata entry; is this a StreamMtl model file?");
+        }
+        try
+        {
+            var metadata = ModelMetadata.FromJson(json);
+            if (metadata.Format != ModelMetadata.CurrentFormat)
+            {
+                throw new ModelFormatException($"{path}: format {metadata.Format} is not supported (expected {ModelMetadata.CurrentFormat})");
+            }
+            return metadata;
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new ModelFormatException($"{path}: metadata is not valid JSON: {e.Message}");
+        }
+    }
+}

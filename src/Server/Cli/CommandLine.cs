@@ -1,0 +1,75 @@
+using StreamMtl.Ingest.Sources;
+using StreamMtl.Pipeline.Weights;
+
+namespace StreamMtl.Server.Cli;
+
+/// <summary>The streammtl command line: one subcommand per job.</summary>
+public static class CommandLine
+{
+    private const string Usage = """
+        usage: streammtl <command> [options]
+
+        commands:
+          serve   run the service (default source: the synthetic camera, default model: the shipped one)
+          train   train the model on synthetic-camera data (stages: base, sub, single, all)
+          eval    evaluate a model on held-out synthetic sequences (--json report)
+          bench   benchmarks: --kind render | model
+          info    print a model file's metadata
+          help    this text
+
+        run 'streammtl <command> --help' for the options of a command.
+        """;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        if (args.Length == 0 || args[0] is "help" or "--help" or "-h")
+        {
+            Console.WriteLine(Usage);
+            return args.Length == 0 ? 2 : 0;
+        }
+        string command = args[0];
+        try
+        {
+            var options = CliArgs.Parse(args.Skip(1));
+            if (options.Flag("help"))
+            {
+                Console.WriteLine(HelpFor(command));
+                return 0;
+            }
+            return command switch
+            {
+                "serve" => await ServeCommand.RunAsync(options),
+                "train" => TrainCommand.Run(options),
+                "eval" => EvalCommand.Run(options),
+                "bench" => BenchCommand.Run(options),
+                "info" => InfoCommand.Run(options),
+                _ => throw new CliException($"unknown command '{command}'\n\n{Usage}"),
+            };
+        }
+        catch (CliException e)
+        {
+            Console.Error.WriteLine($"streammtl {command}: {e.Message}");
+            return 2;
+        }
+        catch (ModelFormatException e)
+        {
+            Console.Error.WriteLine($"streammtl {command}: model file error: {e.Message}");
+            return 1;
+        }
+        catch (SourceException e)
+        {
+            Console.Error.WriteLine($"streammtl {command}: source error ({e.Kind}): {e.Message}");
+            return 1;
+        }
+    }
+
+    private static string HelpFor(string command) => command switch
+    {
+        "serve" => ServeCommand.Help,
+        "train" => TrainCommand.Help,
+        "eval" => EvalCommand.Help,
+        "bench" => BenchCommand.Help,
+        "info" => InfoCommand.Help,
+        _ => Usage,
+    };
+}

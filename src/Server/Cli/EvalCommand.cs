@@ -1,0 +1,84 @@
+using StreamMtl.Pipeline.Evaluation;
+
+namespace StreamMtl.Server.Cli;
+
+/// <summary>streammtl eval: metrics, FLOPs and Delta-m on held-out synthetic sequences.</summary>
+public static class EvalCommand
+{
+    public const string Help = """
+        usage: streammtl eval [--model F] [options]
+
+          --model F          model file                                  [the shipped model]
+          --baselines LIST   single-task baselines, e.g. depth=models/baseline-depth.safetensors,normals=...
+                             (default: baseline-*.safetensors beside the model, if present)
+          --json OUT         write the full report as JSON
+          --sequences N      held-out sequences (seeds 1..N, never used in training)   [8]
+          --frames N         frames per sequence                                         [12]
+          --stride N         frames between evaluated frames                             [20]
+          --size WxH         input size                                                  [320x240]
+          --threshold X      sub-task activation-sharing threshold (0 = exact)           [0]
+          --split L          override the split layer
+        """;
+
+    public static int Run(CliArgs args)
+    {
+        string model = ModelLocator.Resolve(args.String("model"));
+        var (width, height) = Sizes.Parse(args.String("size", "320x240"));
+        var options = new EvalOptions
+        {
+            ModelPath = model,
+            Baselines = ParseBaselines(args.String("baselines"), model),
+            Sequences = args.Int("sequences", 8, 1, 1000),
+            FramesPerSequence = args.Int("frames", 12, 1, 10000),
+            FrameStride = args.Int("stride", 20, 1, 100000),
+            Width = width,
+            Height = height,
+            ShareThreshold = (float)args.Double("threshold", 0, 0, 100),
+            SplitLayer = args.OptionalInt("split", 0, 64),
+        };
+        string? json = args.String("json");
+        args.EnsureAllUsed();
+        var report = Evaluator.Run(options, Console.WriteLine);
+        Console.WriteLine($"GFLOPs/frame executed: {string.Join(", ", report.ExecutedGflops.Select(kv => $"{kv.Key} {kv.Value:F3}"))}; " +
+            $"base alone {report.BaseOnlyGflops:F3}; all tasks / base = {report.AllTasksOverBase:F2}x (separate models: {report.SeparateModelsOverBase:F0}x)");
+        Console.WriteLine($"parameter bytes: {string.Join(", ", report.ParameterBytes.Select(kv => $"{kv.Key} {kv.Value / 1024.0:F0} KiB"))}");
+        if (report.DeltaM is double dm)
+        {
+            Console.WriteLine($"Delta-m vs single-task baselines: {dm:+0.00;-0.00}%");
+        }
+        if (json != null)
+        {
+            File.WriteAllText(json, report.ToJson());
+            Console.WriteLine($"report written to {json}");
+        }
+        return 0;
+    }
+
+    private static Dictionary<string, string> ParseBaselines(string? text, string model)
+    {
+        var result = new Dictionary<string, string>();
+        if (text == null)
+        {
+            string dir = Path.GetDirectoryName(Path.GetFullPath(model))!;
+            foreach (var task in new[] { "depth", "normals" })
+            {
+                string candidate = Path.Combine(dir, $"baseline-{task}.safetensors");
+                if (File.Exists(candidate))
+                {
+                    result[task] = candidate;
+                }
+            }
+            return result;
+        }
+        foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var kv = part.Split('=', 2);
+            if (kv.Length != 2 || !File.Exists(kv[1]))
+            {
+                throw new CliException($"--baselines entry '{part}' must be TASK=EXISTING_FILE");
+            }
+            result[kv[0]] = kv[1];
+        }
+        return result;
+    }
+}

@@ -1,0 +1,119 @@
+using System.Globalization;
+using StreamMtl.Pipeline.Model;
+using StreamMtl.Pipeline.Training;
+
+namespace StreamMtl.Server.Cli;
+
+/// <summary>streammtl train: one stage, or the whole plan that produces the shipped model and its baselines.</summary>
+public static class TrainCommand
+{
+    public const string Help = """
+        usage: streammtl train --stage base|sub|single|all [options]
+
+          --stage S        base: segmentation trunk + head; sub: one sub-task's low-rank deltas + head on a
+                           frozen base (--init); single: a full single-task baseline; all: base, then each
+                           sub-task, then the depth and normals baselines (writes DIR/streammtl-default,
+                           DIR/baseline-depth, DIR/baseline-normals .safetensors)
+          --task T         segmentation | depth | normals (sub, single)
+          --out PATH       output model file (for --stage all: a directory)       [models]
+          --init PATH      start from this model (required for sub)
+          --steps N        optimiser steps per stage                               [3000]
+          --sub-steps N    steps per sub-task stage in --stage all                 [steps/2]
+          --batch N        crops per step                                          [8]
+          --crop RxC       crop size in tokens (16 px)                             [8x10]
+          --lr X           peak learning rate                                      [0.001]
+          --seed N         seed for weights and data                               [1]
+          --resume         continue from OUT.ckpt if present
+          --blocks N --dim N --heads N --split N --rank N --head-hidden N   architecture of a new model
+          --threads N      torch CPU threads                                      [all cores]
+        """;
+
+    public static int Run(CliArgs args)
+    {
+        string stage = args.String("stage", "all");
+        string output = args.String("out", "models");
+        int steps = args.Int("steps", 3000, 1);
+        int subSteps = args.Int("sub-steps", Math.Max(1, steps / 2), 1);
+        var (cropRows, cropCols) = ParseCrop(args.String("crop", "8x10"));
+        var defaults = new ModelConfig();
+        var config = defaults with
+        {
+            Blocks = args.Int("blocks", defaults.Blocks, 1, 64),
+            Dim = args.Int("dim", defaults.Dim, 8, 4096),
+            Heads = args.Int("heads", defaults.Heads, 1, 64),
+            Rank = args.Int("rank", defaults.Rank, 1, 1024),
+            HeadHidden = args.Int("head-hidden", defaults.HeadHidden, 1, 4096),
+        };
+        int split = args.Int("split", config.Blocks / 2, 0, config.Blocks);
+        config = config with { SplitLayer = split, DeltaFrom = split };
+        var template = new TrainOptions
+        {
+            OutputPath = output,
+            Steps = steps,
+            Batch = args.Int("batch", 8, 1, 4096),
+            CropRows = cropRows,
+            CropCols = cropCols,
+            LearningRate = args.Double("lr", 1e-3, 1e-7, 1),
+            Seed = args.Int("seed", 1),
+            Resume = args.Flag("resume"),
+            InitPath = args.String("init"),
+            Config = config,
+        };
+        string? taskName = args.String("task");
+        int threads = args.Int("threads", Environment.ProcessorCount, 1, 1024);
+        args.EnsureAllUsed();
+        TorchSharp.torch.set_num_threads(threads);
+
+        if (stage == "all")
+        {
+            Directory.CreateDirectory(output);
+            string main = Path.Combine(output, ModelLocator.DefaultFileName);
+            RunStage(template with { Stage = TrainStage.Base, Task = VisionTask.Segmentation, OutputPath = main, InitPath = null });
+            foreach (var sub in config.SubTasks)
+            {
+                RunStage(template with { Stage = TrainStage.SubTask, Task = sub, Steps = subSteps, InitPath = main, OutputPath = main });
+            }
+            foreach (var single in config.SubTasks)
+            {
+                RunStage(template with { Stage = TrainStage.Single, Task = single, InitPath = null, OutputPath = Path.Combine(output, $"baseline-{single.Name()}.safetensors") });
+            }
+            return 0;
+        }
+        var task = taskName == null ? VisionTask.Segmentation
+            : VisionTasks.TryParse(taskName, out var t) ? t : throw new CliException($"unknown task '{taskName}' (segmentation, depth, normals)");
+        var parsedStage = stage switch
+        {
+            "base" => TrainStage.Base,
+            "sub" => TrainStage.SubTask,
+            "single" => TrainStage.Single,
+            _ => throw new CliException($"unknown stage '{stage}' (base, sub, single, all)"),
+        };
+        if (parsedStage == TrainStage.SubTask && template.InitPath == null)
+        {
+            throw new CliException("--stage sub needs --init MODEL (a trained base)");
+        }
+        RunStage(template with { Stage = parsedStage, Task = task });
+        return 0;
+    }
+
+    private static void RunStage(TrainOptions options)
+    {
+        Console.WriteLine($"training {options.Stage} ({options.Task.Name()}): {options.Steps} steps, batch {options.Batch}, " +
+            $"crop {options.CropRows}x{options.CropCols} tokens -> {options.OutputPath}");
+        var trainer = new Trainer(options, ProgressBar.Print);
+        var record = trainer.Run();
+        ProgressBar.Finish();
+        Console.WriteLine($"done: {record.Steps} steps in {record.Seconds:F0} s, loss {record.FinalLoss:F4}, {record.FramesRendered} frames rendered");
+    }
+
+    private static (int Rows, int Cols) ParseCrop(string text)
+    {
+        var parts = text.Split('x');
+        if (parts.Length == 2 && int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out int r)
+            && int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out int c) && r > 0 && c > 0)
+        {
+            return (r, c);
+        }
+        throw new CliException($"--crop must look like 8x10 (token rows x cols), got '{text}'");
+    }
+}
