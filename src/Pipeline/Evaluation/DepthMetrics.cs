@@ -10,7 +10,10 @@ public sealed class DepthMetrics
     /// <summary>Valid pixels counted.</summary>
     public long Pixels { get; private set; }
 
-    /// <summary>Adds one frame's depth maps (same pixel order, metres). Pixels whose truth is not a positive number are skipped.</summary>
+    /// <summary>
+    /// Adds one frame's depth maps (same pixel order, metres). Pixels whose truth is not a positive finite number
+    /// are skipped; a NaN prediction on a valid pixel is counted and turns RMSE/AbsRel into NaN, so it is noticed.
+    /// </summary>
     public void Add(ReadOnlySpan<float> predicted, ReadOnlySpan<float> truth)
     {
         if (predicted.Length != truth.Length)

@@ -70,6 +70,21 @@ public sealed class NormalsMetricsTests
     }
 
     [Fact]
+    public void ChannelsFirstTensorsAreInterleavedPerPixel()
+    {
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        // [1, 3, 1, 2]: pixel 0 predicts +x, pixel 1 +z; truth +z for both -> 90 and 0 degrees.
+        var predicted = TorchSharp.torch.tensor(new float[] { 1, 0, 0, 0, 0, 1 }, [1, 3, 1, 2]);
+        var truth = TorchSharp.torch.tensor(new float[] { 0, 0, 0, 0, 1, 1 }, [1, 3, 1, 2]);
+        var m = new NormalsMetrics();
+        m.Add(predicted, truth);
+        Assert.Equal(45.0, m.MeanDeg, 5);
+        var depth = new DepthMetrics();
+        depth.Add(TorchSharp.torch.tensor(new float[] { 2, 3 }, [1, 1, 1, 2]), TorchSharp.torch.tensor(new float[] { 2, 0 }, [1, 1, 1, 2]));
+        Assert.Equal(1, depth.Pixels);
+    }
+
+    [Fact]
     public void EmptyIsNaNAndShapesMustMatch()
     {
         var m = new NormalsMetrics();
