@@ -76,6 +76,9 @@ public sealed class MultiTaskVit : nn.Module
 
     public ModelConfig Config { get; }
 
+    /// <summary>Drops derived caches (interpolated position embeddings); call after changing weights in place.</summary>
+    public void ClearCaches() => _embed.ClearCache();
+
     /// <summary>Parameters that belong to one task alone (sub-task deltas, norms, head); for bytes-per-task reports.</summary>
     public IEnumerable<(string Name, Parameter Parameter)> TaskParameters(VisionTask task)
     {

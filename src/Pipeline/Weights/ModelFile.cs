@@ -58,6 +58,7 @@ public static class ModelFile
     {
         using var file = SafeTensorsFile.Read(path);
         ModelWeights.LoadInto(model, file, strict: true);
+        model.ClearCaches();
     }
 
     private static ModelMetadata ParseMetadata(string path, IReadOnlyDictionary<string, string> raw)
