@@ -4,7 +4,7 @@ namespace StreamMtl.Ingest.Synthetic;
 internal static class SceneBuilder
 {
     // Objects live between these depths in front of the camera's rest position (the camera dollies +-0.35 m).
-    private const float NearZ = 2.2f;
+    private const float NearZ = 2.6f;
     private const float FarZ = 9f;
 
     public static Scene Build(SyntheticSpec spec)
@@ -29,7 +29,7 @@ internal static class SceneBuilder
             spec.Mode == SyntheticMode.Moving,
             random.Range(0, 2 * MathF.PI));
 
-        var objects = PlaceObjects(spec.Objects, room, random);
+        var objects = PlaceObjects(spec.Objects, room, rig, random);
 
         var ambientLevel = random.Range(0.12f, 0.28f);
         var lighting = new Lighting(
@@ -49,7 +49,7 @@ internal static class SceneBuilder
     /// cell to move in: cheap, and objects never interpenetrate. Classes are dealt round-robin from a random
     /// start, so with five or more objects every object class is in every scene.
     /// </summary>
-    private static SceneObject[] PlaceObjects(int count, Room room, SceneRandom random)
+    private static SceneObject[] PlaceObjects(int count, Room room, CameraRig rig, SceneRandom random)
     {
         if (count == 0)
         {
@@ -77,11 +77,13 @@ internal static class SceneBuilder
             var row = cells[i] / cols;
             var col = cells[i] % cols;
             var rowNear = NearZ + row * cellDepth;
-            // Roughly the visible half-width at the row's near edge (tan 30 deg), so objects stay in view.
-            var halfX = MathF.Min(room.MaxX - 0.3f, 0.55f * rowNear + 0.3f);
-            var cellWidth = 2 * halfX / cols;
-            var cellX = -halfX + (col + 0.5f) * cellWidth;
             var cellZ = rowNear + 0.5f * cellDepth;
+            // Centre the row on the camera's line of sight and keep it about as wide as the view at its near
+            // edge (tan 30 deg ~ 0.58), so objects stay in view.
+            var centreX = Math.Clamp(rig.Rest.X + MathF.Tan(rig.Yaw) * cellZ, room.MinX + 1, room.MaxX - 1);
+            var halfX = MathF.Min(0.5f * rowNear + 0.2f, MathF.Min(room.MaxX - 0.3f - centreX, centreX - room.MinX - 0.3f));
+            var cellWidth = 2 * halfX / cols;
+            var cellX = centreX - halfX + (col + 0.5f) * cellWidth;
             var halfCellX = cellWidth / 2;
             var halfCellZ = cellDepth / 2;
             var maxFoot = MathF.Max(0.1f, MathF.Min(0.6f, MathF.Min(halfCellX, halfCellZ) - 0.08f));
