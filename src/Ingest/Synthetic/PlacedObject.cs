@@ -1,11 +1,15 @@
+using System.Runtime.CompilerServices;
+
 namespace StreamMtl.Ingest.Synthetic;
 
 /// <summary>An object's pose at one instant, precomputed once per frame and shared by all rays.</summary>
 internal readonly record struct PlacedObject(SceneObject Shape, Vec3 Centre, float Cos, float Sin, float BoundRadius2)
 {
     /// <summary>World to local (the object is rotated by its yaw about y).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vec3 ToLocal(Vec3 w) => new(Cos * w.X - Sin * w.Z, w.Y, Sin * w.X + Cos * w.Z);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vec3 ToWorld(Vec3 l) => new(Cos * l.X + Sin * l.Z, l.Y, -Sin * l.X + Cos * l.Z);
 
     /// <summary>Narrows <paramref name="t"/> if the ray hits this object closer; <paramref name="localNormal"/> is then set.</summary>

@@ -1,3 +1,4 @@
+using System.Numerics;
 using StreamMtl.Ingest.Frames;
 
 namespace StreamMtl.Ingest.Synthetic;
@@ -48,14 +49,14 @@ internal sealed class RenderJob
 
     public void RenderRow(int y, Span<byte> bgr, FrameTruth? truth)
     {
-        // Objects whose screen rectangle covers this row; at most SyntheticSpec.MaxObjects.
-        Span<int> rowObjects = stackalloc int[_placed.Length];
-        var rowCount = 0;
+        // Bit i set: object i's screen rectangle covers this row (MaxObjects fits in 32 bits). A mask rather than
+        // a stackalloc'd list, because stackalloc keeps the JIT from tiering this loop up with profile data.
+        var rowMask = 0u;
         for (var i = 0; i < _placed.Length; i++)
         {
             if (_bounds[i].Y0 <= y && y <= _bounds[i].Y1)
             {
-                rowObjects[rowCount++] = i;
+                rowMask |= 1u << i;
             }
         }
 
@@ -73,9 +74,9 @@ internal sealed class RenderJob
             var t = room.Hit(origin, d, out var surface, out var normal);
             var hitObject = -1;
             var localNormal = default(Vec3);
-            for (var k = 0; k < rowCount; k++)
+            for (var mask = rowMask; mask != 0; mask &= mask - 1)
             {
-                var i = rowObjects[k];
+                var i = BitOperations.TrailingZeroCount(mask);
                 ref readonly var b = ref _bounds[i];
                 if (x >= b.X0 && x <= b.X1 && _placed[i].Hit(origin, d, HitEpsilon, ref t, ref localNormal))
                 {
