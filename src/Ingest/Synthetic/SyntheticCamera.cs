@@ -1,0 +1,98 @@
+using OpenCvSharp;
+using StreamMtl.Ingest.Frames;
+
+namespace StreamMtl.Ingest.Synthetic;
+
+/// <summary>
+/// Ray-casts the seed's room into BGR pixels with exact ground truth. A render is a pure function of
+/// (spec, frame index): rows are rendered in parallel but every pixel depends only on its own inputs.
+/// </summary>
+public sealed class SyntheticCamera
+{
+    // Bands of rows, not single rows: enough pieces to balance two to eight cores, few enough to keep overhead low.
+    private const int RowsPerBand = 8;
+
+    private readonly Scene _scene;
+
+    public SyntheticCamera(SyntheticSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        Spec = spec;
+        _scene = SceneBuilder.Build(spec);
+    }
+
+    public SyntheticSpec Spec { get; }
+
+    /// <summary>Upper bound on threads used by one render; defaults to every core.</summary>
+    public int MaxDegreeOfParallelism { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>Scene time of a frame: motion is a function of time, so fps sets the motion per frame.</summary>
+    public float TimeOf(long frameIndex) => (float)(frameIndex / Spec.Fps);
+
+    /// <summary>Camera pose at a frame, e.g. to turn world directions into expected camera-space normals.</summary>
+    public CameraPose PoseAt(long frameIndex) => _scene.Rig.PoseAt(TimeOf(frameIndex), Spec.Width, Spec.Height);
+
+    /// <summary>Centres and class ids of the objects at a frame (world coordinates), for tests and tools.</summary>
+    internal IReadOnlyList<(byte ClassId, Vec3 Centre)> ObjectsAt(long frameIndex)
+    {
+        var time = TimeOf(frameIndex);
+        return _scene.Objects.Select(o => (o.ClassId, o.Place(time).Centre)).ToArray();
+    }
+
+    /// <summary>Renders a new frame (and its truth) into a freshly allocated Mat the frame owns.</summary>
+    public unsafe Frame RenderFrame(long frameIndex, bool withTruth, DateTimeOffset? captureTime = null)
+    {
+        var truth = withTruth ? CreateTruth() : null;
+        var image = new Mat(Spec.Height, Spec.Width, MatType.CV_8UC3);
+        try
+        {
+            Render(frameIndex, new Span<byte>(image.DataPointer, Spec.Width * Spec.Height * 3), truth);
+            var timestamp = TimeSpan.FromSeconds(frameIndex / Spec.Fps);
+            return new Frame(image, frameIndex, timestamp, captureTime ?? TimeProvider.System.GetUtcNow(), truth);
+        }
+        catch
+        {
+            image.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Allocates ground-truth arrays of this camera's size.</summary>
+    public FrameTruth CreateTruth()
+    {
+        var n = Spec.Width * Spec.Height;
+        return new FrameTruth(Spec.Width, Spec.Height, new byte[n], new float[n], new float[3 * n]);
+    }
+
+    /// <summary>Writes Height*Width*3 BGR bytes and, when <paramref name="truth"/> is given, its labels, depth and normals.</summary>
+    public unsafe void Render(long frameIndex, Span<byte> bgr, FrameTruth? truth)
+    {
+        int w = Spec.Width, h = Spec.Height;
+        if (bgr.Length < w * h * 3)
+        {
+            throw new ArgumentException($"buffer holds {bgr.Length} bytes, a {w}x{h} BGR frame needs {w * h * 3}", nameof(bgr));
+        }
+        if (truth is not null && (truth.Width != w || truth.Height != h || truth.Labels.Length < w * h
+            || truth.Depth.Length < w * h || truth.Normals.Length < 3 * w * h))
+        {
+            throw new ArgumentException($"ground truth must be {w}x{h}", nameof(truth));
+        }
+
+        var time = TimeOf(frameIndex);
+        var pose = _scene.Rig.PoseAt(time, w, h);
+        var job = new RenderJob(_scene, pose, time, frameIndex, Spec.Seed, (float)Spec.Noise, w, h);
+        var bands = (h + RowsPerBand - 1) / RowsPerBand;
+        fixed (byte* pixels = bgr)
+        {
+            var address = (nint)pixels;
+            Parallel.For(0, bands, new ParallelOptions { MaxDegreeOfParallelism = MaxDegreeOfParallelism }, band =>
+            {
+                var end = Math.Min(h, (band + 1) * RowsPerBand);
+                for (var y = band * RowsPerBand; y < end; y++)
+                {
+                    job.RenderRow(y, new Span<byte>((byte*)address + (long)y * w * 3, w * 3), truth);
+                }
+            });
+        }
+    }
+}
