@@ -5,7 +5,7 @@ internal static class SceneBuilder
 {
     // Objects live between these depths in front of the camera's rest position (the camera dollies +-0.35 m).
     private const float NearZ = 2.6f;
-    private const float FarZ = 9f;
+    private const float FarZ = 8.3f;
 
     public static Scene Build(SyntheticSpec spec)
     {

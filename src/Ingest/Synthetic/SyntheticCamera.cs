@@ -5,7 +5,8 @@ namespace StreamMtl.Ingest.Synthetic;
 
 /// <summary>
 /// Ray-casts the seed's room into BGR pixels with exact ground truth. A render is a pure function of
-/// (spec, frame index): rows are rendered in parallel but every pixel depends only on its own inputs.
+/// (spec, frame index): rows are rendered in parallel but every pixel depends only on its own inputs. Safe to
+/// call from several threads at once: the scene is immutable after construction.
 /// </summary>
 public sealed class SyntheticCamera
 {
