@@ -57,7 +57,8 @@ internal sealed partial class StderrTail
         var lines = Lines().Where(l => !l.StartsWith("Input #", StringComparison.Ordinal) && !l.StartsWith("Output #", StringComparison.Ordinal)
             && !l.StartsWith("Stream", StringComparison.Ordinal) && !l.StartsWith("Duration", StringComparison.Ordinal)
             && !l.StartsWith("Metadata", StringComparison.Ordinal) && !l.StartsWith("Press [q]", StringComparison.Ordinal)
-            && !l.Contains(" : ", StringComparison.Ordinal))
+            && !l.Contains(" : ", StringComparison.Ordinal)
+            && !l.StartsWith("frame=", StringComparison.Ordinal) && !l.StartsWith("video:", StringComparison.Ordinal))
             .TakeLast(max).ToList();
         return lines.Count == 0 ? "(ffmpeg printed nothing)" : string.Join(" | ", lines);
     }
