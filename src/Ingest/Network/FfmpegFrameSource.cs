@@ -21,6 +21,7 @@ public sealed class FfmpegFrameSource : IFrameSource
     private readonly SourceOptions _options;
     private readonly TimeProvider _time;
     private int _processId;
+    private StderrTail? _stderr;
 
     public FfmpegFrameSource(string url, SourceOptions? options = null, bool listen = false, TimeProvider? time = null)
     {
@@ -43,9 +44,7 @@ public sealed class FfmpegFrameSource : IFrameSource
     public int ProcessId => Volatile.Read(ref _processId);
 
     /// <summary>The last lines ffmpeg printed (credentials redacted), for error reports.</summary>
-    public IReadOnlyList<string> StderrTail => _stderr?.Lines() ?? [];
-
-    private StderrTail? _stderr;
+    public IReadOnlyList<string> LastStderrLines => _stderr?.Lines() ?? [];
 
     public async IAsyncEnumerable<Frame> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {

@@ -18,8 +18,9 @@ public static partial class UriRedactor
         return SecretQuery().Replace(redacted, m => m.Groups["key"].Value + Mask);
     }
 
-    // Whole-text patterns, not Uri parsing: ffmpeg quotes URLs inside longer messages.
-    [GeneratedRegex(@"(?<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s?#]+@")]
+    // Whole-text patterns, not Uri parsing: ffmpeg quotes URLs inside longer messages. Greedy up to the last '@'
+    // before the path, so an unescaped '@' inside a password is masked too.
+    [GeneratedRegex(@"(?<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s?#]+@")]
     private static partial Regex UserInfo();
 
     [GeneratedRegex(@"(?<key>[?&#;](?:password|passwd|pass|pwd|token|key|secret|auth|access_token)=)[^&#\s]*", RegexOptions.IgnoreCase)]

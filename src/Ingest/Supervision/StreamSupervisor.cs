@@ -10,6 +10,7 @@ namespace StreamMtl.Ingest.Supervision;
 /// <summary>
 /// Keeps one stream alive: a single reader drains the source into a <see cref="LatestFrameSlot"/>, detects stalls,
 /// and reconnects with exponential backoff until stopped or a permanent error makes retrying pointless.
+/// Sources must end their read promptly when its token is cancelled: that is how stalls and stops tear them down.
 /// </summary>
 public sealed class StreamSupervisor : IAsyncDisposable
 {
@@ -22,6 +23,7 @@ public sealed class StreamSupervisor : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Lock _gate = new();
     private Task? _loop;
+    private int _disposed;
     private StreamState _state = StreamState.Connecting;
     private DateTimeOffset _stateSince;
     private string? _lastError;
@@ -62,7 +64,7 @@ public sealed class StreamSupervisor : IAsyncDisposable
     /// <summary>Completes when the supervisor reaches <see cref="StreamState.Stopped"/> or <see cref="StreamState.Failed"/>.</summary>
     public Task Completion => _loop ?? Task.CompletedTask;
 
-    /// <summary>Raised (on the reader's thread) after every state change.</summary>
+    /// <summary>Raised (on the reader's thread, so keep handlers short) after every state change.</summary>
     public event Action<StreamStatus>? StateChanged;
 
     public StreamStatus Status
@@ -100,6 +102,10 @@ public sealed class StreamSupervisor : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
         await StopAsync().ConfigureAwait(false);
         _slot.Dispose();
         _stop.Dispose();
@@ -261,7 +267,15 @@ public sealed class StreamSupervisor : IAsyncDisposable
             _stateSince = _time.GetUtcNow();
         }
         IngestLog.StateChanged(_logger, DisplayUri, previous, state);
-        StateChanged?.Invoke(Status);
+        try
+        {
+            StateChanged?.Invoke(Status);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // An observer's bug must not kill the reader.
+            IngestLog.Unexpected(_logger, DisplayUri, ex);
+        }
     }
 
     private enum Outcome
