@@ -70,8 +70,12 @@ public sealed class FfmpegFrameSource : IFrameSource
                 }
                 if (width == 0)
                 {
-                    (width, height) = stderr.OutputSize.Result;
+                    (width, height, _) = stderr.OutputSize.Result;
                     Info = Info with { Width = width, Height = height };
+                }
+                if (index == 0 && stderr.OutputSize.IsCompletedSuccessfully)
+                {
+                    Info = Info with { Fps = stderr.OutputSize.Result.Fps };
                 }
                 var length = width * height * 3;
                 buffer ??= ArrayPool<byte>.Shared.Rent(length);

@@ -8,7 +8,7 @@ internal sealed partial class StderrTail
 {
     private readonly Queue<string> _lines = new();
     private readonly int _capacity;
-    private readonly TaskCompletionSource<(int Width, int Height)> _size = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<(int Width, int Height, double Fps)> _size = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _inOutput;
 
     public StderrTail(int capacity = 20)
@@ -17,7 +17,7 @@ internal sealed partial class StderrTail
     }
 
     /// <summary>Completes when ffmpeg has printed its output stream's geometry.</summary>
-    public Task<(int Width, int Height)> OutputSize => _size.Task;
+    public Task<(int Width, int Height, double Fps)> OutputSize => _size.Task;
 
     public void Add(string? line)
     {
@@ -31,7 +31,8 @@ internal sealed partial class StderrTail
         }
         else if (_inOutput && OutputStream().Match(line) is { Success: true } m)
         {
-            _size.TrySetResult((int.Parse(m.Groups[1].ValueSpan), int.Parse(m.Groups[2].ValueSpan)));
+            var fps = m.Groups[3].Success ? double.Parse(m.Groups[3].ValueSpan, System.Globalization.CultureInfo.InvariantCulture) : 0;
+            _size.TrySetResult((int.Parse(m.Groups[1].ValueSpan), int.Parse(m.Groups[2].ValueSpan), fps));
         }
         lock (_lines)
         {
@@ -65,6 +66,6 @@ internal sealed partial class StderrTail
 
     public string All() => string.Join('\n', Lines());
 
-    [GeneratedRegex(@"Stream #0:\d+.*: Video: rawvideo.*?, (\d{1,5})x(\d{1,5})")]
+    [GeneratedRegex(@"Stream #0:\d+.*: Video: rawvideo.*?, (\d{1,5})x(\d{1,5})(?:.*?, (\d+(?:\.\d+)?) fps)?")]
     private static partial Regex OutputStream();
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using StreamMtl.Ingest.Network;
 using StreamMtl.Ingest.Sources;
+using StreamMtl.Ingest.Supervision;
 using StreamMtl.Ingest.Tests.Infrastructure;
 
 namespace StreamMtl.Ingest.Tests.Network;
@@ -62,6 +63,59 @@ public sealed class RtspListenTests(TestClip clip)
 
         Assert.Equal(15, frames);
         Assert.Equal(0, source.ProcessId);
+        Assert.Empty(ChildProcesses.Matching($":{port}/live"));
+    }
+
+    [Fact]
+    public async Task Supervised_listener_waits_for_publishers_and_relistens_after_each_one_leaves()
+    {
+        var port = FreePort.Next();
+        var options = new SupervisorOptions { ConnectTimeout = TimeSpan.FromSeconds(1), BackoffInitial = TimeSpan.FromMilliseconds(100), BackoffMax = TimeSpan.FromMilliseconds(300) };
+        await using var supervisor = StreamSupervisor.Create(new FrameSourceFactory(), $"rtsp://127.0.0.1:{port}/live?listen=1", options: options);
+        var bound = TimeSpan.FromSeconds(30);
+        supervisor.Start();
+        try
+        {
+            // Longer than the connect timeout: a listener is not timed out while nobody publishes.
+            await Task.Delay(1500);
+            Assert.Equal(StreamState.Connecting, supervisor.Status.State);
+            Assert.Equal(0, supervisor.Status.Reconnects);
+            for (var round = 1; round <= 2; round++)
+            {
+                var before = supervisor.Status.Frames;
+                Process? publisher = null;
+                try
+                {
+                    var watch = Stopwatch.StartNew();
+                    while (supervisor.Status.Frames < before + 10)
+                    {
+                        Assert.True(watch.Elapsed < bound, $"round {round}: {supervisor.Status}");
+                        if (publisher is null || publisher.HasExited)
+                        {
+                            publisher?.Dispose();
+                            publisher = StartPublisher(clip.Path, port);
+                        }
+                        await Task.Delay(200);
+                    }
+                }
+                finally
+                {
+                    if (publisher is { HasExited: false })
+                    {
+                        publisher.Kill(entireProcessTree: true);
+                        publisher.WaitForExit(5000);
+                    }
+                    publisher?.Dispose();
+                }
+                await Eventually.UntilAsync(() => supervisor.Status.State is StreamState.Backoff or StreamState.Connecting, bound, () => supervisor.Status.ToString());
+            }
+        }
+        finally
+        {
+            await supervisor.StopAsync();
+        }
+
+        Assert.True(supervisor.Status.Reconnects >= 1, supervisor.Status.ToString());
         Assert.Empty(ChildProcesses.Matching($":{port}/live"));
     }
 
