@@ -59,31 +59,20 @@ public sealed class FfmpegFrameSource : IFrameSource
         try
         {
             var stdout = process.StandardOutput.BaseStream;
-            var (width, height) = _options.Width > 0 ? (_options.Width, _options.Height) : (0, 0);
+            var ready = _options.Width > 0 || await TryLearnSizeAsync(process, stderr, cancellationToken).ConfigureAwait(false);
+            var (width, height) = _options.Width > 0 || !ready ? (_options.Width, _options.Height) : (stderr.OutputSize.Result.Width, stderr.OutputSize.Result.Height);
+            Info = Info with { Width = width, Height = height };
+            var length = width * height * 3;
+            buffer = ready ? ArrayPool<byte>.Shared.Rent(length) : null;
             var start = _time.GetTimestamp();
             long index = 0;
-            while (true)
+            while (buffer is not null && await ReadExactlyAsync(stdout, buffer.AsMemory(0, length)).ConfigureAwait(false))
             {
-                if (width == 0 && !await TryLearnSizeAsync(process, stderr, cancellationToken).ConfigureAwait(false))
-                {
-                    break;
-                }
-                if (width == 0)
-                {
-                    (width, height, _) = stderr.OutputSize.Result;
-                    Info = Info with { Width = width, Height = height };
-                }
+                cancellationToken.ThrowIfCancellationRequested();
                 if (index == 0 && stderr.OutputSize.IsCompletedSuccessfully)
                 {
                     Info = Info with { Fps = stderr.OutputSize.Result.Fps };
                 }
-                var length = width * height * 3;
-                buffer ??= ArrayPool<byte>.Shared.Rent(length);
-                if (!await ReadExactlyAsync(stdout, buffer.AsMemory(0, length)).ConfigureAwait(false))
-                {
-                    break;
-                }
-                cancellationToken.ThrowIfCancellationRequested();
                 yield return new Frame(ToMat(buffer, width, height), index++, _time.GetElapsedTime(start), _time.GetUtcNow());
             }
             cancellationToken.ThrowIfCancellationRequested();
