@@ -1,0 +1,207 @@
+using System.Buffers;
+using System.ComponentModel;
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using OpenCvSharp;
+using StreamMtl.Ingest.Frames;
+using StreamMtl.Ingest.Sources;
+
+namespace StreamMtl.Ingest.Network;
+
+/// <summary>
+/// A network stream (RTSP pull or listen, RTMP, HTTP, SRT, UDP) decoded by an ffmpeg child process that writes
+/// fixed-size BGR24 frames to stdout. The child is killed when reading stops for any reason.
+/// </summary>
+public sealed class FfmpegFrameSource : IFrameSource
+{
+    private static readonly TimeSpan ExitWait = TimeSpan.FromSeconds(3);
+
+    private readonly string _url;
+    private readonly SourceOptions _options;
+    private readonly TimeProvider _time;
+    private int _processId;
+    private StderrTail? _stderr;
+
+    public FfmpegFrameSource(string url, SourceOptions? options = null, bool listen = false, TimeProvider? time = null)
+    {
+        _url = url;
+        _options = options ?? SourceOptions.Default;
+        _time = time ?? TimeProvider.System;
+        IsListener = listen;
+        DisplayUri = UriRedactor.Redact(url);
+        Info = new SourceInfo(_options.Width, _options.Height, 0, IsLive: true);
+    }
+
+    public string DisplayUri { get; }
+
+    public SourceInfo Info { get; private set; }
+
+    /// <summary>True when the source waits for a publisher to push to it (RTSP listen mode).</summary>
+    public bool IsListener { get; }
+
+    /// <summary>The running child's process id, 0 when none runs.</summary>
+    public int ProcessId => Volatile.Read(ref _processId);
+
+    /// <summary>The last lines ffmpeg printed (credentials redacted), for error reports.</summary>
+    public IReadOnlyList<string> LastStderrLines => _stderr?.Lines() ?? [];
+
+    public async IAsyncEnumerable<Frame> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var stderr = new StderrTail();
+        _stderr = stderr;
+        using var process = Start(stderr);
+        Volatile.Write(ref _processId, process.Id);
+        // Killing the child is what unblocks a pipe read stuck on a stalled server.
+        using var killOnCancel = cancellationToken.Register(static p => Kill((Process)p!), process);
+        byte[]? buffer = null;
+        try
+        {
+            var stdout = process.StandardOutput.BaseStream;
+            var ready = _options.Width > 0 || await TryLearnSizeAsync(process, stderr, cancellationToken).ConfigureAwait(false);
+            var (width, height) = _options.Width > 0 || !ready ? (_options.Width, _options.Height) : (stderr.OutputSize.Result.Width, stderr.OutputSize.Result.Height);
+            Info = Info with { Width = width, Height = height };
+            var length = width * height * 3;
+            buffer = ready ? ArrayPool<byte>.Shared.Rent(length) : null;
+            var start = _time.GetTimestamp();
+            long index = 0;
+            while (buffer is not null && await ReadExactlyAsync(stdout, buffer.AsMemory(0, length)).ConfigureAwait(false))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                if (index == 0 && stderr.OutputSize.IsCompletedSuccessfully)
+                {
+                    Info = Info with { Fps = stderr.OutputSize.Result.Fps };
+                }
+                yield return new Frame(ToMat(buffer, width, height), index++, _time.GetElapsedTime(start), _time.GetUtcNow());
+            }
+            cancellationToken.ThrowIfCancellationRequested();
+            Kill(process);
+            await WaitForExitAsync(process).ConfigureAwait(false);
+            throw Ended(process, stderr, index);
+        }
+        finally
+        {
+            Kill(process);
+            await WaitForExitAsync(process).ConfigureAwait(false);
+            Volatile.Write(ref _processId, 0);
+            if (buffer is not null)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+    }
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    private Process Start(StderrTail stderr)
+    {
+        var info = new ProcessStartInfo(_options.FfmpegPath)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = false,
+            UseShellExecute = false,
+            CreateNoWindow = true,
+        };
+        foreach (var arg in FfmpegArguments.Build(_url, _options, IsListener))
+        {
+            info.ArgumentList.Add(arg);
+        }
+        var process = new Process { StartInfo = info };
+        process.ErrorDataReceived += (_, e) => stderr.Add(e.Data);
+        try
+        {
+            process.Start();
+        }
+        catch (Win32Exception ex)
+        {
+            process.Dispose();
+            throw new SourceException(SourceErrorKind.DependencyMissing,
+                $"cannot start ffmpeg ('{_options.FfmpegPath}'): {ex.Message}; install the Debian package 'ffmpeg' or set the ffmpeg path", ex);
+        }
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    private static async Task<bool> TryLearnSizeAsync(Process process, StderrTail stderr, CancellationToken cancellationToken)
+    {
+        // Raw frames carry no header: without a forced size, wait for ffmpeg to announce its output geometry
+        // (or to exit, which the caller reports with its stderr).
+        var exited = process.WaitForExitAsync(cancellationToken);
+        await Task.WhenAny(stderr.OutputSize, exited).ConfigureAwait(false);
+        cancellationToken.ThrowIfCancellationRequested();
+        return stderr.OutputSize.IsCompletedSuccessfully;
+    }
+
+    private static async Task<bool> ReadExactlyAsync(Stream stream, Memory<byte> buffer)
+    {
+        var filled = 0;
+        while (filled < buffer.Length)
+        {
+            // No token: cancellation kills the child, which ends the read with EOF.
+            var n = await stream.ReadAsync(buffer[filled..]).ConfigureAwait(false);
+            if (n == 0)
+            {
+                return false;
+            }
+            filled += n;
+        }
+        return true;
+    }
+
+    private static Mat ToMat(byte[] buffer, int width, int height)
+    {
+        var mat = new Mat(height, width, MatType.CV_8UC3);
+        Marshal.Copy(buffer, 0, mat.Data, width * height * 3);
+        return mat;
+    }
+
+    private SourceException Ended(Process process, StderrTail stderr, long frames)
+    {
+        var code = process.HasExited ? process.ExitCode.ToString(System.Globalization.CultureInfo.InvariantCulture) : "?";
+        var detail = stderr.Summary();
+        if (frames > 0)
+        {
+            // ffmpeg exits 0 when the server goes away: on a live stream any EOF is a disconnect.
+            return new SourceException(SourceErrorKind.Unreachable, $"{DisplayUri}: stream ended after {frames} frames (disconnected; ffmpeg exit {code}): {detail}");
+        }
+        var kind = FfmpegErrors.Classify(stderr.All());
+        return new SourceException(kind, $"{DisplayUri}: no frames (ffmpeg exit {code}): {detail}");
+    }
+
+    private static void Kill(Process process)
+    {
+        try
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // Already gone.
+        }
+        catch (Win32Exception)
+        {
+            // Exited between the check and the kill.
+        }
+    }
+
+    private static async Task WaitForExitAsync(Process process)
+    {
+        using var cts = new CancellationTokenSource(ExitWait);
+        try
+        {
+            await process.WaitForExitAsync(cts.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Reaped later by the runtime; the kill above has been sent.
+        }
+        catch (InvalidOperationException)
+        {
+        }
+    }
+}

@@ -1,0 +1,147 @@
+using System.Diagnostics;
+using StreamMtl.Ingest.Network;
+using StreamMtl.Ingest.Sources;
+using StreamMtl.Ingest.Supervision;
+using StreamMtl.Ingest.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace StreamMtl.Ingest.Tests.Network;
+
+/// <summary>Pulls from a real GStreamer RTSP server on loopback through a real ffmpeg child.</summary>
+[Collection(RtspCollection.Name)]
+public sealed class RtspPullTests(TestClip clip, ITestOutputHelper output)
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
+    private readonly FrameSourceFactory _factory = new();
+
+    [Theory]
+    [InlineData("", TestClip.Width, TestClip.Height)]
+    [InlineData("#width=160&height=120", 160, 120)]
+    public async Task Pull_delivers_frames_of_the_right_size_and_count(string fragment, int width, int height)
+    {
+        using var server = new RtspServer(clip.Path);
+        server.Start();
+        var source = Assert.IsType<FfmpegFrameSource>(_factory.Create(server.Url + fragment));
+        var frames = 0;
+        var watch = Stopwatch.StartNew();
+        try
+        {
+            using var cts = new CancellationTokenSource(Bound);
+            await foreach (var frame in source.ReadAsync(cts.Token))
+            {
+                using (frame)
+                {
+                    Assert.Equal(width, frame.Width);
+                    Assert.Equal(height, frame.Height);
+                    Assert.Equal(frames, frame.Index);
+                }
+                if (++frames == 20)
+                {
+                    break;
+                }
+            }
+        }
+        finally
+        {
+            await source.DisposeAsync();
+        }
+
+        // 20 frames of a 10 fps clip served in real time take about 2 s.
+        Assert.Equal(20, frames);
+        Assert.InRange(watch.Elapsed.TotalSeconds, 1.0, 15);
+        Assert.Equal(0, source.ProcessId);
+        Assert.Empty(ChildProcesses.Matching($"127.0.0.1:{server.Port}"));
+        output.WriteLine($"20 frames {width}x{height} in {watch.ElapsedMilliseconds} ms");
+    }
+
+    [Fact]
+    public async Task Server_killed_mid_stream_is_a_disconnect_then_resumes_three_times_without_leaks()
+    {
+        using var server = new RtspServer(clip.Path);
+        server.Start();
+        var options = new SupervisorOptions
+        {
+            StallTimeout = TimeSpan.FromSeconds(3),
+            ConnectTimeout = TimeSpan.FromSeconds(5),
+            BackoffInitial = TimeSpan.FromMilliseconds(200),
+            BackoffMax = TimeSpan.FromSeconds(1),
+        };
+        var marker = $"127.0.0.1:{server.Port}";
+        var maxChildren = 0;
+        await using var supervisor = StreamSupervisor.Create(_factory, server.Url, new SourceOptions { IoTimeout = TimeSpan.FromSeconds(2) }, options);
+        using var drain = new CancellationTokenSource();
+        var consumer = Task.Run(async () =>
+        {
+            await foreach (var frame in supervisor.Frames.ReadAllAsync(drain.Token))
+            {
+                frame.Dispose();
+                maxChildren = Math.Max(maxChildren, ChildProcesses.Matching(marker).Count);
+            }
+        });
+        try
+        {
+            supervisor.Start();
+            for (var round = 1; round <= 3; round++)
+            {
+                var before = supervisor.Status.Frames;
+                await Eventually.UntilAsync(() => supervisor.Status is { State: StreamState.Running } s && s.Frames >= before + 5, Bound, () => $"round {round}: {supervisor.Status}");
+                server.Kill();
+                var downFor = await Eventually.UntilAsync(() => supervisor.Status.State is StreamState.Backoff or StreamState.Connecting && supervisor.Status.LastErrorKind == SourceErrorKind.Unreachable,
+                    Bound, () => $"round {round} disconnect: {supervisor.Status}");
+                output.WriteLine($"round {round}: disconnect seen after {downFor.TotalMilliseconds:0} ms: {supervisor.Status.LastError}");
+                await Task.Delay(500);
+                server.Start();
+            }
+            await Eventually.UntilAsync(() => supervisor.Status.State == StreamState.Running, Bound, () => $"final: {supervisor.Status}");
+        }
+        finally
+        {
+            await supervisor.StopAsync();
+            drain.Cancel();
+            await consumer.ContinueWith(_ => { });
+        }
+
+        var status = supervisor.Status;
+        output.WriteLine(status.ToString());
+        Assert.True(status.Reconnects >= 3, status.ToString());
+        Assert.Equal(StreamState.Stopped, status.State);
+        Assert.InRange(maxChildren, 1, 1);
+        Assert.Empty(ChildProcesses.Matching(marker));
+    }
+
+    [Fact]
+    public async Task Frozen_server_is_detected_as_a_stall_and_the_child_is_killed()
+    {
+        using var server = new RtspServer(clip.Path);
+        server.Start();
+        var stall = TimeSpan.FromSeconds(2);
+        var options = new SupervisorOptions { StallTimeout = stall, BackoffInitial = TimeSpan.FromMilliseconds(200), BackoffMax = TimeSpan.FromSeconds(1) };
+        var marker = $"127.0.0.1:{server.Port}";
+        // A long I/O timeout, so it is the supervisor, not ffmpeg, that notices.
+        await using var supervisor = StreamSupervisor.Create(_factory, server.Url, new SourceOptions { IoTimeout = TimeSpan.FromSeconds(60) }, options);
+        try
+        {
+            supervisor.Start();
+            await Eventually.UntilAsync(() => supervisor.Status is { State: StreamState.Running, Frames: >= 5 }, Bound, () => supervisor.Status.ToString());
+            var child = Assert.Single(ChildProcesses.Matching(marker));
+
+            server.Freeze();
+            var detected = await Eventually.UntilAsync(() => supervisor.Status.Stalls >= 1, Bound, () => supervisor.Status.ToString());
+            await Eventually.UntilAsync(() => !ChildProcesses.IsAlive(child), TimeSpan.FromSeconds(5), () => $"child {child} still alive");
+
+            output.WriteLine($"stall detected {detected.TotalMilliseconds:0} ms after SIGSTOP (timeout {stall.TotalMilliseconds} ms): {supervisor.Status.LastError}");
+            Assert.InRange(detected, stall - TimeSpan.FromMilliseconds(300), stall + TimeSpan.FromSeconds(1.5));
+            Assert.Equal(SourceErrorKind.Stalled, supervisor.Status.LastErrorKind);
+
+            server.Thaw();
+            await Eventually.UntilAsync(() => supervisor.Status.State == StreamState.Running && supervisor.Status.Reconnects >= 1, Bound, () => supervisor.Status.ToString());
+        }
+        finally
+        {
+            server.Thaw();
+            await supervisor.StopAsync();
+        }
+
+        Assert.Empty(ChildProcesses.Matching(marker));
+    }
+}
