@@ -21,8 +21,8 @@ public static class Evaluator
         var frames = RenderFrames(dataset, options);
         log?.Invoke($"rendered {frames.Count} held-out frames from {options.Sequences} sequences (seeds 1..{options.Sequences})");
 
-        var (model, metadata) = ModelFile.Load(options.ModelPath, options.SplitLayer);
-        using var _ = model;
+        var (model, _) = ModelFile.Load(options.ModelPath, options.SplitLayer);
+        using var modelScope = model;
         var forward = new ForwardOptions(TaskSet.All, options.ShareThreshold);
         var shared = Score(model, frames, forward, log, "shared model");
 
@@ -61,7 +61,6 @@ public static class Evaluator
         {
             report.DeltaM = DeltaMOf(report.Metrics, report.BaselineMetrics);
         }
-        _ = metadata;
         return report;
     }
 

@@ -20,7 +20,7 @@ public static class FrameInput
             return ImageTensors.FromBgr(new ReadOnlySpan<byte>((void*)frame.Image.Data, width * height * 3), width, height, config);
         }
         using var resized = new Mat();
-        Cv2.Resize(frame.Image, resized, new Size(width, height), 0, 0, InterpolationFlags.Area);
+        Cv2.Resize(frame.Image, resized, new OpenCvSharp.Size(width, height), 0, 0, InterpolationFlags.Area);
         return ImageTensors.FromBgr(new ReadOnlySpan<byte>((void*)resized.Data, width * height * 3), width, height, config);
     }
 }

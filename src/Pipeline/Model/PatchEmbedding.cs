@@ -27,8 +27,8 @@ public sealed class PatchEmbedding
         _pos = nn.Parameter(empty(1, (long)config.PosGridRows * config.PosGridCols, config.Dim));
         using (no_grad())
         {
-            nn.init.trunc_normal_(_weight, std: 0.02);
-            nn.init.trunc_normal_(_pos, std: 0.02);
+            TruncatedNormal.Fill(_weight, 0.02);
+            TruncatedNormal.Fill(_pos, 0.02);
         }
         Module = new Group("patch_embed", ("proj", new ParameterHolder("proj", ("weight", _weight), ("bias", _bias))));
     }

@@ -19,7 +19,7 @@ public sealed class LinearWeights : nn.Module
         _bias = nn.Parameter(zeros(outFeatures));
         using (no_grad())
         {
-            nn.init.trunc_normal_(_weight, std: 0.02);
+            TruncatedNormal.Fill(_weight, 0.02);
         }
         register_parameter("weight", _weight);
         register_parameter("bias", _bias);

@@ -85,7 +85,7 @@ public sealed class TrainingBatch : IDisposable
     }
 
     /// <summary>The same batch on another device (the copies belong to the caller's dispose scope).</summary>
-    public TrainingBatch To(Device device) => device.type == DeviceType.CPU
+    public TrainingBatch To(Device device) => device.type == TorchSharp.DeviceType.CPU
         ? this
         : new TrainingBatch(Images.to(device), Labels.to(device), Depth.to(device), Normals.to(device), GridOffset);
 

@@ -1,0 +1,17 @@
+using static TorchSharp.torch;
+
+namespace StreamMtl.Pipeline.Model;
+
+/// <summary>
+/// ViT-style truncated-normal initialisation (clipped at two standard deviations). libtorch's
+/// trunc_normal_ through TorchSharp 0.107 occasionally yields NaN (seen with seed 1), so we clip a
+/// normal sample instead.
+/// </summary>
+public static class TruncatedNormal
+{
+    public static void Fill(Tensor tensor, double std)
+    {
+        using var noGrad = no_grad();
+        tensor.normal_(0, std).clamp_(-2 * std, 2 * std);
+    }
+}
