@@ -1,4 +1,5 @@
 using StreamMtl.Ingest.Network;
+using StreamMtl.Ingest.Synthetic;
 
 namespace StreamMtl.Ingest.Sources;
 
@@ -72,11 +73,11 @@ public sealed class FrameSourceFactory
                     throw new SourceException(SourceErrorKind.InvalidUri, $"listen=1 is supported for rtsp only: {UriRedactor.Redact(uri)}");
                 }
                 return new FfmpegFrameSource(url, merged, listen, _time);
-            case "synthetic":
-                throw new SourceException(SourceErrorKind.UnsupportedScheme, "synthetic:// is not registered in this process (FrameSourceFactory.Register(\"synthetic\", ...))");
+            case SyntheticSpec.Scheme:
+                return new SyntheticSource(SyntheticSpec.Parse(target), _time);
             default:
                 throw new SourceException(SourceErrorKind.UnsupportedScheme,
-                    $"unsupported source scheme '{scheme}' in {UriRedactor.Redact(uri)} (supported: file, v4l2, {string.Join(", ", NetworkSchemes.Order())}{(_custom.Count > 0 ? ", " + string.Join(", ", _custom.Keys.Order()) : "")})");
+                    $"unsupported source scheme '{scheme}' in {UriRedactor.Redact(uri)} (supported: file, v4l2, synthetic, {string.Join(", ", NetworkSchemes.Order())}{(_custom.Count > 0 ? ", " + string.Join(", ", _custom.Keys.Order()) : "")})");
         }
     }
 

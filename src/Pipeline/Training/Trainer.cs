@@ -119,7 +119,7 @@ public sealed class Trainer
             {
                 throw new ArgumentException("the sub-task stage needs --init with a trained base model");
             }
-            var loaded = ModelFile.Load(o.InitPath);
+            var loaded = ModelFile.Load(o.InitPath, o.SplitLayer);
             if (!loaded.Model.Config.SubTasks.Contains(o.Task))
             {
                 loaded.Model.Dispose();

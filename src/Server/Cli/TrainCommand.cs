@@ -24,7 +24,9 @@ public static class TrainCommand
           --lr X           peak learning rate                                      [0.001]
           --seed N         seed for weights and data                               [1]
           --resume         continue from OUT.ckpt if present
-          --blocks N --dim N --heads N --split N --rank N --head-hidden N   architecture of a new model
+          --split L        new model: split layer (and first delta block); sub: train the sub-task with
+                           this split (its own blocks L+1..end)                   [blocks/2]
+          --blocks N --dim N --heads N --rank N --head-hidden N   architecture of a new model
           --threads N      torch CPU threads                                      [all cores]
         """;
 
@@ -44,7 +46,8 @@ public static class TrainCommand
             Rank = args.Int("rank", defaults.Rank, 1, 1024),
             HeadHidden = args.Int("head-hidden", defaults.HeadHidden, 1, 4096),
         };
-        int split = args.Int("split", config.Blocks / 2, 0, config.Blocks);
+        int? splitOption = args.OptionalInt("split", 0, config.Blocks);
+        int split = splitOption ?? config.Blocks / 2;
         config = config with { SplitLayer = split, DeltaFrom = split };
         var template = new TrainOptions
         {
@@ -58,6 +61,7 @@ public static class TrainCommand
             Resume = args.Flag("resume"),
             InitPath = args.String("init"),
             Config = config,
+            SplitLayer = splitOption,
         };
         string? taskName = args.String("task");
         int threads = args.Int("threads", Environment.ProcessorCount, 1, 1024);

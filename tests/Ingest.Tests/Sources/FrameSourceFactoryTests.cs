@@ -61,7 +61,6 @@ public sealed class FrameSourceFactoryTests
     [Theory]
     [InlineData("ftp://127.0.0.1/video.mp4")]
     [InlineData("gopher://x/y")]
-    [InlineData("synthetic://scene?seed=1")]
     public void Unknown_schemes_are_UnsupportedScheme(string uri)
     {
         var error = Assert.Throws<SourceException>(() => _factory.Create(uri));
@@ -82,6 +81,16 @@ public sealed class FrameSourceFactoryTests
     public void Malformed_uris_are_InvalidUri(string uri)
     {
         var error = Assert.Throws<SourceException>(() => _factory.Create(uri));
+        Assert.Equal(SourceErrorKind.InvalidUri, error.Kind);
+    }
+
+    [Fact]
+    public void Synthetic_camera_is_built_in()
+    {
+        var source = _factory.Create("synthetic://moving?seed=3&w=64&h=48&realtime=0");
+        Assert.IsType<StreamMtl.Ingest.Synthetic.SyntheticSource>(source);
+        Assert.Equal(64, source.Info.Width);
+        var error = Assert.Throws<SourceException>(() => _factory.Create("synthetic://scene?seed=1"));
         Assert.Equal(SourceErrorKind.InvalidUri, error.Kind);
     }
 

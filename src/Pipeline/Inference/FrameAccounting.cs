@@ -1,0 +1,44 @@
+using StreamMtl.Pipeline.Flops;
+using StreamMtl.Pipeline.Model;
+
+namespace StreamMtl.Pipeline.Inference;
+
+/// <summary>Tokens recomputed at one gated layer of one task in one frame.</summary>
+public sealed record LayerTokens(VisionTask Task, string Layer, int Recomputed, int Total);
+
+/// <summary>
+/// What one frame cost: dense-equivalent vs executed FLOPs per task (dense = the same tasks computed
+/// with no temporal reuse and no activation sharing), tokens recomputed per gated layer, and whether
+/// the frame was a keyframe (full recompute).
+/// </summary>
+public sealed record FrameAccounting(
+    IReadOnlyDictionary<VisionTask, long> DenseFlops,
+    IReadOnlyDictionary<VisionTask, long> ExecutedFlops,
+    IReadOnlyList<LayerTokens> Tokens,
+    bool Keyframe,
+    string? KeyframeReason)
+{
+    public long DenseTotal => DenseFlops.Values.Sum();
+
+    public long ExecutedTotal => ExecutedFlops.Values.Sum();
+
+    /// <summary>Fraction of dense FLOPs not spent, 0..1.</summary>
+    public double SavedRatio => DenseTotal == 0 ? 0 : 1 - (double)ExecutedTotal / DenseTotal;
+
+    /// <summary>Recomputed tokens over all gated layers, as a fraction of the tokens those layers saw.</summary>
+    public double RecomputedRatio
+    {
+        get
+        {
+            long total = Tokens.Sum(t => (long)t.Total);
+            return total == 0 ? 1 : (double)Tokens.Sum(t => (long)t.Recomputed) / total;
+        }
+    }
+
+    public static FrameAccounting FromCounter(FlopCounter counter, IEnumerable<VisionTask> tasks, IReadOnlyList<LayerTokens> tokens,
+        bool keyframe, string? reason)
+    {
+        var list = tasks.ToList();
+        return new FrameAccounting(list.ToDictionary(t => t, counter.Dense), list.ToDictionary(t => t, counter.Executed), tokens, keyframe, reason);
+    }
+}

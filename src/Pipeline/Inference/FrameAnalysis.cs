@@ -1,0 +1,6 @@
+using StreamMtl.Pipeline.Evaluation;
+
+namespace StreamMtl.Pipeline.Inference;
+
+/// <summary>The model's outputs for one frame, in plain arrays, with what computing them cost.</summary>
+public sealed record FrameAnalysis(long FrameIndex, Predictions Outputs, FrameAccounting Accounting, TimeSpan InferenceTime);

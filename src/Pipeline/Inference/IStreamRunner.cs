@@ -1,0 +1,17 @@
+using StreamMtl.Pipeline.Model;
+using static TorchSharp.torch;
+
+namespace StreamMtl.Pipeline.Inference;
+
+/// <summary>
+/// Runs the model for one stream, owning that stream's state (temporal-reuse references and buffers).
+/// Not thread-safe: call it from the inference thread only (TorchSharp dispose scopes are thread-local).
+/// </summary>
+public interface IStreamRunner : IDisposable
+{
+    /// <summary>Runs the requested tasks on a normalised input [1, 3, H, W] (the runner does not take ownership).</summary>
+    FrameAnalysis Run(Tensor input, long frameIndex, TaskSet tasks);
+
+    /// <summary>Forgets all state: the next frame is a keyframe (stream start, reconnect, settings change).</summary>
+    void Reset();
+}
