@@ -12,7 +12,7 @@ namespace StreamMtl.Pipeline.Model;
 /// l+1..L with weights W_base + B*A. Tensor names follow timm (patch_embed, pos_embed, blocks.i.*, norm)
 /// with sub-task parameters under tasks.NAME.* and heads under heads.NAME.*.
 /// </summary>
-public sealed class MultiTaskVit : nn.Module
+public sealed partial class MultiTaskVit : nn.Module
 {
     private readonly PatchEmbedding _embed;
     private readonly BlockWeights[] _blocks;

@@ -1,0 +1,19 @@
+using StreamMtl.Pipeline.Model;
+using StreamMtl.Pipeline.Reuse;
+
+namespace StreamMtl.Pipeline.Inference;
+
+/// <summary>Creates the runner a stream's settings ask for.</summary>
+public static class StreamRunners
+{
+    public static IStreamRunner Create(MultiTaskVit model, ReuseSettings settings)
+    {
+        var errors = settings.Validate();
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException("invalid reuse settings: " + string.Join("; ", errors), nameof(settings));
+        }
+        // Temporal reuse lands with the reuse runner; until then every stream runs dense.
+        return new DenseStreamRunner(model, settings.ShareThreshold);
+    }
+}
