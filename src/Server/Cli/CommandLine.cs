@@ -14,6 +14,8 @@ public static class CommandLine
           train   train the model on synthetic-camera data (stages: base, sub, single, all)
           eval    evaluate a model on held-out synthetic sequences (--json report)
           bench   benchmarks: --kind render | model
+          ingest-bench  first-frame latency and frame interval of a source
+          soak    read a source in a loop and report process memory
           info    print a model file's metadata
           help    this text
 
@@ -43,6 +45,8 @@ public static class CommandLine
                 "eval" => EvalCommand.Run(options),
                 "bench" => BenchCommand.Run(options),
                 "info" => InfoCommand.Run(options),
+                "ingest-bench" => await IngestBenchCommand.RunAsync(options),
+                "soak" => await SoakCommand.RunAsync(options),
                 _ => throw new CliException($"unknown command '{command}'\n\n{Usage}"),
             };
         }
@@ -70,6 +74,8 @@ public static class CommandLine
         "eval" => EvalCommand.Help,
         "bench" => BenchCommand.Help,
         "info" => InfoCommand.Help,
+        "ingest-bench" => IngestBenchCommand.Help,
+        "soak" => SoakCommand.Help,
         _ => Usage,
     };
 }
