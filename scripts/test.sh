@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
 # The whole test suite: install OS packages, build, run every test project.
-# Long soak tests are excluded here; run them with scripts/soak.sh.
+# Long soak tests are excluded here; run them with scripts/soak.sh or --filter Category=Soak.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh test
 dotnet build StreamMtl.sln -c Release -nologo -clp:ErrorsOnly
-dotnet test StreamMtl.sln -c Release --no-build --nologo --filter "Category!=Soak" --logger "console;verbosity=normal" "$@"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+dotnet test StreamMtl.sln -c Release --no-build --nologo --filter "Category!=Soak" \
+  --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log" || status=$?
+passed=$(grep -E '^\s+Passed:\s+[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
+failed=$(grep -E '^\s+Failed:\s+[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
+skipped=$(grep -E '^\s+Skipped:\s+[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
+echo "${passed} passed, ${failed} failed, ${skipped} skipped"
+exit "$status"
