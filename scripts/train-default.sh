@@ -12,12 +12,13 @@ if [ -z "$dll" ]; then
   dll=src/Server/bin/Release/net10.0/linux-x64/streammtl.dll
 fi
 mkdir -p "$out"
-steps="${STEPS:-4500}"
+steps="${STEPS:-8000}"
+lr="${LR:-0.0008}"
 sub_steps="${SUB_STEPS:-2000}"
 run() { echo "== $(date -u +%H:%M:%S) streammtl train $*"; dotnet "$dll" train "$@"; }
 
-run --stage base --steps "$steps" --lr 0.0005 --seed 1 --split 4 --out "$out/base.safetensors"
-for split in 4 6; do
+run --stage base --steps "$steps" --lr "$lr" --seed 1 --split 4 --out "$out/base.safetensors"
+for split in 6 4; do
   cp "$out/base.safetensors" "$out/split$split.safetensors"
   for task in depth normals; do
     run --stage sub --task "$task" --split "$split" --steps "$sub_steps" --lr 0.001 --seed 2 \
@@ -25,6 +26,6 @@ for split in 4 6; do
   done
 done
 for task in depth normals; do
-  run --stage single --task "$task" --steps "$steps" --lr 0.0005 --seed 1 --split 4 --out "$out/baseline-$task.safetensors"
+  run --stage single --task "$task" --steps "$steps" --lr "$lr" --seed 1 --split 4 --out "$out/baseline-$task.safetensors"
 done
 echo "== $(date -u +%H:%M:%S) done"

@@ -25,6 +25,8 @@ public sealed class FramePool
     /// <summary>Frames rendered so far (initial fill plus replacements).</summary>
     public long Rendered { get; private set; }
 
+    public TruthFrame this[int index] => _frames[index];
+
     public TruthFrame Sample(Random rng) => _frames[rng.Next(_frames.Length)];
 
     /// <summary>Replaces <paramref name="count"/> random pool entries with freshly rendered frames.</summary>

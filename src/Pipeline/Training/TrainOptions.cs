@@ -28,6 +28,9 @@ public sealed record TrainOptions
     /// <summary>Every Nth step trains on the full frame (global attention over the whole grid); 0 = never.</summary>
     public int FullFrameEvery { get; init; } = 8;
 
+    /// <summary>Weight segmentation classes by (1/frequency)^0.5 so small objects are not drowned by floor and walls.</summary>
+    public bool BalanceClasses { get; init; } = true;
+
     public int PoolSize { get; init; } = 768;
     public int ReplacePerStep { get; init; } = 2;
     public double LearningRate { get; init; } = 1e-3;

@@ -51,6 +51,9 @@ public sealed class Trainer
         var pool = new FramePool(dataset, o.PoolSize, o.Seed);
         var task = o.Task;
         var tasks = task.ToSet();
+        using var classWeights = task == VisionTask.Segmentation && o.BalanceClasses
+            ? tensor(Losses.BalancedClassWeights(pool, model.Config.Classes)).to(device)
+            : null;
         var clock = Stopwatch.StartNew();
         double emaLoss = double.NaN;
         int step = startStep;
@@ -66,7 +69,7 @@ public sealed class Trainer
                 : TrainingBatch.Sample(pool, rng, o.Batch, o.CropRows, o.CropCols, model.Config);
             var images = batch.Images.to(device);
             var forward = model.Forward(images, new ForwardOptions(tasks, 0f, null, batch.GridOffset));
-            var loss = Losses.For(task, forward.Raw(task), batch.To(device));
+            var loss = Losses.For(task, forward.Raw(task), batch.To(device), classWeights);
             optimizer.zero_grad();
             loss.backward();
             nn.utils.clip_grad_norm_(trainables, 1.0);
