@@ -12,7 +12,8 @@ namespace StreamMtl.Pipeline.Model;
 /// </summary>
 public sealed partial class MultiTaskVit
 {
-    internal ForwardResult ForwardGated(Tensor image, TaskSet tasks, ReuseState state, GatedPass pass)
+    /// <summary>Runs the gated pass; per task, the head's token outputs for every token [N, p*p*C] (gate-owned) and the rows recomputed.</summary>
+    internal Dictionary<VisionTask, GatedHeadOutput> ForwardGated(Tensor image, TaskSet tasks, ReuseState state, GatedPass pass)
     {
         int p = Config.Patch;
         var shape = image.shape;
@@ -24,7 +25,7 @@ public sealed partial class MultiTaskVit
         int cols = (int)(shape[3] / p);
         long n = (long)rows * cols;
         var counter = pass.Flops;
-        var result = new ForwardResult(counter);
+        var result = new Dictionary<VisionTask, GatedHeadOutput>();
         var baseTask = Config.BaseTask;
         int split = Config.SplitLayer;
 
@@ -52,7 +53,7 @@ public sealed partial class MultiTaskVit
                 var sub = task == baseTask ? null : _subBlocks[task][i - Config.DeltaFrom];
                 y = GatedBlock(y, i, sub, branch.Block(i), task, pass, full);
             }
-            result.Set(task, GatedHead(task, y, x0, rows, cols, branch, pass, full));
+            result[task] = GatedHead(task, y, x0, branch, pass, full);
             branch.LastFrame = pass.FrameIndex;
         }
         return result;
@@ -85,8 +86,12 @@ public sealed partial class MultiTaskVit
         string prefix = $"blocks.{index}.";
         var qkvRows = pass.Select(s.Qkv, x, full, task, prefix + "qkv");
         var qkv = s.Qkv.Apply(x, qkvRows, r => Linear(BlockLinear.Qkv, norm1.Apply(r)));
-        var attention = GatedAttention(qkv, qkvRows, s, task, pass, prefix + "attn");
-        var projRows = pass.Select(s.Proj, attention, full, task, prefix + "proj");
+        var (attention, refreshed) = GatedAttention(qkv, qkvRows, s, task, pass, prefix + "attn");
+        // Only the recomputed queries' attention outputs moved unless every query was refreshed, so the proj
+        // gate can take the qkv gate's rows without scoring (one gate's ops fewer per block on most frames).
+        var projRows = refreshed
+            ? pass.Select(s.Proj, attention, full, task, prefix + "proj")
+            : pass.Reuse(s.Proj, qkvRows, task, prefix + "proj");
         var x1 = x + s.Proj.Apply(attention, projRows, r => Linear(BlockLinear.Proj, r));
         var mlpRows = pass.Select(s.Mlp, x1, full, task, prefix + "mlp");
         return x1 + s.Mlp.Apply(x1, mlpRows, r => Linear(BlockLinear.Fc2, F.gelu(Linear(BlockLinear.Fc1, norm2.Apply(r)))));
@@ -96,34 +101,39 @@ public sealed partial class MultiTaskVit
     /// Recomputed queries attend to all current keys/values (the qkv buffer holds them for unchanged tokens
     /// too); other tokens keep their attention output unless enough keys changed to refresh every query.
     /// </summary>
-    private Tensor GatedAttention(Tensor qkv, GateSelection changed, BlockReuseState s, VisionTask task, GatedPass pass, string layer)
+    private (Tensor Attention, bool Refreshed) GatedAttention(Tensor qkv, GateSelection changed, BlockReuseState s, VisionTask task, GatedPass pass, string layer)
     {
         long n = qkv.shape[0];
         int heads = Config.Heads;
         int headDim = Config.HeadDim;
-        var parts = qkv.view(1, n, 3, heads, headDim).permute(2, 0, 3, 1, 4);
         bool refresh = changed.Count > 0 && changed.Count >= pass.Settings.AttentionRefresh * n;
         if (changed.All || refresh || s.Attention is null)
         {
+            var parts = qkv.view(1, n, 3, heads, headDim).permute(2, 0, 3, 1, 4);
             var all = F.scaled_dot_product_attention(parts[0], parts[1], parts[2]).transpose(1, 2).reshape(n, Config.Dim);
             s.SetAttention(all);
             pass.Flops.Attention(task, 1, heads, n, n, n, headDim);
             pass.Record(task, layer, n);
-            return s.Attention!;
+            return (s.Attention!, !changed.All);
         }
         long k = changed.Count;
         if (k > 0)
         {
+            var keysValues = qkv.view(1, n, 3, heads, headDim).permute(2, 0, 3, 1, 4);
             var queries = qkv.index_select(0, changed.Rows!).view(k, 3, heads, headDim).select(1, 0).permute(1, 0, 2).unsqueeze(0);
-            var fresh = F.scaled_dot_product_attention(queries, parts[1], parts[2]).transpose(1, 2).reshape(k, Config.Dim);
+            var fresh = F.scaled_dot_product_attention(queries, keysValues[1], keysValues[2]).transpose(1, 2).reshape(k, Config.Dim);
             s.Attention.index_copy_(0, changed.Rows!, fresh);
         }
         pass.Flops.Attention(task, 1, heads, k, n, n, headDim);
         pass.Record(task, layer, k);
-        return s.Attention;
+        return (s.Attention, false);
     }
 
-    private Tensor GatedHead(VisionTask task, Tensor x, Tensor x0, int rows, int cols, BranchReuseState branch, GatedPass pass, bool full)
+    /// <summary>Raw head maps [1, C, H, W] from per-token head outputs [N, p*p*C].</summary>
+    internal Tensor AssembleHead(VisionTask task, Tensor tokenOutputs, int rows, int cols) =>
+        _heads[task].Assemble(tokenOutputs.unsqueeze(0), rows, cols);
+
+    private GatedHeadOutput GatedHead(VisionTask task, Tensor x, Tensor x0, BranchReuseState branch, GatedPass pass, bool full)
     {
         var head = _heads[task];
         var gate = branch.Head!;
@@ -136,6 +146,6 @@ public sealed partial class MultiTaskVit
             pass.Flops.Linear(task, r.shape[0], n, head.Hidden, head.OutFeatures);
             return head.TokenOutputs(r);
         });
-        return head.Assemble(outputs.unsqueeze(0), rows, cols);
+        return new GatedHeadOutput(outputs, selection);
     }
 }

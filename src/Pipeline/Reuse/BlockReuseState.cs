@@ -11,11 +11,18 @@ internal sealed class BlockReuseState : IDisposable
 {
     private Tensor? _attention;
 
-    public TokenGate Qkv { get; } = new();
+    public BlockReuseState(float threshold)
+    {
+        Qkv = new TokenGate(threshold);
+        Proj = new TokenGate(threshold);
+        Mlp = new TokenGate(threshold);
+    }
 
-    public TokenGate Proj { get; } = new();
+    public TokenGate Qkv { get; }
 
-    public TokenGate Mlp { get; } = new();
+    public TokenGate Proj { get; }
+
+    public TokenGate Mlp { get; }
 
     /// <summary>Attention output of every token [N, D]; null until the first full pass.</summary>
     public Tensor? Attention => _attention;

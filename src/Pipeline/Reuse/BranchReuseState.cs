@@ -7,11 +7,11 @@ namespace StreamMtl.Pipeline.Reuse;
 /// </summary>
 internal sealed class BranchReuseState : IDisposable
 {
-    public BranchReuseState(int firstBlock, int blocks, bool hasHead)
+    public BranchReuseState(int firstBlock, int blocks, bool hasHead, float threshold)
     {
         FirstBlock = firstBlock;
-        Blocks = Enumerable.Range(0, blocks).Select(_ => new BlockReuseState()).ToArray();
-        Head = hasHead ? new TokenGate() : null;
+        Blocks = Enumerable.Range(0, blocks).Select(_ => new BlockReuseState(threshold)).ToArray();
+        Head = hasHead ? new TokenGate(threshold) : null;
     }
 
     public int FirstBlock { get; }

@@ -51,9 +51,9 @@ internal sealed class GatedPass
         }
         else
         {
-            selection = gate.Select(input, Settings.Threshold, MaxRows);
-            // Difference, its norm and the reference's norm: about 5 flops per element.
-            Flops.Overhead(task, 5 * TokenCount * input.shape[1]);
+            selection = gate.Select(input, MaxRows);
+            // Difference and its squared norm: 3 flops per element (the reference norm is kept per token).
+            Flops.Overhead(task, 3 * TokenCount * input.shape[1]);
             if (!_sceneCutChecked && selection.OverThreshold > Settings.SceneCutLimit * TokenCount)
             {
                 KeyframeReason = "scene-cut";
@@ -63,6 +63,14 @@ internal sealed class GatedPass
         _sceneCutChecked = true;
         Record(task, layer, selection.Count);
         return selection;
+    }
+
+    /// <summary>Applies another gate's selection to <paramref name="gate"/> (its inputs moved only on those rows); falls back to all rows when the gate is cold.</summary>
+    public GateSelection Reuse(TokenGate gate, GateSelection selection, VisionTask task, string layer)
+    {
+        var chosen = Keyframe || !gate.IsWarm(TokenCount) ? GateSelection.Everything(TokenCount) : selection;
+        Record(task, layer, chosen.Count);
+        return chosen;
     }
 
     public void Record(VisionTask task, string layer, long recomputed) =>

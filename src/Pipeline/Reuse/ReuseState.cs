@@ -12,12 +12,13 @@ public sealed class ReuseState : IDisposable
 {
     private readonly Dictionary<VisionTask, BranchReuseState> _branches = [];
 
-    public ReuseState(ModelConfig config)
+    public ReuseState(ModelConfig config, float threshold)
     {
-        Trunk = new BranchReuseState(0, config.SplitLayer, hasHead: false);
+        Canvas = new PredictionCanvas(config);
+        Trunk = new BranchReuseState(0, config.SplitLayer, hasHead: false, threshold);
         foreach (var task in config.AllTasks)
         {
-            _branches[task] = new BranchReuseState(config.SplitLayer, config.Blocks - config.SplitLayer, hasHead: true);
+            _branches[task] = new BranchReuseState(config.SplitLayer, config.Blocks - config.SplitLayer, hasHead: true, threshold);
         }
     }
 
@@ -31,6 +32,8 @@ public sealed class ReuseState : IDisposable
     public (int Rows, int Cols)? Grid { get; private set; }
 
     internal BranchReuseState Trunk { get; }
+
+    internal PredictionCanvas Canvas { get; }
 
     internal BranchReuseState Branch(VisionTask task) => _branches[task];
 
@@ -57,6 +60,7 @@ public sealed class ReuseState : IDisposable
     public void Reset()
     {
         Trunk.Reset();
+        Canvas.Reset();
         foreach (var branch in _branches.Values)
         {
             branch.Reset();

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using StreamMtl.Pipeline.Evaluation;
 using StreamMtl.Pipeline.Flops;
 using StreamMtl.Pipeline.Inference;
 using StreamMtl.Pipeline.Model;
@@ -25,7 +24,7 @@ public sealed class ReuseStreamRunner : IStreamRunner
         }
         _model = model;
         Settings = settings;
-        State = new ReuseState(model.Config);
+        State = new ReuseState(model.Config, settings.Threshold);
     }
 
     public ReuseSettings Settings { get; }
@@ -46,10 +45,10 @@ public sealed class ReuseStreamRunner : IStreamRunner
         var pass = new GatedPass(Settings, counter, frameIndex, (long)grid.Item1 * grid.Item2, reason);
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        using var result = _model.ForwardGated(input, tasks, State, pass);
-        var outputs = Predictions.From(result);
+        var heads = _model.ForwardGated(input, tasks, State, pass);
+        var outputs = State.Canvas.Update(heads, grid.Item1, grid.Item2);
         State.Advance(frameIndex, grid, pass.Keyframe);
-        var accounting = FrameAccounting.FromCounter(counter, result.Tasks, pass.Tokens, pass.Keyframe, pass.KeyframeReason);
+        var accounting = FrameAccounting.FromCounter(counter, heads.Keys, pass.Tokens, pass.Keyframe, pass.KeyframeReason);
         return new FrameAnalysis(frameIndex, outputs, accounting, clock.Elapsed);
     }
 

@@ -10,22 +10,31 @@ namespace StreamMtl.Pipeline.Reuse;
 /// </summary>
 internal sealed class TokenGate : IDisposable
 {
+    private readonly float _threshold;
     private Tensor? _reference;
+    private Tensor? _limit;
     private Tensor? _output;
+
+    /// <param name="threshold">Relative L2 change over which a token is recomputed; fixed per stream, so
+    /// threshold * ||reference|| is kept per token and a frame's test is one difference, one norm, one compare.</param>
+    public TokenGate(float threshold)
+    {
+        _threshold = threshold;
+    }
 
     /// <summary>True once the gate holds a reference and an output for <paramref name="tokens"/> rows.</summary>
     public bool IsWarm(long tokens) => _reference is not null && _reference.shape[0] == tokens;
 
     /// <summary>
-    /// Scores rows by ||input - reference|| / ||reference|| and picks those over the threshold, at most
-    /// <paramref name="maxRows"/> (highest scores first). Input is [N, F].
+    /// Picks rows with ||input - reference|| > threshold * ||reference||, at most <paramref name="maxRows"/>
+    /// (largest relative change first). Input is [N, F].
     /// </summary>
-    public GateSelection Select(Tensor input, float threshold, long maxRows)
+    public GateSelection Select(Tensor input, long maxRows)
     {
         var reference = _reference ?? throw new InvalidOperationException("gate is cold; recompute every row first");
         long n = input.shape[0];
-        var score = (input - reference).norm(1).div_(reference.norm(1).add_(1e-6f));
-        var over = (score > threshold).nonzero().flatten();
+        var distance = (input - reference).norm(1);
+        var over = (distance > _limit!).nonzero().flatten();
         long count = over.shape[0];
         if (count == n && maxRows >= n)
         {
@@ -33,6 +42,7 @@ internal sealed class TokenGate : IDisposable
         }
         if (count > maxRows)
         {
+            var score = distance.div_(reference.norm(1).add_(1e-6f));
             return new GateSelection(score.topk((int)maxRows).indexes, maxRows, count);
         }
         return new GateSelection(over, count, count);
@@ -45,6 +55,7 @@ internal sealed class TokenGate : IDisposable
         {
             var fresh = stage(input);
             Replace(ref _reference, input);
+            Replace(ref _limit, input.norm(1).mul_(_threshold));
             Replace(ref _output, fresh);
             return _output!;
         }
@@ -54,6 +65,7 @@ internal sealed class TokenGate : IDisposable
             var picked = input.index_select(0, rows);
             output.index_copy_(0, rows, stage(picked));
             _reference!.index_copy_(0, rows, picked);
+            _limit!.index_copy_(0, rows, picked.norm(1).mul_(_threshold));
         }
         return output;
     }
@@ -61,8 +73,10 @@ internal sealed class TokenGate : IDisposable
     public void Reset()
     {
         _reference?.Dispose();
+        _limit?.Dispose();
         _output?.Dispose();
         _reference = null;
+        _limit = null;
         _output = null;
     }
 

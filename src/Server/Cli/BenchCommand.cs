@@ -24,6 +24,7 @@ public static class BenchCommand
             --model F       [shipped]  (random = untrained weights, for development)
             --size WxH      [320x240]  --frames N [300]
             --threshold X   --budget X  --keyframe K  --scene-cut X  --refresh X   [ReuseSettings defaults]
+            --threads N     [cores]  intra-op threads
             --sweep         cross product of --thresholds LIST x --budgets LIST x --refreshes LIST
                             [0.05,0.1,0.15,0.2,0.3 x budget x refresh]
           --json OUT        write the results as JSON
@@ -99,6 +100,7 @@ public static class BenchCommand
             SceneCutLimit = (float)args.Double("scene-cut", d.SceneCutLimit, 0, 1),
             AttentionRefresh = (float)args.Double("refresh", d.AttentionRefresh, 0, 1),
         };
+        int threads = args.Int("threads", Environment.ProcessorCount, 1, 256);
         bool sweep = args.Flag("sweep");
         var thresholds = Numbers(args.String("thresholds"), [0.05, 0.1, 0.15, 0.2, 0.3]);
         var budgets = Numbers(args.String("budgets"), [single.Budget]);
@@ -110,12 +112,12 @@ public static class BenchCommand
             ? (from t in thresholds from b in budgets from r in refreshes
                select single with { Threshold = (float)t, Budget = (float)b, AttentionRefresh = (float)r }).ToList()
             : [single];
-        TorchSharp.torch.set_num_threads(Environment.ProcessorCount);
+        TorchSharp.torch.set_num_threads(threads);
         var model = modelArg == "random" ? new MultiTaskVit(new ModelConfig()) : ModelFile.Load(ModelLocator.Resolve(modelArg)).Model;
         using var _m = model;
         model.eval();
         var loaded = BenchFrames.LoadAsync(source, frames, w, h).GetAwaiter().GetResult();
-        Console.WriteLine($"reuse bench: {source}, {loaded.Count} frames at {w}x{h}, model {modelArg ?? "shipped"}, {Environment.ProcessorCount} threads; dense and {settings.Count} reuse setting(s) interleaved per frame");
+        Console.WriteLine($"reuse bench: {source}, {loaded.Count} frames at {w}x{h}, model {modelArg ?? "shipped"}, {threads} threads; dense and {settings.Count} reuse setting(s) interleaved per frame");
         var rows = ReuseBenchmark.Run(model, loaded, w, h, settings, log: Console.WriteLine);
         Console.WriteLine("setting                          flops x  enc x   dense ms  reuse ms  speed x  recomp  keyf  seg agr  depth rel  normals deg");
         foreach (var r in rows)
