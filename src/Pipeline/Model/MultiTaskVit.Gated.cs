@@ -69,23 +69,27 @@ public sealed partial class MultiTaskVit
 
         Tensor Linear(BlockLinear which, Tensor input)
         {
+            var output = block[which].Apply(input);
+            return sub == null ? output : output.add_(sub[which].Apply(input));
+        }
+
+        // Counted from the selection, not inside the stage: a stage that runs on no rows still owes its dense-equivalent.
+        void Count(BlockLinear which, long rows)
+        {
             var w = block[which];
-            long rows = input.shape[0];
-            var output = w.Apply(input);
             counter.Linear(task, rows, n, w.InFeatures, w.OutFeatures);
             if (sub != null)
             {
                 var delta = sub[which];
-                output = output.add_(delta.Apply(input));
                 counter.Linear(task, rows, n, delta.InFeatures, delta.Rank);
                 counter.Linear(task, rows, n, delta.Rank, delta.OutFeatures);
             }
-            return output;
         }
 
         string prefix = $"blocks.{index}.";
         var qkvRows = pass.Select(s.Qkv, x, full, task, prefix + "qkv");
         var qkv = s.Qkv.Apply(x, qkvRows, r => Linear(BlockLinear.Qkv, norm1.Apply(r)));
+        Count(BlockLinear.Qkv, qkvRows.Count);
         var (attention, refreshed) = GatedAttention(qkv, qkvRows, s, task, pass, prefix + "attn");
         // Only the recomputed queries' attention outputs moved unless every query was refreshed, so the proj
         // gate can take the qkv gate's rows without scoring (one gate's ops fewer per block on most frames).
@@ -93,8 +97,12 @@ public sealed partial class MultiTaskVit
             ? pass.Select(s.Proj, attention, full, task, prefix + "proj")
             : pass.Reuse(s.Proj, qkvRows, task, prefix + "proj");
         var x1 = x + s.Proj.Apply(attention, projRows, r => Linear(BlockLinear.Proj, r));
+        Count(BlockLinear.Proj, projRows.Count);
         var mlpRows = pass.Select(s.Mlp, x1, full, task, prefix + "mlp");
-        return x1 + s.Mlp.Apply(x1, mlpRows, r => Linear(BlockLinear.Fc2, F.gelu(Linear(BlockLinear.Fc1, norm2.Apply(r)))));
+        var mlp = s.Mlp.Apply(x1, mlpRows, r => Linear(BlockLinear.Fc2, F.gelu(Linear(BlockLinear.Fc1, norm2.Apply(r)))));
+        Count(BlockLinear.Fc1, mlpRows.Count);
+        Count(BlockLinear.Fc2, mlpRows.Count);
+        return x1 + mlp;
     }
 
     /// <summary>
@@ -140,12 +148,9 @@ public sealed partial class MultiTaskVit
         long n = x.shape[0];
         var input = cat([_norms[task].Apply(x), x0], dim: -1);
         var selection = pass.Select(gate, input, full, task, "head");
-        var outputs = gate.Apply(input, selection, r =>
-        {
-            pass.Flops.Linear(task, r.shape[0], n, head.InFeatures, head.Hidden);
-            pass.Flops.Linear(task, r.shape[0], n, head.Hidden, head.OutFeatures);
-            return head.TokenOutputs(r);
-        });
+        var outputs = gate.Apply(input, selection, head.TokenOutputs);
+        pass.Flops.Linear(task, selection.Count, n, head.InFeatures, head.Hidden);
+        pass.Flops.Linear(task, selection.Count, n, head.Hidden, head.OutFeatures);
         return new GatedHeadOutput(outputs, selection);
     }
 }
