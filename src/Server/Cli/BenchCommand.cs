@@ -26,7 +26,7 @@ public static class BenchCommand
             --threshold X   --budget X  --keyframe K  --scene-cut X  --refresh X   [ReuseSettings defaults]
             --threads N     [cores]  intra-op threads
             --sweep         cross product of --thresholds LIST x --budgets LIST x --refreshes LIST
-                            [0.05,0.1,0.15,0.2,0.3 x budget x refresh]
+                            [0.05,0.1,0.15,0.2,0.3 x budget x refresh]   --plot PNG  FLOPs saved vs seg agreement
           --json OUT        write the results as JSON
         """;
 
@@ -106,6 +106,7 @@ public static class BenchCommand
         var budgets = Numbers(args.String("budgets"), [single.Budget]);
         var refreshes = Numbers(args.String("refreshes"), [single.AttentionRefresh]);
         string? json = args.String("json");
+        string? plot = args.String("plot");
         args.EnsureAllUsed();
 
         var settings = sweep
@@ -129,6 +130,11 @@ public static class BenchCommand
             }
         }
         WriteJson(json, rows);
+        if (plot != null)
+        {
+            ReuseSweepPlot.Save(rows, plot);
+            Console.WriteLine($"plot written to {plot}");
+        }
         return 0;
     }
 
