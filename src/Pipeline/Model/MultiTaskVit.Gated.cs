@@ -88,9 +88,14 @@ public sealed partial class MultiTaskVit
 
         string prefix = $"blocks.{index}.";
         var qkvRows = pass.Select(s.Qkv, x, full, task, prefix + "qkv");
+        bool incremental = pass.Settings.IncrementalAttention;
+        // The incremental update swaps the changed tokens' old keys/values out, so read them before the scatter.
+        var oldChanged = incremental && !qkvRows.All && qkvRows.Count > 0 ? s.Qkv.Output?.index_select(0, qkvRows.Rows!) : null;
         var qkv = s.Qkv.Apply(x, qkvRows, r => Linear(BlockLinear.Qkv, norm1.Apply(r)));
         Count(BlockLinear.Qkv, qkvRows.Count);
-        var (attention, refreshed) = GatedAttention(qkv, qkvRows, s, task, pass, prefix + "attn");
+        var (attention, refreshed) = incremental
+            ? (IncrementalAttention(qkv, qkvRows, oldChanged, s, task, pass, prefix + "attn"), true)
+            : GatedAttention(qkv, qkvRows, s, task, pass, prefix + "attn");
         // Only the recomputed queries' attention outputs moved unless every query was refreshed, so the proj
         // gate can take the qkv gate's rows without scoring (one gate's ops fewer per block on most frames).
         var projRows = refreshed

@@ -24,6 +24,9 @@ internal sealed class BlockReuseState : IDisposable
 
     public TokenGate Mlp { get; }
 
+    /// <summary>Running softmax sums for <see cref="ReuseSettings.IncrementalAttention"/>.</summary>
+    public AttentionSums Sums { get; } = new();
+
     /// <summary>Attention output of every token [N, D]; null until the first full pass.</summary>
     public Tensor? Attention => _attention;
 
@@ -43,6 +46,7 @@ internal sealed class BlockReuseState : IDisposable
         Qkv.Reset();
         Proj.Reset();
         Mlp.Reset();
+        Sums.Reset();
         _attention?.Dispose();
         _attention = null;
     }

@@ -30,6 +30,12 @@ public sealed record ReuseSettings
     /// </summary>
     public float AttentionRefresh { get; init; } = 1f;
 
+    /// <summary>
+    /// Keep every query's attention output current by swapping changed keys/values into per-row running
+    /// softmax sums (Eventful's incremental A.V) instead of leaving unchanged queries' outputs stale.
+    /// </summary>
+    public bool IncrementalAttention { get; init; }
+
     /// <summary>Sub-task activation-sharing threshold (across tasks; 0 = exact). Dense runner only: the reuse runner computes sub-tasks without it.</summary>
     public float ShareThreshold { get; init; }
 

@@ -22,6 +22,9 @@ internal sealed class TokenGate : IDisposable
         _threshold = threshold;
     }
 
+    /// <summary>The output buffer [N, out] as of the last frame; null while cold.</summary>
+    public Tensor? Output => _output;
+
     /// <summary>True once the gate holds a reference and an output for <paramref name="tokens"/> rows.</summary>
     public bool IsWarm(long tokens) => _reference is not null && _reference.shape[0] == tokens;
 

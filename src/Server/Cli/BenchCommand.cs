@@ -23,7 +23,7 @@ public static class BenchCommand
             --source URI    e.g. ../shared/videos/vtest.avi#mode=batch or synthetic://static?seed=3&w=320&h=240&realtime=0
             --model F       [shipped]  (random = untrained weights, for development)
             --size WxH      [320x240]  --frames N [300]
-            --threshold X   --budget X  --keyframe K  --scene-cut X  --refresh X   [ReuseSettings defaults]
+            --threshold X   --budget X  --keyframe K  --scene-cut X  --refresh X   --incremental true|false   [ReuseSettings defaults]
             --threads N     [cores]  intra-op threads
             --sweep         cross product of --thresholds LIST x --budgets LIST x --refreshes LIST
                             [0.05,0.1,0.15,0.2,0.3 x budget x refresh]   --plot PNG  FLOPs saved vs seg agreement
@@ -99,6 +99,7 @@ public static class BenchCommand
             KeyframeInterval = args.Int("keyframe", d.KeyframeInterval, 0),
             SceneCutLimit = (float)args.Double("scene-cut", d.SceneCutLimit, 0, 1),
             AttentionRefresh = (float)args.Double("refresh", d.AttentionRefresh, 0, 1),
+            IncrementalAttention = args.String("incremental", d.IncrementalAttention ? "true" : "false") == "true",
         };
         int threads = args.Int("threads", Environment.ProcessorCount, 1, 256);
         bool sweep = args.Flag("sweep");

@@ -8,17 +8,24 @@ namespace StreamMtl.Pipeline.Tests.Reuse;
 public sealed class GatedForwardTests
 {
     [Fact]
-    public void ThresholdZeroEqualsDenseOnEveryFrame()
+    public void ThresholdZeroEqualsDenseOnEveryFrame() => AssertEqualsDense(ReuseTestModels.Exact);
+
+    [Fact]
+    public void IncrementalAttentionKeepsUnchangedQueriesExact() =>
+        AssertEqualsDense(ReuseTestModels.Exact with { AttentionRefresh = 1, IncrementalAttention = true });
+
+    private static void AssertEqualsDense(ReuseSettings settings)
     {
         using var scope = NewDisposeScope();
         using var model = ReuseTestModels.Model();
         using var noGrad = no_grad();
         using var state = new ReuseState(model.Config, 0);
         var a = ReuseTestModels.Frame(1);
-        var frames = new[] { a, a, ReuseTestModels.WithPatchChanged(a, 2, 3, 9), ReuseTestModels.Frame(2) };
+        var b = ReuseTestModels.WithPatchChanged(a, 2, 3, 9);
+        var frames = new[] { a, a, b, ReuseTestModels.WithPatchChanged(b, 4, 1, 11), ReuseTestModels.WithPatchChanged(a, 0, 7, 12), ReuseTestModels.Frame(2) };
         for (int f = 0; f < frames.Length; f++)
         {
-            var pass = new GatedPass(ReuseTestModels.Exact, new FlopCounter(), f, ReuseTestModels.Tokens, f == 0 ? "start" : null);
+            var pass = new GatedPass(settings, new FlopCounter(), f, ReuseTestModels.Tokens, f == 0 ? "start" : null);
             var heads = model.ForwardGated(frames[f], TaskSet.All, state, pass);
             using var dense = model.Forward(frames[f], new ForwardOptions(TaskSet.All));
             foreach (var task in VisionTasks.All)
