@@ -54,6 +54,8 @@ public static class ReuseBenchmark
     private sealed class Tally(ModelConfig config)
     {
         private readonly SegmentationAgreement _seg = new();
+        private readonly SegmentationAgreement _frameToFrame = new();
+        private byte[]? _previousLabels;
         private readonly DepthAgreement _depth = new();
         private readonly NormalsAgreement _normals = new();
         private readonly SegmentationMetrics _segTruth = new(config.Classes);
@@ -106,6 +108,11 @@ public static class ReuseBenchmark
             }
             _keyframes += a.Keyframe ? 1 : 0;
             var o = analysis.Outputs;
+            if (o.Labels != null)
+            {
+                if (_previousLabels != null) _frameToFrame.Add(o.Labels, _previousLabels);
+                _previousLabels = o.Labels;
+            }
             if (reference != null)
             {
                 if (o.Labels != null && reference.Labels != null) _seg.Add(o.Labels, reference.Labels);
@@ -140,7 +147,8 @@ public static class ReuseBenchmark
             DepthMeanRelativeDifference: _depth.MeanRelativeDifference,
             NormalsMeanAngleDeg: _normals.MeanAngleDeg,
             DenseTruth: dense.Truth,
-            ReuseTruth: Truth);
+            ReuseTruth: Truth,
+            DenseFrameToFrameAgreement: dense._frameToFrame.Fraction);
 
         private double HeadFlopsPerToken(VisionTask task)
         {

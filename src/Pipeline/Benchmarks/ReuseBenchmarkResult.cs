@@ -6,6 +6,8 @@ public sealed record TruthScores(double SegmentationMIoU, double DepthAbsRel, do
 /// <summary>
 /// One reuse setting measured against dense on the same frames: FLOPs (all tasks and encoder only, i.e.
 /// without the heads), wall-clock, fidelity to dense, and accuracy against truth for both when known.
+/// <see cref="DenseFrameToFrameAgreement"/> is dense segmentation against dense on the previous frame: how much
+/// dense output itself changes per frame (noise flicker plus real motion), context for the agreement figure.
 /// </summary>
 public sealed record ReuseBenchmarkRow(
     string Setting,
@@ -23,4 +25,5 @@ public sealed record ReuseBenchmarkRow(
     double DepthMeanRelativeDifference,
     double NormalsMeanAngleDeg,
     TruthScores? DenseTruth,
-    TruthScores? ReuseTruth);
+    TruthScores? ReuseTruth,
+    double DenseFrameToFrameAgreement);

@@ -122,6 +122,7 @@ public static class BenchCommand
         Console.WriteLine($"reuse bench: {source}, {loaded.Count} frames at {w}x{h}, model {modelArg ?? "shipped"}, {threads} threads; dense and {settings.Count} reuse setting(s) interleaved per frame");
         var rows = ReuseBenchmark.Run(model, loaded, w, h, settings, log: Console.WriteLine);
         Console.WriteLine("setting                          flops x  enc x   dense ms  reuse ms  speed x  recomp  keyf  seg agr  depth rel  normals deg");
+        Console.WriteLine($"dense vs dense on the previous frame (flicker + motion): segmentation agreement {rows[0].DenseFrameToFrameAgreement:P2}");
         foreach (var r in rows)
         {
             Console.WriteLine($"{r.Setting,-32} {r.FlopsRatio,6:F2} {r.EncoderFlopsRatio,6:F2} {r.DenseMsPerFrame,9:F1} {r.ReuseMsPerFrame,9:F1} {r.SpeedUp,7:F2} {r.RecomputedFraction,7:P1} {r.Keyframes,5} {r.SegmentationAgreement,8:P2} {r.DepthMeanRelativeDifference,10:P2} {r.NormalsMeanAngleDeg,11:F2}");
