@@ -13,7 +13,8 @@ public static class StreamRunners
         {
             throw new ArgumentException("invalid reuse settings: " + string.Join("; ", errors), nameof(settings));
         }
-        // Temporal reuse lands with the reuse runner; until then every stream runs dense.
-        return new DenseStreamRunner(model, settings.ShareThreshold);
+        return settings.Dense
+            ? new DenseStreamRunner(model, settings.ShareThreshold)
+            : new ReuseStreamRunner(model, settings);
     }
 }

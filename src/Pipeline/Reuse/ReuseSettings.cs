@@ -22,7 +22,21 @@ public sealed record ReuseSettings
     /// <summary>Fraction (0..1] of tokens over threshold at the first gate that counts as a scene cut.</summary>
     public float SceneCutLimit { get; init; } = 0.6f;
 
-    /// <summary>Sub-task activation-sharing threshold (across tasks; 0 = exact).</summary>
+    /// <summary>
+    /// Fraction (0..1] of a layer's keys recomputed at or above which every query's attention output is
+    /// recomputed too, not only the changed queries' (unchanged tokens then see the new keys/values; the
+    /// proj gate still filters the ones whose attention output barely moved). 0 = whenever any key changed
+    /// (with threshold 0 and budget 1 the pass then equals dense); 1 = never on gated frames.
+    /// </summary>
+    public float AttentionRefresh { get; init; } = 1f;
+
+    /// <summary>
+    /// Keep every query's attention output current by swapping changed keys/values into per-row running
+    /// softmax sums (Eventful's incremental A.V) instead of leaving unchanged queries' outputs stale.
+    /// </summary>
+    public bool IncrementalAttention { get; init; }
+
+    /// <summary>Sub-task activation-sharing threshold (across tasks; 0 = exact). Dense runner only: the reuse runner computes sub-tasks without it.</summary>
     public float ShareThreshold { get; init; }
 
     public static ReuseSettings Default { get; } = new();
@@ -35,6 +49,7 @@ public sealed record ReuseSettings
         if (!(Budget > 0 && Budget <= 1)) errors.Add($"budget must be in (0, 1], got {Budget}");
         if (KeyframeInterval < 0) errors.Add($"keyframe interval must be >= 0, got {KeyframeInterval}");
         if (!(SceneCutLimit > 0 && SceneCutLimit <= 1)) errors.Add($"scene-cut limit must be in (0, 1], got {SceneCutLimit}");
+        if (!(AttentionRefresh >= 0 && AttentionRefresh <= 1)) errors.Add($"attention refresh must be in [0, 1], got {AttentionRefresh}");
         if (!(ShareThreshold >= 0) || float.IsInfinity(ShareThreshold)) errors.Add($"share threshold must be a finite number >= 0, got {ShareThreshold}");
         return errors;
     }

@@ -1,0 +1,159 @@
+using System.Diagnostics;
+using StreamMtl.Pipeline.Evaluation;
+using StreamMtl.Pipeline.Inference;
+using StreamMtl.Pipeline.Model;
+using StreamMtl.Pipeline.Preprocess;
+using StreamMtl.Pipeline.Reuse;
+using static TorchSharp.torch;
+
+namespace StreamMtl.Pipeline.Benchmarks;
+
+/// <summary>
+/// Runs the same frames through a dense runner and one reuse runner per setting in one process,
+/// interleaved frame by frame (so machine noise and the background load hit all alike), and compares
+/// cost and outputs. The first <see cref="WarmupFrames"/> frames are run but not timed.
+/// </summary>
+public static class ReuseBenchmark
+{
+    public const int WarmupFrames = 3;
+
+    public static IReadOnlyList<ReuseBenchmarkRow> Run(MultiTaskVit model, IReadOnlyList<BenchFrame> frames, int width, int height,
+        IReadOnlyList<ReuseSettings> settings, TaskSet tasks = TaskSet.All, Action<string>? log = null)
+    {
+        var config = model.Config;
+        using var dense = new DenseStreamRunner(model);
+        var runners = settings.Select(s => new ReuseStreamRunner(model, s)).ToList();
+        var denseTally = new Tally(config);
+        var tallies = settings.Select(_ => new Tally(config)).ToList();
+        try
+        {
+            for (int f = 0; f < frames.Count; f++)
+            {
+                var frame = frames[f];
+                using var input = ImageTensors.FromBgr(frame.Bgr, width, height, config);
+                bool timed = f >= WarmupFrames;
+                var reference = denseTally.Add(dense.Run, input, frame, timed, null);
+                for (int r = 0; r < runners.Count; r++)
+                {
+                    tallies[r].Add(runners[r].Run, input, frame, timed, reference);
+                }
+                if (log != null && (f + 1) % 50 == 0)
+                {
+                    log($"  {f + 1}/{frames.Count} frames");
+                }
+            }
+        }
+        finally
+        {
+            runners.ForEach(r => r.Dispose());
+        }
+        return settings.Select((s, i) => tallies[i].Row(s, denseTally)).ToList();
+    }
+
+    /// <summary>Running totals of one runner over the frames.</summary>
+    private sealed class Tally(ModelConfig config)
+    {
+        private readonly SegmentationAgreement _seg = new();
+        private readonly SegmentationAgreement _frameToFrame = new();
+        private byte[]? _previousLabels;
+        private readonly DepthAgreement _depth = new();
+        private readonly NormalsAgreement _normals = new();
+        private readonly SegmentationMetrics _segTruth = new(config.Classes);
+        private readonly DepthMetrics _depthTruth = new();
+        private readonly NormalsMetrics _normalsTruth = new();
+        private double _ms;
+        private int _timed;
+        private double _dense;
+        private double _executed;
+        private double _denseHeads;
+        private double _executedHeads;
+        private long _recomputed;
+        private long _tokens;
+        private int _keyframes;
+        private bool _hasTruth;
+
+        public Predictions Add(Func<Tensor, long, TaskSet, FrameAnalysis> run, Tensor input, BenchFrame frame, bool timed, Predictions? reference)
+        {
+            var clock = Stopwatch.StartNew();
+            var analysis = run(input, frame.Index, TaskSet.All);
+            clock.Stop();
+            if (timed)
+            {
+                _ms += clock.Elapsed.TotalMilliseconds;
+                _timed++;
+            }
+            var a = analysis.Accounting;
+            _dense += a.DenseTotal;
+            _executed += a.ExecutedTotal;
+            foreach (var layer in a.Tokens)
+            {
+                _recomputed += layer.Recomputed;
+                _tokens += layer.Total;
+                if (layer.Layer == "head")
+                {
+                    double perToken = HeadFlopsPerToken(layer.Task);
+                    _executedHeads += layer.Recomputed * perToken;
+                    _denseHeads += layer.Total * perToken;
+                }
+            }
+            if (reference == null)
+            {
+                // The dense runner reports no gated layers: its heads ran on every token.
+                long n = (long)(frame.Bgr.Length / 3) / (config.Patch * config.Patch);
+                foreach (var task in a.DenseFlops.Keys)
+                {
+                    _executedHeads += n * HeadFlopsPerToken(task);
+                    _denseHeads += n * HeadFlopsPerToken(task);
+                }
+            }
+            _keyframes += a.Keyframe ? 1 : 0;
+            var o = analysis.Outputs;
+            if (o.Labels != null)
+            {
+                if (_previousLabels != null) _frameToFrame.Add(o.Labels, _previousLabels);
+                _previousLabels = o.Labels;
+            }
+            if (reference != null)
+            {
+                if (o.Labels != null && reference.Labels != null) _seg.Add(o.Labels, reference.Labels);
+                if (o.Depth != null && reference.Depth != null) _depth.Add(o.Depth, reference.Depth);
+                if (o.Normals != null && reference.Normals != null) _normals.Add(o.Normals, reference.Normals);
+            }
+            if (frame.Truth is { } truth)
+            {
+                _hasTruth = true;
+                if (o.Labels != null) _segTruth.Add(o.Labels, truth.Labels);
+                if (o.Depth != null) _depthTruth.Add(o.Depth, truth.Depth);
+                if (o.Normals != null) _normalsTruth.Add(o.Normals, truth.Normals);
+            }
+            return o;
+        }
+
+        public double MsPerFrame => _timed == 0 ? double.NaN : _ms / _timed;
+
+        public TruthScores? Truth => _hasTruth ? new TruthScores(_segTruth.MeanIoU, _depthTruth.AbsRel, _normalsTruth.MeanDeg) : null;
+
+        public ReuseBenchmarkRow Row(ReuseSettings s, Tally dense) => new(
+            $"t={s.Threshold:G3} b={s.Budget:G3} r={s.AttentionRefresh:G3} K={s.KeyframeInterval}{(s.IncrementalAttention ? " inc" : "")}",
+            s.Threshold, s.Budget, s.AttentionRefresh,
+            FlopsRatio: _dense / _executed,
+            EncoderFlopsRatio: (_dense - _denseHeads) / (_executed - _executedHeads),
+            DenseMsPerFrame: dense.MsPerFrame,
+            ReuseMsPerFrame: MsPerFrame,
+            SpeedUp: dense.MsPerFrame / MsPerFrame,
+            RecomputedFraction: _tokens == 0 ? 1 : (double)_recomputed / _tokens,
+            Keyframes: _keyframes,
+            SegmentationAgreement: _seg.Fraction,
+            DepthMeanRelativeDifference: _depth.MeanRelativeDifference,
+            NormalsMeanAngleDeg: _normals.MeanAngleDeg,
+            DenseTruth: dense.Truth,
+            ReuseTruth: Truth,
+            DenseFrameToFrameAgreement: dense._frameToFrame.Fraction);
+
+        private double HeadFlopsPerToken(VisionTask task)
+        {
+            long outputs = (long)task.Channels(config.Classes) * config.Patch * config.Patch;
+            return 2.0 * (2L * config.Dim * config.HeadHidden + (long)config.HeadHidden * outputs);
+        }
+    }
+}

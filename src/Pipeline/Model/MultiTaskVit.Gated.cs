@@ -1,0 +1,161 @@
+using StreamMtl.Pipeline.Reuse;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace StreamMtl.Pipeline.Model;
+
+/// <summary>
+/// The temporal-reuse forward pass: the same computation as <see cref="Forward"/> on one image, with every
+/// token-wise stage (LN1->qkv, attention, proj, LN2->MLP, head) behind a gate that recomputes only the
+/// tokens whose input moved. Works on flat token rows [N, D]. Sub-task activation sharing is not applied
+/// here (each branch gates against its own previous frame instead).
+/// </summary>
+public sealed partial class MultiTaskVit
+{
+    /// <summary>Runs the gated pass; per task, the head's token outputs for every token [N, p*p*C] (gate-owned) and the rows recomputed.</summary>
+    internal Dictionary<VisionTask, GatedHeadOutput> ForwardGated(Tensor image, TaskSet tasks, ReuseState state, GatedPass pass)
+    {
+        int p = Config.Patch;
+        var shape = image.shape;
+        if (shape.Length != 4 || shape[0] != 1 || shape[1] != 3 || shape[2] % p != 0 || shape[3] % p != 0 || shape[2] == 0 || shape[3] == 0)
+        {
+            throw new ArgumentException($"a stream frame must be [1, 3, H, W] with H, W positive multiples of {p}; got [{string.Join(", ", shape)}]", nameof(image));
+        }
+        int rows = (int)(shape[2] / p);
+        int cols = (int)(shape[3] / p);
+        long n = (long)rows * cols;
+        var counter = pass.Flops;
+        var result = new Dictionary<VisionTask, GatedHeadOutput>();
+        var baseTask = Config.BaseTask;
+        int split = Config.SplitLayer;
+
+        // The patch embedding stays dense: it is cheap (~2% of an all-task pass) and its output is the
+        // reference signal every later gate is measured against.
+        var x0 = _embed.Embed(_embed.Patches(image)).view(n, Config.Dim);
+        counter.Linear(baseTask, n, n, Config.PatchInputs, Config.Dim);
+        var x = x0 + _embed.Positions(rows, cols, training: false).view(n, Config.Dim);
+
+        var trunk = state.Trunk;
+        bool trunkFull = !trunk.IsWarmFor(pass.FrameIndex);
+        for (int i = 0; i < split; i++)
+        {
+            x = GatedBlock(x, i, null, trunk.Block(i), baseTask, pass, trunkFull);
+        }
+        trunk.LastFrame = pass.FrameIndex;
+
+        foreach (var task in Config.AllTasks.Where(t => tasks.Contains(t)))
+        {
+            var branch = state.Branch(task);
+            bool full = !branch.IsWarmFor(pass.FrameIndex);
+            var y = x;
+            for (int i = split; i < Config.Blocks; i++)
+            {
+                var sub = task == baseTask ? null : _subBlocks[task][i - Config.DeltaFrom];
+                y = GatedBlock(y, i, sub, branch.Block(i), task, pass, full);
+            }
+            result[task] = GatedHead(task, y, x0, branch, pass, full);
+            branch.LastFrame = pass.FrameIndex;
+        }
+        return result;
+    }
+
+    private Tensor GatedBlock(Tensor x, int index, SubTaskBlockWeights? sub, BlockReuseState s, VisionTask task, GatedPass pass, bool full)
+    {
+        var block = _blocks[index];
+        var counter = pass.Flops;
+        long n = x.shape[0];
+        var norm1 = sub?.Norm1 ?? block.Norm1;
+        var norm2 = sub?.Norm2 ?? block.Norm2;
+
+        Tensor Linear(BlockLinear which, Tensor input)
+        {
+            var output = block[which].Apply(input);
+            return sub == null ? output : output.add_(sub[which].Apply(input));
+        }
+
+        // Counted from the selection, not inside the stage: a stage that runs on no rows still owes its dense-equivalent.
+        void Count(BlockLinear which, long rows)
+        {
+            var w = block[which];
+            counter.Linear(task, rows, n, w.InFeatures, w.OutFeatures);
+            if (sub != null)
+            {
+                var delta = sub[which];
+                counter.Linear(task, rows, n, delta.InFeatures, delta.Rank);
+                counter.Linear(task, rows, n, delta.Rank, delta.OutFeatures);
+            }
+        }
+
+        string prefix = $"blocks.{index}.";
+        var qkvRows = pass.Select(s.Qkv, x, full, task, prefix + "qkv");
+        bool incremental = pass.Settings.IncrementalAttention;
+        // The incremental update swaps the changed tokens' old keys/values out, so read them before the scatter.
+        var oldChanged = incremental && !qkvRows.All && qkvRows.Count > 0 ? s.Qkv.Output?.index_select(0, qkvRows.Rows!) : null;
+        var qkv = s.Qkv.Apply(x, qkvRows, r => Linear(BlockLinear.Qkv, norm1.Apply(r)));
+        Count(BlockLinear.Qkv, qkvRows.Count);
+        var (attention, refreshed) = incremental
+            ? (IncrementalAttention(qkv, qkvRows, oldChanged, s, task, pass, prefix + "attn"), true)
+            : GatedAttention(qkv, qkvRows, s, task, pass, prefix + "attn");
+        // Only the recomputed queries' attention outputs moved unless every query was refreshed, so the proj
+        // gate can take the qkv gate's rows without scoring (one gate's ops fewer per block on most frames).
+        var projRows = refreshed
+            ? pass.Select(s.Proj, attention, full, task, prefix + "proj")
+            : pass.Reuse(s.Proj, qkvRows, task, prefix + "proj");
+        var x1 = x + s.Proj.Apply(attention, projRows, r => Linear(BlockLinear.Proj, r));
+        Count(BlockLinear.Proj, projRows.Count);
+        var mlpRows = pass.Select(s.Mlp, x1, full, task, prefix + "mlp");
+        var mlp = s.Mlp.Apply(x1, mlpRows, r => Linear(BlockLinear.Fc2, F.gelu(Linear(BlockLinear.Fc1, norm2.Apply(r)))));
+        Count(BlockLinear.Fc1, mlpRows.Count);
+        Count(BlockLinear.Fc2, mlpRows.Count);
+        return x1 + mlp;
+    }
+
+    /// <summary>
+    /// Recomputed queries attend to all current keys/values (the qkv buffer holds them for unchanged tokens
+    /// too); other tokens keep their attention output unless enough keys changed to refresh every query.
+    /// </summary>
+    private (Tensor Attention, bool Refreshed) GatedAttention(Tensor qkv, GateSelection changed, BlockReuseState s, VisionTask task, GatedPass pass, string layer)
+    {
+        long n = qkv.shape[0];
+        int heads = Config.Heads;
+        int headDim = Config.HeadDim;
+        bool refresh = changed.Count > 0 && changed.Count >= pass.Settings.AttentionRefresh * n;
+        if (changed.All || refresh || s.Attention is null)
+        {
+            var parts = qkv.view(1, n, 3, heads, headDim).permute(2, 0, 3, 1, 4);
+            var all = F.scaled_dot_product_attention(parts[0], parts[1], parts[2]).transpose(1, 2).reshape(n, Config.Dim);
+            s.SetAttention(all);
+            pass.Flops.Attention(task, 1, heads, n, n, n, headDim);
+            pass.Record(task, layer, n);
+            return (s.Attention!, !changed.All);
+        }
+        long k = changed.Count;
+        if (k > 0)
+        {
+            var keysValues = qkv.view(1, n, 3, heads, headDim).permute(2, 0, 3, 1, 4);
+            var queries = qkv.index_select(0, changed.Rows!).view(k, 3, heads, headDim).select(1, 0).permute(1, 0, 2).unsqueeze(0);
+            var fresh = F.scaled_dot_product_attention(queries, keysValues[1], keysValues[2]).transpose(1, 2).reshape(k, Config.Dim);
+            s.Attention.index_copy_(0, changed.Rows!, fresh);
+        }
+        pass.Flops.Attention(task, 1, heads, k, n, n, headDim);
+        pass.Record(task, layer, k);
+        return (s.Attention, false);
+    }
+
+    /// <summary>Raw head maps [1, C, H, W] from per-token head outputs [N, p*p*C].</summary>
+    internal Tensor AssembleHead(VisionTask task, Tensor tokenOutputs, int rows, int cols) =>
+        _heads[task].Assemble(tokenOutputs.unsqueeze(0), rows, cols);
+
+    private GatedHeadOutput GatedHead(VisionTask task, Tensor x, Tensor x0, BranchReuseState branch, GatedPass pass, bool full)
+    {
+        var head = _heads[task];
+        var gate = branch.Head!;
+        long n = x.shape[0];
+        var input = cat([_norms[task].Apply(x), x0], dim: -1);
+        var selection = pass.Select(gate, input, full, task, "head");
+        var outputs = gate.Apply(input, selection, head.TokenOutputs);
+        pass.Flops.Linear(task, selection.Count, n, head.InFeatures, head.Hidden);
+        pass.Flops.Linear(task, selection.Count, n, head.Hidden, head.OutFeatures);
+        return new GatedHeadOutput(outputs, selection);
+    }
+}

@@ -1,0 +1,55 @@
+using static TorchSharp.torch;
+
+namespace StreamMtl.Pipeline.Reuse;
+
+/// <summary>
+/// One transformer block's reuse state: gates at the block input (LN1 -> qkv, whose buffer holds Q, K, V of
+/// every token), at the attention output (-> proj) and at the post-attention residual (LN2 -> MLP), plus the
+/// attention output of every token (rows of unchanged queries are reused).
+/// </summary>
+internal sealed class BlockReuseState : IDisposable
+{
+    private Tensor? _attention;
+
+    public BlockReuseState(float threshold)
+    {
+        Qkv = new TokenGate(threshold);
+        Proj = new TokenGate(threshold);
+        Mlp = new TokenGate(threshold);
+    }
+
+    public TokenGate Qkv { get; }
+
+    public TokenGate Proj { get; }
+
+    public TokenGate Mlp { get; }
+
+    /// <summary>Running softmax sums for <see cref="ReuseSettings.IncrementalAttention"/>.</summary>
+    public AttentionSums Sums { get; } = new();
+
+    /// <summary>Attention output of every token [N, D]; null until the first full pass.</summary>
+    public Tensor? Attention => _attention;
+
+    public void SetAttention(Tensor attention)
+    {
+        if (_attention is not null && _attention.shape.SequenceEqual(attention.shape))
+        {
+            _attention.copy_(attention);
+            return;
+        }
+        _attention?.Dispose();
+        _attention = attention.detach().clone().DetachFromDisposeScope();
+    }
+
+    public void Reset()
+    {
+        Qkv.Reset();
+        Proj.Reset();
+        Mlp.Reset();
+        Sums.Reset();
+        _attention?.Dispose();
+        _attention = null;
+    }
+
+    public void Dispose() => Reset();
+}

@@ -1,0 +1,42 @@
+namespace StreamMtl.Pipeline.Reuse;
+
+/// <summary>
+/// Reuse state of a run of blocks that one task owns (the shared trunk 1..l, or a task's blocks l+1..L
+/// with its head). A branch gates against its own previous frame, so it is only warm when it also ran on
+/// the frame before; a task that was not subscribed for a while is recomputed in full when it comes back.
+/// </summary>
+internal sealed class BranchReuseState : IDisposable
+{
+    public BranchReuseState(int firstBlock, int blocks, bool hasHead, float threshold)
+    {
+        FirstBlock = firstBlock;
+        Blocks = Enumerable.Range(0, blocks).Select(_ => new BlockReuseState(threshold)).ToArray();
+        Head = hasHead ? new TokenGate(threshold) : null;
+    }
+
+    public int FirstBlock { get; }
+
+    public BlockReuseState[] Blocks { get; }
+
+    public TokenGate? Head { get; }
+
+    /// <summary>Frame index this branch last ran on; null when cold.</summary>
+    public long? LastFrame { get; set; }
+
+    public BlockReuseState Block(int index) => Blocks[index - FirstBlock];
+
+    /// <summary>True when the branch ran on the previous frame, so its buffers describe that frame.</summary>
+    public bool IsWarmFor(long frameIndex) => LastFrame == frameIndex - 1;
+
+    public void Reset()
+    {
+        foreach (var block in Blocks)
+        {
+            block.Reset();
+        }
+        Head?.Reset();
+        LastFrame = null;
+    }
+
+    public void Dispose() => Reset();
+}

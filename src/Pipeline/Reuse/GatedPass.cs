@@ -1,0 +1,78 @@
+using StreamMtl.Pipeline.Flops;
+using StreamMtl.Pipeline.Inference;
+using StreamMtl.Pipeline.Model;
+using static TorchSharp.torch;
+
+namespace StreamMtl.Pipeline.Reuse;
+
+/// <summary>
+/// One frame's walk through the gates: applies the settings' threshold and budget, turns the frame into a
+/// keyframe when the first gate sees a scene cut, counts the gates' own cost, and records the tokens
+/// recomputed per layer for <see cref="FrameAccounting"/>.
+/// </summary>
+internal sealed class GatedPass
+{
+    private readonly List<LayerTokens> _tokens = [];
+    private bool _sceneCutChecked;
+
+    public GatedPass(ReuseSettings settings, FlopCounter flops, long frameIndex, long tokens, string? keyframeReason)
+    {
+        Settings = settings;
+        Flops = flops;
+        FrameIndex = frameIndex;
+        TokenCount = tokens;
+        KeyframeReason = keyframeReason;
+        MaxRows = Math.Max(1, (long)Math.Ceiling(settings.Budget * tokens));
+    }
+
+    public ReuseSettings Settings { get; }
+
+    public FlopCounter Flops { get; }
+
+    public long FrameIndex { get; }
+
+    public long TokenCount { get; }
+
+    public long MaxRows { get; }
+
+    public bool Keyframe => KeyframeReason is not null;
+
+    public string? KeyframeReason { get; private set; }
+
+    public IReadOnlyList<LayerTokens> Tokens => _tokens;
+
+    /// <summary>Picks the rows <paramref name="gate"/> recomputes for <paramref name="input"/> [N, F]; <paramref name="full"/> forces all (cold branch).</summary>
+    public GateSelection Select(TokenGate gate, Tensor input, bool full, VisionTask task, string layer)
+    {
+        GateSelection selection;
+        if (Keyframe || full || !gate.IsWarm(TokenCount))
+        {
+            selection = GateSelection.Everything(TokenCount);
+        }
+        else
+        {
+            selection = gate.Select(input, MaxRows);
+            // Difference and its squared norm: 3 flops per element (the reference norm is kept per token).
+            Flops.Overhead(task, 3 * TokenCount * input.shape[1]);
+            if (!_sceneCutChecked && selection.OverThreshold > Settings.SceneCutLimit * TokenCount)
+            {
+                KeyframeReason = "scene-cut";
+                selection = GateSelection.Everything(TokenCount);
+            }
+        }
+        _sceneCutChecked = true;
+        Record(task, layer, selection.Count);
+        return selection;
+    }
+
+    /// <summary>Applies another gate's selection to <paramref name="gate"/> (its inputs moved only on those rows); falls back to all rows when the gate is cold.</summary>
+    public GateSelection Reuse(TokenGate gate, GateSelection selection, VisionTask task, string layer)
+    {
+        var chosen = Keyframe || !gate.IsWarm(TokenCount) ? GateSelection.Everything(TokenCount) : selection;
+        Record(task, layer, chosen.Count);
+        return chosen;
+    }
+
+    public void Record(VisionTask task, string layer, long recomputed) =>
+        _tokens.Add(new LayerTokens(task, layer, (int)recomputed, (int)TokenCount));
+}

@@ -1,0 +1,74 @@
+using StreamMtl.Pipeline.Model;
+
+namespace StreamMtl.Pipeline.Reuse;
+
+/// <summary>
+/// Everything temporal reuse remembers about one stream: the shared trunk's gates (blocks 1..l, gated
+/// against the base task's previous frame), each task's own blocks l+1..L and head (gated against that
+/// task's previous frame), and the frame bookkeeping keyframes are decided from. Owned by one stream's
+/// runner; <see cref="Reset"/> forgets everything (the next frame is a keyframe).
+/// </summary>
+public sealed class ReuseState : IDisposable
+{
+    private readonly Dictionary<VisionTask, BranchReuseState> _branches = [];
+
+    public ReuseState(ModelConfig config, float threshold)
+    {
+        Canvas = new PredictionCanvas(config);
+        Trunk = new BranchReuseState(0, config.SplitLayer, hasHead: false, threshold);
+        foreach (var task in config.AllTasks)
+        {
+            _branches[task] = new BranchReuseState(config.SplitLayer, config.Blocks - config.SplitLayer, hasHead: true, threshold);
+        }
+    }
+
+    /// <summary>Index of the last frame run; null after construction or reset.</summary>
+    public long? LastFrame { get; private set; }
+
+    /// <summary>Index of the last keyframe (full recompute).</summary>
+    public long? LastKeyframe { get; private set; }
+
+    /// <summary>Token grid (rows, cols) the buffers are for.</summary>
+    public (int Rows, int Cols)? Grid { get; private set; }
+
+    internal BranchReuseState Trunk { get; }
+
+    internal PredictionCanvas Canvas { get; }
+
+    internal BranchReuseState Branch(VisionTask task) => _branches[task];
+
+    /// <summary>Why the frame must be a keyframe before looking at its content; null when it may be gated.</summary>
+    public string? KeyframeReason(long frameIndex, (int Rows, int Cols) grid, int keyframeInterval)
+    {
+        if (LastFrame is not { } last) return "start";
+        if (Grid != grid) return "size";
+        if (frameIndex != last + 1) return "gap";
+        if (keyframeInterval > 0 && frameIndex - LastKeyframe >= keyframeInterval) return "interval";
+        return null;
+    }
+
+    internal void Advance(long frameIndex, (int Rows, int Cols) grid, bool keyframe)
+    {
+        LastFrame = frameIndex;
+        Grid = grid;
+        if (keyframe)
+        {
+            LastKeyframe = frameIndex;
+        }
+    }
+
+    public void Reset()
+    {
+        Trunk.Reset();
+        Canvas.Reset();
+        foreach (var branch in _branches.Values)
+        {
+            branch.Reset();
+        }
+        LastFrame = null;
+        LastKeyframe = null;
+        Grid = null;
+    }
+
+    public void Dispose() => Reset();
+}

@@ -1,0 +1,58 @@
+using System.Diagnostics;
+using StreamMtl.Pipeline.Flops;
+using StreamMtl.Pipeline.Inference;
+using StreamMtl.Pipeline.Model;
+using static TorchSharp.torch;
+
+namespace StreamMtl.Pipeline.Reuse;
+
+/// <summary>
+/// A stream's runner with temporal token reuse: each frame recomputes only the tokens whose inputs moved
+/// past the threshold at each gated layer (Eventful Transformers), with full recomputes at start, after
+/// gaps or size changes, every K frames and on scene cuts. Owns the stream's <see cref="ReuseState"/>.
+/// </summary>
+public sealed class ReuseStreamRunner : IStreamRunner
+{
+    private readonly MultiTaskVit _model;
+
+    public ReuseStreamRunner(MultiTaskVit model, ReuseSettings settings)
+    {
+        var errors = settings.Validate();
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException("invalid reuse settings: " + string.Join("; ", errors), nameof(settings));
+        }
+        _model = model;
+        Settings = settings;
+        State = new ReuseState(model.Config, settings.Threshold);
+    }
+
+    public ReuseSettings Settings { get; }
+
+    public ReuseState State { get; }
+
+    public FrameAnalysis Run(Tensor input, long frameIndex, TaskSet tasks)
+    {
+        var clock = Stopwatch.StartNew();
+        int p = _model.Config.Patch;
+        var grid = ((int)(input.shape[^2] / p), (int)(input.shape[^1] / p));
+        string? reason = State.KeyframeReason(frameIndex, grid, Settings.KeyframeInterval);
+        if (reason is "size")
+        {
+            State.Reset();
+        }
+        var counter = new FlopCounter();
+        var pass = new GatedPass(Settings, counter, frameIndex, (long)grid.Item1 * grid.Item2, reason);
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var heads = _model.ForwardGated(input, tasks, State, pass);
+        var outputs = State.Canvas.Update(heads, grid.Item1, grid.Item2);
+        State.Advance(frameIndex, grid, pass.Keyframe);
+        var accounting = FrameAccounting.FromCounter(counter, heads.Keys, pass.Tokens, pass.Keyframe, pass.KeyframeReason);
+        return new FrameAnalysis(frameIndex, outputs, accounting, clock.Elapsed);
+    }
+
+    public void Reset() => State.Reset();
+
+    public void Dispose() => State.Dispose();
+}

@@ -1,0 +1,99 @@
+using static TorchSharp.torch;
+
+namespace StreamMtl.Pipeline.Reuse;
+
+/// <summary>
+/// An Eventful-style gate and buffer around one token-wise stage (LayerNorm+linear, MLP, head): keeps each
+/// token's input as of its last recompute (the reference) and the stage's output for every token. Only
+/// recomputed rows update their reference, so a slowly drifting token accumulates error until it crosses
+/// the threshold (bounded drift, never compounding). Tensors are owned here, outside any dispose scope.
+/// </summary>
+internal sealed class TokenGate : IDisposable
+{
+    private readonly float _threshold;
+    private Tensor? _reference;
+    private Tensor? _limit;
+    private Tensor? _output;
+
+    /// <param name="threshold">Relative L2 change over which a token is recomputed; fixed per stream, so
+    /// threshold * ||reference|| is kept per token and a frame's test is one difference, one norm, one compare.</param>
+    public TokenGate(float threshold)
+    {
+        _threshold = threshold;
+    }
+
+    /// <summary>The output buffer [N, out] as of the last frame; null while cold.</summary>
+    public Tensor? Output => _output;
+
+    /// <summary>True once the gate holds a reference and an output for <paramref name="tokens"/> rows.</summary>
+    public bool IsWarm(long tokens) => _reference is not null && _reference.shape[0] == tokens;
+
+    /// <summary>
+    /// Picks rows with ||input - reference|| > threshold * ||reference||, at most <paramref name="maxRows"/>
+    /// (largest relative change first). Input is [N, F].
+    /// </summary>
+    public GateSelection Select(Tensor input, long maxRows)
+    {
+        var reference = _reference ?? throw new InvalidOperationException("gate is cold; recompute every row first");
+        long n = input.shape[0];
+        var distance = (input - reference).norm(1);
+        var over = (distance > _limit!).nonzero().flatten();
+        long count = over.shape[0];
+        if (count == n && maxRows >= n)
+        {
+            return GateSelection.Everything(n);
+        }
+        if (count > maxRows)
+        {
+            var score = distance.div_(reference.norm(1).add_(1e-6f));
+            return new GateSelection(score.topk((int)maxRows).indexes, maxRows, count);
+        }
+        return new GateSelection(over, count, count);
+    }
+
+    /// <summary>Runs <paramref name="stage"/> on the selected rows, scatters them into the buffer and returns the full buffer [N, out] (owned by the gate).</summary>
+    public Tensor Apply(Tensor input, GateSelection selection, Func<Tensor, Tensor> stage)
+    {
+        if (selection.Rows is not { } rows)
+        {
+            var fresh = stage(input);
+            Replace(ref _reference, input);
+            Replace(ref _limit, input.norm(1).mul_(_threshold));
+            Replace(ref _output, fresh);
+            return _output!;
+        }
+        var output = _output ?? throw new InvalidOperationException("gate is cold; recompute every row first");
+        if (selection.Count > 0)
+        {
+            var picked = input.index_select(0, rows);
+            output.index_copy_(0, rows, stage(picked));
+            _reference!.index_copy_(0, rows, picked);
+            _limit!.index_copy_(0, rows, picked.norm(1).mul_(_threshold));
+        }
+        return output;
+    }
+
+    public void Reset()
+    {
+        _reference?.Dispose();
+        _limit?.Dispose();
+        _output?.Dispose();
+        _reference = null;
+        _limit = null;
+        _output = null;
+    }
+
+    public void Dispose() => Reset();
+
+    /// <summary>Keeps a private copy (inputs and outputs may alias tensors the caller keeps using).</summary>
+    private static void Replace(ref Tensor? slot, Tensor value)
+    {
+        if (slot is not null && slot.shape.SequenceEqual(value.shape))
+        {
+            slot.copy_(value);
+            return;
+        }
+        slot?.Dispose();
+        slot = value.detach().clone().DetachFromDisposeScope();
+    }
+}

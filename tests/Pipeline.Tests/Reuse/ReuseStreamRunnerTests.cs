@@ -1,0 +1,157 @@
+using StreamMtl.Pipeline.Flops;
+using StreamMtl.Pipeline.Inference;
+using StreamMtl.Pipeline.Model;
+using StreamMtl.Pipeline.Reuse;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace StreamMtl.Pipeline.Tests.Reuse;
+
+public sealed class ReuseStreamRunnerTests
+{
+    [Fact]
+    public void KeyframesAtStartIntervalGapResetSizeChangeAndSceneCut()
+    {
+        using var scope = NewDisposeScope();
+        using var model = ReuseTestModels.Model();
+        using var runner = new ReuseStreamRunner(model, ReuseSettings.Default with { KeyframeInterval = 3 });
+        var a = ReuseTestModels.Frame(1);
+        string[] reasons = [.. Enumerable.Range(0, 7).Select(f => runner.Run(a, f, TaskSet.All).Accounting.KeyframeReason ?? "-")];
+        Assert.Equal(["start", "-", "-", "interval", "-", "-", "interval"], reasons);
+        Assert.Equal("gap", runner.Run(a, 9, TaskSet.All).Accounting.KeyframeReason);
+        Assert.Null(runner.Run(a, 10, TaskSet.All).Accounting.KeyframeReason);
+        runner.Reset();
+        Assert.Equal("start", runner.Run(a, 11, TaskSet.All).Accounting.KeyframeReason);
+        Assert.Equal("scene-cut", runner.Run(ReuseTestModels.Frame(2), 12, TaskSet.All).Accounting.KeyframeReason);
+        var scutTokens = runner.Run(ReuseTestModels.Frame(2), 13, TaskSet.All).Accounting;
+        Assert.All(scutTokens.Tokens, t => Assert.Equal(0, t.Recomputed));
+        Assert.Equal("size", runner.Run(randn(1, 3, 48, 64), 14, TaskSet.All).Accounting.KeyframeReason);
+    }
+
+    [Fact]
+    public void KeyframeOutputsEqualDense()
+    {
+        using var scope = NewDisposeScope();
+        using var model = ReuseTestModels.Model();
+        using var reuse = new ReuseStreamRunner(model, ReuseSettings.Default);
+        using var dense = new DenseStreamRunner(model);
+        var a = ReuseTestModels.Frame(4);
+        var gated = reuse.Run(a, 0, TaskSet.All).Outputs;
+        var reference = dense.Run(a, 0, TaskSet.All).Outputs;
+        Assert.Equal(reference.Labels, gated.Labels);
+        Assert.True(reference.Depth!.Zip(gated.Depth!).All(p => Math.Abs(p.First - p.Second) <= 1e-4 * Math.Abs(p.First)));
+        Assert.True(reference.Normals!.Zip(gated.Normals!).All(p => Math.Abs(p.First - p.Second) <= 1e-4));
+    }
+
+    [Fact]
+    public void StreamsKeepIndependentStates()
+    {
+        using var scope = NewDisposeScope();
+        using var model = ReuseTestModels.Model();
+        using var one = new ReuseStreamRunner(model, ReuseSettings.Default);
+        using var two = new ReuseStreamRunner(model, ReuseSettings.Default);
+        var a = ReuseTestModels.Frame(1);
+        var b = ReuseTestModels.WithPatchChanged(a, 1, 1, 5);
+        one.Run(a, 0, TaskSet.All);
+        Assert.Equal("start", two.Run(b, 0, TaskSet.All).Accounting.KeyframeReason);
+        var oneNext = one.Run(b, 1, TaskSet.All).Accounting;
+        var twoNext = two.Run(b, 1, TaskSet.All).Accounting;
+        Assert.Equal(1, oneNext.Tokens.First(t => t.Layer == "blocks.0.qkv").Recomputed);
+        Assert.Equal(0, twoNext.Tokens.First(t => t.Layer == "blocks.0.qkv").Recomputed);
+    }
+
+    [Fact]
+    public void TaskThatSkippedFramesIsRecomputedInFullWhenItReturns()
+    {
+        using var scope = NewDisposeScope();
+        using var model = ReuseTestModels.Model();
+        using var runner = new ReuseStreamRunner(model, ReuseSettings.Default);
+        var a = ReuseTestModels.Frame(1);
+        runner.Run(a, 0, TaskSet.All);
+        var segOnly = runner.Run(a, 1, TaskSet.Segmentation);
+        Assert.Equal([VisionTask.Segmentation], segOnly.Accounting.DenseFlops.Keys);
+        Assert.Null(segOnly.Outputs.Depth);
+        var back = runner.Run(a, 2, TaskSet.All).Accounting;
+        Assert.All(back.Tokens.Where(t => t.Task == VisionTask.Depth && t.Layer != "blocks.4.attn"),
+            t => Assert.Equal(ReuseTestModels.Tokens, t.Recomputed));
+        Assert.All(back.Tokens.Where(t => t.Task == VisionTask.Segmentation), t => Assert.Equal(0, t.Recomputed));
+    }
+
+    [Fact]
+    public void FlopsMatchHandCounts()
+    {
+        using var scope = NewDisposeScope();
+        using var model = ReuseTestModels.Model();
+        var c = model.Config;
+        using var runner = new ReuseStreamRunner(model, ReuseSettings.Default);
+        long n = ReuseTestModels.Tokens, d = c.Dim, m = c.MlpDim, r = c.Rank, hd = c.HeadDim;
+        long embed = 2 * n * c.PatchInputs * d;
+        long block = 2 * n * (d * 3 * d + d * d + d * m + m * d) + 4 * c.Heads * n * n * hd;
+        long deltas = 2 * n * r * ((d + 3 * d) + (d + d) + (d + m) + (m + d));
+        long Head(VisionTask t) => 2 * n * (2 * d * c.HeadHidden + c.HeadHidden * t.Channels(c.Classes) * c.Patch * c.Patch);
+        int tail = c.Blocks - c.SplitLayer;
+        var dense = new Dictionary<VisionTask, long>
+        {
+            [VisionTask.Segmentation] = embed + c.Blocks * block + Head(VisionTask.Segmentation),
+            [VisionTask.Depth] = tail * (block + deltas) + Head(VisionTask.Depth),
+            [VisionTask.Normals] = tail * (block + deltas) + Head(VisionTask.Normals),
+        };
+        var a = ReuseTestModels.Frame(1);
+        var key = runner.Run(a, 0, TaskSet.All).Accounting;
+        foreach (var (task, flops) in dense)
+        {
+            Assert.Equal(flops, key.DenseFlops[task]);
+            Assert.Equal(flops, key.ExecutedFlops[task]);
+        }
+        // Static frame: dense embedding plus scoring (3 flops per element) at the qkv and MLP gates of every block and at the head.
+        var still = runner.Run(a, 1, TaskSet.All).Accounting;
+        Assert.Equal(embed + c.Blocks * 2 * 3 * n * d + 3 * n * 2 * d, still.ExecutedFlops[VisionTask.Segmentation]);
+        Assert.Equal(tail * 2 * 3 * n * d + 3 * n * 2 * d, still.ExecutedFlops[VisionTask.Depth]);
+        Assert.Equal(dense[VisionTask.Depth], still.DenseFlops[VisionTask.Depth]);
+        // One token changed: its rows through every linear, its query against all keys, plus the same scoring.
+        var one = runner.Run(ReuseTestModels.WithPatchChanged(a, 0, 0, 3), 2, TaskSet.All).Accounting;
+        long blockRow = block / n - 4 * c.Heads * n * hd + 4 * c.Heads * n * hd;
+        Assert.Equal(embed + c.Blocks * (2 * 3 * n * d + blockRow) + 3 * n * 2 * d + Head(VisionTask.Segmentation) / n,
+            one.ExecutedFlops[VisionTask.Segmentation]);
+    }
+
+    [Fact]
+    public void NoTensorLeaksOver500Frames()
+    {
+        using var model = ReuseTestModels.Model();
+        using var frames = NewDisposeScope();
+        var a = ReuseTestModels.Frame(1);
+        var inputs = new[] { a, ReuseTestModels.WithPatchChanged(a, 2, 2, 4), ReuseTestModels.Frame(2), a + 0.01f };
+        using (no_grad())
+        {
+            // Fills the model's own interpolated position-embedding cache for this grid (kept by the model, not the stream).
+            model.Forward(a, new ForwardOptions()).Dispose();
+        }
+        long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        var runner = new ReuseStreamRunner(model, ReuseSettings.Default with { KeyframeInterval = 7, AttentionRefresh = 0.5f });
+        runner.Run(inputs[2], 0, TaskSet.All);
+        long warm = 0;
+        for (int f = 1; f <= 500; f++)
+        {
+            var tasks = f % 50 == 0 ? TaskSet.Depth : TaskSet.All;
+            runner.Run(inputs[f % 13 == 0 ? 2 : f % 3 == 0 ? 1 : f % 5 == 0 ? 3 : 0], f % 101 == 0 ? f + 1 : f, tasks);
+            if (f == 20) warm = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        }
+        Assert.Equal(warm, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+        runner.Dispose();
+        Assert.Equal(before, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+    }
+
+    [Fact]
+    public void FactoryChoosesReuseUnlessDenseAndRejectsBadSettings()
+    {
+        using var model = ReuseTestModels.Model();
+        using var reuse = StreamRunners.Create(model, ReuseSettings.Default);
+        using var dense = StreamRunners.Create(model, ReuseSettings.Default with { Dense = true });
+        Assert.IsType<ReuseStreamRunner>(reuse);
+        Assert.IsType<DenseStreamRunner>(dense);
+        var e = Assert.Throws<ArgumentException>(() => StreamRunners.Create(model, ReuseSettings.Default with { AttentionRefresh = 2, Budget = 0 }));
+        Assert.Contains("attention refresh", e.Message);
+        Assert.Contains("budget", e.Message);
+    }
+}

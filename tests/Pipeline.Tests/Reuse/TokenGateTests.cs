@@ -1,0 +1,59 @@
+using StreamMtl.Pipeline.Reuse;
+using static TorchSharp.torch;
+
+namespace StreamMtl.Pipeline.Tests.Reuse;
+
+public sealed class TokenGateTests
+{
+    [Fact]
+    public void SlowDriftAccumulatesUntilRecomputedThenReferenceMoves()
+    {
+        using var scope = NewDisposeScope();
+        using var gate = new TokenGate(0.1f);
+        var reference = ones(4, 8);
+        gate.Apply(reference, GateSelection.Everything(4), x => x * 2);
+        var picks = new List<long>();
+        float lastComputed = 1;
+        for (int frame = 1; frame <= 6; frame++)
+        {
+            // Token 0 drifts by 4% of its norm per frame; the others stay put.
+            var input = reference.clone();
+            input[0].mul_(1 + 0.04f * frame);
+            var selection = gate.Select(input, 4);
+            picks.Add(selection.Count);
+            var output = gate.Apply(input, selection, x => x * 2);
+            lastComputed = selection.Count > 0 ? 1 + 0.04f * frame : lastComputed;
+            Assert.Equal(2f * lastComputed, output[0, 0].item<float>(), 4);
+        }
+        // 4%, 8% stay under 10%; 12% is recomputed; after that the reference is 1.12, so 1.16 and 1.20 stay under and 1.24 crosses again.
+        Assert.Equal([0, 0, 1, 0, 0, 1], picks);
+    }
+
+    [Fact]
+    public void BudgetKeepsTheLargestChanges()
+    {
+        using var scope = NewDisposeScope();
+        using var gate = new TokenGate(0.1f);
+        gate.Apply(ones(5, 4), GateSelection.Everything(5), x => x.clone());
+        var input = ones(5, 4);
+        for (int i = 0; i < 5; i++)
+        {
+            input[i].mul_(1.2f + 0.1f * i);
+        }
+        var selection = gate.Select(input, 2);
+        Assert.Equal(2, selection.Count);
+        Assert.Equal(5, selection.OverThreshold);
+        Assert.Equal([3L, 4L], selection.Rows!.data<long>().ToArray().Order());
+    }
+
+    [Fact]
+    public void UnchangedInputSelectsNothingAndEverythingOverThresholdRunsDense()
+    {
+        using var scope = NewDisposeScope();
+        using var gate = new TokenGate(0f);
+        var x = randn(6, 4);
+        gate.Apply(x, GateSelection.Everything(6), t => t.clone());
+        Assert.Equal(0, gate.Select(x, 6).Count);
+        Assert.True(gate.Select(x + 1, 6).All);
+    }
+}
