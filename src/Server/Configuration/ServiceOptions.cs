@@ -16,6 +16,9 @@ public sealed record ServiceOptions
     /// <summary>Streams started with the service (trusted: not subject to the source allowlist).</summary>
     public List<StreamDeclaration> Streams { get; init; } = [];
 
+    /// <summary>False starts none of <see cref="Streams"/> (serve --no-camera; tests).</summary>
+    public bool StartDeclaredStreams { get; init; } = true;
+
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>();
@@ -32,7 +35,7 @@ public sealed record ServiceOptions
         {
             errors.Add($"Streams: id '{dup.Key}' declared {dup.Count()} times");
         }
-        if (Streams.Count > Limits.MaxStreams)
+        if (StartDeclaredStreams && Streams.Count > Limits.MaxStreams)
         {
             errors.Add($"Streams: {Streams.Count} declared but Limits:MaxStreams is {Limits.MaxStreams}");
         }

@@ -12,7 +12,7 @@ public sealed class StreamsHostedService(StreamRegistry registry, InferenceEngin
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        foreach (var declared in options.Value.Streams)
+        foreach (var declared in options.Value.StartDeclaredStreams ? options.Value.Streams : [])
         {
             var tasks = declared.Tasks.Length == 0 ? engine.Model.Tasks
                 : declared.Tasks.Aggregate(TaskSet.None, (set, name) => VisionTasks.TryParse(name, out var t) ? set | t.ToSet() : set);
