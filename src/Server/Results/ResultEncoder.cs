@@ -106,7 +106,10 @@ public static class ResultEncoder
 
     private static TaskOutput Png(Api.V1.Task task, OutputFormat format, Mat mat, float scale)
     {
-        Cv2.ImEncode(".png", mat, out byte[] png, new ImageEncodingParam(ImwriteFlags.PngCompression, 1));
+        // Fast compression for model-sized outputs; large (upsampled, smooth) outputs compress far better with more effort,
+        // which keeps 1080p results under the 4 MB default client limit.
+        int level = (long)mat.Width * mat.Height > 500_000 ? 6 : 1;
+        Cv2.ImEncode(".png", mat, out byte[] png, new ImageEncodingParam(ImwriteFlags.PngCompression, level));
         return new TaskOutput { Task = task, Format = format, Width = mat.Width, Height = mat.Height, Scale = scale, Data = UnsafeByteOperations.UnsafeWrap(png) };
     }
 

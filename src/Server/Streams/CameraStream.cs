@@ -260,7 +260,7 @@ public sealed partial class CameraStream : IAsyncDisposable
                 {
                     Fanout(output, analysis);
                 }
-                catch (Exception e) when (e is OpenCVException or ArgumentException)
+                catch (Exception e)
                 {
                     Log.EncodeFailed(_logger, Id, e);
                     Drop("error");

@@ -55,7 +55,7 @@ internal sealed class ServerUnderTest : IAsyncDisposable
         {
             builder.Configuration.Sources.Clear();
             builder.Configuration.AddInMemoryCollection(config);
-            builder.Logging.ClearProviders();
+            if (Environment.GetEnvironmentVariable("STREAMMTL_TEST_LOGS") != "1") builder.Logging.ClearProviders();
             builder.WebHost.UseTestServer();
         }, separatePorts: false);
         await app.StartAsync();
@@ -80,7 +80,7 @@ internal sealed class ServerUnderTest : IAsyncDisposable
         {
             builder.Configuration.Sources.Clear();
             builder.Configuration.AddInMemoryCollection(config);
-            builder.Logging.ClearProviders();
+            if (Environment.GetEnvironmentVariable("STREAMMTL_TEST_LOGS") != "1") builder.Logging.ClearProviders();
         });
         await app.StartAsync();
         var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpcPort}");
