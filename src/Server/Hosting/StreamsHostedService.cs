@@ -7,9 +7,20 @@ using StreamMtl.Server.Streams;
 
 namespace StreamMtl.Server.Hosting;
 
-/// <summary>Loads the model and starts the declared streams at startup; on shutdown stops every stream, which completes all subscribers.</summary>
-public sealed class StreamsHostedService(StreamRegistry registry, InferenceEngine engine, IOptions<ServiceOptions> options) : IHostedService
+/// <summary>
+/// Loads the model and starts the declared streams at startup. Shutdown stops every stream in StoppingAsync, before
+/// Kestrel starts draining, so subscriptions end (OK) at once instead of holding the server until its shutdown timeout.
+/// </summary>
+public sealed class StreamsHostedService(StreamRegistry registry, InferenceEngine engine, IOptions<ServiceOptions> options) : IHostedLifecycleService
 {
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public async Task StoppingAsync(CancellationToken cancellationToken) => await registry.DisposeAsync();
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
     public Task StartAsync(CancellationToken cancellationToken)
     {
         foreach (var declared in options.Value.StartDeclaredStreams ? options.Value.Streams : [])
