@@ -142,11 +142,11 @@ public sealed class VisionGrpcService(StreamRegistry streams, InferenceEngine en
         return settings with
         {
             Dense = reuse.Dense,
-            Threshold = reuse.HasThreshold ? reuse.Threshold : settings.Threshold,
-            Budget = reuse.HasBudget ? reuse.Budget : settings.Budget,
-            KeyframeInterval = reuse.HasKeyframeInterval ? reuse.KeyframeInterval : settings.KeyframeInterval,
-            SceneCutLimit = reuse.HasSceneCutLimit ? reuse.SceneCutLimit : settings.SceneCutLimit,
-            ShareThreshold = reuse.HasShareThreshold ? reuse.ShareThreshold : settings.ShareThreshold,
+            Threshold = reuse.Threshold ?? settings.Threshold,
+            Budget = reuse.Budget ?? settings.Budget,
+            KeyframeInterval = reuse.KeyframeInterval ?? settings.KeyframeInterval,
+            SceneCutLimit = reuse.SceneCutLimit ?? settings.SceneCutLimit,
+            ShareThreshold = reuse.ShareThreshold ?? settings.ShareThreshold,
         };
     }
 
