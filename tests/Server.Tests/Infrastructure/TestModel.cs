@@ -22,6 +22,10 @@ internal static class TestModel
     /// <summary>The shipped model, or null when it has not been committed yet.</summary>
     public static string? Shipped()
     {
+        if (Environment.GetEnvironmentVariable("STREAMMTL_MODEL") is { Length: > 0 } fromEnv && File.Exists(fromEnv))
+        {
+            return fromEnv;
+        }
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
         {
             if (File.Exists(Path.Combine(dir.FullName, "StreamMtl.sln")))
