@@ -198,7 +198,8 @@ public sealed record StreamDeclaration
     public string[] Tasks { get; init; } = [];
     public bool AlwaysOn { get; init; } = true;
     public double MaxFps { get; init; }
-    public ReuseSettings Reuse { get; init; } = ReuseSettings.Default;
+    // A fresh instance: the configuration binder writes into existing objects, and must never touch ReuseSettings.Default.
+    public ReuseSettings Reuse { get; init; } = new();
 
     public IReadOnlyList<string> Validate()
     {
