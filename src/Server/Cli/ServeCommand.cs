@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using StreamMtl.Server.Hosting;
 
@@ -102,7 +103,8 @@ public static class ServeCommand
             }
             return 2;
         }
-        Console.WriteLine($"streammtl serving: gRPC {string.Join(", ", app.Urls)} (see /metrics on the metrics port); Ctrl+C stops");
+        var endpoints = app.Services.GetRequiredService<IOptions<Configuration.ServiceOptions>>().Value.Endpoints;
+        Console.WriteLine($"streammtl serving: gRPC on {endpoints.Address}:{endpoints.GrpcPort}, /metrics /healthz /readyz on {endpoints.Address}:{endpoints.MetricsPort}; Ctrl+C stops");
         await app.WaitForShutdownAsync();
         await app.DisposeAsync();
         return 0;

@@ -74,7 +74,7 @@ public static class WatchCommand
             {
                 double now = clock.Elapsed.TotalSeconds;
                 recent.Enqueue(now);
-                while (recent.Count > 1 && now - recent.Peek() > 2)
+                while (recent.Count > 16)
                 {
                     recent.Dequeue();
                 }
