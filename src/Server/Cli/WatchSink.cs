@@ -39,7 +39,7 @@ public sealed class WatchSink : IDisposable
         }
         if (_writer == null)
         {
-            var fourcc = Path.GetExtension(_path).Equals(".avi", StringComparison.OrdinalIgnoreCase) ? FourCC.MJPG : (FourCC)FourCC.FromString("mp4v");
+            FourCC fourcc = Path.GetExtension(_path).Equals(".avi", StringComparison.OrdinalIgnoreCase) ? FourCC.MJPG : FourCC.FromString("mp4v");
             _writer = new VideoWriter(_path, fourcc, 15, panel.Size());
             if (!_writer.IsOpened())
             {
