@@ -27,7 +27,14 @@ public sealed class StreamsHostedService(StreamRegistry registry, InferenceEngin
         {
             var tasks = declared.Tasks.Length == 0 ? engine.Model.Tasks
                 : declared.Tasks.Aggregate(TaskSet.None, (set, name) => VisionTasks.TryParse(name, out var t) ? set | t.ToSet() : set);
-            registry.Add(new StreamDefinition(declared.Id, declared.Source, tasks, declared.AlwaysOn, declared.MaxFps, declared.Reuse), trusted: true);
+            try
+            {
+                registry.Add(new StreamDefinition(declared.Id, declared.Source, tasks, declared.AlwaysOn, declared.MaxFps, declared.Reuse), trusted: true);
+            }
+            catch (Grpc.Core.RpcException e)
+            {
+                throw new OptionsValidationException(ServiceOptions.Section, typeof(ServiceOptions), [$"Streams ({declared.Id}): {e.Status.Detail}"]);
+            }
         }
         return Task.CompletedTask;
     }
