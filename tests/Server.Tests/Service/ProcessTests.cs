@@ -134,6 +134,27 @@ public sealed class ProcessTests
     }
 
     [Fact]
+    public async Task A_message_over_the_receive_limit_is_resource_exhausted()
+    {
+        await using var server = await ServerUnderTest.StartInProcessAsync(new Dictionary<string, string?> { ["StreamMtl:Limits:MaxReceiveMessageBytes"] = "1000000" });
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var call = server.Client.Process(cancellationToken: cts.Token);
+        await call.RequestStream.WriteAsync(new ProcessRequest { Config = new ProcessConfig() });
+        try
+        {
+            await call.RequestStream.WriteAsync(new ProcessRequest { Frame = new ClientFrame
+            {
+                Data = ByteString.CopyFrom(new byte[1200 * 1000 * 3]), Format = FrameFormat.RawBgr, Width = 1200, Height = 1000,
+            } });
+        }
+        catch (RpcException)
+        {
+        }
+        await RpcAssert.Fails(StatusCode.ResourceExhausted, () => call.ResponseStream.MoveNext(cts.Token));
+        Assert.NotEmpty((await server.Client.GetModelInfoAsync(new GetModelInfoRequest())).Version);
+    }
+
+    [Fact]
     public async Task Random_message_fuzz_never_crashes_the_server()
     {
         await using var server = await ServerUnderTest.StartInProcessAsync();
