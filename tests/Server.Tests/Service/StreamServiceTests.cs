@@ -97,6 +97,35 @@ public sealed class StreamServiceTests
     }
 
     [Fact]
+    public async Task Credentials_never_appear_in_stream_info_or_metrics()
+    {
+        int deadPort = FreePort.Next();
+        await using var server = await ServerUnderTest.StartInProcessAsync(new Dictionary<string, string?> { ["StreamMtl:Security:AllowedHosts:0"] = "127.0.0.1" });
+        await server.Client.AddStreamAsync(new AddStreamRequest { Id = "door", SourceUri = $"rtsp://admin:hunter2@127.0.0.1:{deadPort}/live?token=abc123" });
+        // Nothing listens there: the stream goes to backoff with an error that quotes the URL.
+        await Eventually.UntilAsync(async () => (await server.Client.GetStreamAsync(new GetStreamRequest { Id = "door" })).LastError.Length > 0,
+            TimeSpan.FromSeconds(30), () => "no error reported");
+        var info = await server.Client.GetStreamAsync(new GetStreamRequest { Id = "door" });
+        string text = info.ToString();
+        Assert.DoesNotContain("hunter2", text);
+        Assert.DoesNotContain("abc123", text);
+        Assert.Contains("***", info.SourceUri);
+        var metrics = new System.IO.MemoryStream();
+        var registry = ((StreamMtl.Server.Metrics.ServerMetrics)server.App.Services.GetService(typeof(StreamMtl.Server.Metrics.ServerMetrics))!).Registry;
+        await registry.CollectAndExportAsTextAsync(metrics);
+        string exported = System.Text.Encoding.UTF8.GetString(metrics.ToArray());
+        Assert.Contains("stream=\"door\"", exported);
+        Assert.DoesNotContain("hunter2", exported);
+        Assert.DoesNotContain("127.0.0.1", exported);
+        // A reconnecting source is Unavailable to new subscribers.
+        await Eventually.UntilAsync(async () => (await server.Client.GetStreamAsync(new GetStreamRequest { Id = "door" })).State == StreamState.Backoff,
+            TimeSpan.FromSeconds(30), () => "not in backoff");
+        using var call = server.Client.Subscribe(new SubscribeRequest { StreamId = "door" });
+        var e = await RpcAssert.Fails(StatusCode.Unavailable, () => call.ResponseStream.MoveNext(CancellationToken.None));
+        Assert.DoesNotContain("hunter2", e.Status.Detail);
+    }
+
+    [Fact]
     public async Task Model_info_lists_tasks_classes_and_input_size()
     {
         await using var server = await ServerUnderTest.StartInProcessAsync();
