@@ -140,9 +140,17 @@ public sealed partial class InferenceEngine : IDisposable
                 if (batch.Count > 0)
                 {
                     _metrics.BatchSize.Observe(batch.Count);
-                    foreach (var (lane, job) in batch)
+                    foreach (var group in batch.GroupBy(b => DenseBatch.Key(b.Lane, b.Job)))
                     {
-                        Execute(lane, job);
+                        if (group.Key is { } key && group.Count() > 1)
+                        {
+                            ExecuteBatch([.. group], key.Tasks, key.Share);
+                            continue;
+                        }
+                        foreach (var (lane, job) in group)
+                        {
+                            Execute(lane, job);
+                        }
                     }
                     batch.Clear();
                     // More may be queued than signals left (a lane holds several): look again without waiting.
@@ -223,6 +231,40 @@ public sealed partial class InferenceEngine : IDisposable
             Log.InferenceFailed(_logger, lane.StreamId, e);
             lane.Runner?.Reset();
             lane.Deliver(new InferenceOutput(job, null, e.Message, queueTime, _time.GetTimestamp()));
+        }
+    }
+
+    private void ExecuteBatch(List<(InferenceLane Lane, InferenceJob Job)> group, TaskSet tasks, float share)
+    {
+        var live = group.Where(g => !g.Lane.IsClosed).ToList();
+        foreach (var (_, job) in group.Where(g => g.Lane.IsClosed))
+        {
+            job.Dispose();
+        }
+        if (live.Count == 0)
+        {
+            return;
+        }
+        var queued = live.Select(g => _time.GetElapsedTime(g.Job.EnqueuedAt)).ToArray();
+        FrameAnalysis[] analyses;
+        try
+        {
+            analyses = DenseBatch.Run(_model!, Model, [.. live.Select(g => g.Job)], tasks, share);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // One bad frame must not fail the others: run them one by one.
+            Log.InferenceFailed(_logger, "batch", e);
+            foreach (var (lane, job) in live)
+            {
+                Execute(lane, job);
+            }
+            return;
+        }
+        for (int i = 0; i < live.Count; i++)
+        {
+            var (lane, job) = live[i];
+            lane.Deliver(new InferenceOutput(job, analyses[i], null, queued[i], _time.GetTimestamp()));
         }
     }
 
