@@ -33,7 +33,8 @@ public sealed class SocketTests
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync($"{server.MetricsUrl}/healthz")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync($"{server.MetricsUrl}/readyz")).StatusCode);
-        await Eventually.UntilAsync(async () => (await http.GetStringAsync($"{server.MetricsUrl}/metrics")).Contains("streammtl_frames_processed_total{stream=\"cam\"} "),
+        // Histograms appear with their first observation, i.e. once a frame went through.
+        await Eventually.UntilAsync(async () => (await http.GetStringAsync($"{server.MetricsUrl}/metrics")).Contains("streammtl_flops_saved_ratio_count{stream=\"cam\"} "),
             TimeSpan.FromSeconds(30), () => "no processed frames in /metrics");
         string metrics = await http.GetStringAsync($"{server.MetricsUrl}/metrics");
         foreach (var name in new[] { "streammtl_frames_ingested_total", "streammtl_frames_dropped_total", "streammtl_source_up", "streammtl_stage_latency_seconds_bucket",
@@ -96,14 +97,14 @@ public sealed class SocketTests
     {
         await using var server = await ServerUnderTest.StartOnSocketsAsync(new Dictionary<string, string?>
         {
-            ["StreamMtl:Pipeline:WriteTimeout"] = "00:00:01.500",
+            ["StreamMtl:Pipeline:WriteTimeout"] = "00:00:04",
         });
         await server.AddSyntheticAsync("cam", spec: "synthetic://moving?seed=3&w=320&h=240&fps=20");
         var big = new SubscribeRequest
         {
             StreamId = "cam",
-            OutputSize = new StreamMtl.Api.V1.Size { Width = 640, Height = 480 },
-            Encoding = new StreamMtl.Api.V1.Encoding { IncludeInput = true, Depth = OutputFormat.Float16, Normals = OutputFormat.Float16, InputJpegQuality = 100 },
+            // ~170 kB per result: far over the HTTP/2 window of a client that does not read, easy for one that does.
+            Encoding = new StreamMtl.Api.V1.Encoding { IncludeInput = true, Depth = OutputFormat.Float16, Normals = OutputFormat.Float16 },
         };
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(90));
         // The stuck client has a connection of its own and never reads: HTTP/2 flow control soon blocks the server's writes.
@@ -116,14 +117,14 @@ public sealed class SocketTests
         var window = Stopwatch.StartNew();
         var before = await server.Client.GetStreamAsync(new GetStreamRequest { Id = "cam" });
         int received = 0;
-        while (window.Elapsed < TimeSpan.FromSeconds(8) && await healthy.ResponseStream.MoveNext(cts.Token))
+        while (window.Elapsed < TimeSpan.FromSeconds(10) && await healthy.ResponseStream.MoveNext(cts.Token))
         {
             received++;
         }
         var after = await server.Client.GetStreamAsync(new GetStreamRequest { Id = "cam" });
         long processed = after.Counters.FramesProcessed - before.Counters.FramesProcessed;
-        Assert.True(processed >= 8, $"only {processed} frames processed in 8 s");
-        Assert.True(received >= processed * 0.8, $"healthy subscriber got {received} of {processed} processed frames");
+        Assert.True(processed >= 8, $"only {processed} frames processed in 10 s");
+        Assert.True(received >= processed * 0.7, $"healthy subscriber got {received} of {processed} processed frames");
 
         // The stuck one was dropped by the write timeout.
         Assert.Equal(1, after.Subscribers);

@@ -83,9 +83,26 @@ internal sealed class ServerUnderTest : IAsyncDisposable
             if (Environment.GetEnvironmentVariable("STREAMMTL_TEST_LOGS") != "1") builder.Logging.ClearProviders();
         });
         await app.StartAsync();
-        var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpcPort}");
+        var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpcPort}", new GrpcChannelOptions { ServiceConfig = RetryUnavailable() });
         return new ServerUnderTest(app, channel, grpcPort, metricsPort);
     }
+
+    /// <summary>Retries calls that failed before reaching the server (connection reset on a heavily loaded machine).</summary>
+    public static Grpc.Net.Client.Configuration.ServiceConfig RetryUnavailable() => new()
+    {
+        MethodConfigs =
+        {
+            new Grpc.Net.Client.Configuration.MethodConfig
+            {
+                Names = { Grpc.Net.Client.Configuration.MethodName.Default },
+                RetryPolicy = new Grpc.Net.Client.Configuration.RetryPolicy
+                {
+                    MaxAttempts = 3, InitialBackoff = TimeSpan.FromMilliseconds(200), MaxBackoff = TimeSpan.FromSeconds(1), BackoffMultiplier = 2,
+                    RetryableStatusCodes = { StatusCode.Unavailable },
+                },
+            },
+        },
+    };
 
     public Task<StreamInfo> AddSyntheticAsync(string id, bool alwaysOn = false, string spec = "synthetic://static?seed=3&w=160&h=128&fps=30") =>
         Client.AddStreamAsync(new AddStreamRequest { Id = id, SourceUri = spec, AlwaysOn = alwaysOn }).ResponseAsync;
