@@ -41,7 +41,7 @@ internal sealed class ServerUnderTest : IAsyncDisposable
         ["StreamMtl:StartDeclaredStreams"] = "false",
         ["StreamMtl:Limits:MaxStreams"] = "4",
         ["StreamMtl:Limits:MaxSubscribersPerStream"] = "3",
-        ["StreamMtl:Pipeline:WriteTimeout"] = "00:00:02",
+        ["StreamMtl:Pipeline:WriteTimeout"] = "00:00:10",
     };
 
     public static async Task<ServerUnderTest> StartInProcessAsync(IDictionary<string, string?>? overrides = null)

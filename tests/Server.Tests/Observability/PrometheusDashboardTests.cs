@@ -78,7 +78,7 @@ public sealed class PrometheusDashboardTests
         try
         {
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(10) };
-            var queries = DashboardQueries().Select(q => q.Replace("$stream", "cam").Replace("$__rate_interval", "10s")).ToList();
+            var queries = DashboardQueries().Select(q => q.Replace("$stream", "cam").Replace("$__rate_interval", "30s")).ToList();
             var missing = queries.ToList();
             await Eventually.UntilAsync(async () =>
             {
