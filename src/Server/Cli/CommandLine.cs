@@ -10,7 +10,8 @@ public static class CommandLine
         usage: streammtl <command> [options]
 
         commands:
-          serve   run the service (default source: the synthetic camera, default model: the shipped one)
+          serve   run the gRPC service (default source: the synthetic camera, default model: the shipped one)
+          watch   subscribe to a stream and write colour-mapped results side by side with the input
           train   train the model on synthetic-camera data (stages: base, sub, single, all)
           eval    evaluate a model on held-out synthetic sequences (--json report)
           bench   benchmarks: --kind render | model
@@ -32,6 +33,15 @@ public static class CommandLine
         string command = args[0];
         try
         {
+            if (command == "serve")
+            {
+                // serve passes --StreamMtl:Key=value options through to the host configuration.
+                return await ServeCommand.RunAsync(args[1..]);
+            }
+            if (command == "watch")
+            {
+                return await WatchCommand.RunAsync(CliArgs.Parse(args.Skip(1)));
+            }
             var options = CliArgs.Parse(args.Skip(1));
             if (options.Flag("help"))
             {
@@ -40,7 +50,6 @@ public static class CommandLine
             }
             return command switch
             {
-                "serve" => await ServeCommand.RunAsync(options),
                 "train" => TrainCommand.Run(options),
                 "eval" => EvalCommand.Run(options),
                 "bench" => BenchCommand.Run(options),
@@ -70,6 +79,7 @@ public static class CommandLine
     private static string HelpFor(string command) => command switch
     {
         "serve" => ServeCommand.Help,
+        "watch" => WatchCommand.Help,
         "train" => TrainCommand.Help,
         "eval" => EvalCommand.Help,
         "bench" => BenchCommand.Help,

@@ -1,0 +1,217 @@
+using StreamMtl.Pipeline.Reuse;
+
+namespace StreamMtl.Server.Configuration;
+
+/// <summary>The service's configuration (section "StreamMtl"), validated at startup with every error listed.</summary>
+public sealed record ServiceOptions
+{
+    public const string Section = "StreamMtl";
+
+    public ModelOptions Model { get; init; } = new();
+    public EndpointOptions Endpoints { get; init; } = new();
+    public LimitOptions Limits { get; init; } = new();
+    public PipelineOptions Pipeline { get; init; } = new();
+    public SecurityOptions Security { get; init; } = new();
+
+    /// <summary>Streams started with the service (trusted: not subject to the source allowlist).</summary>
+    public List<StreamDeclaration> Streams { get; init; } = [];
+
+    /// <summary>False starts none of <see cref="Streams"/> (serve --no-camera; tests).</summary>
+    public bool StartDeclaredStreams { get; init; } = true;
+
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        errors.AddRange(Model.Validate().Select(e => "Model: " + e));
+        errors.AddRange(Endpoints.Validate().Select(e => "Endpoints: " + e));
+        errors.AddRange(Limits.Validate().Select(e => "Limits: " + e));
+        errors.AddRange(Pipeline.Validate().Select(e => "Pipeline: " + e));
+        errors.AddRange(Security.Validate().Select(e => "Security: " + e));
+        for (int i = 0; i < Streams.Count; i++)
+        {
+            errors.AddRange(Streams[i].Validate().Select(e => $"Streams[{i}]: {e}"));
+        }
+        foreach (var dup in Streams.GroupBy(s => s.Id, StringComparer.Ordinal).Where(g => g.Count() > 1))
+        {
+            errors.Add($"Streams: id '{dup.Key}' declared {dup.Count()} times");
+        }
+        if (StartDeclaredStreams && Streams.Count > Limits.MaxStreams)
+        {
+            errors.Add($"Streams: {Streams.Count} declared but Limits:MaxStreams is {Limits.MaxStreams}");
+        }
+        return errors;
+    }
+}
+
+/// <summary>Which model to load and the input size frames are resized to.</summary>
+public sealed record ModelOptions
+{
+    /// <summary>Model file; empty = the shipped model (see ModelLocator).</summary>
+    public string? Path { get; init; }
+    public int InputWidth { get; init; } = 320;
+    public int InputHeight { get; init; } = 240;
+
+    /// <summary>TorchSharp intra-op threads; 0 = processor count.</summary>
+    public int Threads { get; init; }
+
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        if (InputWidth is < 16 or > 4096 || InputWidth % 16 != 0) errors.Add($"InputWidth must be a multiple of 16 in 16..4096, got {InputWidth}");
+        if (InputHeight is < 16 or > 4096 || InputHeight % 16 != 0) errors.Add($"InputHeight must be a multiple of 16 in 16..4096, got {InputHeight}");
+        if (Threads < 0) errors.Add($"Threads must be >= 0, got {Threads}");
+        return errors;
+    }
+}
+
+/// <summary>Where the service listens: gRPC (HTTP/2, optional TLS) and a separate HTTP/1.1 port for /metrics, /healthz, /readyz.</summary>
+public sealed record EndpointOptions
+{
+    public string Address { get; init; } = "127.0.0.1";
+    public int GrpcPort { get; init; } = 50051;
+    public int MetricsPort { get; init; } = 9464;
+
+    /// <summary>PEM certificate and key for gRPC over TLS; both or neither.</summary>
+    public string? TlsCertificatePath { get; init; }
+    public string? TlsKeyPath { get; init; }
+
+    public bool Tls => !string.IsNullOrEmpty(TlsCertificatePath);
+
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        if (!System.Net.IPAddress.TryParse(Address, out _) && Address is not ("localhost" or "*")) errors.Add($"Address must be an IP address, localhost or *, got '{Address}'");
+        if (GrpcPort is < 0 or > 65535) errors.Add($"GrpcPort must be in 0..65535, got {GrpcPort}");
+        if (MetricsPort is < 0 or > 65535) errors.Add($"MetricsPort must be in 0..65535, got {MetricsPort}");
+        if (GrpcPort != 0 && GrpcPort == MetricsPort) errors.Add("GrpcPort and MetricsPort must differ");
+        if (string.IsNullOrEmpty(TlsCertificatePath) != string.IsNullOrEmpty(TlsKeyPath)) errors.Add("TlsCertificatePath and TlsKeyPath go together");
+        if (!string.IsNullOrEmpty(TlsCertificatePath) && !File.Exists(TlsCertificatePath)) errors.Add($"TlsCertificatePath not found: {TlsCertificatePath}");
+        if (!string.IsNullOrEmpty(TlsKeyPath) && !File.Exists(TlsKeyPath)) errors.Add($"TlsKeyPath not found: {TlsKeyPath}");
+        return errors;
+    }
+}
+
+/// <summary>Resource limits; exceeding one is ResourceExhausted (counts) or InvalidArgument (sizes).</summary>
+public sealed record LimitOptions
+{
+    public int MaxStreams { get; init; } = 16;
+    public int MaxSubscribersPerStream { get; init; } = 8;
+    public int MaxProcessSessions { get; init; } = 4;
+
+    /// <summary>Largest message the server sends; the default matches default gRPC clients (4 MB).</summary>
+    public int MaxSendMessageBytes { get; init; } = 4 * 1024 * 1024;
+
+    /// <summary>Largest message a client may send (Process frames): 1080p raw BGR is 6.2 MB.</summary>
+    public int MaxReceiveMessageBytes { get; init; } = 16 * 1024 * 1024;
+
+    public int MaxOutputWidth { get; init; } = 1920;
+    public int MaxOutputHeight { get; init; } = 1080;
+    public int MaxClientFrameWidth { get; init; } = 3840;
+    public int MaxClientFrameHeight { get; init; } = 2160;
+
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        if (MaxStreams < 1) errors.Add($"MaxStreams must be >= 1, got {MaxStreams}");
+        if (MaxSubscribersPerStream < 1) errors.Add($"MaxSubscribersPerStream must be >= 1, got {MaxSubscribersPerStream}");
+        if (MaxProcessSessions < 0) errors.Add($"MaxProcessSessions must be >= 0, got {MaxProcessSessions}");
+        if (MaxSendMessageBytes < 64 * 1024) errors.Add($"MaxSendMessageBytes must be >= 65536, got {MaxSendMessageBytes}");
+        if (MaxReceiveMessageBytes < 64 * 1024) errors.Add($"MaxReceiveMessageBytes must be >= 65536, got {MaxReceiveMessageBytes}");
+        if (MaxOutputWidth is < 16 or > 8192 || MaxOutputHeight is < 16 or > 8192) errors.Add("MaxOutputWidth/Height must be in 16..8192");
+        if (MaxClientFrameWidth is < 16 or > 8192 || MaxClientFrameHeight is < 16 or > 8192) errors.Add("MaxClientFrameWidth/Height must be in 16..8192");
+        return errors;
+    }
+}
+
+/// <summary>Queues, batching and timeouts of the frame pipeline.</summary>
+public sealed record PipelineOptions
+{
+    /// <summary>Frames of different streams run back to back on the inference thread per wake-up.</summary>
+    public int BatchSize { get; init; } = 4;
+
+    /// <summary>How long the inference thread waits for more streams' frames once it has one.</summary>
+    public TimeSpan BatchTimeout { get; init; } = TimeSpan.FromMilliseconds(2);
+
+    /// <summary>Results kept per subscriber before the oldest is dropped.</summary>
+    public int SubscriberQueue { get; init; } = 4;
+
+    /// <summary>A subscriber whose write does not complete within this is dropped.</summary>
+    public TimeSpan WriteTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>No source frame for this long means stalled (source torn down and reconnected).</summary>
+    public TimeSpan StallTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Results a Process call may have in flight (frames sent but results not yet written).</summary>
+    public int ProcessInFlight { get; init; } = 2;
+
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        if (BatchSize is < 1 or > 64) errors.Add($"BatchSize must be in 1..64, got {BatchSize}");
+        if (BatchTimeout < TimeSpan.Zero || BatchTimeout > TimeSpan.FromSeconds(1)) errors.Add($"BatchTimeout must be in 0..1 s, got {BatchTimeout}");
+        if (SubscriberQueue is < 1 or > 1024) errors.Add($"SubscriberQueue must be in 1..1024, got {SubscriberQueue}");
+        if (WriteTimeout <= TimeSpan.Zero) errors.Add("WriteTimeout must be positive");
+        if (StallTimeout <= TimeSpan.Zero) errors.Add("StallTimeout must be positive");
+        if (ProcessInFlight is < 1 or > 64) errors.Add($"ProcessInFlight must be in 1..64, got {ProcessInFlight}");
+        return errors;
+    }
+}
+
+/// <summary>API keys and the allowlist for client-supplied source URIs.</summary>
+public sealed record SecurityOptions
+{
+    /// <summary>When non-empty, every gRPC call (except health) needs one of these in the <see cref="ApiKeyHeader"/> metadata.</summary>
+    public string[] ApiKeys { get; init; } = [];
+    public string ApiKeyHeader { get; init; } = "x-api-key";
+
+    /// <summary>Schemes clients may use in AddStream ("file" covers plain paths, "v4l2" covers /dev/video*).</summary>
+    public string[]? AllowedSchemes { get; init; }
+
+    /// <summary>Hosts network sources may reach: exact names/IPs or "*.example.com"; empty = none.</summary>
+    public string[] AllowedHosts { get; init; } = [];
+
+    /// <summary>Directories (and devices) file sources may read below; empty = none.</summary>
+    public string[] AllowedDirectories { get; init; } = [];
+
+    public static IReadOnlyList<string> DefaultSchemes { get; } = ["synthetic", "file", "v4l2", "rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "srt", "udp"];
+
+    public IReadOnlyList<string> EffectiveSchemes => AllowedSchemes ?? DefaultSchemes;
+
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        if (ApiKeys.Any(k => k.Length < 16)) errors.Add("ApiKeys must be at least 16 characters each");
+        if (string.IsNullOrWhiteSpace(ApiKeyHeader) || ApiKeyHeader != ApiKeyHeader.ToLowerInvariant()) errors.Add("ApiKeyHeader must be a lower-case metadata key");
+        foreach (var dir in AllowedDirectories.Where(d => !System.IO.Path.IsPathFullyQualified(d)))
+        {
+            errors.Add($"AllowedDirectories entries must be absolute, got '{dir}'");
+        }
+        return errors;
+    }
+}
+
+/// <summary>A stream declared in configuration.</summary>
+public sealed record StreamDeclaration
+{
+    public string Id { get; init; } = "";
+    public string Source { get; init; } = "";
+    public string[] Tasks { get; init; } = [];
+    public bool AlwaysOn { get; init; } = true;
+    public double MaxFps { get; init; }
+    // A fresh instance: the configuration binder writes into existing objects, and must never touch ReuseSettings.Default.
+    public ReuseSettings Reuse { get; init; } = new();
+
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        if (!StreamIds.IsValid(Id)) errors.Add($"Id '{Id}' must be 1..64 characters of [A-Za-z0-9_.-]");
+        if (string.IsNullOrWhiteSpace(Source)) errors.Add("Source is required");
+        foreach (var task in Tasks.Where(t => !StreamMtl.Pipeline.Model.VisionTasks.TryParse(t, out _)))
+        {
+            errors.Add($"unknown task '{task}' (segmentation, depth, normals)");
+        }
+        if (MaxFps < 0 || double.IsNaN(MaxFps)) errors.Add($"MaxFps must be >= 0, got {MaxFps}");
+        errors.AddRange(Reuse.Validate().Select(e => "Reuse: " + e));
+        return errors;
+    }
+}

@@ -1,0 +1,47 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using StreamMtl.Pipeline.Model;
+using StreamMtl.Server.Configuration;
+using StreamMtl.Server.Inference;
+using StreamMtl.Server.Streams;
+
+namespace StreamMtl.Server.Hosting;
+
+/// <summary>
+/// Loads the model and starts the declared streams at startup. Shutdown stops every stream in StoppingAsync, before
+/// Kestrel starts draining, so subscriptions end (OK) at once instead of holding the server until its shutdown timeout.
+/// </summary>
+public sealed class StreamsHostedService(StreamRegistry registry, InferenceEngine engine, IOptions<ServiceOptions> options) : IHostedLifecycleService
+{
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public async Task StoppingAsync(CancellationToken cancellationToken) => await registry.DisposeAsync();
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        foreach (var declared in options.Value.StartDeclaredStreams ? options.Value.Streams : [])
+        {
+            var tasks = declared.Tasks.Length == 0 ? engine.Model.Tasks
+                : declared.Tasks.Aggregate(TaskSet.None, (set, name) => VisionTasks.TryParse(name, out var t) ? set | t.ToSet() : set);
+            try
+            {
+                registry.Add(new StreamDefinition(declared.Id, declared.Source, tasks, declared.AlwaysOn, declared.MaxFps, declared.Reuse), trusted: true);
+            }
+            catch (Grpc.Core.RpcException e)
+            {
+                throw new OptionsValidationException(ServiceOptions.Section, typeof(ServiceOptions), [$"Streams ({declared.Id}): {e.Status.Detail}"]);
+            }
+        }
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await registry.DisposeAsync();
+        engine.Dispose();
+    }
+}

@@ -1,0 +1,20 @@
+using System.Security.Cryptography;
+using StreamMtl.Pipeline.Model;
+using StreamMtl.Pipeline.Weights;
+
+namespace StreamMtl.Server.Inference;
+
+/// <summary>What the loaded model is: its architecture and metadata, the input size frames are resized to, and a version string.</summary>
+public sealed record LoadedModel(string Path, ModelMetadata Metadata, int InputWidth, int InputHeight, string Version, TimeSpan LoadTime)
+{
+    public ModelConfig Config => Metadata.Config;
+
+    public TaskSet Tasks => Config.AllTasks.Aggregate(TaskSet.None, (set, t) => set | t.ToSet());
+
+    public static string VersionOf(string path, ModelMetadata metadata)
+    {
+        using var stream = File.OpenRead(path);
+        string hash = Convert.ToHexStringLower(SHA256.HashData(stream))[..12];
+        return $"{metadata.Format}+sha256.{hash}";
+    }
+}

@@ -1,0 +1,120 @@
+using Prometheus;
+
+namespace StreamMtl.Server.Metrics;
+
+/// <summary>
+/// The service's Prometheus metrics, on a registry of its own (one per host, so in-process tests do not share series).
+/// Labels stay low-cardinality: stream id (bounded by Limits:MaxStreams), task, stage, queue, reason.
+/// </summary>
+public sealed class ServerMetrics
+{
+    private static readonly double[] LatencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5];
+    private static readonly double[] RatioBuckets = [0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1];
+
+    public static IReadOnlyList<string> DropReasons { get; } =
+        ["source_overwritten", "idle", "rate_limit", "inference_busy", "encode_busy", "subscriber_slow", "error"];
+
+    public static IReadOnlyList<string> Stages { get; } = ["preprocess", "queue", "inference", "encode"];
+
+    public ServerMetrics()
+    {
+        Registry = Prometheus.Metrics.NewCustomRegistry();
+        var factory = Prometheus.Metrics.WithCustomRegistry(Registry);
+        FramesIngested = factory.CreateCounter("streammtl_frames_ingested_total", "Frames read from sources.", "stream");
+        FramesProcessed = factory.CreateCounter("streammtl_frames_processed_total", "Frames run through the model.", "stream");
+        FramesDropped = factory.CreateCounter("streammtl_frames_dropped_total", "Frames or results dropped, by reason.", "stream", "reason");
+        SourceReconnects = factory.CreateCounter("streammtl_source_reconnects_total", "Source reconnections.", "stream");
+        SourceUp = factory.CreateGauge("streammtl_source_up", "1 while the source delivers frames.", "stream");
+        StageLatency = factory.CreateHistogram("streammtl_stage_latency_seconds", "Time per pipeline stage.",
+            new HistogramConfiguration { LabelNames = ["stream", "stage"], Buckets = LatencyBuckets });
+        EndToEndLatency = factory.CreateHistogram("streammtl_end_to_end_latency_seconds", "Capture to encoded result.",
+            new HistogramConfiguration { LabelNames = ["stream"], Buckets = LatencyBuckets });
+        QueueDepth = factory.CreateGauge("streammtl_queue_depth", "Items waiting in a pipeline queue.", "stream", "queue");
+        Subscribers = factory.CreateGauge("streammtl_subscribers", "Active subscribers.", "stream");
+        SubscribersDropped = factory.CreateCounter("streammtl_subscribers_dropped_total", "Subscribers ended by the server.", "stream", "reason");
+        ResultsSent = factory.CreateCounter("streammtl_results_sent_total", "Results written to subscribers.", "stream");
+        ResultBytes = factory.CreateCounter("streammtl_result_bytes_total", "Bytes of results written to subscribers.", "stream");
+        FlopsDense = factory.CreateCounter("streammtl_flops_dense_total", "FLOPs a dense pass would have spent.", "stream", "task");
+        FlopsExecuted = factory.CreateCounter("streammtl_flops_executed_total", "FLOPs actually executed.", "stream", "task");
+        FlopsSavedRatio = factory.CreateHistogram("streammtl_flops_saved_ratio", "Per frame: 1 - executed/dense FLOPs.",
+            new HistogramConfiguration { LabelNames = ["stream"], Buckets = RatioBuckets });
+        TokensRecomputedRatio = factory.CreateHistogram("streammtl_tokens_recomputed_ratio", "Per frame: recomputed / total tokens over gated layers.",
+            new HistogramConfiguration { LabelNames = ["stream"], Buckets = RatioBuckets });
+        Keyframes = factory.CreateCounter("streammtl_keyframes_total", "Frames computed in full.", "stream");
+        BatchSize = factory.CreateHistogram("streammtl_inference_batch_size", "Frames run per inference wake-up.",
+            new HistogramConfiguration { Buckets = [1, 2, 3, 4, 6, 8, 16, 32, 64] });
+        Streams = factory.CreateGauge("streammtl_streams", "Registered streams.");
+        ModelInfo = factory.CreateGauge("streammtl_model_info", "The loaded model (value 1).", "version", "base_task", "tasks", "split_layer", "input_size");
+        ModelLoadSeconds = factory.CreateGauge("streammtl_model_load_seconds", "Time taken to load the model.");
+    }
+
+    public CollectorRegistry Registry { get; }
+    public Counter FramesIngested { get; }
+    public Counter FramesProcessed { get; }
+    public Counter FramesDropped { get; }
+    public Counter SourceReconnects { get; }
+    public Gauge SourceUp { get; }
+    public Histogram StageLatency { get; }
+    public Histogram EndToEndLatency { get; }
+    public Gauge QueueDepth { get; }
+    public Gauge Subscribers { get; }
+    public Counter SubscribersDropped { get; }
+    public Counter ResultsSent { get; }
+    public Counter ResultBytes { get; }
+    public Counter FlopsDense { get; }
+    public Counter FlopsExecuted { get; }
+    public Histogram FlopsSavedRatio { get; }
+    public Histogram TokensRecomputedRatio { get; }
+    public Counter Keyframes { get; }
+    public Histogram BatchSize { get; }
+    public Gauge Streams { get; }
+    public Gauge ModelInfo { get; }
+    public Gauge ModelLoadSeconds { get; }
+
+    /// <summary>Publishes a stream's series at zero, so dashboards show it (and rate() works) before the first event.</summary>
+    public void Touch(string stream, IEnumerable<string> tasks)
+    {
+        FramesIngested.WithLabels(stream);
+        FramesProcessed.WithLabels(stream);
+        SourceReconnects.WithLabels(stream);
+        Keyframes.WithLabels(stream);
+        ResultsSent.WithLabels(stream);
+        Subscribers.WithLabels(stream).Set(0);
+        foreach (var reason in DropReasons)
+        {
+            FramesDropped.WithLabels(stream, reason);
+        }
+        foreach (var task in tasks)
+        {
+            FlopsDense.WithLabels(stream, task);
+            FlopsExecuted.WithLabels(stream, task);
+        }
+    }
+
+    /// <summary>Removes a stream's series when it is removed, so ids do not accumulate.</summary>
+    public void Forget(string stream)
+    {
+        foreach (var collector in new Collector[] { FramesIngested, FramesProcessed, FramesDropped, SourceReconnects, SourceUp, StageLatency,
+            EndToEndLatency, QueueDepth, Subscribers, SubscribersDropped, ResultsSent, ResultBytes, FlopsDense, FlopsExecuted,
+            FlopsSavedRatio, TokensRecomputedRatio, Keyframes })
+        {
+            RemoveStream(collector, stream);
+        }
+    }
+
+    private static void RemoveStream(Collector collector, string stream)
+    {
+        switch (collector)
+        {
+            case Counter c:
+                foreach (var labels in c.GetAllLabelValues().Where(l => l.Length > 0 && l[0] == stream).ToList()) c.RemoveLabelled(labels);
+                break;
+            case Gauge g:
+                foreach (var labels in g.GetAllLabelValues().Where(l => l.Length > 0 && l[0] == stream).ToList()) g.RemoveLabelled(labels);
+                break;
+            case Histogram h:
+                foreach (var labels in h.GetAllLabelValues().Where(l => l.Length > 0 && l[0] == stream).ToList()) h.RemoveLabelled(labels);
+                break;
+        }
+    }
+}

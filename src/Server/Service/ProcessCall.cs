@@ -1,0 +1,144 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using Grpc.Core;
+using StreamMtl.Api.V1;
+using StreamMtl.Server.Configuration;
+using StreamMtl.Server.Results;
+using StreamMtl.Server.Inference;
+using StreamMtl.Server.Metrics;
+using StreamMtl.Server.Streams;
+
+namespace StreamMtl.Server.Service;
+
+/// <summary>
+/// One Process call: frames from the client go through a wait-mode lane (at most ProcessInFlight results outstanding, so
+/// a client sending too fast is slowed by HTTP/2 flow control, not buffered) and come back in order from one writer task.
+/// </summary>
+public sealed class ProcessCall(InferenceEngine engine, ServerMetrics metrics, ProcessSessions sessions, ServiceOptions options, TimeProvider time)
+{
+    public async System.Threading.Tasks.Task RunAsync(IAsyncStreamReader<ProcessRequest> requests, IServerStreamWriter<FrameResult> responses,
+        CancellationToken cancellationToken)
+    {
+        if (!await requests.MoveNext(cancellationToken))
+        {
+            return;
+        }
+        var config = requests.Current.Config ?? throw VisionGrpcService.Invalid("the first Process message must be a config");
+        string id = string.IsNullOrEmpty(config.StreamId) ? "process" : config.StreamId;
+        if (!StreamIds.IsValid(id))
+        {
+            throw VisionGrpcService.Invalid($"stream_id '{id}' must be 1..64 characters of [A-Za-z0-9_.-]");
+        }
+        var spec = OutputSpec.TryCreate(config.Tasks, config.Encoding, config.OutputSize, engine.Model.Tasks, engine.Model, options.Limits, out var error)
+            ?? throw VisionGrpcService.Invalid(error!);
+        var reuse = VisionGrpcService.ToReuse(config.Reuse);
+        var reuseErrors = reuse.Validate();
+        if (reuseErrors.Count > 0)
+        {
+            throw VisionGrpcService.Invalid("invalid reuse settings: " + string.Join("; ", reuseErrors));
+        }
+        if (!sessions.TryEnter(options.Limits.MaxProcessSessions))
+        {
+            throw new RpcException(new Status(StatusCode.ResourceExhausted, $"the server already runs {options.Limits.MaxProcessSessions} Process calls"));
+        }
+        int inFlight = options.Pipeline.ProcessInFlight;
+        var slots = new SemaphoreSlim(inFlight);
+        var results = Channel.CreateBounded<InferenceOutput>(new BoundedChannelOptions(inFlight + 1) { SingleReader = true });
+        using var lane = engine.OpenLane(id, reuse, inFlight, BoundedChannelFullMode.Wait, _ => { },
+            output =>
+            {
+                if (!results.Writer.TryWrite(output))
+                {
+                    output.Dispose();
+                }
+            });
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var writer = WriteAsync(id, spec, results.Reader, responses, slots, stop.Token);
+        try
+        {
+            long next = 0;
+            while (await requests.MoveNext(stop.Token))
+            {
+                var frameMessage = requests.Current.Frame ?? throw VisionGrpcService.Invalid("after the config, every Process message must be a frame");
+                long index = frameMessage.Index != 0 ? frameMessage.Index : next;
+                next = index + 1;
+                var clock = Stopwatch.StartNew();
+                using var frame = ClientFrameDecoder.TryDecode(frameMessage, index, time.GetUtcNow(), options.Limits, out error)
+                    ?? throw VisionGrpcService.Invalid(error!);
+                metrics.FramesIngested.WithLabels(id).Inc();
+                var input = Preprocess.Resize(frame, engine.Model.InputWidth, engine.Model.InputHeight);
+                var job = new InferenceJob(input, spec.Tasks, time.GetTimestamp(), clock.Elapsed);
+                try
+                {
+                    await slots.WaitAsync(stop.Token);
+                    await lane.EnqueueAsync(job, stop.Token);
+                }
+                catch
+                {
+                    job.Dispose();
+                    throw;
+                }
+                if (writer.IsCompleted)
+                {
+                    break;
+                }
+            }
+            // Every frame sent gets its result before the call ends.
+            for (int i = 0; i < inFlight && !writer.IsCompleted; i++)
+            {
+                await slots.WaitAsync(stop.Token);
+            }
+        }
+        finally
+        {
+            results.Writer.TryComplete();
+            await stop.CancelAsync();
+            try
+            {
+                await writer;
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            finally
+            {
+                while (results.Reader.TryRead(out var left))
+                {
+                    left.Dispose();
+                }
+                sessions.Exit();
+                metrics.Forget(id);
+            }
+        }
+    }
+
+    private async System.Threading.Tasks.Task WriteAsync(string id, OutputSpec spec, ChannelReader<InferenceOutput> results,
+        IServerStreamWriter<FrameResult> responses, SemaphoreSlim slots, CancellationToken cancellationToken)
+    {
+        await foreach (var output in results.ReadAllAsync(cancellationToken))
+        {
+            using (output)
+            {
+                if (output.Analysis is not { } analysis)
+                {
+                    throw new RpcException(new Status(StatusCode.Internal, "inference failed: " + output.Error));
+                }
+                PipelineMetrics.Record(metrics, id, output);
+                var clock = Stopwatch.StartNew();
+                var result = ResultEncoder.Encode(id, analysis, output.Job.Input.Image, output.Job.Input.CaptureTime, spec, PipelineMetrics.Timings(output));
+                result.Timings.Add(new StageTiming { Stage = "encode", Seconds = clock.Elapsed.TotalSeconds });
+                metrics.StageLatency.WithLabels(id, "encode").Observe(clock.Elapsed.TotalSeconds);
+                try
+                {
+                    await responses.WriteAsync(result, cancellationToken).WaitAsync(options.Pipeline.WriteTimeout, time, cancellationToken);
+                }
+                catch (TimeoutException)
+                {
+                    throw new RpcException(new Status(StatusCode.DeadlineExceeded, "client did not accept a result in time"));
+                }
+                metrics.ResultsSent.WithLabels(id).Inc();
+                slots.Release();
+            }
+        }
+    }
+}

@@ -1,0 +1,156 @@
+using Grpc.Core;
+using Microsoft.Extensions.Options;
+using StreamMtl.Api.V1;
+using StreamMtl.Ingest.Synthetic;
+using StreamMtl.Pipeline.Model;
+using StreamMtl.Server.Configuration;
+using StreamMtl.Server.Results;
+using StreamMtl.Server.Inference;
+using StreamMtl.Server.Metrics;
+using StreamMtl.Server.Streams;
+
+namespace StreamMtl.Server.Service;
+
+/// <summary>The streammtl.v1.VisionService endpoints: stream management, Subscribe, Process and model info.</summary>
+public sealed class VisionGrpcService(StreamRegistry streams, InferenceEngine engine, ServerMetrics metrics, ProcessSessions sessions,
+    IOptions<ServiceOptions> options, TimeProvider time) : VisionService.VisionServiceBase
+{
+    private readonly ServiceOptions _options = options.Value;
+
+    public override System.Threading.Tasks.Task<StreamInfo> AddStream(AddStreamRequest request, ServerCallContext context)
+    {
+        var tasks = ApiTasks.ToSet(request.Tasks, out var taskError);
+        if (taskError != null)
+        {
+            throw Invalid(taskError);
+        }
+        if (request.MaxFps < 0 || double.IsNaN(request.MaxFps) || double.IsInfinity(request.MaxFps))
+        {
+            throw Invalid($"max_fps must be >= 0, got {request.MaxFps}");
+        }
+        int width = request.Size?.Width ?? 0;
+        int height = request.Size?.Height ?? 0;
+        if (width < 0 || height < 0 || width > 8192 || height > 8192 || (width == 0) != (height == 0) || width % 2 != 0 || height % 2 != 0)
+        {
+            throw Invalid($"size must be even pixels in 2..8192, both or neither, got {width}x{height}");
+        }
+        var definition = new StreamDefinition(request.Id, request.SourceUri, tasks == TaskSet.None ? engine.Model.Tasks : tasks,
+            request.AlwaysOn, request.MaxFps, ToReuse(request.Reuse), width, height);
+        var stream = streams.Add(definition, trusted: false);
+        return System.Threading.Tasks.Task.FromResult(stream.Describe());
+    }
+
+    public override async System.Threading.Tasks.Task<RemoveStreamResponse> RemoveStream(RemoveStreamRequest request, ServerCallContext context)
+    {
+        if (!await streams.RemoveAsync(request.Id))
+        {
+            throw NotFound(request.Id);
+        }
+        return new RemoveStreamResponse();
+    }
+
+    public override System.Threading.Tasks.Task<ListStreamsResponse> ListStreams(ListStreamsRequest request, ServerCallContext context)
+    {
+        var response = new ListStreamsResponse();
+        response.Streams.AddRange(streams.All.Select(s => s.Describe()));
+        return System.Threading.Tasks.Task.FromResult(response);
+    }
+
+    public override System.Threading.Tasks.Task<StreamInfo> GetStream(GetStreamRequest request, ServerCallContext context) =>
+        System.Threading.Tasks.Task.FromResult((streams.Find(request.Id) ?? throw NotFound(request.Id)).Describe());
+
+    public override async System.Threading.Tasks.Task Subscribe(SubscribeRequest request, IServerStreamWriter<FrameResult> responseStream,
+        ServerCallContext context)
+    {
+        var stream = streams.Find(request.StreamId) ?? throw NotFound(request.StreamId);
+        var spec = OutputSpec.TryCreate(request.Tasks, request.Encoding, request.OutputSize, stream.Definition.Tasks, engine.Model, _options.Limits,
+            out var error) ?? throw Invalid(error!);
+        var status = stream.Status;
+        if (status.State is Ingest.Supervision.StreamState.Failed or Ingest.Supervision.StreamState.Stopped)
+        {
+            throw new RpcException(new Status(StatusCode.Unavailable, $"stream '{stream.Id}' source is {status.State.ToString().ToLowerInvariant()}: {status.LastError}"));
+        }
+        if (status.State is Ingest.Supervision.StreamState.Backoff or Ingest.Supervision.StreamState.Stalled)
+        {
+            throw new RpcException(new Status(StatusCode.Unavailable, $"stream '{stream.Id}' source is reconnecting: {status.LastError}"));
+        }
+        var subscriber = stream.Subscribe(spec, _options.Limits.MaxSubscribersPerStream, out error)
+            ?? throw new RpcException(new Status(StatusCode.ResourceExhausted, error!));
+        string? reason = "client_gone";
+        try
+        {
+            await subscriber.PumpAsync(responseStream, _options.Pipeline.WriteTimeout, time, r => Sent(stream.Id, r), context.CancellationToken);
+            reason = null;
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.DeadlineExceeded)
+        {
+            reason = "write_timeout";
+            throw;
+        }
+        catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            stream.Unsubscribe(subscriber, reason);
+        }
+    }
+
+    public override System.Threading.Tasks.Task Process(IAsyncStreamReader<ProcessRequest> requestStream, IServerStreamWriter<FrameResult> responseStream,
+        ServerCallContext context) =>
+        new ProcessCall(engine, metrics, sessions, _options, time).RunAsync(requestStream, responseStream, context.CancellationToken);
+
+    public override System.Threading.Tasks.Task<ModelInfo> GetModelInfo(GetModelInfoRequest request, ServerCallContext context)
+    {
+        var model = engine.Model;
+        var info = new ModelInfo
+        {
+            BaseTask = ApiTasks.ToApi(model.Config.BaseTask),
+            InputSize = new Api.V1.Size { Width = model.InputWidth, Height = model.InputHeight },
+            SplitLayer = model.Config.SplitLayer,
+            Patch = model.Config.Patch,
+            Blocks = model.Config.Blocks,
+            Version = model.Version,
+        };
+        info.Tasks.AddRange(model.Config.AllTasks.Select(ApiTasks.ToApi));
+        for (int i = 0; i < model.Metadata.Classes.Length; i++)
+        {
+            var (r, g, b) = i < SyntheticClasses.Colors.Count ? SyntheticClasses.Colors[i] : ((byte)(37 * i), (byte)(91 * i), (byte)(151 * i));
+            info.Classes.Add(new ClassInfo { Id = i, Name = model.Metadata.Classes[i], Color = (uint)(r << 16 | g << 8 | b) });
+        }
+        foreach (var (name, value) in model.Metadata.Metrics)
+        {
+            info.Metrics[name] = value;
+        }
+        return System.Threading.Tasks.Task.FromResult(info);
+    }
+
+    private void Sent(string stream, FrameResult result)
+    {
+        metrics.ResultsSent.WithLabels(stream).Inc();
+        metrics.ResultBytes.WithLabels(stream).Inc(result.CalculateSize());
+    }
+
+    /// <summary>API reuse settings over the defaults; validated by the caller.</summary>
+    public static Pipeline.Reuse.ReuseSettings ToReuse(Api.V1.ReuseSettings? reuse)
+    {
+        var settings = Pipeline.Reuse.ReuseSettings.Default;
+        if (reuse == null)
+        {
+            return settings;
+        }
+        return settings with
+        {
+            Dense = reuse.Dense,
+            Threshold = reuse.Threshold ?? settings.Threshold,
+            Budget = reuse.Budget ?? settings.Budget,
+            KeyframeInterval = reuse.KeyframeInterval ?? settings.KeyframeInterval,
+            SceneCutLimit = reuse.SceneCutLimit ?? settings.SceneCutLimit,
+            ShareThreshold = reuse.ShareThreshold ?? settings.ShareThreshold,
+        };
+    }
+
+    internal static RpcException Invalid(string message) => new(new Status(StatusCode.InvalidArgument, message));
+
+    private static RpcException NotFound(string id) => new(new Status(StatusCode.NotFound, $"no stream '{id}'"));
+}

@@ -1,0 +1,374 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using OpenCvSharp;
+using StreamMtl.Api.V1;
+using LogLevel = Microsoft.Extensions.Logging.LogLevel;
+using StreamState = StreamMtl.Ingest.Supervision.StreamState;
+using Task = System.Threading.Tasks.Task;
+using StreamMtl.Ingest.Frames;
+using StreamMtl.Ingest.Sources;
+using StreamMtl.Ingest.Supervision;
+using StreamMtl.Pipeline.Model;
+using StreamMtl.Server.Configuration;
+using StreamMtl.Server.Results;
+using StreamMtl.Server.Inference;
+using StreamMtl.Server.Metrics;
+
+namespace StreamMtl.Server.Streams;
+
+/// <summary>
+/// One camera stream: supervised source -> reader/preprocess (resize to the model size) -> inference lane (capacity 1,
+/// drop oldest) -> encode queue (capacity 2, drop oldest) -> encoder (once per distinct subscriber spec) -> subscriber queues.
+/// Only tasks somebody subscribed to are computed (all of the stream's tasks when always-on).
+/// </summary>
+public sealed partial class CameraStream : IAsyncDisposable
+{
+    private readonly StreamSupervisor _supervisor;
+    private readonly InferenceLane _lane;
+    private readonly Channel<InferenceOutput> _encodeQueue;
+    private readonly ConcurrentDictionary<long, Subscriber> _subscribers = new();
+    private readonly ServerMetrics _metrics;
+    private readonly LoadedModel _model;
+    private readonly PipelineOptions _pipeline;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stop = new();
+    private Task _reader = Task.CompletedTask;
+    private Task _encoder = Task.CompletedTask;
+    private long _ingested;
+    private long _processed;
+    private long _dropped;
+    private long _sourceDropsSeen;
+    private long _reconnectsSeen;
+    private long _lastAccepted = long.MinValue;
+    private int _stopped;
+
+    public CameraStream(StreamDefinition definition, FrameSourceFactory factory, InferenceEngine engine, ServerMetrics metrics,
+        PipelineOptions pipeline, TimeProvider time, ILogger logger)
+    {
+        Definition = definition;
+        _metrics = metrics;
+        _model = engine.Model;
+        _pipeline = pipeline;
+        _time = time;
+        _logger = logger;
+        var sourceOptions = new SourceOptions { Width = definition.Width, Height = definition.Height };
+        _supervisor = StreamSupervisor.Create(factory, definition.SourceUri, sourceOptions,
+            new SupervisorOptions { StallTimeout = pipeline.StallTimeout }, time, logger);
+        _supervisor.StateChanged += OnStateChanged;
+        _encodeQueue = Channel.CreateBounded(new BoundedChannelOptions(2) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true },
+            (InferenceOutput output) =>
+            {
+                output.Dispose();
+                Drop("encode_busy");
+            });
+        _lane = engine.OpenLane(definition.Id, definition.Reuse, 1, BoundedChannelFullMode.DropOldest, _ => Drop("inference_busy"), Deliver);
+        metrics.Touch(Id, definition.Tasks.Tasks().Select(t => t.Name()));
+        metrics.SourceUp.WithLabels(Id).Set(0);
+    }
+
+    public StreamDefinition Definition { get; }
+    public string Id => Definition.Id;
+    public string DisplayUri => _supervisor.DisplayUri;
+    public StreamStatus Status => _supervisor.Status;
+    public int SubscriberCount => _subscribers.Count;
+
+    public void Start()
+    {
+        _supervisor.Start();
+        _reader = Task.Run(() => ReadAsync(_stop.Token));
+        _encoder = Task.Run(EncodeAsync);
+    }
+
+    /// <summary>Adds a subscriber; null with a reason when the stream cannot take one.</summary>
+    public Subscriber? Subscribe(OutputSpec spec, int maxSubscribers, out string? error)
+    {
+        error = null;
+        if (Volatile.Read(ref _stopped) == 1)
+        {
+            error = "stream is stopping";
+            return null;
+        }
+        lock (_subscribers)
+        {
+            if (_subscribers.Count >= maxSubscribers)
+            {
+                error = $"stream '{Id}' already has {maxSubscribers} subscribers";
+                return null;
+            }
+            var subscriber = new Subscriber(spec, _pipeline.SubscriberQueue, () => Drop("subscriber_slow"));
+            _subscribers[subscriber.Id] = subscriber;
+            _metrics.Subscribers.WithLabels(Id).Set(_subscribers.Count);
+            return subscriber;
+        }
+    }
+
+    public void Unsubscribe(Subscriber subscriber, string? reason)
+    {
+        if (_subscribers.TryRemove(subscriber.Id, out _))
+        {
+            subscriber.Complete();
+            _metrics.Subscribers.WithLabels(Id).Set(_subscribers.Count);
+            if (reason != null)
+            {
+                _metrics.SubscribersDropped.WithLabels(Id, reason).Inc();
+            }
+        }
+    }
+
+    public StreamInfo Describe()
+    {
+        var status = Status;
+        var info = new StreamInfo
+        {
+            Id = Id,
+            SourceUri = status.DisplayUri,
+            State = status.State switch
+            {
+                StreamState.Connecting => StreamMtl.Api.V1.StreamState.Connecting,
+                StreamState.Running => StreamMtl.Api.V1.StreamState.Running,
+                StreamState.Stalled => StreamMtl.Api.V1.StreamState.Stalled,
+                StreamState.Backoff => StreamMtl.Api.V1.StreamState.Backoff,
+                StreamState.Stopped => StreamMtl.Api.V1.StreamState.Stopped,
+                StreamState.Failed => StreamMtl.Api.V1.StreamState.Failed,
+                _ => StreamMtl.Api.V1.StreamState.Unspecified,
+            },
+            StateSince = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(status.StateSince),
+            LastError = status.LastError ?? "",
+            AlwaysOn = Definition.AlwaysOn,
+            Subscribers = _subscribers.Count,
+            Counters = new StreamCounters
+            {
+                FramesIngested = Interlocked.Read(ref _ingested),
+                FramesProcessed = Interlocked.Read(ref _processed),
+                FramesDropped = Interlocked.Read(ref _dropped) + status.Drops,
+                Reconnects = status.Reconnects,
+                Stalls = status.Stalls,
+            },
+        };
+        if (status.LastFrameAt is { } last)
+        {
+            info.LastFrameTime = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(last);
+        }
+        info.Tasks.AddRange(ApiTasks.ToApi(Definition.Tasks));
+        return info;
+    }
+
+    private TaskSet ComputedTasks()
+    {
+        if (Definition.AlwaysOn)
+        {
+            return Definition.Tasks;
+        }
+        var set = TaskSet.None;
+        foreach (var subscriber in _subscribers.Values)
+        {
+            set |= subscriber.Spec.Tasks;
+        }
+        return set & Definition.Tasks;
+    }
+
+    private async Task ReadAsync(CancellationToken stop)
+    {
+        try
+        {
+            await foreach (var frame in _supervisor.Frames.ReadAllAsync(stop).ConfigureAwait(false))
+            {
+                Interlocked.Increment(ref _ingested);
+                _metrics.FramesIngested.WithLabels(Id).Inc();
+                CountSourceDrops();
+                Accept(frame);
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+        catch (Exception e)
+        {
+            Log.ReaderFailed(_logger, Id, e);
+        }
+        finally
+        {
+            // A source that ended or failed for good: subscribers learn it now instead of waiting forever.
+            var status = _supervisor.Status;
+            if (!stop.IsCancellationRequested && status.State == StreamState.Failed)
+            {
+                CompleteSubscribers(new Grpc.Core.RpcException(new Grpc.Core.Status(Grpc.Core.StatusCode.Unavailable, $"source failed: {status.LastError}")));
+            }
+        }
+    }
+
+    private void Accept(Frame frame)
+    {
+        var tasks = ComputedTasks();
+        if (tasks == TaskSet.None)
+        {
+            frame.Dispose();
+            Drop("idle");
+            return;
+        }
+        long now = _time.GetTimestamp();
+        if (Definition.MaxFps > 0 && _lastAccepted != long.MinValue
+            && _time.GetElapsedTime(_lastAccepted, now).TotalSeconds < 0.95 / Definition.MaxFps)
+        {
+            frame.Dispose();
+            Drop("rate_limit");
+            return;
+        }
+        _lastAccepted = now;
+        var clock = Stopwatch.StartNew();
+        Frame input;
+        using (frame)
+        {
+            input = Preprocess.Resize(frame, _model.InputWidth, _model.InputHeight);
+        }
+        var preprocess = clock.Elapsed;
+        _metrics.StageLatency.WithLabels(Id, "preprocess").Observe(preprocess.TotalSeconds);
+        var job = new InferenceJob(input, tasks, _time.GetTimestamp(), preprocess);
+        if (!_lane.TryEnqueue(job))
+        {
+            job.Dispose();
+        }
+        _metrics.QueueDepth.WithLabels(Id, "inference").Set(_lane.QueueDepth);
+    }
+
+    private void Deliver(InferenceOutput output)
+    {
+        if (!_encodeQueue.Writer.TryWrite(output))
+        {
+            output.Dispose();
+        }
+    }
+
+    private async Task EncodeAsync()
+    {
+        await foreach (var output in _encodeQueue.Reader.ReadAllAsync().ConfigureAwait(false))
+        {
+            using (output)
+            {
+                _metrics.QueueDepth.WithLabels(Id, "encode").Set(_encodeQueue.Reader.Count);
+                if (output.Analysis is not { } analysis)
+                {
+                    Drop("error");
+                    continue;
+                }
+                Interlocked.Increment(ref _processed);
+                PipelineMetrics.Record(_metrics, Id, output);
+                try
+                {
+                    Fanout(output, analysis);
+                }
+                catch (Exception e)
+                {
+                    Log.EncodeFailed(_logger, Id, e);
+                    Drop("error");
+                }
+            }
+        }
+    }
+
+    private void Fanout(InferenceOutput output, Pipeline.Inference.FrameAnalysis analysis)
+    {
+        var capture = output.Job.Input.CaptureTime;
+        foreach (var group in _subscribers.Values.GroupBy(s => s.Spec))
+        {
+            var clock = Stopwatch.StartNew();
+            var result = ResultEncoder.Encode(Id, analysis, output.Job.Input.Image, capture, group.Key, PipelineMetrics.Timings(output));
+            var encode = clock.Elapsed;
+            result.Timings.Add(new StageTiming { Stage = "encode", Seconds = encode.TotalSeconds });
+            _metrics.StageLatency.WithLabels(Id, "encode").Observe(encode.TotalSeconds);
+            int size = result.CalculateSize();
+            if (size > MaxMessageBytes)
+            {
+                Drop("error");
+                Log.ResultTooLarge(_logger, Id, size);
+                continue;
+            }
+            _metrics.EndToEndLatency.WithLabels(Id).Observe(Math.Max(0, (_time.GetUtcNow() - capture).TotalSeconds));
+            foreach (var subscriber in group)
+            {
+                subscriber.Offer(result.Clone());
+            }
+        }
+    }
+
+    /// <summary>Largest encoded result handed to subscribers (the send limit).</summary>
+    public int MaxMessageBytes { get; init; } = 4 * 1024 * 1024;
+
+    private void Drop(string reason)
+    {
+        Interlocked.Increment(ref _dropped);
+        _metrics.FramesDropped.WithLabels(Id, reason).Inc();
+    }
+
+    private void CountSourceDrops()
+    {
+        long drops = _supervisor.Status.Drops;
+        long delta = drops - Interlocked.Exchange(ref _sourceDropsSeen, drops);
+        if (delta > 0)
+        {
+            _metrics.FramesDropped.WithLabels(Id, "source_overwritten").Inc(delta);
+        }
+    }
+
+    private void OnStateChanged(StreamStatus status)
+    {
+        _metrics.SourceUp.WithLabels(Id).Set(status.State == StreamState.Running ? 1 : 0);
+        long delta = status.Reconnects - Interlocked.Exchange(ref _reconnectsSeen, status.Reconnects);
+        if (delta > 0)
+        {
+            _metrics.SourceReconnects.WithLabels(Id).Inc(delta);
+        }
+        if (status.State is StreamState.Connecting && status.Reconnects > 0)
+        {
+            // New connection: the reuse references belong to the old one.
+            _lane.RequestReset();
+        }
+        Log.StateChanged(_logger, Id, status.State, status.LastError ?? "");
+    }
+
+    private void CompleteSubscribers(Exception? error)
+    {
+        foreach (var subscriber in _subscribers.Values)
+        {
+            _subscribers.TryRemove(subscriber.Id, out _);
+            subscriber.Complete(error);
+        }
+        _metrics.Subscribers.WithLabels(Id).Set(0);
+    }
+
+    /// <summary>Stops the source, drains the pipeline and completes every subscriber (their calls end with OK).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) == 1)
+        {
+            return;
+        }
+        _supervisor.StateChanged -= OnStateChanged;
+        await _stop.CancelAsync().ConfigureAwait(false);
+        await _supervisor.DisposeAsync().ConfigureAwait(false);
+        await _reader.ConfigureAwait(false);
+        _lane.Dispose();
+        _encodeQueue.Writer.TryComplete();
+        await _encoder.ConfigureAwait(false);
+        CompleteSubscribers(null);
+        _stop.Dispose();
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(10, LogLevel.Information, "Stream {Stream}: source {State} {Error}")]
+        public static partial void StateChanged(ILogger logger, string stream, StreamState state, string error);
+
+        [LoggerMessage(11, LogLevel.Error, "Stream {Stream}: reader failed")]
+        public static partial void ReaderFailed(ILogger logger, string stream, Exception error);
+
+        [LoggerMessage(12, LogLevel.Error, "Stream {Stream}: encoding failed")]
+        public static partial void EncodeFailed(ILogger logger, string stream, Exception error);
+
+        [LoggerMessage(13, LogLevel.Warning, "Stream {Stream}: result of {Bytes} bytes over the message limit dropped")]
+        public static partial void ResultTooLarge(ILogger logger, string stream, int bytes);
+    }
+}

@@ -1,0 +1,8 @@
+using StreamMtl.Pipeline.Model;
+using StreamMtl.Pipeline.Reuse;
+
+namespace StreamMtl.Server.Streams;
+
+/// <summary>A stream as added (from configuration or AddStream): immutable.</summary>
+public sealed record StreamDefinition(string Id, string SourceUri, TaskSet Tasks, bool AlwaysOn, double MaxFps, ReuseSettings Reuse,
+    int Width = 0, int Height = 0);

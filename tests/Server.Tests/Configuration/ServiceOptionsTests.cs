@@ -1,0 +1,64 @@
+using Microsoft.Extensions.Configuration;
+using StreamMtl.Server.Configuration;
+using StreamMtl.Server.Tests.Infrastructure;
+
+namespace StreamMtl.Server.Tests.Configuration;
+
+public sealed class ServiceOptionsTests
+{
+    [Fact]
+    public void Shipped_appsettings_bind_and_validate()
+    {
+        var config = new ConfigurationBuilder().AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json")).Build();
+        var options = config.GetSection(ServiceOptions.Section).Get<ServiceOptions>()!;
+        Assert.Empty(options.Validate());
+        var camera = Assert.Single(options.Streams);
+        Assert.Equal("camera", camera.Id);
+        Assert.StartsWith("synthetic://", camera.Source);
+        Assert.Equal(50051, options.Endpoints.GrpcPort);
+        Assert.Equal(9464, options.Endpoints.MetricsPort);
+    }
+
+    [Fact]
+    public void Every_problem_is_listed_at_once()
+    {
+        var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["StreamMtl:Model:InputWidth"] = "100",
+            ["StreamMtl:Endpoints:GrpcPort"] = "9464",
+            ["StreamMtl:Limits:MaxStreams"] = "0",
+            ["StreamMtl:Pipeline:BatchSize"] = "0",
+            ["StreamMtl:Security:ApiKeys:0"] = "short",
+            ["StreamMtl:Streams:0:Id"] = "bad id",
+            ["StreamMtl:Streams:0:Source"] = "",
+            ["StreamMtl:Streams:0:Tasks:0"] = "colour",
+            ["StreamMtl:Streams:0:Reuse:Budget"] = "2",
+        }).Build();
+        var errors = config.GetSection(ServiceOptions.Section).Get<ServiceOptions>()!.Validate();
+        foreach (var expected in new[] { "InputWidth", "GrpcPort and MetricsPort", "MaxStreams", "BatchSize", "ApiKeys", "Id 'bad id'", "Source is required",
+            "unknown task 'colour'", "budget" })
+        {
+            Assert.Contains(errors, e => e.Contains(expected, StringComparison.OrdinalIgnoreCase));
+        }
+    }
+
+    [Fact]
+    public async Task Serve_with_an_invalid_configuration_exits_2_listing_the_errors()
+    {
+        var stderr = new StringWriter();
+        var original = Console.Error;
+        Console.SetError(stderr);
+        try
+        {
+            int code = await StreamMtl.Server.Cli.CommandLine.RunAsync(["serve", "--model", TestModel.Path_, "--no-camera",
+                "--StreamMtl:Limits:MaxStreams=0", "--StreamMtl:Pipeline:BatchSize=0", "--grpc-port", "0", "--metrics-port", "0"]);
+            Assert.Equal(2, code);
+        }
+        finally
+        {
+            Console.SetError(original);
+        }
+        Assert.Contains("MaxStreams", stderr.ToString());
+        Assert.Contains("BatchSize", stderr.ToString());
+    }
+}
