@@ -39,7 +39,8 @@ public sealed record ReuseSettings
     /// <summary>Sub-task activation-sharing threshold (across tasks; 0 = exact). Dense runner only: the reuse runner computes sub-tasks without it.</summary>
     public float ShareThreshold { get; init; }
 
-    public static ReuseSettings Default { get; } = new();
+    /// <summary>A fresh instance with the defaults (fresh each time: configuration binding writes into the objects it is given).</summary>
+    public static ReuseSettings Default => new();
 
     /// <summary>Every problem with the settings; empty when valid.</summary>
     public IReadOnlyList<string> Validate()
