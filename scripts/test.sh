@@ -13,8 +13,9 @@ trap 'rm -f "$log"' EXIT
 status=0
 dotnet test StreamMtl.sln -c Release --no-build --nologo --filter "Category!=Soak" \
   --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log" || status=$?
-passed=$(grep -E '^\s+Passed:\s+[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
-failed=$(grep -E '^\s+Failed:\s+[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
-skipped=$(grep -E '^\s+Skipped:\s+[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
+count() { awk -v key="$1" '$1 == key":" && $2 ~ /^[0-9]+$/ {s += $2} END {print s + 0}' "$log"; }
+passed=$(count Passed)
+failed=$(count Failed)
+skipped=$(count Skipped)
 echo "${passed} passed, ${failed} failed, ${skipped} skipped"
 exit "$status"
