@@ -1,0 +1,82 @@
+using StreamMtl.Pipeline.Model;
+using StreamMtl.Pipeline.Tests.Model;
+using StreamMtl.Pipeline.Training;
+using StreamMtl.Pipeline.Weights;
+
+namespace StreamMtl.Pipeline.Tests.Training;
+
+public sealed class TrainerTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), $"streammtl-train-{Guid.NewGuid():N}");
+
+    private TrainOptions Options(TrainStage stage, VisionTask task, int steps) => new()
+    {
+        Stage = stage,
+        Task = task,
+        Steps = steps,
+        Batch = 4,
+        CropRows = 2,
+        CropCols = 3,
+        FullFrameEvery = 4,
+        PoolSize = 8,
+        ReplacePerStep = 1,
+        LearningRate = 3e-3,
+        WarmupSteps = 2,
+        CheckpointEvery = 0,
+        Width = 64,
+        Height = 48,
+        Config = TinyModels.Config(),
+        OutputPath = Path.Combine(_dir, "model.safetensors"),
+    };
+
+    [Fact]
+    public void ShortBaseRunLowersTheLossAndWritesALoadableModel()
+    {
+        var losses = new List<double>();
+        var trainer = new Trainer(Options(TrainStage.Base, VisionTask.Segmentation, 150), p => losses.Add(p.Loss));
+        var record = trainer.Run();
+        Assert.Equal(150, record.Steps);
+        Assert.True(losses[^1] < losses[0] * 0.9, $"loss went from {losses[0]:F3} to {losses[^1]:F3}");
+        var (model, metadata) = ModelFile.Load(Path.Combine(_dir, "model.safetensors"));
+        using (model)
+        {
+            Assert.Equal("base", Assert.Single(metadata.Training).Stage);
+            Assert.Equal(7, metadata.Classes.Length);
+        }
+    }
+
+    [Fact]
+    public void SubTaskStageTrainsOnlyThatTasksParameters()
+    {
+        new Trainer(Options(TrainStage.Base, VisionTask.Segmentation, 4)).Run();
+        string path = Path.Combine(_dir, "model.safetensors");
+        var (before, _) = ModelFile.Load(path);
+        var initial = before.named_parameters().ToDictionary(p => p.name, p => p.parameter.clone());
+        before.Dispose();
+
+        new Trainer(Options(TrainStage.SubTask, VisionTask.Depth, 6) with { InitPath = path }).Run();
+        var (after, metadata) = ModelFile.Load(path);
+        using (after)
+        {
+            foreach (var (name, p) in after.named_parameters())
+            {
+                bool changed = !p.allclose(initial[name]);
+                bool depthOwned = name.StartsWith("tasks.depth.", StringComparison.Ordinal) || name.StartsWith("heads.depth.", StringComparison.Ordinal);
+                Assert.True(!changed || depthOwned, $"{name} changed although the sub-task stage must freeze it");
+                if (name.EndsWith("lora_B", StringComparison.Ordinal) && name.StartsWith("tasks.depth.", StringComparison.Ordinal))
+                {
+                    Assert.True(changed, $"{name} did not train");
+                }
+            }
+            Assert.Equal(["base", "subtask"], metadata.Training.Select(t => t.Stage));
+        }
+    }
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_dir))
+        {
+            Directory.Delete(_dir, recursive: true);
+        }
+    }
+}
