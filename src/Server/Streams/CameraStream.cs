@@ -284,6 +284,7 @@ public sealed partial class CameraStream : IAsyncDisposable
             {
                 Drop("error");
                 Log.ResultTooLarge(_logger, Id, size);
+                EndOversized(group, size);
                 continue;
             }
             _metrics.EndToEndLatency.WithLabels(Id).Observe(Math.Max(0, (_time.GetUtcNow() - capture).TotalSeconds));
@@ -291,6 +292,28 @@ public sealed partial class CameraStream : IAsyncDisposable
             {
                 subscriber.Offer(result.Clone());
             }
+        }
+    }
+
+    /// <summary>Oversized results in a row after which a subscriber is ended (one large frame is dropped, a spec that never fits is refused).</summary>
+    public const int MaxOversizedInARow = 3;
+
+    /// <summary>
+    /// A spec whose results keep exceeding the send limit would never get a result: without ending it, its subscriber waits
+    /// forever (no write, so no write timeout) while every frame is computed and encoded at full size for nothing.
+    /// </summary>
+    private void EndOversized(IEnumerable<Subscriber> group, int size)
+    {
+        foreach (var subscriber in group)
+        {
+            if (subscriber.CountOversized() < MaxOversizedInARow || !_subscribers.TryRemove(subscriber.Id, out _))
+            {
+                continue;
+            }
+            subscriber.Complete(new Grpc.Core.RpcException(new Grpc.Core.Status(Grpc.Core.StatusCode.ResourceExhausted,
+                $"results of {size} bytes exceed the {MaxMessageBytes}-byte message limit: request a smaller output size, fewer tasks or PNG encodings")));
+            _metrics.Subscribers.WithLabels(Id).Set(_subscribers.Count);
+            _metrics.SubscribersDropped.WithLabels(Id, "result_too_large").Inc();
         }
     }
 

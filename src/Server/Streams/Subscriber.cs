@@ -15,6 +15,7 @@ public sealed class Subscriber
     private readonly Channel<FrameResult> _queue;
     private readonly Action _onDrop;
     private long _dropped;
+    private int _oversized;
 
     public Subscriber(OutputSpec spec, int capacity, Action onDrop)
     {
@@ -33,7 +34,14 @@ public sealed class Subscriber
     public long Dropped => Interlocked.Read(ref _dropped);
     public int QueueDepth => _queue.Reader.Count;
 
-    public bool Offer(FrameResult result) => _queue.Writer.TryWrite(result);
+    public bool Offer(FrameResult result)
+    {
+        _oversized = 0;
+        return _queue.Writer.TryWrite(result);
+    }
+
+    /// <summary>Counts a result of this subscriber's spec that was over the message limit; returns how many in a row (encoder task only).</summary>
+    public int CountOversized() => ++_oversized;
 
     /// <summary>Ends the subscription: the writer finishes the queued results, then the call ends (with the error's status if any).</summary>
     public void Complete(Exception? error = null) => _queue.Writer.TryComplete(error);

@@ -138,4 +138,61 @@ public sealed class SocketTests
         long memoryAfter = GC.GetTotalMemory(forceFullCollection: true);
         Assert.True(memoryAfter - memoryBefore < 64L * 1024 * 1024, $"managed memory grew by {(memoryAfter - memoryBefore) / 1e6:F1} MB");
     }
+
+    [Theory]
+    // 1080p PNGs of every task and the input JPEG: under the send limit, blocked by flow control, dropped by the write timeout.
+    [InlineData(1920, 1080, false, StatusCode.DeadlineExceeded)]
+    // float16 depth at almost 1080p plus the rest: every result is over the send limit, so nothing is ever written.
+    [InlineData(1800, 1040, true, StatusCode.ResourceExhausted)]
+    public async Task A_stuck_subscriber_asking_for_bigger_results_than_a_healthy_one_is_ended_without_stalling_it(int width, int height,
+        bool float16Depth, StatusCode expected)
+    {
+        var limit = TimeSpan.FromSeconds(60);
+        await using var server = await ServerUnderTest.StartOnSocketsAsync(new Dictionary<string, string?>
+        {
+            ["StreamMtl:Pipeline:WriteTimeout"] = "00:00:03",
+        });
+        await server.AddSyntheticAsync("cam", spec: "synthetic://moving?seed=3&w=320&h=240&fps=20").WaitAsync(limit);
+        var small = new SubscribeRequest { StreamId = "cam", Tasks = { ApiTask.Segmentation } };
+        var big = new SubscribeRequest
+        {
+            StreamId = "cam",
+            Encoding = new StreamMtl.Api.V1.Encoding { IncludeInput = true, Depth = float16Depth ? OutputFormat.Float16 : OutputFormat.Png16Depth },
+            OutputSize = new StreamMtl.Api.V1.Size { Width = width, Height = height },
+        };
+        using var cts = new CancellationTokenSource(limit);
+        using var stuckChannel = Grpc.Net.Client.GrpcChannel.ForAddress($"http://127.0.0.1:{server.GrpcPort}");
+        using var stuck = new VisionService.VisionServiceClient(stuckChannel).Subscribe(big, cancellationToken: cts.Token);
+        using var healthy = server.Client.Subscribe(small, cancellationToken: cts.Token);
+        Assert.True(await healthy.ResponseStream.MoveNext(cts.Token).WaitAsync(limit));
+
+        // The stuck subscriber is ended (write timeout, or results that can never be sent) while the healthy one keeps receiving.
+        var clock = Stopwatch.StartNew();
+        int received = 0;
+        StreamInfo info;
+        do
+        {
+            Assert.True(await healthy.ResponseStream.MoveNext(cts.Token).WaitAsync(limit), "healthy subscription ended");
+            received++;
+            info = await server.Client.GetStreamAsync(new GetStreamRequest { Id = "cam" }, cancellationToken: cts.Token).ResponseAsync.WaitAsync(limit);
+        }
+        while (info.Subscribers > 1 && clock.Elapsed < TimeSpan.FromSeconds(20));
+        Assert.True(info.Subscribers == 1, $"stuck subscriber still there after {clock.Elapsed.TotalSeconds:F1} s ({received} results to the healthy one)");
+
+        var window = Stopwatch.StartNew();
+        received = 0;
+        while (window.Elapsed < TimeSpan.FromSeconds(3) && await healthy.ResponseStream.MoveNext(cts.Token).WaitAsync(limit))
+        {
+            received++;
+        }
+        Assert.True(received >= 5, $"healthy subscriber got only {received} results in 3 s after the stuck one was dropped");
+
+        var e = await Assert.ThrowsAsync<RpcException>(async () =>
+        {
+            while (await stuck.ResponseStream.MoveNext(cts.Token).WaitAsync(limit))
+            {
+            }
+        });
+        Assert.Equal(expected, e.StatusCode);
+    }
 }
