@@ -42,6 +42,8 @@ internal sealed class ServerUnderTest : IAsyncDisposable
         ["StreamMtl:Limits:MaxStreams"] = "4",
         ["StreamMtl:Limits:MaxSubscribersPerStream"] = "3",
         ["StreamMtl:Pipeline:WriteTimeout"] = "00:00:10",
+        // Generous: on a loaded 2-core machine the synthetic renderer can fall seconds behind.
+        ["StreamMtl:Pipeline:StallTimeout"] = "00:00:15",
     };
 
     public static async Task<ServerUnderTest> StartInProcessAsync(IDictionary<string, string?>? overrides = null)
