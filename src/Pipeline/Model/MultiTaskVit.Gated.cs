@@ -36,7 +36,8 @@ public sealed partial class MultiTaskVit
         var x = x0 + _embed.Positions(rows, cols, training: false).view(n, Config.Dim);
 
         var trunk = state.Trunk;
-        bool trunkFull = !trunk.IsWarmFor(pass.FrameIndex);
+        long? previous = state.LastFrame;
+        bool trunkFull = !trunk.IsWarmFor(previous);
         for (int i = 0; i < split; i++)
         {
             x = GatedBlock(x, i, null, trunk.Block(i), baseTask, pass, trunkFull);
@@ -46,7 +47,7 @@ public sealed partial class MultiTaskVit
         foreach (var task in Config.AllTasks.Where(t => tasks.Contains(t)))
         {
             var branch = state.Branch(task);
-            bool full = !branch.IsWarmFor(pass.FrameIndex);
+            bool full = !branch.IsWarmFor(previous);
             var y = x;
             for (int i = split; i < Config.Blocks; i++)
             {

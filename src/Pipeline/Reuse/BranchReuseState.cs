@@ -25,8 +25,12 @@ internal sealed class BranchReuseState : IDisposable
 
     public BlockReuseState Block(int index) => Blocks[index - FirstBlock];
 
-    /// <summary>True when the branch ran on the previous frame, so its buffers describe that frame.</summary>
-    public bool IsWarmFor(long frameIndex) => LastFrame == frameIndex - 1;
+    /// <summary>
+    /// True when the branch ran on the stream's previous processed frame (<paramref name="previousFrame"/>),
+    /// so its buffers describe that frame. Indices may skip (dropped frames); what matters is that the
+    /// branch did not miss a frame the stream processed.
+    /// </summary>
+    public bool IsWarmFor(long? previousFrame) => LastFrame is not null && LastFrame == previousFrame;
 
     public void Reset()
     {

@@ -19,6 +19,14 @@ public sealed record ReuseSettings
     /// <summary>Frames between forced full recomputes; 0 = never (only start, gaps and scene cuts).</summary>
     public int KeyframeInterval { get; init; } = 100;
 
+    /// <summary>
+    /// Largest step between consecutive frame indices that is still gated; a larger jump (or a step back)
+    /// forces a keyframe. A live pipeline drops frames whenever inference is slower than the camera, so
+    /// small gaps are routine: the gates see the larger change and the scene-cut limit catches big ones.
+    /// 1 = any skipped frame forces a keyframe.
+    /// </summary>
+    public int MaxIndexStep { get; init; } = 15;
+
     /// <summary>Fraction (0..1] of tokens over threshold at the first gate that counts as a scene cut.</summary>
     public float SceneCutLimit { get; init; } = 0.6f;
 
@@ -48,6 +56,7 @@ public sealed record ReuseSettings
         var errors = new List<string>();
         if (!(Threshold >= 0) || float.IsInfinity(Threshold)) errors.Add($"threshold must be a finite number >= 0, got {Threshold}");
         if (!(Budget > 0 && Budget <= 1)) errors.Add($"budget must be in (0, 1], got {Budget}");
+        if (MaxIndexStep < 1) errors.Add($"max index step must be >= 1, got {MaxIndexStep}");
         if (KeyframeInterval < 0) errors.Add($"keyframe interval must be >= 0, got {KeyframeInterval}");
         if (!(SceneCutLimit > 0 && SceneCutLimit <= 1)) errors.Add($"scene-cut limit must be in (0, 1], got {SceneCutLimit}");
         if (!(AttentionRefresh >= 0 && AttentionRefresh <= 1)) errors.Add($"attention refresh must be in [0, 1], got {AttentionRefresh}");

@@ -38,11 +38,11 @@ public sealed class ReuseState : IDisposable
     internal BranchReuseState Branch(VisionTask task) => _branches[task];
 
     /// <summary>Why the frame must be a keyframe before looking at its content; null when it may be gated.</summary>
-    public string? KeyframeReason(long frameIndex, (int Rows, int Cols) grid, int keyframeInterval)
+    public string? KeyframeReason(long frameIndex, (int Rows, int Cols) grid, int keyframeInterval, int maxIndexStep = 1)
     {
         if (LastFrame is not { } last) return "start";
         if (Grid != grid) return "size";
-        if (frameIndex != last + 1) return "gap";
+        if (frameIndex <= last || frameIndex - last > maxIndexStep) return "gap";
         if (keyframeInterval > 0 && frameIndex - LastKeyframe >= keyframeInterval) return "interval";
         return null;
     }

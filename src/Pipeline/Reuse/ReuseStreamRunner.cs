@@ -36,7 +36,7 @@ public sealed class ReuseStreamRunner : IStreamRunner
         var clock = Stopwatch.StartNew();
         int p = _model.Config.Patch;
         var grid = ((int)(input.shape[^2] / p), (int)(input.shape[^1] / p));
-        string? reason = State.KeyframeReason(frameIndex, grid, Settings.KeyframeInterval);
+        string? reason = State.KeyframeReason(frameIndex, grid, Settings.KeyframeInterval, Settings.MaxIndexStep);
         if (reason is "size")
         {
             State.Reset();

@@ -14,7 +14,7 @@ public sealed class ReuseStreamRunnerTests
     {
         using var scope = NewDisposeScope();
         using var model = ReuseTestModels.Model();
-        using var runner = new ReuseStreamRunner(model, ReuseSettings.Default with { KeyframeInterval = 3 });
+        using var runner = new ReuseStreamRunner(model, ReuseSettings.Default with { KeyframeInterval = 3, MaxIndexStep = 2 });
         var a = ReuseTestModels.Frame(1);
         string[] reasons = [.. Enumerable.Range(0, 7).Select(f => runner.Run(a, f, TaskSet.All).Accounting.KeyframeReason ?? "-")];
         Assert.Equal(["start", "-", "-", "interval", "-", "-", "interval"], reasons);
@@ -26,6 +26,20 @@ public sealed class ReuseStreamRunnerTests
         var scutTokens = runner.Run(ReuseTestModels.Frame(2), 13, TaskSet.All).Accounting;
         Assert.All(scutTokens.Tokens, t => Assert.Equal(0, t.Recomputed));
         Assert.Equal("size", runner.Run(randn(1, 3, 48, 64), 14, TaskSet.All).Accounting.KeyframeReason);
+    }
+
+    [Fact]
+    public void SmallIndexStepsFromDroppedFramesAreGatedLargeOnesAndStepsBackAreKeyframes()
+    {
+        using var scope = NewDisposeScope();
+        using var model = ReuseTestModels.Model();
+        using var runner = new ReuseStreamRunner(model, ReuseSettings.Default with { KeyframeInterval = 0, MaxIndexStep = 4 });
+        var a = ReuseTestModels.Frame(1);
+        long[] indices = [0, 4, 9, 10, 7];
+        var accountings = indices.Select(i => runner.Run(a, i, TaskSet.All).Accounting).ToList();
+        Assert.Equal(["start", "-", "gap", "-", "gap"], accountings.Select(x => x.KeyframeReason ?? "-"));
+        // After a skip the same frame is still reused: every branch ran on the previous processed frame.
+        Assert.All(accountings[1].Tokens, t => Assert.Equal(0, t.Recomputed));
     }
 
     [Fact]
