@@ -147,6 +147,7 @@ public sealed class VisionGrpcService(StreamRegistry streams, InferenceEngine en
             KeyframeInterval = reuse.KeyframeInterval ?? settings.KeyframeInterval,
             SceneCutLimit = reuse.SceneCutLimit ?? settings.SceneCutLimit,
             ShareThreshold = reuse.ShareThreshold ?? settings.ShareThreshold,
+            MaxIndexStep = reuse.MaxIndexStep ?? settings.MaxIndexStep,
         };
     }
 

@@ -46,6 +46,8 @@ public sealed class ErrorCodeTests
             { Id = "x", SourceUri = "synthetic://static", Tasks = { (ApiTask)42 } }).ResponseAsync);
         await RpcAssert.Fails(StatusCode.InvalidArgument, () => c.AddStreamAsync(new AddStreamRequest
             { Id = "x", SourceUri = "synthetic://static", Reuse = new StreamMtl.Api.V1.ReuseSettings { Budget = 3 } }).ResponseAsync);
+        await RpcAssert.Fails(StatusCode.InvalidArgument, () => c.AddStreamAsync(new AddStreamRequest
+            { Id = "x", SourceUri = "synthetic://static", Reuse = new StreamMtl.Api.V1.ReuseSettings { MaxIndexStep = 0 } }).ResponseAsync);
         await c.AddStreamAsync(new AddStreamRequest { Id = "seg", SourceUri = "synthetic://static?w=64&h=48", Tasks = { ApiTask.Segmentation } });
         var bad = new[]
         {
