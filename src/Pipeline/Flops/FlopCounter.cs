@@ -40,19 +40,4 @@ public sealed class FlopCounter
     public long ExecutedTotal => _executed.Sum();
 
     public long DenseTotal => _dense.Sum();
-
-    public void Reset()
-    {
-        Array.Clear(_executed);
-        Array.Clear(_dense);
-    }
-
-    public void Add(FlopCounter other)
-    {
-        for (int i = 0; i < _executed.Length; i++)
-        {
-            _executed[i] += other._executed[i];
-            _dense[i] += other._dense[i];
-        }
-    }
 }

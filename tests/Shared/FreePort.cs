@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace StreamMtl.Server.Tests.Infrastructure;
+namespace StreamMtl.Tests.Shared;
 
 /// <summary>Asks the kernel for an unused loopback TCP port.</summary>
 internal static class FreePort
