@@ -130,6 +130,12 @@ public static class Evaluator
         {
             metrics["segmentation.miou"] = seg.MeanIoU;
             metrics["segmentation.pixel_accuracy"] = seg.PixelAccuracy;
+            var iou = seg.ClassIoU();
+            for (int c = 0; c < iou.Length; c++)
+            {
+                if (!double.IsNaN(iou[c])) metrics[$"segmentation.iou.{ClassName(c)}"] = iou[c];
+            }
+            log?.Invoke($"{what}: segmentation confusion (row = truth, % of the row's pixels):\n{seg.FormatConfusion(ClassName)}");
         }
         if (tasks.Contains(VisionTask.Depth))
         {
@@ -151,6 +157,8 @@ public static class Evaluator
             t => (flops.Executed(t) / 1e9 / frames.Count, flops.Dense(t) / 1e9 / frames.Count));
         return new Scored(metrics, ms, perTask, sharedTotal == 0 ? null : (double)sharedComputed / sharedTotal);
     }
+
+    private static string ClassName(int c) => c < SyntheticClasses.Count ? SyntheticClasses.Names[c] : $"class{c}";
 
     private static double BaseOnlyGflops(MultiTaskVit model, TruthFrame frame)
     {

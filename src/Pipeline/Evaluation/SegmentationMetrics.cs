@@ -82,6 +82,25 @@ public sealed class SegmentationMetrics
         }
     }
 
+    /// <summary>The confusion matrix as text, each row in percent of that truth class's pixels.</summary>
+    public string FormatConfusion(Func<int, string> name)
+    {
+        var text = new System.Text.StringBuilder();
+        text.Append($"{"",10}");
+        for (int p = 0; p < Classes; p++) text.Append($"{name(p),9}");
+        for (int t = 0; t < Classes; t++)
+        {
+            long row = 0;
+            for (int p = 0; p < Classes; p++) row += Confusion(t, p);
+            text.Append('\n').Append($"{name(t),10}");
+            for (int p = 0; p < Classes; p++)
+            {
+                text.Append(row == 0 ? $"{"-",9}" : $"{100.0 * Confusion(t, p) / row,9:F1}");
+            }
+        }
+        return text.ToString();
+    }
+
     /// <summary>Correct pixels / counted pixels; NaN before any pixel is added.</summary>
     public double PixelAccuracy
     {

@@ -24,6 +24,12 @@ public sealed record ModelConfig
     /// <summary>Rank r of the sub-task weight deltas W = W_base + B*A.</summary>
     public int Rank { get; init; } = 16;
 
+    /// <summary>
+    /// Channel widths of the hierarchical-MLP patch stem, one per level below the patch (e.g. [48, 96]
+    /// embeds 4x4 sub-patches, merges 2x2 twice); empty = the plain linear patch embedding.
+    /// </summary>
+    public int[] StemWidths { get; init; } = [];
+
     /// <summary>Hidden width of the token-local heads.</summary>
     public int HeadHidden { get; init; } = 128;
 
@@ -55,6 +61,9 @@ public sealed record ModelConfig
         if (SplitLayer < 0 || SplitLayer > Blocks) errors.Add($"split layer must be in 0..{Blocks}, got {SplitLayer}");
         if (DeltaFrom < 0 || DeltaFrom > Blocks) errors.Add($"delta_from must be in 0..{Blocks}, got {DeltaFrom}");
         if (SplitLayer < DeltaFrom) errors.Add($"split layer {SplitLayer} must be >= delta_from {DeltaFrom}: the weights have no deltas for blocks before {DeltaFrom + 1}");
+        if (StemWidths.Any(w => w < 1)) errors.Add("stem widths must be >= 1");
+        if (StemWidths.Length > 0 && Patch % (1 << StemWidths.Length) != 0)
+            errors.Add($"a {StemWidths.Length}-level stem needs the patch {Patch} to be a multiple of {1 << StemWidths.Length}");
         if (Rank < 1) errors.Add($"rank must be >= 1, got {Rank}");
         if (Classes < 2) errors.Add($"classes must be >= 2, got {Classes}");
         if (PosGridRows < 1 || PosGridCols < 1) errors.Add("position grid must be at least 1x1");

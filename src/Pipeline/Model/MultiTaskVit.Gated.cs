@@ -32,7 +32,7 @@ public sealed partial class MultiTaskVit
         // The patch embedding stays dense: it is cheap (~2% of an all-task pass) and its output is the
         // reference signal every later gate is measured against.
         var x0 = _embed.Embed(_embed.Patches(image)).view(n, Config.Dim);
-        counter.Linear(baseTask, n, n, Config.PatchInputs, Config.Dim);
+        _embed.CountFlops(counter, baseTask, n, n);
         var x = x0 + _embed.Positions(rows, cols, training: false).view(n, Config.Dim);
 
         var trunk = state.Trunk;

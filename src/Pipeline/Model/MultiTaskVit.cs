@@ -116,7 +116,7 @@ public sealed partial class MultiTaskVit : nn.Module
 
         var patches = _embed.Patches(images);
         var x0 = _embed.Embed(patches);
-        counter.Linear(baseTask, tokens, tokens, Config.PatchInputs, Config.Dim);
+        _embed.CountFlops(counter, baseTask, tokens, tokens);
         var positions = options.GridOffset is { } offset
             ? _embed.WindowPositions(offset.Row, offset.Col, rows, cols)
             : _embed.Positions(rows, cols, training);

@@ -6,9 +6,19 @@ using F = TorchSharp.torch.nn.functional;
 namespace StreamMtl.Pipeline.Model;
 
 /// <summary>
-/// Patch embedding as a per-patch linear map (equivalent to a stride-p convolution, stored in the
-/// conv layout [D, 3, p, p] that timm/PyTorch ViT weights use), plus learned position embeddings
-/// [1, rows*cols, D] interpolated bicubically to other token grids.
+/// Patch embedding, plus learned position embeddings [1, rows*cols, D] interpolated bicubically to
+/// other token grids. Two stems, both strictly per patch (a token's embedding depends on its own p x p
+/// pixels only, so temporal reuse can still gate tokens independently):
+/// <list type="bullet">
+/// <item>linear (<see cref="ModelConfig.StemWidths"/> empty): a per-patch linear map, equivalent to a
+/// stride-p convolution, stored in the conv layout [D, 3, p, p] that timm/PyTorch ViT weights use;</item>
+/// <item>hierarchical MLP (hMLP, Touvron et al. 2022) for widths [c1, .., ck]: a linear map of
+/// s x s sub-patches (s = p / 2^k) to c1 channels, then k merges of 2x2 neighbours, each a
+/// non-overlapping kernel-2 stride-2 convolution; LayerNorm + GELU between levels. Stored as
+/// patch_embed.stem.i.{weight [c_i, c_(i-1), k, k], bias, norm.weight, norm.bias} with the last
+/// level as patch_embed.proj [D, c_k, 2, 2]. It gives the patch a nonlinear, edge- and
+/// shading-aware code at ~25% more stem FLOPs (still ~1% of the encoder).</item>
+/// </list>
 /// </summary>
 public sealed class PatchEmbedding
 {
@@ -16,21 +26,40 @@ public sealed class PatchEmbedding
     private readonly Parameter _bias;
     private readonly Parameter _pos;
     private readonly ModelConfig _config;
+    private readonly StemLevel[] _stem;
     private (int Rows, int Cols, Tensor Pos)? _cached;
 
     public PatchEmbedding(ModelConfig config)
     {
         _config = config;
         int p = config.Patch;
-        _weight = nn.Parameter(empty(config.Dim, 3, p, p));
+        var widths = config.StemWidths;
+        int levels = widths.Length;
+        int sub = p >> levels;
+        var children = new List<(string, nn.Module)>();
+        _stem = new StemLevel[levels];
+        for (int i = 0; i < levels; i++)
+        {
+            int kernel = i == 0 ? sub : 2;
+            int inChannels = i == 0 ? 3 : widths[i - 1];
+            string name = i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            _stem[i] = new StemLevel(name, widths[i], inChannels, kernel);
+            children.Add((name, _stem[i]));
+        }
+        int lastIn = levels == 0 ? 3 : widths[^1];
+        int lastKernel = levels == 0 ? p : 2;
+        _weight = nn.Parameter(empty(config.Dim, lastIn, lastKernel, lastKernel));
         _bias = nn.Parameter(zeros(config.Dim));
         _pos = nn.Parameter(empty(1, (long)config.PosGridRows * config.PosGridCols, config.Dim));
         using (no_grad())
         {
-            TruncatedNormal.Fill(_weight, 0.02);
+            TruncatedNormal.Fill(_weight, levels == 0 ? 0.02 : Math.Sqrt(1.0 / (lastIn * 4)));
             TruncatedNormal.Fill(_pos, 0.02);
         }
-        Module = new Group("patch_embed", ("proj", new ParameterHolder("proj", ("weight", _weight), ("bias", _bias))));
+        var proj = ("proj", (nn.Module)new ParameterHolder("proj", ("weight", _weight), ("bias", _bias)));
+        Module = levels == 0
+            ? new Group("patch_embed", proj)
+            : new Group("patch_embed", ("stem", new Group("stem", [.. children])), proj);
     }
 
     /// <summary>The "patch_embed" module (proj.weight, proj.bias) for registration in the model.</summary>
@@ -49,8 +78,52 @@ public sealed class PatchEmbedding
         return images.view(b, 3, rows, p, cols, p).permute(0, 2, 4, 1, 3, 5).reshape(b, rows * cols, 3L * p * p);
     }
 
-    /// <summary>Embeds patch vectors [.., 3*p*p] into tokens [.., D] (no position term).</summary>
-    public Tensor Embed(Tensor patches) => F.linear(patches, _weight.view(_config.Dim, -1), _bias);
+    /// <summary>Embeds patch vectors [.., 3*p*p] in (c, py, px) order into tokens [.., D] (no position term).</summary>
+    public Tensor Embed(Tensor patches)
+    {
+        if (_stem.Length == 0)
+        {
+            return F.linear(patches, _weight.view(_config.Dim, -1), _bias);
+        }
+        var leading = patches.shape[..^1];
+        int p = _config.Patch;
+        int grid = 1 << _stem.Length;
+        int sub = p / grid;
+        // [n, 3, g, s, g, s] -> [n, g, g, 3*s*s]: each s x s sub-patch in conv (c, y, x) order.
+        var x = patches.reshape(-1, 3, grid, sub, grid, sub).permute(0, 2, 4, 1, 3, 5).reshape(-1, grid, grid, 3L * sub * sub);
+        for (int i = 0; i < _stem.Length; i++)
+        {
+            if (i > 0)
+            {
+                x = MergeNeighbours(x);
+            }
+            x = _stem[i].Apply(x);
+        }
+        var merged = MergeNeighbours(x).view(-1, 4L * x.shape[^1]);
+        var tokens = F.linear(merged, _weight.view(_config.Dim, -1), _bias);
+        return tokens.view([.. leading, _config.Dim]);
+    }
+
+    /// <summary>Counts the stem's multiply-adds for <paramref name="rows"/> embedded patches out of <paramref name="denseRows"/>.</summary>
+    public void CountFlops(Flops.FlopCounter counter, VisionTask task, long rows, long denseRows)
+    {
+        int grid = 1 << _stem.Length;
+        for (int i = 0; i < _stem.Length; i++)
+        {
+            long cells = (long)(grid >> i) * (grid >> i);
+            counter.Linear(task, rows * cells, denseRows * cells, _stem[i].Inputs, _stem[i].Outputs);
+        }
+        counter.Linear(task, rows, denseRows, _weight.numel() / _config.Dim, _config.Dim);
+    }
+
+    /// <summary>[n, g, g, C] -> [n, g/2, g/2, 4C] with each 2x2 neighbourhood in conv (c, y, x) order.</summary>
+    private static Tensor MergeNeighbours(Tensor x)
+    {
+        long n = x.shape[0];
+        long g = x.shape[1] / 2;
+        long c = x.shape[3];
+        return x.view(n, g, 2, g, 2, c).permute(0, 1, 3, 5, 2, 4).reshape(n, g, g, 4 * c);
+    }
 
     /// <summary>Position embeddings for a token grid, [1, rows*cols, D]; cached per grid outside training.</summary>
     public Tensor Positions(int rows, int cols, bool training)
@@ -94,6 +167,37 @@ public sealed class PatchEmbedding
         _cached?.Pos.Dispose();
         _cached = null;
     }
+}
+
+/// <summary>One hMLP stem level: a kernel = stride convolution applied as a linear map of each cell's inputs, LayerNorm, GELU.</summary>
+internal sealed class StemLevel : nn.Module
+{
+    private readonly Parameter _weight;
+    private readonly Parameter _bias;
+    private readonly NormWeights _norm;
+
+    public StemLevel(string name, int outChannels, int inChannels, int kernel) : base(name)
+    {
+        Inputs = (long)inChannels * kernel * kernel;
+        Outputs = outChannels;
+        _weight = nn.Parameter(empty(outChannels, inChannels, kernel, kernel));
+        _bias = nn.Parameter(zeros(outChannels));
+        using (no_grad())
+        {
+            TruncatedNormal.Fill(_weight, Math.Sqrt(1.0 / Inputs));
+        }
+        _norm = new NormWeights("norm", outChannels);
+        register_parameter("weight", _weight);
+        register_parameter("bias", _bias);
+        register_module("norm", _norm);
+    }
+
+    public long Inputs { get; }
+
+    public long Outputs { get; }
+
+    /// <summary>[.., Inputs] -> [.., Outputs].</summary>
+    public Tensor Apply(Tensor x) => F.gelu(_norm.Apply(F.linear(x, _weight.view(Outputs, Inputs), _bias)));
 }
 
 /// <summary>A module that only owns named parameters.</summary>

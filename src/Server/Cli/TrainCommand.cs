@@ -27,8 +27,27 @@ public static class TrainCommand
           --split L        new model: split layer (and first delta block); sub: train the sub-task with
                            this split (its own blocks L+1..end)                   [blocks/2]
           --blocks N --dim N --heads N --rank N --head-hidden N   architecture of a new model
+          --stem LIST      hierarchical patch stem widths, e.g. 48,96; "linear" = plain patch embedding [linear]
           --threads N      torch CPU threads                                      [all cores]
         """;
+
+    private static int[] ParseStem(string text)
+    {
+        if (text == "linear")
+        {
+            return [];
+        }
+        var parts = text.Split(',', StringSplitOptions.TrimEntries);
+        var widths = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+        {
+            if (!int.TryParse(parts[i], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out widths[i]) || widths[i] < 1 || widths[i] > 4096)
+            {
+                throw new CliException($"--stem: '{text}' is not 'linear' or a comma-separated list of widths in 1..4096, e.g. 48,96");
+            }
+        }
+        return widths;
+    }
 
     public static int Run(CliArgs args)
     {
@@ -45,6 +64,7 @@ public static class TrainCommand
             Heads = args.Int("heads", defaults.Heads, 1, 64),
             Rank = args.Int("rank", defaults.Rank, 1, 1024),
             HeadHidden = args.Int("head-hidden", defaults.HeadHidden, 1, 4096),
+            StemWidths = ParseStem(args.String("stem", "linear")),
         };
         int? splitOption = args.OptionalInt("split", 0, config.Blocks);
         int split = splitOption ?? config.Blocks / 2;
