@@ -24,10 +24,20 @@ public static class ImageTensors
     public static Tensor Normalise(Tensor bgrBytes, ModelConfig config)
     {
         var batched = bgrBytes.dim() == 3 ? bgrBytes.unsqueeze(0) : bgrBytes;
-        var rgb = batched.flip(-1).permute(0, 3, 1, 2).to(ScalarType.Float32).div_(255f);
-        using var mean = tensor(config.Mean).view(1, 3, 1, 1);
-        using var std = tensor(config.Std).view(1, 3, 1, 1);
-        return rgb.sub_(mean).div_(std);
+        // (x / 255 - mean) / std as x * scale + shift with per-channel tensors. No implicit Scalar temporaries:
+        // TorchSharp 0.107 lets the GC finalise those while the native call still reads them (seen as a
+        // "toDouble: Expected false to be true" crash under GC pressure in training).
+        var rgb = batched.flip(-1).permute(0, 3, 1, 2).to(ScalarType.Float32);
+        var scale = new float[3];
+        var shift = new float[3];
+        for (int c = 0; c < 3; c++)
+        {
+            scale[c] = 1f / (255f * config.Std[c]);
+            shift[c] = -config.Mean[c] / config.Std[c];
+        }
+        using var scaleTensor = tensor(scale).view(1, 3, 1, 1);
+        using var shiftTensor = tensor(shift).view(1, 3, 1, 1);
+        return rgb.mul_(scaleTensor).add_(shiftTensor);
     }
 
     /// <summary>One BGR image to model input [1, 3, H, W].</summary>
