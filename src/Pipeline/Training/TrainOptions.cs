@@ -18,6 +18,19 @@ public sealed record TrainOptions
     /// <summary>The task trained: the base task (Base), a sub-task (SubTask) or the baseline's task (Single).</summary>
     public VisionTask Task { get; init; } = VisionTask.Segmentation;
 
+    /// <summary>
+    /// SubTask stage only: several sub-tasks trained together on one forward pass of the frozen trunk. Each
+    /// has its own loss and parameters and its gradients are clipped on their own, so this equals training
+    /// them one after another on the same batches, at about half the cost. Empty = just <see cref="Task"/>.
+    /// </summary>
+    public VisionTask[] Tasks { get; init; } = [];
+
+    /// <summary>The tasks this stage trains.</summary>
+    public IReadOnlyList<VisionTask> TrainedTasks => Tasks.Length > 0 ? Tasks : [Task];
+
+    /// <summary>The trained tasks' names joined with '+', as recorded in checkpoints and training records.</summary>
+    public string TasksName => string.Join("+", TrainedTasks.Select(t => t.Name()));
+
     public int Steps { get; init; } = 3000;
     public int Batch { get; init; } = 8;
 

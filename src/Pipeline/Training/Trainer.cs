@@ -39,7 +39,13 @@ public sealed class Trainer
         model.to(device);
         model.train();
 
-        var trainables = Trainables(model).ToList();
+        var trained = o.TrainedTasks;
+        if (trained.Count > 1 && o.Stage != TrainStage.SubTask)
+        {
+            throw new ArgumentException($"only the sub-task stage trains several tasks at once; got {o.TasksName} for {StageName}");
+        }
+        var groups = trained.Select(t => Trainables(model, t).ToList()).ToList();
+        var trainables = groups.SelectMany(g => g).ToList();
         var trainableSet = trainables.ToHashSet();
         foreach (var p in model.parameters())
         {
@@ -49,9 +55,8 @@ public sealed class Trainer
 
         var dataset = SyntheticDataset.Training(o.Width, o.Height);
         var pool = new FramePool(dataset, o.PoolSize, o.Seed);
-        var task = o.Task;
-        var tasks = task.ToSet();
-        using var classWeights = task == VisionTask.Segmentation && o.BalanceClasses
+        var tasks = trained.Aggregate((TaskSet)0, (set, t) => set | t.ToSet());
+        using var classWeights = trained.Contains(VisionTask.Segmentation) && o.BalanceClasses
             ? tensor(Losses.BalancedClassWeights(pool, model.Config.Classes)).to(device)
             : null;
         var clock = Stopwatch.StartNew();
@@ -69,10 +74,14 @@ public sealed class Trainer
                 : TrainingBatch.Sample(pool, rng, o.Batch, o.CropRows, o.CropCols, model.Config);
             var images = batch.Images.to(device);
             var forward = model.Forward(images, new ForwardOptions(tasks, 0f, null, batch.GridOffset));
-            var loss = Losses.For(task, forward.Raw(task), batch.To(device), classWeights);
+            var onDevice = batch.To(device);
+            var loss = trained.Select(t => Losses.For(t, forward.Raw(t), onDevice, classWeights)).Aggregate((a, b) => a + b);
             optimizer.zero_grad();
             loss.backward();
-            nn.utils.clip_grad_norm_(trainables, 1.0);
+            foreach (var group in groups)
+            {
+                nn.utils.clip_grad_norm_(group, 1.0);
+            }
             optimizer.step();
             double value = loss.item<float>();
             emaLoss = double.IsNaN(emaLoss) ? value : 0.98 * emaLoss + 0.02 * value;
@@ -89,7 +98,7 @@ public sealed class Trainer
             }
         }
 
-        var record = new TrainingRecord(StageName, task.Name(), step, o.Batch, $"{o.CropRows}x{o.CropCols} tokens, full frame every {o.FullFrameEvery}",
+        var record = new TrainingRecord(StageName, o.TasksName, step, o.Batch, $"{o.CropRows}x{o.CropCols} tokens, full frame every {o.FullFrameEvery}",
             o.Seed, pool.Rendered, clock.Elapsed.TotalSeconds, emaLoss,
             $"synthetic seeds >= {SyntheticDataset.FirstTrainingSeed}, {o.Width}x{o.Height}, static and moving cameras");
         if (step >= o.Steps)
@@ -123,10 +132,10 @@ public sealed class Trainer
                 throw new ArgumentException("the sub-task stage needs --init with a trained base model");
             }
             var loaded = ModelFile.Load(o.InitPath, o.SplitLayer);
-            if (!loaded.Model.Config.SubTasks.Contains(o.Task))
+            foreach (var task in o.TrainedTasks.Where(t => !loaded.Model.Config.SubTasks.Contains(t)))
             {
                 loaded.Model.Dispose();
-                throw new ArgumentException($"{o.InitPath} has no sub-task {o.Task.Name()} (sub-tasks: {string.Join(", ", loaded.Model.Config.SubTasks.Select(t => t.Name()))})");
+                throw new ArgumentException($"{o.InitPath} has no sub-task {task.Name()} (sub-tasks: {string.Join(", ", loaded.Model.Config.SubTasks.Select(t => t.Name()))})");
             }
             return loaded;
         }
@@ -142,9 +151,9 @@ public sealed class Trainer
         return (model, new ModelMetadata { Config = config, Classes = [.. SyntheticClasses.Names] });
     }
 
-    private IEnumerable<Parameter> Trainables(MultiTaskVit model) => _options.Stage switch
+    private IEnumerable<Parameter> Trainables(MultiTaskVit model, VisionTask task) => _options.Stage switch
     {
-        TrainStage.SubTask => model.SubTaskTrainables(_options.Task),
+        TrainStage.SubTask => model.SubTaskTrainables(task),
         _ => model.TaskParameters(model.Config.BaseTask).Select(p => p.Parameter),
     };
 
@@ -169,7 +178,7 @@ public sealed class Trainer
         }
         var saved = JsonSerializer.Deserialize<CheckpointState>(File.ReadAllText(state))
             ?? throw new InvalidDataException($"{state} is empty");
-        if (saved.Stage != StageName || saved.Task != _options.Task.Name() || saved.Seed != _options.Seed)
+        if (saved.Stage != StageName || saved.Task != _options.TasksName || saved.Seed != _options.Seed)
         {
             throw new InvalidOperationException($"checkpoint {CheckpointPath} is for stage {saved.Stage}, task {saved.Task}, seed {saved.Seed}; not resuming a different run");
         }
@@ -181,7 +190,7 @@ public sealed class Trainer
     {
         ModelFile.Save(CheckpointPath, model, metadata);
         File.WriteAllText(CheckpointPath + ".json",
-            JsonSerializer.Serialize(new CheckpointState(StageName, _options.Task.Name(), _options.Seed, step)));
+            JsonSerializer.Serialize(new CheckpointState(StageName, _options.TasksName, _options.Seed, step)));
     }
 
     private void DeleteCheckpoint()

@@ -14,7 +14,8 @@ public static class TrainCommand
                            frozen base (--init); single: a full single-task baseline; all: base, then each
                            sub-task, then the depth and normals baselines (writes DIR/streammtl-default,
                            DIR/baseline-depth, DIR/baseline-normals .safetensors)
-          --task T         segmentation | depth | normals (sub, single)
+          --task T         segmentation | depth | normals (sub, single); sub also takes a list, e.g.
+                           depth,normals: one frozen-trunk pass trains both (each its own loss)
           --out PATH       output model file (for --stage all: a directory)       [models]
           --init PATH      start from this model (required for sub)
           --steps N        optimiser steps per stage                               [3000]
@@ -93,18 +94,16 @@ public static class TrainCommand
             Directory.CreateDirectory(output);
             string main = Path.Combine(output, ModelLocator.DefaultFileName);
             RunStage(template with { Stage = TrainStage.Base, Task = VisionTask.Segmentation, OutputPath = main, InitPath = null });
-            foreach (var sub in config.SubTasks)
-            {
-                RunStage(template with { Stage = TrainStage.SubTask, Task = sub, Steps = subSteps, InitPath = main, OutputPath = main });
-            }
+            RunStage(template with { Stage = TrainStage.SubTask, Task = config.SubTasks[0], Tasks = config.SubTasks, Steps = subSteps, InitPath = main, OutputPath = main });
             foreach (var single in config.SubTasks)
             {
                 RunStage(template with { Stage = TrainStage.Single, Task = single, InitPath = null, OutputPath = Path.Combine(output, $"baseline-{single.Name()}.safetensors") });
             }
             return 0;
         }
-        var task = taskName == null ? VisionTask.Segmentation
-            : VisionTasks.TryParse(taskName, out var t) ? t : throw new CliException($"unknown task '{taskName}' (segmentation, depth, normals)");
+        var tasks = (taskName ?? "segmentation").Split(',', StringSplitOptions.TrimEntries)
+            .Select(name => VisionTasks.TryParse(name, out var t) ? t : throw new CliException($"unknown task '{name}' (segmentation, depth, normals)"))
+            .Distinct().ToArray();
         var parsedStage = stage switch
         {
             "base" => TrainStage.Base,
@@ -116,13 +115,17 @@ public static class TrainCommand
         {
             throw new CliException("--stage sub needs --init MODEL (a trained base)");
         }
-        RunStage(template with { Stage = parsedStage, Task = task });
+        if (tasks.Length > 1 && parsedStage != TrainStage.SubTask)
+        {
+            throw new CliException($"--task {taskName}: only --stage sub trains several tasks at once");
+        }
+        RunStage(template with { Stage = parsedStage, Task = tasks[0], Tasks = tasks });
         return 0;
     }
 
     private static void RunStage(TrainOptions options)
     {
-        Console.WriteLine($"training {options.Stage} ({options.Task.Name()}): {options.Steps} steps, batch {options.Batch}, " +
+        Console.WriteLine($"training {options.Stage} ({options.TasksName}): {options.Steps} steps, batch {options.Batch}, " +
             $"crop {options.CropRows}x{options.CropCols} tokens -> {options.OutputPath}");
         var trainer = new Trainer(options, ProgressBar.Print);
         var record = trainer.Run();

@@ -72,6 +72,43 @@ public sealed class TrainerTests : IDisposable
         }
     }
 
+    [Fact]
+    public void JointSubTaskStageEqualsTrainingTheSubTasksOneAfterTheOther()
+    {
+        new Trainer(Options(TrainStage.Base, VisionTask.Segmentation, 4)).Run();
+        string basePath = Path.Combine(_dir, "model.safetensors");
+        string joint = Path.Combine(_dir, "joint.safetensors");
+        string sequential = Path.Combine(_dir, "sequential.safetensors");
+
+        new Trainer(Options(TrainStage.SubTask, VisionTask.Depth, 6) with
+        {
+            Tasks = [VisionTask.Depth, VisionTask.Normals], InitPath = basePath, OutputPath = joint,
+        }).Run();
+        new Trainer(Options(TrainStage.SubTask, VisionTask.Depth, 6) with { InitPath = basePath, OutputPath = sequential }).Run();
+        new Trainer(Options(TrainStage.SubTask, VisionTask.Normals, 6) with { InitPath = sequential, OutputPath = sequential }).Run();
+
+        var (a, metadata) = ModelFile.Load(joint);
+        var (b, _) = ModelFile.Load(sequential);
+        using (a)
+        using (b)
+        {
+            foreach (var (name, p) in a.named_parameters())
+            {
+                var q = b.get_parameter(name)!;
+                Assert.True(p.allclose(q, rtol: 1e-4, atol: 1e-6), $"{name} differs by {(p - q).abs().max().item<float>()}");
+            }
+            Assert.Equal("depth+normals", metadata.Training[^1].Task);
+        }
+    }
+
+    [Fact]
+    public void SeveralTasksAreOnlyAcceptedByTheSubTaskStage()
+    {
+        var options = Options(TrainStage.Single, VisionTask.Depth, 2) with { Tasks = [VisionTask.Depth, VisionTask.Normals] };
+        var error = Assert.Throws<ArgumentException>(() => new Trainer(options).Run());
+        Assert.Contains("depth+normals", error.Message, StringComparison.Ordinal);
+    }
+
     public void Dispose()
     {
         if (Directory.Exists(_dir))
