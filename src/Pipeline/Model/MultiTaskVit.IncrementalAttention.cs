@@ -37,8 +37,8 @@ public sealed partial class MultiTaskVit
             var offset = sums.Offset!;
             // Exponents are relative to each row's max when it was last computed in full; clamped so a key
             // that became far more attractive cannot overflow before the row's next full recompute.
-            var oldWeights = q.matmul(old[1].transpose(-2, -1)).mul_(scale).sub_(offset).clamp_max_(60).exp_();
-            var newWeights = q.matmul(fresh[1].transpose(-2, -1)).mul_(scale).sub_(offset).clamp_max_(60).exp_();
+            var oldWeights = q.matmul(old[1].transpose(-2, -1)).mul_(Scalars.Of(scale)).sub_(offset).clamp_max_(Scalars.Of(60)).exp_();
+            var newWeights = q.matmul(fresh[1].transpose(-2, -1)).mul_(Scalars.Of(scale)).sub_(offset).clamp_max_(Scalars.Of(60)).exp_();
             sums.Numerator!.add_(newWeights.matmul(fresh[2])).sub_(oldWeights.matmul(old[2]));
             sums.Denominator!.add_(newWeights.sum(-1, keepdim: true)).sub_(oldWeights.sum(-1, keepdim: true));
             var (u, z, m) = Rows(fresh[0], keys, values, scale);
@@ -59,7 +59,7 @@ public sealed partial class MultiTaskVit
 
     private static (Tensor Numerator, Tensor Denominator, Tensor Offset) Rows(Tensor queries, Tensor keys, Tensor values, double scale)
     {
-        var scores = queries.matmul(keys.transpose(-2, -1)).mul_(scale);
+        var scores = queries.matmul(keys.transpose(-2, -1)).mul_(Scalars.Of(scale));
         var offset = scores.amax([-1], keepdim: true);
         var weights = scores.sub_(offset).exp_();
         return (weights.matmul(values), weights.sum(-1, keepdim: true), offset);

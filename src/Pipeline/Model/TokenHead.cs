@@ -53,7 +53,7 @@ public sealed class TokenHead : nn.Module
     public static Tensor Finish(VisionTask task, Tensor raw) => task switch
     {
         VisionTask.Segmentation => raw,
-        VisionTask.Depth => raw.clamp(-6, 6).exp(),
+        VisionTask.Depth => raw.clamp(Scalars.Of(-6), Scalars.Of(6)).exp(),
         VisionTask.Normals => F.normalize(raw, p: 2, dim: 1, eps: 1e-6),
         _ => throw new ArgumentOutOfRangeException(nameof(task)),
     };

@@ -64,7 +64,7 @@ internal sealed class PredictionCanvas
                 Scatter(Map<byte>(task, 1), perToken.argmax(1).to(ScalarType.Byte).data<byte>().ToArray(), tokens, cols, 1);
                 break;
             case VisionTask.Depth:
-                Scatter(Map<float>(task, 1), perToken.clamp(-6, 6).exp().contiguous().data<float>().ToArray(), tokens, cols, 1);
+                Scatter(Map<float>(task, 1), perToken.clamp(Scalars.Of(-6), Scalars.Of(6)).exp().contiguous().data<float>().ToArray(), tokens, cols, 1);
                 break;
             case VisionTask.Normals:
                 var unit = F.normalize(perToken, p: 2, dim: 1, eps: 1e-6).permute(0, 2, 1).contiguous();

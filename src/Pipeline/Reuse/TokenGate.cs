@@ -1,3 +1,4 @@
+using StreamMtl.Pipeline.Model;
 using static TorchSharp.torch;
 
 namespace StreamMtl.Pipeline.Reuse;
@@ -45,7 +46,7 @@ internal sealed class TokenGate : IDisposable
         }
         if (count > maxRows)
         {
-            var score = distance.div_(reference.norm(1).add_(1e-6f));
+            var score = distance.div_(reference.norm(1).add_(Scalars.Of(1e-6)));
             return new GateSelection(score.topk((int)maxRows).indexes, maxRows, count);
         }
         return new GateSelection(over, count, count);
@@ -58,7 +59,7 @@ internal sealed class TokenGate : IDisposable
         {
             var fresh = stage(input);
             Replace(ref _reference, input);
-            Replace(ref _limit, input.norm(1).mul_(_threshold));
+            Replace(ref _limit, input.norm(1).mul_(Scalars.Of(_threshold)));
             Replace(ref _output, fresh);
             return _output!;
         }
@@ -68,7 +69,7 @@ internal sealed class TokenGate : IDisposable
             var picked = input.index_select(0, rows);
             output.index_copy_(0, rows, stage(picked));
             _reference!.index_copy_(0, rows, picked);
-            _limit!.index_copy_(0, rows, picked.norm(1).mul_(_threshold));
+            _limit!.index_copy_(0, rows, picked.norm(1).mul_(Scalars.Of(_threshold)));
         }
         return output;
     }
