@@ -8,7 +8,8 @@
 #
 # Stages that do not depend on each other run at the same time, one torch thread each: the base and the two
 # baselines first, then the sub-tasks. On 2 cores that gives about twice the samples/s of one stage with
-# 2 threads (measured 3 x 15 vs 1 x 22 samples/s; part of a step is single-threaded: cropping, rendering).
+# 2 threads (measured: 3 stages at 16-17 samples/s each vs one stage at 22 with 2 threads; part of a step is
+# single-threaded: cropping, rendering, the optimiser step).
 set -euo pipefail
 out="${1:?usage: $0 OUT_DIR [STREAMMTL_DLL]}"
 dll="${2:-}"

@@ -29,15 +29,24 @@ public sealed partial class MultiTaskVit
         var baseTask = Config.BaseTask;
         int split = Config.SplitLayer;
 
-        // The patch embedding stays dense: it is cheap (~2% of an all-task pass) and its output is the
-        // reference signal every later gate is measured against.
-        var x0 = _embed.Embed(_embed.Patches(image)).view(n, Config.Dim);
-        _embed.CountFlops(counter, baseTask, n, n);
-        var x = x0 + _embed.Positions(rows, cols, training: false).view(n, Config.Dim);
-
         var trunk = state.Trunk;
         long? previous = state.LastFrame;
         bool trunkFull = !trunk.IsWarmFor(previous);
+
+        // The first gate looks at the pixels themselves: each patch as uncentred pixel values (the model
+        // input plus mean/std, i.e. pixels / std), so a patch's relative change is its change in brightness
+        // terms and sensor noise stays far below the threshold. Gating the stem's output instead would not
+        // work with the hMLP stem: its per-cell LayerNorm magnifies noise in flat patches, and on a noisy
+        // static camera most tokens would cross the threshold (measured: 100% recomputed, every frame a
+        // scene cut). A patch that did not move keeps its embedding, so nothing after it moves either.
+        var patches = _embed.Patches(image).view(n, Config.PatchInputs);
+        var offset = PatchOffset();
+        var uncentred = patches + offset;
+        var embedRows = pass.Select(state.Embed, uncentred, trunkFull, baseTask, "patch_embed");
+        var x0 = state.Embed.Apply(uncentred, embedRows, r => _embed.Embed(r - offset));
+        _embed.CountFlops(counter, baseTask, embedRows.Count, n);
+        var x = x0 + _embed.Positions(rows, cols, training: false).view(n, Config.Dim);
+
         for (int i = 0; i < split; i++)
         {
             x = GatedBlock(x, i, null, trunk.Block(i), baseTask, pass, trunkFull);
@@ -58,6 +67,18 @@ public sealed partial class MultiTaskVit
             branch.LastFrame = pass.FrameIndex;
         }
         return result;
+    }
+
+    /// <summary>mean / std per patch-vector entry, (c, py, px) order: adding it to a normalised patch gives pixels / std.</summary>
+    private Tensor PatchOffset()
+    {
+        int area = Config.Patch * Config.Patch;
+        var values = new float[Config.PatchInputs];
+        for (int c = 0; c < 3; c++)
+        {
+            Array.Fill(values, Config.Mean[c] / Config.Std[c], c * area, area);
+        }
+        return tensor(values);
     }
 
     private Tensor GatedBlock(Tensor x, int index, SubTaskBlockWeights? sub, BlockReuseState s, VisionTask task, GatedPass pass, bool full)

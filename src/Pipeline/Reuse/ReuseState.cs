@@ -15,6 +15,7 @@ public sealed class ReuseState : IDisposable
     public ReuseState(ModelConfig config, float threshold)
     {
         Canvas = new PredictionCanvas(config);
+        Embed = new TokenGate(threshold);
         Trunk = new BranchReuseState(0, config.SplitLayer, hasHead: false, threshold);
         foreach (var task in config.AllTasks)
         {
@@ -30,6 +31,9 @@ public sealed class ReuseState : IDisposable
 
     /// <summary>Token grid (rows, cols) the buffers are for.</summary>
     public (int Rows, int Cols)? Grid { get; private set; }
+
+    /// <summary>The gate in front of the patch embedding (on pixels; the first gate, so it decides scene cuts).</summary>
+    internal TokenGate Embed { get; }
 
     internal BranchReuseState Trunk { get; }
 
@@ -59,6 +63,7 @@ public sealed class ReuseState : IDisposable
 
     public void Reset()
     {
+        Embed.Reset();
         Trunk.Reset();
         Canvas.Reset();
         foreach (var branch in _branches.Values)

@@ -117,15 +117,17 @@ public sealed class ReuseStreamRunnerTests
             Assert.Equal(flops, key.DenseFlops[task]);
             Assert.Equal(flops, key.ExecutedFlops[task]);
         }
-        // Static frame: dense embedding plus scoring (3 flops per element) at the qkv and MLP gates of every block and at the head.
+        // Static frame: only scoring (3 flops per element) at the pixel gate in front of the patch embedding,
+        // the qkv and MLP gates of every block and the head.
+        long pixelGate = 3 * n * c.PatchInputs;
         var still = runner.Run(a, 1, TaskSet.All).Accounting;
-        Assert.Equal(embed + c.Blocks * 2 * 3 * n * d + 3 * n * 2 * d, still.ExecutedFlops[VisionTask.Segmentation]);
+        Assert.Equal(pixelGate + c.Blocks * 2 * 3 * n * d + 3 * n * 2 * d, still.ExecutedFlops[VisionTask.Segmentation]);
         Assert.Equal(tail * 2 * 3 * n * d + 3 * n * 2 * d, still.ExecutedFlops[VisionTask.Depth]);
         Assert.Equal(dense[VisionTask.Depth], still.DenseFlops[VisionTask.Depth]);
-        // One token changed: its rows through every linear, its query against all keys, plus the same scoring.
+        // One token changed: its embedding and rows through every linear, its query against all keys, plus the same scoring.
         var one = runner.Run(ReuseTestModels.WithPatchChanged(a, 0, 0, 3), 2, TaskSet.All).Accounting;
         long blockRow = block / n - 4 * c.Heads * n * hd + 4 * c.Heads * n * hd;
-        Assert.Equal(embed + c.Blocks * (2 * 3 * n * d + blockRow) + 3 * n * 2 * d + Head(VisionTask.Segmentation) / n,
+        Assert.Equal(pixelGate + embed / n + c.Blocks * (2 * 3 * n * d + blockRow) + 3 * n * 2 * d + Head(VisionTask.Segmentation) / n,
             one.ExecutedFlops[VisionTask.Segmentation]);
     }
 
