@@ -114,8 +114,7 @@ public sealed partial class MultiTaskVit : nn.Module
         long tokens = shape[0] * rows * cols;
         var baseTask = Config.BaseTask;
 
-        var patches = _embed.Patches(images);
-        var x0 = _embed.Embed(patches);
+        var x0 = _embed.EmbedImage(images);
         _embed.CountFlops(counter, baseTask, tokens, tokens);
         var positions = options.GridOffset is { } offset
             ? _embed.WindowPositions(offset.Row, offset.Col, rows, cols)

@@ -104,6 +104,26 @@ public sealed class PatchEmbedding
         return tokens.view([.. leading, _config.Dim]);
     }
 
+    /// <summary>
+    /// Embeds whole images [B, 3, H, W] into tokens [B, h*w, D]; the same values as Embed(Patches(images)).
+    /// The hMLP stem runs as its strided convolutions here, which on CPU is faster than the per-patch form
+    /// (one large op per level instead of permutes around thousands of small cells).
+    /// </summary>
+    public Tensor EmbedImage(Tensor images)
+    {
+        if (_stem.Length == 0)
+        {
+            return Embed(Patches(images));
+        }
+        var x = images;
+        foreach (var level in _stem)
+        {
+            x = level.ApplyConvolution(x);
+        }
+        var tokens = F.conv2d(x, _weight, _bias, strides: [2, 2]);
+        return tokens.flatten(2).transpose(1, 2);
+    }
+
     /// <summary>Counts the stem's multiply-adds for <paramref name="rows"/> embedded patches out of <paramref name="denseRows"/>.</summary>
     public void CountFlops(Flops.FlopCounter counter, VisionTask task, long rows, long denseRows)
     {
@@ -198,6 +218,14 @@ internal sealed class StemLevel : nn.Module
 
     /// <summary>[.., Inputs] -> [.., Outputs].</summary>
     public Tensor Apply(Tensor x) => F.gelu(_norm.Apply(F.linear(x, _weight.view(Outputs, Inputs), _bias)));
+
+    /// <summary>The same level on feature maps [B, C, H, W] -> [B, Outputs, H/k, W/k] (a kernel = stride convolution).</summary>
+    public Tensor ApplyConvolution(Tensor x)
+    {
+        long k = _weight.shape[2];
+        var y = F.conv2d(x, _weight, _bias, strides: [k, k]).permute(0, 2, 3, 1);
+        return F.gelu(_norm.Apply(y)).permute(0, 3, 1, 2);
+    }
 }
 
 /// <summary>A module that only owns named parameters.</summary>

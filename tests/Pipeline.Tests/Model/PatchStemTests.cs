@@ -42,6 +42,9 @@ public sealed class PatchStemTests
         var actual = embed.Embed(embed.Patches(images));
         Assert.Equal(new long[] { 2, 6, config.Dim }, actual.shape);
         Assert.True(actual.allclose(expected, rtol: 1e-4, atol: 1e-5), $"max difference {(actual - expected).abs().max().item<float>()}");
+        // The whole-image path (dense forward) computes the same tokens.
+        var whole = embed.EmbedImage(images);
+        Assert.True(whole.allclose(expected, rtol: 1e-4, atol: 1e-5), $"max difference {(whole - expected).abs().max().item<float>()}");
         // A token's embedding depends on its own patch only (temporal reuse gates tokens independently).
         var changed = images.clone();
         changed[.., .., ..16, ..16] = randn(2, 3, 16, 16);
