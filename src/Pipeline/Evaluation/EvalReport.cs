@@ -40,7 +40,7 @@ public sealed record EvalReport
     /// <summary>Fraction of sub-task linear rows computed (not shared) when the sharing threshold is on.</summary>
     public double? SharedRowsComputedFraction { get; init; }
 
-    /// <summary>Parameter bytes (fp32) each task owns; the base task owns the shared trunk.</summary>
+    /// <summary>Parameter bytes (fp32) each task owns and runs at the evaluated split; the base task owns the shared trunk.</summary>
     public Dictionary<string, long> ParameterBytes { get; init; } = [];
 
     public string ToJson() => JsonSerializer.Serialize(this, new JsonSerializerOptions

@@ -39,7 +39,7 @@ public static class Evaluator
             ExecutedGflops = shared.Flops.ToDictionary(kv => kv.Key, kv => kv.Value.Executed),
             DenseGflops = shared.Flops.ToDictionary(kv => kv.Key, kv => kv.Value.Dense),
             SharedRowsComputedFraction = shared.SharedFraction,
-            ParameterBytes = model.Config.AllTasks.ToDictionary(t => t.Name(), t => TaskBytes(model, t)),
+            ParameterBytes = model.Config.AllTasks.ToDictionary(t => t.Name(), model.TaskBytes),
         };
         report.BaseOnlyGflops = BaseOnlyGflops(model, frames[0]);
         report.AllTasksOverBase = report.ExecutedGflops.Values.Sum() / report.BaseOnlyGflops;
@@ -169,7 +169,4 @@ public static class Evaluator
         using var result = model.Forward(input, new ForwardOptions(model.Config.BaseTask.ToSet()), counter);
         return counter.ExecutedTotal / 1e9;
     }
-
-    private static long TaskBytes(MultiTaskVit model, VisionTask task) =>
-        model.TaskParameters(task).Sum(p => p.Parameter.numel() * p.Parameter.element_size());
 }

@@ -89,6 +89,20 @@ public sealed partial class MultiTaskVit : nn.Module
             || (task == Config.BaseTask && !p.name.StartsWith("heads.", StringComparison.Ordinal) && !p.name.StartsWith("tasks.", StringComparison.Ordinal)));
     }
 
+    /// <summary>
+    /// Bytes of the parameters <paramref name="task"/> uses at its split layer: for a sub-task, its head, norm
+    /// and the deltas of blocks split+1..L (the file may also hold deltas of earlier blocks, which that split
+    /// never runs); for the base task, the trunk and its head.
+    /// </summary>
+    public long TaskBytes(VisionTask task)
+    {
+        string blocks = $"tasks.{task.Name()}.blocks.";
+        return TaskParameters(task)
+            .Where(p => !p.Name.StartsWith(blocks, StringComparison.Ordinal)
+                || int.Parse(p.Name.AsSpan(blocks.Length, p.Name.IndexOf('.', blocks.Length) - blocks.Length), System.Globalization.CultureInfo.InvariantCulture) >= Config.SplitLayer)
+            .Sum(p => p.Parameter.numel() * p.Parameter.element_size());
+    }
+
     /// <summary>Trainable parameters of a sub-task (deltas, norms, head) with the base frozen.</summary>
     public IEnumerable<Parameter> SubTaskTrainables(VisionTask task) =>
         TaskParameters(task).Where(_ => task != Config.BaseTask).Select(p => p.Parameter);

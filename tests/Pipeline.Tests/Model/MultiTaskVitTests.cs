@@ -133,6 +133,20 @@ public sealed class MultiTaskVitTests
     }
 
     [Fact]
+    public void TaskBytesCountOnlyTheDeltasTheSplitRuns()
+    {
+        using var scope = NewDisposeScope();
+        // Deltas exist from block 2 (0-based index 1) on; at split 1 all three delta blocks run, at split 3 one.
+        var config = TinyModels.Config(blocks: 4, split: 1);
+        using var atOne = new MultiTaskVit(config);
+        using var atThree = new MultiTaskVit(config with { SplitLayer = 3 });
+        long d = config.Dim, m = config.MlpDim, r = config.Rank;
+        long deltaBlock = 4 * (2 * 2 * d /* norms */ + r * ((d + 3 * d) + (d + d) + (d + m) + (m + d)));
+        Assert.Equal(2 * deltaBlock, atOne.TaskBytes(VisionTask.Depth) - atThree.TaskBytes(VisionTask.Depth));
+        Assert.Equal(atOne.TaskBytes(VisionTask.Segmentation), atThree.TaskBytes(VisionTask.Segmentation));
+    }
+
+    [Fact]
     public void NoTensorLeaksAcross100ForwardPasses()
     {
         using var model = TinyModels.WithRandomDeltas(TinyModels.Config());
