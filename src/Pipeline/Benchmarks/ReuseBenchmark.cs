@@ -23,8 +23,8 @@ public static class ReuseBenchmark
         var config = model.Config;
         using var dense = new DenseStreamRunner(model);
         var runners = settings.Select(s => new ReuseStreamRunner(model, s)).ToList();
-        var denseTally = new Tally(config);
-        var tallies = settings.Select(_ => new Tally(config)).ToList();
+        var denseTally = new Tally(model);
+        var tallies = settings.Select(_ => new Tally(model)).ToList();
         try
         {
             for (int f = 0; f < frames.Count; f++)
@@ -51,14 +51,15 @@ public static class ReuseBenchmark
     }
 
     /// <summary>Running totals of one runner over the frames.</summary>
-    private sealed class Tally(ModelConfig config)
+    private sealed class Tally(MultiTaskVit model)
     {
+        private readonly ModelConfig _config = model.Config;
         private readonly SegmentationAgreement _seg = new();
         private readonly SegmentationAgreement _frameToFrame = new();
         private byte[]? _previousLabels;
         private readonly DepthAgreement _depth = new();
         private readonly NormalsAgreement _normals = new();
-        private readonly SegmentationMetrics _segTruth = new(config.Classes);
+        private readonly SegmentationMetrics _segTruth = new(model.Config.Classes);
         private readonly DepthMetrics _depthTruth = new();
         private readonly NormalsMetrics _normalsTruth = new();
         private double _ms;
@@ -91,7 +92,7 @@ public static class ReuseBenchmark
                 _tokens += layer.Total;
                 if (layer.Layer == "head")
                 {
-                    double perToken = HeadFlopsPerToken(layer.Task);
+                    double perToken = model.HeadFlopsPerToken(layer.Task);
                     _executedHeads += layer.Recomputed * perToken;
                     _denseHeads += layer.Total * perToken;
                 }
@@ -99,11 +100,11 @@ public static class ReuseBenchmark
             if (reference == null)
             {
                 // The dense runner reports no gated layers: its heads ran on every token.
-                long n = (long)(frame.Bgr.Length / 3) / (config.Patch * config.Patch);
+                long n = (long)(frame.Bgr.Length / 3) / (_config.Patch * _config.Patch);
                 foreach (var task in a.DenseFlops.Keys)
                 {
-                    _executedHeads += n * HeadFlopsPerToken(task);
-                    _denseHeads += n * HeadFlopsPerToken(task);
+                    _executedHeads += n * model.HeadFlopsPerToken(task);
+                    _denseHeads += n * model.HeadFlopsPerToken(task);
                 }
             }
             _keyframes += a.Keyframe ? 1 : 0;
@@ -149,11 +150,5 @@ public static class ReuseBenchmark
             DenseTruth: dense.Truth,
             ReuseTruth: Truth,
             DenseFrameToFrameAgreement: dense._frameToFrame.Fraction);
-
-        private double HeadFlopsPerToken(VisionTask task)
-        {
-            long outputs = (long)task.Channels(config.Classes) * config.Patch * config.Patch;
-            return 2.0 * (2L * config.Dim * config.HeadHidden + (long)config.HeadHidden * outputs);
-        }
     }
 }

@@ -21,10 +21,10 @@ public static class Evaluator
         var frames = RenderFrames(dataset, options);
         log?.Invoke($"rendered {frames.Count} held-out frames from {options.Sequences} sequences (seeds 1..{options.Sequences})");
 
-        var (model, _) = ModelFile.Load(options.ModelPath, options.SplitLayer);
+        var (model, metadata) = ModelFile.Load(options.ModelPath, options.SplitLayer);
         using var modelScope = model;
         var forward = new ForwardOptions(TaskSet.All, options.ShareThreshold);
-        var shared = Score(model, frames, forward, log, "shared model");
+        var shared = Score(model, metadata.Classes, frames, forward, log, "shared model");
 
         var report = new EvalReport
         {
@@ -47,10 +47,10 @@ public static class Evaluator
 
         foreach (var (taskName, path) in options.Baselines)
         {
-            var (baseline, _) = ModelFile.Load(path);
+            var (baseline, baselineMetadata) = ModelFile.Load(path);
             using (baseline)
             {
-                var scored = Score(baseline, frames, new ForwardOptions(baseline.Config.BaseTask.ToSet()), log, $"{taskName} baseline");
+                var scored = Score(baseline, baselineMetadata.Classes, frames, new ForwardOptions(baseline.Config.BaseTask.ToSet()), log, $"{taskName} baseline");
                 foreach (var (k, v) in scored.Metrics)
                 {
                     report.BaselineMetrics[k] = v;
@@ -98,7 +98,7 @@ public static class Evaluator
     private sealed record Scored(Dictionary<string, double> Metrics, double MsPerFrame,
         Dictionary<string, (double Executed, double Dense)> Flops, double? SharedFraction);
 
-    private static Scored Score(MultiTaskVit model, List<TruthFrame> frames, ForwardOptions forward, Action<string>? log, string what)
+    private static Scored Score(MultiTaskVit model, string[] classes, List<TruthFrame> frames, ForwardOptions forward, Action<string>? log, string what)
     {
         var seg = new SegmentationMetrics(model.Config.Classes);
         var depth = new DepthMetrics();
@@ -136,6 +136,8 @@ public static class Evaluator
                 if (!double.IsNaN(iou[c])) metrics[$"segmentation.iou.{ClassName(c)}"] = iou[c];
             }
             log?.Invoke($"{what}: segmentation confusion (row = truth, % of the row's pixels):\n{seg.FormatConfusion(ClassName)}");
+
+            string ClassName(int c) => c < classes.Length ? classes[c] : $"class{c}";
         }
         if (tasks.Contains(VisionTask.Depth))
         {
@@ -157,8 +159,6 @@ public static class Evaluator
             t => (flops.Executed(t) / 1e9 / frames.Count, flops.Dense(t) / 1e9 / frames.Count));
         return new Scored(metrics, ms, perTask, sharedTotal == 0 ? null : (double)sharedComputed / sharedTotal);
     }
-
-    private static string ClassName(int c) => c < SyntheticClasses.Count ? SyntheticClasses.Names[c] : $"class{c}";
 
     private static double BaseOnlyGflops(MultiTaskVit model, TruthFrame frame)
     {

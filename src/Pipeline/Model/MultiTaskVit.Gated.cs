@@ -40,10 +40,9 @@ public sealed partial class MultiTaskVit
         // static camera most tokens would cross the threshold (measured: 100% recomputed, every frame a
         // scene cut). A patch that did not move keeps its embedding, so nothing after it moves either.
         var patches = _embed.Patches(image).view(n, Config.PatchInputs);
-        var offset = PatchOffset();
-        var uncentred = patches + offset;
+        var uncentred = _embed.Uncentred(patches);
         var embedRows = pass.Select(state.Embed, uncentred, trunkFull, baseTask, "patch_embed");
-        var x0 = state.Embed.Apply(uncentred, embedRows, r => _embed.Embed(r - offset));
+        var x0 = state.Embed.Apply(uncentred, embedRows, _embed.Embed, patches);
         _embed.CountFlops(counter, baseTask, embedRows.Count, n);
         var x = x0 + _embed.Positions(rows, cols, training: false).view(n, Config.Dim);
 
@@ -67,18 +66,6 @@ public sealed partial class MultiTaskVit
             branch.LastFrame = pass.FrameIndex;
         }
         return result;
-    }
-
-    /// <summary>mean / std per patch-vector entry, (c, py, px) order: adding it to a normalised patch gives pixels / std.</summary>
-    private Tensor PatchOffset()
-    {
-        int area = Config.Patch * Config.Patch;
-        var values = new float[Config.PatchInputs];
-        for (int c = 0; c < 3; c++)
-        {
-            Array.Fill(values, Config.Mean[c] / Config.Std[c], c * area, area);
-        }
-        return tensor(values);
     }
 
     private Tensor GatedBlock(Tensor x, int index, SubTaskBlockWeights? sub, BlockReuseState s, VisionTask task, GatedPass pass, bool full)

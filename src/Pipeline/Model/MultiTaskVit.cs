@@ -96,12 +96,15 @@ public sealed partial class MultiTaskVit : nn.Module
     /// </summary>
     public long TaskBytes(VisionTask task)
     {
-        string blocks = $"tasks.{task.Name()}.blocks.";
+        var unused = Enumerable.Range(Config.DeltaFrom, Math.Max(0, Config.SplitLayer - Config.DeltaFrom))
+            .Select(i => $"tasks.{task.Name()}.blocks.{i}.").ToList();
         return TaskParameters(task)
-            .Where(p => !p.Name.StartsWith(blocks, StringComparison.Ordinal)
-                || int.Parse(p.Name.AsSpan(blocks.Length, p.Name.IndexOf('.', blocks.Length) - blocks.Length), System.Globalization.CultureInfo.InvariantCulture) >= Config.SplitLayer)
+            .Where(p => !unused.Any(prefix => p.Name.StartsWith(prefix, StringComparison.Ordinal)))
             .Sum(p => p.Parameter.numel() * p.Parameter.element_size());
     }
+
+    /// <summary>Multiply-adds x2 of <paramref name="task"/>'s head for one token (its two linears).</summary>
+    public long HeadFlopsPerToken(VisionTask task) => _heads[task].FlopsPerToken;
 
     /// <summary>Trainable parameters of a sub-task (deltas, norms, head) with the base frozen.</summary>
     public IEnumerable<Parameter> SubTaskTrainables(VisionTask task) =>

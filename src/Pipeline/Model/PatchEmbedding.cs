@@ -27,6 +27,7 @@ public sealed class PatchEmbedding
     private readonly Parameter _pos;
     private readonly ModelConfig _config;
     private readonly StemLevel[] _stem;
+    private readonly float[] _pixelOffset;
     private (int Rows, int Cols, Tensor Pos)? _cached;
 
     public PatchEmbedding(ModelConfig config)
@@ -56,6 +57,12 @@ public sealed class PatchEmbedding
             TruncatedNormal.Fill(_weight, levels == 0 ? 0.02 : Math.Sqrt(1.0 / (lastIn * 4)));
             TruncatedNormal.Fill(_pos, 0.02);
         }
+        // mean / std per patch-vector entry in (c, py, px) order (see Uncentred).
+        _pixelOffset = new float[config.PatchInputs];
+        for (int c = 0; c < 3; c++)
+        {
+            Array.Fill(_pixelOffset, config.Mean[c] / config.Std[c], c * p * p, p * p);
+        }
         var proj = ("proj", (nn.Module)new ParameterHolder("proj", ("weight", _weight), ("bias", _bias)));
         Module = levels == 0
             ? new Group("patch_embed", proj)
@@ -76,6 +83,13 @@ public sealed class PatchEmbedding
         long rows = images.shape[2] / p;
         long cols = images.shape[3] / p;
         return images.view(b, 3, rows, p, cols, p).permute(0, 2, 4, 1, 3, 5).reshape(b, rows * cols, 3L * p * p);
+    }
+
+    /// <summary>Normalised patch vectors [.., 3*p*p] back to uncentred pixels / std (the input plus mean / std).</summary>
+    public Tensor Uncentred(Tensor patches)
+    {
+        using var offset = tensor(_pixelOffset);
+        return patches + offset;
     }
 
     /// <summary>Embeds patch vectors [.., 3*p*p] in (c, py, px) order into tokens [.., D] (no position term).</summary>

@@ -37,6 +37,9 @@ public sealed class TokenHead : nn.Module
 
     public long OutFeatures => _fc2.OutFeatures;
 
+    /// <summary>FLOPs of one token through both linears (2 per multiply-add).</summary>
+    public long FlopsPerToken => 2 * (InFeatures * Hidden + Hidden * OutFeatures);
+
     /// <summary>Per-token patch outputs [..., p*p*C] from head inputs [..., 2D].</summary>
     public Tensor TokenOutputs(Tensor headInput) => _fc2.Apply(F.gelu(_fc1.Apply(headInput)));
 

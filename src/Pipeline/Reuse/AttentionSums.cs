@@ -9,30 +9,33 @@ namespace StreamMtl.Pipeline.Reuse;
 /// </summary>
 internal sealed class AttentionSums : IDisposable
 {
-    public Tensor? Numerator { get; private set; }
+    private Tensor? _numerator;
+    private Tensor? _denominator;
+    private Tensor? _offset;
 
-    public Tensor? Denominator { get; private set; }
+    public Tensor? Numerator => _numerator;
 
-    public Tensor? Offset { get; private set; }
+    public Tensor? Denominator => _denominator;
 
-    public bool IsWarm(long tokens) => Numerator is not null && Numerator.shape[2] == tokens;
+    public Tensor? Offset => _offset;
+
+    public bool IsWarm(long tokens) => _numerator is not null && _numerator.shape[2] == tokens;
 
     public void Set(Tensor numerator, Tensor denominator, Tensor offset)
     {
-        Reset();
-        Numerator = numerator.detach().clone().DetachFromDisposeScope();
-        Denominator = denominator.detach().clone().DetachFromDisposeScope();
-        Offset = offset.detach().clone().DetachFromDisposeScope();
+        StateBuffer.Keep(ref _numerator, numerator);
+        StateBuffer.Keep(ref _denominator, denominator);
+        StateBuffer.Keep(ref _offset, offset);
     }
 
     public void Reset()
     {
-        Numerator?.Dispose();
-        Denominator?.Dispose();
-        Offset?.Dispose();
-        Numerator = null;
-        Denominator = null;
-        Offset = null;
+        _numerator?.Dispose();
+        _denominator?.Dispose();
+        _offset?.Dispose();
+        _numerator = null;
+        _denominator = null;
+        _offset = null;
     }
 
     public void Dispose() => Reset();

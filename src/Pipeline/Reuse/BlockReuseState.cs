@@ -30,16 +30,7 @@ internal sealed class BlockReuseState : IDisposable
     /// <summary>Attention output of every token [N, D]; null until the first full pass.</summary>
     public Tensor? Attention => _attention;
 
-    public void SetAttention(Tensor attention)
-    {
-        if (_attention is not null && _attention.shape.SequenceEqual(attention.shape))
-        {
-            _attention.copy_(attention);
-            return;
-        }
-        _attention?.Dispose();
-        _attention = attention.detach().clone().DetachFromDisposeScope();
-    }
+    public void SetAttention(Tensor attention) => StateBuffer.Keep(ref _attention, attention);
 
     public void Reset()
     {

@@ -52,22 +52,26 @@ internal sealed class TokenGate : IDisposable
         return new GateSelection(over, count, count);
     }
 
-    /// <summary>Runs <paramref name="stage"/> on the selected rows, scatters them into the buffer and returns the full buffer [N, out] (owned by the gate).</summary>
-    public Tensor Apply(Tensor input, GateSelection selection, Func<Tensor, Tensor> stage)
+    /// <summary>
+    /// Runs <paramref name="stage"/> on the selected rows, scatters them into the buffer and returns the full
+    /// buffer [N, out] (owned by the gate). The stage runs on <paramref name="stageInput"/> when given (rows
+    /// aligned with <paramref name="input"/>, which stays what the gate scores and keeps as the reference).
+    /// </summary>
+    public Tensor Apply(Tensor input, GateSelection selection, Func<Tensor, Tensor> stage, Tensor? stageInput = null)
     {
         if (selection.Rows is not { } rows)
         {
-            var fresh = stage(input);
-            Replace(ref _reference, input);
-            Replace(ref _limit, input.norm(1).mul_(Scalars.Of(_threshold)));
-            Replace(ref _output, fresh);
+            var fresh = stage(stageInput ?? input);
+            StateBuffer.Keep(ref _reference, input);
+            StateBuffer.Keep(ref _limit, input.norm(1).mul_(Scalars.Of(_threshold)));
+            StateBuffer.Keep(ref _output, fresh);
             return _output!;
         }
         var output = _output ?? throw new InvalidOperationException("gate is cold; recompute every row first");
         if (selection.Count > 0)
         {
             var picked = input.index_select(0, rows);
-            output.index_copy_(0, rows, stage(picked));
+            output.index_copy_(0, rows, stage(stageInput is null ? picked : stageInput.index_select(0, rows)));
             _reference!.index_copy_(0, rows, picked);
             _limit!.index_copy_(0, rows, picked.norm(1).mul_(Scalars.Of(_threshold)));
         }
@@ -85,16 +89,4 @@ internal sealed class TokenGate : IDisposable
     }
 
     public void Dispose() => Reset();
-
-    /// <summary>Keeps a private copy (inputs and outputs may alias tensors the caller keeps using).</summary>
-    private static void Replace(ref Tensor? slot, Tensor value)
-    {
-        if (slot is not null && slot.shape.SequenceEqual(value.shape))
-        {
-            slot.copy_(value);
-            return;
-        }
-        slot?.Dispose();
-        slot = value.detach().clone().DetachFromDisposeScope();
-    }
 }

@@ -21,7 +21,7 @@ public sealed record TrainOptions
     /// <summary>
     /// SubTask stage only: several sub-tasks trained together on one forward pass of the frozen trunk. Each
     /// has its own loss and parameters and its gradients are clipped on their own, so this equals training
-    /// them one after another on the same batches, at about half the cost. Empty = just <see cref="Task"/>.
+    /// them one after another on the same batches, at about three quarters of the cost. Empty = just <see cref="Task"/>.
     /// </summary>
     public VisionTask[] Tasks { get; init; } = [];
 

@@ -132,10 +132,11 @@ public sealed class Trainer
                 throw new ArgumentException("the sub-task stage needs --init with a trained base model");
             }
             var loaded = ModelFile.Load(o.InitPath, o.SplitLayer);
-            foreach (var task in o.TrainedTasks.Where(t => !loaded.Model.Config.SubTasks.Contains(t)))
+            var missing = o.TrainedTasks.Where(t => !loaded.Model.Config.SubTasks.Contains(t)).ToList();
+            if (missing.Count > 0)
             {
                 loaded.Model.Dispose();
-                throw new ArgumentException($"{o.InitPath} has no sub-task {task.Name()} (sub-tasks: {string.Join(", ", loaded.Model.Config.SubTasks.Select(t => t.Name()))})");
+                throw new ArgumentException($"{o.InitPath} has no sub-task {missing[0].Name()} (sub-tasks: {string.Join(", ", loaded.Model.Config.SubTasks.Select(t => t.Name()))})");
             }
             return loaded;
         }

@@ -75,16 +75,7 @@ public sealed class WiringTests
     {
         var camera = new SyntheticCamera(SyntheticSpec.Parse("synthetic://moving?seed=9&w=160&h=128"));
         using var frame = camera.RenderFrame(4, false, DateTimeOffset.UtcNow);
-        Predictions expected;
-        var (model, _) = ModelFile.Load(TestModel.Path_);
-        using (model)
-        {
-            model.eval();
-            using var runner = new DenseStreamRunner(model);
-            using var scope = TorchSharp.torch.NewDisposeScope();
-            var input = FrameInput.ToTensor(frame, 160, 128, model.Config);
-            expected = runner.Run(input, 4, TaskSet.Segmentation | TaskSet.Depth).Outputs;
-        }
+        var expected = Direct(frame);
 
         await using var server = await ServerUnderTest.StartInProcessAsync();
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
