@@ -6,6 +6,8 @@ namespace StreamMtl.Pipeline.Model;
 /// output is reused; 0 = exact). <paramref name="SplitLayer"/> overrides the model's split layer l.
 /// <paramref name="GridOffset"/> places a crop inside the trained position grid (training on crops sees
 /// the same position embeddings the full frame would); null interpolates the grid to the input instead.
+/// <paramref name="KeepBlockOutputs"/> keeps each task's block outputs (the residual stream) in the result,
+/// for training penalties on activations.
 /// </summary>
 public sealed record ForwardOptions(TaskSet Tasks = TaskSet.All, float ShareThreshold = 0f, int? SplitLayer = null,
-    (int Row, int Col)? GridOffset = null);
+    (int Row, int Col)? GridOffset = null, bool KeepBlockOutputs = false);

@@ -7,6 +7,7 @@ namespace StreamMtl.Pipeline.Model;
 public sealed class ForwardResult : IDisposable
 {
     private readonly Dictionary<VisionTask, Tensor> _raw = [];
+    private readonly Dictionary<VisionTask, List<Tensor>> _blockOutputs = [];
 
     public ForwardResult(FlopCounter flops)
     {
@@ -32,7 +33,25 @@ public sealed class ForwardResult : IDisposable
     /// <summary>The task's output in its units: logits, metres, unit normals.</summary>
     public Tensor Final(VisionTask task) => TokenHead.Finish(task, Raw(task));
 
+    /// <summary>
+    /// With <see cref="ForwardOptions.KeepBlockOutputs"/>: the outputs [B, N, D] of the blocks <paramref name="task"/>
+    /// computes itself, in order (the base task: every block it ran; a sub-task: its own blocks split+1..L).
+    /// They belong to the caller's dispose scope, like the raw outputs.
+    /// </summary>
+    public IReadOnlyList<Tensor> BlockOutputs(VisionTask task) => _blockOutputs.TryGetValue(task, out var list)
+        ? list
+        : throw new InvalidOperationException($"block outputs of {task.Name()} were not kept in this pass");
+
     internal void Set(VisionTask task, Tensor raw) => _raw[task] = raw;
+
+    internal void KeepBlockOutput(VisionTask task, Tensor output)
+    {
+        if (!_blockOutputs.TryGetValue(task, out var list))
+        {
+            _blockOutputs[task] = list = [];
+        }
+        list.Add(output);
+    }
 
     public void Dispose()
     {

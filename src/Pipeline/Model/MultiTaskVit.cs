@@ -138,9 +138,18 @@ public sealed partial class MultiTaskVit : nn.Module
             : _embed.Positions(rows, cols, training);
         var x = x0 + positions;
 
+        void Keep(VisionTask task, Tensor output)
+        {
+            if (options.KeepBlockOutputs)
+            {
+                result.KeepBlockOutput(task, output);
+            }
+        }
+
         for (int i = 0; i < split; i++)
         {
             x = DenseBlock(x, i, null, null, baseTask, counter);
+            Keep(baseTask, x);
         }
         var atSplit = x;
 
@@ -154,6 +163,7 @@ public sealed partial class MultiTaskVit : nn.Module
             {
                 traces[i] = share ? new BlockTrace() : null;
                 x = DenseBlock(x, i, null, traces[i], baseTask, counter);
+                Keep(baseTask, x);
             }
             if (options.Tasks.Contains(baseTask))
             {
@@ -170,6 +180,7 @@ public sealed partial class MultiTaskVit : nn.Module
                 var sub = own[i - Config.DeltaFrom];
                 y = share ? SharedBlock(y, i, sub, traces[i]!, options.ShareThreshold, task, counter, result)
                           : DenseBlock(y, i, sub, null, task, counter);
+                Keep(task, y);
             }
             result.Set(task, RunHead(task, y, x0, rows, cols, counter));
         }

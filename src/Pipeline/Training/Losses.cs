@@ -17,6 +17,34 @@ public static class Losses
     };
 
     /// <summary>
+    /// Temporal-consistency penalty (the seed's video training): the mean over blocks of the L1 change of each
+    /// block's output between the two frames of a neighbour pair (samples 2i and 2i+1 of the batch), relative to
+    /// the block's mean absolute activation: the same relative measure the temporal token gate thresholds. The
+    /// ratio is scale-free (its gradient through the scale is kept), so the model cannot lower it by shrinking
+    /// the residual stream; with the scale detached it did exactly that, and the relative change went up.
+    /// </summary>
+    public static Tensor TemporalPenalty(IReadOnlyList<Tensor> blockOutputs)
+    {
+        if (blockOutputs.Count == 0)
+        {
+            throw new ArgumentException("no block outputs to compare", nameof(blockOutputs));
+        }
+        Tensor? sum = null;
+        foreach (var a in blockOutputs)
+        {
+            if (a.shape[0] % 2 != 0)
+            {
+                throw new ArgumentException($"block outputs must hold neighbour pairs (even batch); got [{string.Join(", ", a.shape)}]", nameof(blockOutputs));
+            }
+            var pairs = a.view(a.shape[0] / 2, 2, -1);
+            var change = (pairs.select(1, 0) - pairs.select(1, 1)).abs().mean();
+            var term = change / a.abs().mean().clamp_min(1e-6);
+            sum = sum is null ? term : sum + term;
+        }
+        return sum! / blockOutputs.Count;
+    }
+
+    /// <summary>
     /// Class weights (1/frequency)^0.5, normalised to mean 1, from the labels of a frame pool. Floor and
     /// walls cover most pixels; without weighting the small objects, which decide mIoU, learn last.
     /// </summary>

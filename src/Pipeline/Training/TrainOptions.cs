@@ -44,6 +44,16 @@ public sealed record TrainOptions
     /// <summary>Weight segmentation classes by (1/frequency)^0.5 so small objects are not drowned by floor and walls.</summary>
     public bool BalanceClasses { get; init; } = true;
 
+    /// <summary>
+    /// Weight of the temporal-consistency penalty (<see cref="Losses.TemporalPenalty"/>) on the trained blocks'
+    /// outputs; 0 = off. When on, each batch is Batch/2 pairs of neighbouring frames (same crop and flip), both
+    /// frames supervised, so a step costs the same.
+    /// </summary>
+    public double TemporalWeight { get; init; }
+
+    /// <summary>Largest frame distance between the two frames of a neighbour pair (the seed uses 1..2).</summary>
+    public int TemporalGap { get; init; } = 2;
+
     public int PoolSize { get; init; } = 768;
     public int ReplacePerStep { get; init; } = 2;
     public double LearningRate { get; init; } = 1e-3;

@@ -1,7 +1,12 @@
 namespace StreamMtl.Pipeline.Training;
 
-/// <summary>A progress report from a training run.</summary>
-public sealed record TrainProgress(string Stage, int Step, int Steps, double Loss, double SamplesPerSecond, TimeSpan Elapsed)
+/// <summary>
+/// A progress report from a training run. <paramref name="StartStep"/> is where this process started (after a
+/// resume), so the remaining time is estimated from this process's own pace. <paramref name="Temporal"/> is the
+/// smoothed temporal-consistency penalty (NaN when off).
+/// </summary>
+public sealed record TrainProgress(string Stage, int Step, int Steps, double Loss, double SamplesPerSecond, TimeSpan Elapsed,
+    int StartStep = 0, double Temporal = double.NaN)
 {
-    public TimeSpan Remaining => Step == 0 ? TimeSpan.Zero : Elapsed / Step * (Steps - Step);
+    public TimeSpan Remaining => Step <= StartStep ? TimeSpan.Zero : Elapsed / (Step - StartStep) * (Steps - Step);
 }

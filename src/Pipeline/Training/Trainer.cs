@@ -53,14 +53,21 @@ public sealed class Trainer
         }
         using var optimizer = optim.AdamW(trainables, o.LearningRate, weight_decay: o.WeightDecay);
 
+        bool pairs = o.TemporalWeight > 0;
+        if (pairs && (o.Batch < 2 || o.Batch % 2 != 0))
+        {
+            throw new ArgumentException($"the temporal-consistency penalty trains on neighbour pairs and needs an even batch >= 2; got {o.Batch}");
+        }
         var dataset = SyntheticDataset.Training(o.Width, o.Height);
-        var pool = new FramePool(dataset, o.PoolSize, o.Seed);
+        var pool = new FramePool(dataset, o.PoolSize, o.Seed, pairs ? o.TemporalGap : 0);
         var tasks = trained.Aggregate((TaskSet)0, (set, t) => set | t.ToSet());
         using var classWeights = trained.Contains(VisionTask.Segmentation) && o.BalanceClasses
             ? tensor(Losses.BalancedClassWeights(pool, model.Config.Classes)).to(device)
             : null;
         var clock = Stopwatch.StartNew();
         double emaLoss = double.NaN;
+        double emaTemporal = double.NaN;
+        int fullBatch = pairs ? Math.Max(2, o.Batch / 4 & ~1) : Math.Max(1, o.Batch / 4);
         int step = startStep;
         for (; step < o.Steps && !cancellationToken.IsCancellationRequested; step++)
         {
@@ -70,12 +77,19 @@ public sealed class Trainer
             bool full = o.FullFrameEvery > 0 && step % o.FullFrameEvery == o.FullFrameEvery - 1;
             using var scope = NewDisposeScope();
             using var batch = full
-                ? TrainingBatch.Sample(pool, rng, Math.Max(1, o.Batch / 4), int.MaxValue, int.MaxValue, model.Config)
-                : TrainingBatch.Sample(pool, rng, o.Batch, o.CropRows, o.CropCols, model.Config);
+                ? TrainingBatch.Sample(pool, rng, fullBatch, int.MaxValue, int.MaxValue, model.Config, pairs)
+                : TrainingBatch.Sample(pool, rng, o.Batch, o.CropRows, o.CropCols, model.Config, pairs);
             var images = batch.Images.to(device);
-            var forward = model.Forward(images, new ForwardOptions(tasks, 0f, null, batch.GridOffset));
+            var forward = model.Forward(images, new ForwardOptions(tasks, 0f, null, batch.GridOffset, KeepBlockOutputs: pairs));
             var onDevice = batch.To(device);
             var loss = trained.Select(t => Losses.For(t, forward.Raw(t), onDevice, classWeights)).Aggregate((a, b) => a + b);
+            if (pairs)
+            {
+                var temporal = trained.Select(t => Losses.TemporalPenalty(forward.BlockOutputs(t))).Aggregate((a, b) => a + b);
+                double t = temporal.item<float>();
+                emaTemporal = double.IsNaN(emaTemporal) ? t : 0.98 * emaTemporal + 0.02 * t;
+                loss = loss + temporal.mul(Scalars.Of(o.TemporalWeight));
+            }
             optimizer.zero_grad();
             loss.backward();
             foreach (var group in groups)
@@ -90,7 +104,7 @@ public sealed class Trainer
                 double seconds = clock.Elapsed.TotalSeconds;
                 double rate = (step - startStep + 1) * (double)o.Batch / Math.Max(seconds, 1e-9);
                 _progress?.Invoke(new TrainProgress(StageName, step + 1, o.Steps, emaLoss, rate,
-                    clock.Elapsed));
+                    clock.Elapsed, startStep, emaTemporal));
             }
             if (o.CheckpointEvery > 0 && (step + 1) % o.CheckpointEvery == 0 && step + 1 < o.Steps)
             {
@@ -98,7 +112,8 @@ public sealed class Trainer
             }
         }
 
-        var record = new TrainingRecord(StageName, o.TasksName, step, o.Batch, $"{o.CropRows}x{o.CropCols} tokens, full frame every {o.FullFrameEvery}",
+        string temporalNote = pairs ? $", temporal-consistency penalty {o.TemporalWeight} on neighbour pairs (gap <= {o.TemporalGap})" : "";
+        var record = new TrainingRecord(StageName, o.TasksName, step, o.Batch, $"{o.CropRows}x{o.CropCols} tokens, full frame every {o.FullFrameEvery}{temporalNote}",
             o.Seed, pool.Rendered, clock.Elapsed.TotalSeconds, emaLoss,
             $"synthetic seeds >= {SyntheticDataset.FirstTrainingSeed}, {o.Width}x{o.Height}, static and moving cameras");
         if (step >= o.Steps)

@@ -33,11 +33,20 @@ public sealed class TrainingBatch : IDisposable
 
     public (int Row, int Col) GridOffset { get; }
 
-    /// <summary>Samples <paramref name="batch"/> frames, crops <paramref name="rows"/> x <paramref name="cols"/> tokens, flips half of them.</summary>
-    public static TrainingBatch Sample(FramePool pool, Random rng, int batch, int rows, int cols, ModelConfig config)
+    /// <summary>
+    /// Samples <paramref name="batch"/> frames, crops <paramref name="rows"/> x <paramref name="cols"/> tokens, flips
+    /// half of them. With <paramref name="pairs"/> the batch is batch/2 neighbour pairs: samples 2i and 2i+1 are a
+    /// frame and its neighbour from the pool, with the same crop and flip.
+    /// </summary>
+    public static TrainingBatch Sample(FramePool pool, Random rng, int batch, int rows, int cols, ModelConfig config, bool pairs = false)
     {
+        if (pairs && (batch < 2 || batch % 2 != 0))
+        {
+            throw new ArgumentException($"a batch of neighbour pairs needs an even size >= 2; got {batch}", nameof(batch));
+        }
+        (TruthFrame Frame, TruthFrame? Neighbour) Draw() => pairs ? pool.SamplePair(rng) : (pool.Sample(rng), null);
         int p = config.Patch;
-        var first = pool.Sample(rng);
+        var (first, firstNeighbour) = Draw();
         int gridRows = first.Height / p;
         int gridCols = first.Width / p;
         rows = Math.Min(rows, gridRows);
@@ -53,10 +62,20 @@ public sealed class TrainingBatch : IDisposable
         var labels = new long[batch * h * w];
         var depth = new float[batch * h * w];
         var normals = new float[batch * 3 * h * w];
+        TruthFrame? neighbour = firstNeighbour;
+        bool flip = false;
         for (int b = 0; b < batch; b++)
         {
-            var frame = b == 0 ? first : pool.Sample(rng);
-            bool flip = rng.Next(2) == 1;
+            TruthFrame frame;
+            if (pairs && b % 2 == 1)
+            {
+                frame = neighbour!;
+            }
+            else
+            {
+                (frame, neighbour) = b == 0 ? (first, firstNeighbour) : Draw();
+                flip = rng.Next(2) == 1;
+            }
             var truth = frame.Truth;
             for (int y = 0; y < h; y++)
             {

@@ -29,6 +29,9 @@ public static class TrainCommand
                            this split (its own blocks L+1..end)                   [blocks/2]
           --blocks N --dim N --heads N --rank N --head-hidden N   architecture of a new model
           --stem LIST      hierarchical patch stem widths, e.g. 48,96; "linear" = plain patch embedding [linear]
+          --temporal W     temporal-consistency penalty weight: batches become pairs of neighbouring
+                           frames and the trained blocks' outputs are kept close between them [0 = off]
+          --temporal-gap N largest frame distance within a pair                    [2]
           --threads N      torch CPU threads                                      [all cores]
         """;
 
@@ -80,6 +83,8 @@ public static class TrainCommand
             LearningRate = args.Double("lr", 1e-3, 1e-7, 1),
             Seed = args.Int("seed", 1),
             Resume = args.Flag("resume"),
+            TemporalWeight = args.Double("temporal", 0, 0, 1000),
+            TemporalGap = args.Int("temporal-gap", 2, 1, 100),
             InitPath = args.String("init"),
             Config = config,
             SplitLayer = splitOption,

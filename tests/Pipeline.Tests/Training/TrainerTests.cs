@@ -1,5 +1,4 @@
 using StreamMtl.Pipeline.Model;
-using StreamMtl.Pipeline.Tests.Model;
 using StreamMtl.Pipeline.Training;
 using StreamMtl.Pipeline.Weights;
 
@@ -9,25 +8,8 @@ public sealed class TrainerTests : IDisposable
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), $"streammtl-train-{Guid.NewGuid():N}");
 
-    private TrainOptions Options(TrainStage stage, VisionTask task, int steps) => new()
-    {
-        Stage = stage,
-        Task = task,
-        Steps = steps,
-        Batch = 4,
-        CropRows = 2,
-        CropCols = 3,
-        FullFrameEvery = 4,
-        PoolSize = 8,
-        ReplacePerStep = 1,
-        LearningRate = 3e-3,
-        WarmupSteps = 2,
-        CheckpointEvery = 0,
-        Width = 64,
-        Height = 48,
-        Config = TinyModels.Config(),
-        OutputPath = Path.Combine(_dir, "model.safetensors"),
-    };
+    private TrainOptions Options(TrainStage stage, VisionTask task, int steps) =>
+        TinyTraining.Options(Path.Combine(_dir, "model.safetensors"), stage, task, steps);
 
     [Fact]
     public void ShortBaseRunLowersTheLossAndWritesALoadableModel()

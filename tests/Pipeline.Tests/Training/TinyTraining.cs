@@ -1,0 +1,29 @@
+using StreamMtl.Pipeline.Model;
+using StreamMtl.Pipeline.Tests.Model;
+using StreamMtl.Pipeline.Training;
+
+namespace StreamMtl.Pipeline.Tests.Training;
+
+/// <summary>Training options for the tiny test model: small crops, a small pool, 64x48 frames, no checkpoints.</summary>
+internal static class TinyTraining
+{
+    public static TrainOptions Options(string output, TrainStage stage, VisionTask task, int steps) => new()
+    {
+        Stage = stage,
+        Task = task,
+        Steps = steps,
+        Batch = 4,
+        CropRows = 2,
+        CropCols = 3,
+        FullFrameEvery = 4,
+        PoolSize = 8,
+        ReplacePerStep = 1,
+        LearningRate = 3e-3,
+        WarmupSteps = 2,
+        CheckpointEvery = 0,
+        Width = 64,
+        Height = 48,
+        Config = TinyModels.Config(),
+        OutputPath = output,
+    };
+}
