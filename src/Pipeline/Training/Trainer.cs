@@ -86,8 +86,8 @@ public sealed class Trainer
             if (pairs)
             {
                 var temporal = trained.Select(t => Losses.TemporalPenalty(forward.BlockOutputs(t))).Aggregate((a, b) => a + b);
-                double t = temporal.item<float>();
-                emaTemporal = double.IsNaN(emaTemporal) ? t : 0.98 * emaTemporal + 0.02 * t;
+                double penalty = temporal.item<float>();
+                emaTemporal = double.IsNaN(emaTemporal) ? penalty : 0.98 * emaTemporal + 0.02 * penalty;
                 loss = loss + temporal.mul(Scalars.Of(o.TemporalWeight));
             }
             optimizer.zero_grad();

@@ -6,6 +6,7 @@ using static TorchSharp.torch;
 
 namespace StreamMtl.Pipeline.Tests.Training;
 
+[Collection(TinyTraining.Collection)]
 public sealed class TemporalConsistencyTests : IDisposable
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), $"streammtl-temporal-{Guid.NewGuid():N}");

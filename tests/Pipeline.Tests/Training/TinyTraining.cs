@@ -7,6 +7,12 @@ namespace StreamMtl.Pipeline.Tests.Training;
 /// <summary>Training options for the tiny test model: small crops, a small pool, 64x48 frames, no checkpoints.</summary>
 internal static class TinyTraining
 {
+    /// <summary>
+    /// Training tests share one xUnit collection so they run one after another: a trainer seeds libtorch's
+    /// process-wide generator, and tests comparing two runs must not have another test's draws in between.
+    /// </summary>
+    public const string Collection = "training";
+
     public static TrainOptions Options(string output, TrainStage stage, VisionTask task, int steps) => new()
     {
         Stage = stage,

@@ -4,6 +4,7 @@ using StreamMtl.Pipeline.Weights;
 
 namespace StreamMtl.Pipeline.Tests.Training;
 
+[Collection(TinyTraining.Collection)]
 public sealed class TrainerTests : IDisposable
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), $"streammtl-train-{Guid.NewGuid():N}");
