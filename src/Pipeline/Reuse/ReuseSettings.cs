@@ -16,8 +16,12 @@ public sealed record ReuseSettings
     /// <summary>Maximum fraction (0..1] of tokens recomputed per gated layer and frame.</summary>
     public float Budget { get; init; } = 0.5f;
 
-    /// <summary>Frames between forced full recomputes; 0 = never (only start, gaps and scene cuts).</summary>
-    public int KeyframeInterval { get; init; } = 100;
+    /// <summary>
+    /// Frames between forced full recomputes; 0 = never (only start, gaps and scene cuts). 10 (was 100): on real
+    /// footage most of reuse's difference from dense is drift accumulated since the last keyframe, and a keyframe
+    /// every 10 frames brings vtest within the fidelity bars at 6.3x fewer FLOPs (docs/reuse.md).
+    /// </summary>
+    public int KeyframeInterval { get; init; } = 10;
 
     /// <summary>
     /// Largest step between consecutive frame indices that is still gated; a larger jump (or a step back)
