@@ -30,12 +30,9 @@ internal sealed class AttentionSums : IDisposable
 
     public void Reset()
     {
-        _numerator?.Dispose();
-        _denominator?.Dispose();
-        _offset?.Dispose();
-        _numerator = null;
-        _denominator = null;
-        _offset = null;
+        StateBuffer.Release(ref _numerator);
+        StateBuffer.Release(ref _denominator);
+        StateBuffer.Release(ref _offset);
     }
 
     public void Dispose() => Reset();

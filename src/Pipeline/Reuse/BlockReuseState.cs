@@ -38,8 +38,7 @@ internal sealed class BlockReuseState : IDisposable
         Proj.Reset();
         Mlp.Reset();
         Sums.Reset();
-        _attention?.Dispose();
-        _attention = null;
+        StateBuffer.Release(ref _attention);
     }
 
     public void Dispose() => Reset();

@@ -16,4 +16,11 @@ internal static class StateBuffer
         slot?.Dispose();
         slot = value.detach().clone().DetachFromDisposeScope();
     }
+
+    /// <summary>Frees the tensor in <paramref name="slot"/> (if any) and empties the slot.</summary>
+    public static void Release(ref Tensor? slot)
+    {
+        slot?.Dispose();
+        slot = null;
+    }
 }

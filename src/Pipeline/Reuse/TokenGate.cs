@@ -80,12 +80,9 @@ internal sealed class TokenGate : IDisposable
 
     public void Reset()
     {
-        _reference?.Dispose();
-        _limit?.Dispose();
-        _output?.Dispose();
-        _reference = null;
-        _limit = null;
-        _output = null;
+        StateBuffer.Release(ref _reference);
+        StateBuffer.Release(ref _limit);
+        StateBuffer.Release(ref _output);
     }
 
     public void Dispose() => Reset();

@@ -54,9 +54,9 @@ public sealed class Trainer
         using var optimizer = optim.AdamW(trainables, o.LearningRate, weight_decay: o.WeightDecay);
 
         bool pairs = o.TemporalWeight > 0;
-        if (pairs && (o.Batch < 2 || o.Batch % 2 != 0))
+        if (pairs)
         {
-            throw new ArgumentException($"the temporal-consistency penalty trains on neighbour pairs and needs an even batch >= 2; got {o.Batch}");
+            TrainingBatch.EnsurePairs(o.Batch);  // before the pool is rendered
         }
         var dataset = SyntheticDataset.Training(o.Width, o.Height);
         var pool = new FramePool(dataset, o.PoolSize, o.Seed, pairs ? o.TemporalGap : 0);
@@ -67,7 +67,8 @@ public sealed class Trainer
         var clock = Stopwatch.StartNew();
         double emaLoss = double.NaN;
         double emaTemporal = double.NaN;
-        int fullBatch = pairs ? Math.Max(2, o.Batch / 4 & ~1) : Math.Max(1, o.Batch / 4);
+        // Full-frame steps use a quarter of the batch (whole pairs when pairing).
+        int fullBatch = pairs ? Math.Max(2, o.Batch / 8 * 2) : Math.Max(1, o.Batch / 4);
         int step = startStep;
         for (; step < o.Steps && !cancellationToken.IsCancellationRequested; step++)
         {

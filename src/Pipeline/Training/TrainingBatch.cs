@@ -40,9 +40,9 @@ public sealed class TrainingBatch : IDisposable
     /// </summary>
     public static TrainingBatch Sample(FramePool pool, Random rng, int batch, int rows, int cols, ModelConfig config, bool pairs = false)
     {
-        if (pairs && (batch < 2 || batch % 2 != 0))
+        if (pairs)
         {
-            throw new ArgumentException($"a batch of neighbour pairs needs an even size >= 2; got {batch}", nameof(batch));
+            EnsurePairs(batch);
         }
         (TruthFrame Frame, TruthFrame? Neighbour) Draw() => pairs ? pool.SamplePair(rng) : (pool.Sample(rng), null);
         int p = config.Patch;
@@ -101,6 +101,15 @@ public sealed class TrainingBatch : IDisposable
         var images = ImageTensors.Normalise(bytes, config);
         return new TrainingBatch(images, tensor(labels, [batch, h, w]), tensor(depth, [batch, 1, h, w]),
             tensor(normals, [batch, 3, h, w]), (row, col));
+    }
+
+    /// <summary>Throws unless <paramref name="batch"/> can hold neighbour pairs (even, at least 2).</summary>
+    public static void EnsurePairs(int batch)
+    {
+        if (batch < 2 || batch % 2 != 0)
+        {
+            throw new ArgumentException($"a batch of neighbour pairs (temporal-consistency penalty) needs an even size >= 2; got {batch}", nameof(batch));
+        }
     }
 
     /// <summary>The same batch on another device (the copies belong to the caller's dispose scope).</summary>
