@@ -274,6 +274,11 @@ public sealed partial class CameraStream : IAsyncDisposable
         var capture = output.Job.Input.CaptureTime;
         foreach (var group in _subscribers.Values.GroupBy(s => s.Spec))
         {
+            if ((group.Key.Tasks & ~output.Job.Tasks) != TaskSet.None)
+            {
+                // Subscribed after this frame's tasks were chosen: it starts with the next frame rather than get a result missing its tasks.
+                continue;
+            }
             var clock = Stopwatch.StartNew();
             var result = ResultEncoder.Encode(Id, analysis, output.Job.Input.Image, capture, group.Key, PipelineMetrics.Timings(output));
             var encode = clock.Elapsed;

@@ -71,6 +71,28 @@ public sealed class StreamServiceTests
     }
 
     [Fact]
+    public async Task A_subscriber_joining_mid_stream_gets_every_task_it_asked_for_from_its_first_result()
+    {
+        await using var server = await ServerUnderTest.StartInProcessAsync();
+        await server.AddSyntheticAsync("cam");
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        // Frames are computed for segmentation only while this one is alone.
+        using var segmentation = server.Client.Subscribe(new SubscribeRequest { StreamId = "cam", Tasks = { ApiTask.Segmentation } }, cancellationToken: cts.Token);
+        Assert.Single(await TestResults.TakeAsync(segmentation.ResponseStream, 1, cts.Token));
+        // Joins land while a segmentation-only frame is in flight about half the time; such a frame must not reach the newcomer.
+        for (int join = 0; join < 8; join++)
+        {
+            using var joiner = new CancellationTokenSource();
+            using var all = server.Client.Subscribe(new SubscribeRequest { StreamId = "cam" }, cancellationToken: joiner.Token);
+            var first = Assert.Single(await TestResults.TakeAsync(all.ResponseStream, 1, cts.Token));
+            Assert.Equal([ApiTask.Segmentation, ApiTask.Depth, ApiTask.Normals], first.Outputs.Select(o => o.Task));
+            Assert.Equal(3, first.Accounting.Flops.Count);
+            joiner.Cancel();
+            Assert.Single(await TestResults.TakeAsync(segmentation.ResponseStream, 1, cts.Token));
+        }
+    }
+
+    [Fact]
     public async Task Streams_can_be_listed_inspected_and_removed_and_removal_completes_subscribers()
     {
         await using var server = await ServerUnderTest.StartInProcessAsync();
