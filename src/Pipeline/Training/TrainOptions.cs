@@ -54,6 +54,12 @@ public sealed record TrainOptions
     /// <summary>Largest frame distance between the two frames of a neighbour pair (the seed uses 1..2).</summary>
     public int TemporalGap { get; init; } = 2;
 
+    /// <summary>
+    /// Lowest JPEG quality of the compression augmentation (<see cref="CameraDegradation"/>); 0 = off. Real streams
+    /// are compressed; the synthetic camera's frames are not.
+    /// </summary>
+    public int JpegMinQuality { get; init; }
+
     public int PoolSize { get; init; } = 768;
     public int ReplacePerStep { get; init; } = 2;
     public double LearningRate { get; init; } = 1e-3;

@@ -78,8 +78,8 @@ public sealed class Trainer
             bool full = o.FullFrameEvery > 0 && step % o.FullFrameEvery == o.FullFrameEvery - 1;
             using var scope = NewDisposeScope();
             using var batch = full
-                ? TrainingBatch.Sample(pool, rng, fullBatch, int.MaxValue, int.MaxValue, model.Config, pairs)
-                : TrainingBatch.Sample(pool, rng, o.Batch, o.CropRows, o.CropCols, model.Config, pairs);
+                ? TrainingBatch.Sample(pool, rng, fullBatch, int.MaxValue, int.MaxValue, model.Config, pairs, o.JpegMinQuality)
+                : TrainingBatch.Sample(pool, rng, o.Batch, o.CropRows, o.CropCols, model.Config, pairs, o.JpegMinQuality);
             var images = batch.Images.to(device);
             var forward = model.Forward(images, new ForwardOptions(tasks, 0f, null, batch.GridOffset, KeepBlockOutputs: pairs));
             var onDevice = batch.To(device);
@@ -114,6 +114,10 @@ public sealed class Trainer
         }
 
         string temporalNote = pairs ? $", temporal-consistency penalty {o.TemporalWeight} on neighbour pairs (gap <= {o.TemporalGap})" : "";
+        if (o.JpegMinQuality > 0)
+        {
+            temporalNote += $", JPEG q{o.JpegMinQuality}-{CameraDegradation.MaxQuality} on {CameraDegradation.Probability:P0} of crops";
+        }
         var record = new TrainingRecord(StageName, o.TasksName, step, o.Batch, $"{o.CropRows}x{o.CropCols} tokens, full frame every {o.FullFrameEvery}{temporalNote}",
             o.Seed, pool.Rendered, clock.Elapsed.TotalSeconds, emaLoss,
             $"synthetic seeds >= {SyntheticDataset.FirstTrainingSeed}, {o.Width}x{o.Height}, static and moving cameras");

@@ -36,9 +36,12 @@ public sealed class TrainingBatch : IDisposable
     /// <summary>
     /// Samples <paramref name="batch"/> frames, crops <paramref name="rows"/> x <paramref name="cols"/> tokens, flips
     /// half of them. With <paramref name="pairs"/> the batch is batch/2 neighbour pairs: samples 2i and 2i+1 are a
-    /// frame and its neighbour from the pool, with the same crop and flip.
+    /// frame and its neighbour from the pool, with the same crop and flip. A <paramref name="jpegMinQuality"/> above 0
+    /// re-encodes crops as JPEG (<see cref="CameraDegradation"/>), each on its own, so the two frames of a pair differ in
+    /// their artefacts too.
     /// </summary>
-    public static TrainingBatch Sample(FramePool pool, Random rng, int batch, int rows, int cols, ModelConfig config, bool pairs = false)
+    public static TrainingBatch Sample(FramePool pool, Random rng, int batch, int rows, int cols, ModelConfig config, bool pairs = false,
+        int jpegMinQuality = 0)
     {
         if (pairs)
         {
@@ -96,6 +99,7 @@ public sealed class TrainingBatch : IDisposable
                     normals[n + 2 * plane] = truth.Normals[src * 3 + 2];
                 }
             }
+            CameraDegradation.Apply(bgr.AsSpan(b * h * w * 3, h * w * 3), h, w, jpegMinQuality, rng);
         }
         using var bytes = tensor(bgr, [batch, h, w, 3]);
         var images = ImageTensors.Normalise(bytes, config);

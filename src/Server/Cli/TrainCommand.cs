@@ -32,6 +32,8 @@ public static class TrainCommand
           --temporal W     temporal-consistency penalty weight: batches become pairs of neighbouring
                            frames and the trained blocks' outputs are kept close between them [0 = off]
           --temporal-gap N largest frame distance within a pair                    [2]
+          --jpeg Q         compression augmentation: re-encode 75% of crops as JPEG at a quality
+                           drawn from Q..95, each pair frame on its own        [0 = off]
           --threads N      torch CPU threads                                      [all cores]
         """;
 
@@ -85,6 +87,7 @@ public static class TrainCommand
             Resume = args.Flag("resume"),
             TemporalWeight = args.Double("temporal", 0, 0, 1000),
             TemporalGap = args.Int("temporal-gap", 2, 1, 100),
+            JpegMinQuality = args.Int("jpeg", 0, 0, 100),
             InitPath = args.String("init"),
             Config = config,
             SplitLayer = splitOption,
