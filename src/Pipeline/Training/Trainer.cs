@@ -125,7 +125,7 @@ public sealed class Trainer
         {
             model.to(CPU);
             metadata.Training.Add(record);
-            ModelFile.Save(o.OutputPath, model, metadata);
+            ModelFile.Save(o.OutputPath, model, metadata, dropDeltasBeforeSplit: o.Stage == TrainStage.SubTask);
             DeleteCheckpoint();
         }
         else

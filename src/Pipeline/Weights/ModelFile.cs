@@ -6,16 +6,29 @@ namespace StreamMtl.Pipeline.Weights;
 /// <summary>Saves and loads a <see cref="MultiTaskVit"/> with its metadata as one safetensors file.</summary>
 public static class ModelFile
 {
-    /// <summary>Writes the model's parameters and metadata (CPU copies; the file is replaced atomically).</summary>
-    public static void Save(string path, MultiTaskVit model, ModelMetadata metadata)
+    /// <summary>
+    /// Writes the model's parameters and metadata (CPU copies; the file is replaced atomically). <paramref name="dropDeltasBeforeSplit"/> leaves out the sub-task blocks
+    /// before the split layer (which that split never runs, so a sub-task stage never trained them) and records
+    /// delta_from = split, so the file holds only what the model runs.
+    /// </summary>
+    public static void Save(string path, MultiTaskVit model, ModelMetadata metadata, bool dropDeltasBeforeSplit = false)
     {
         string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
         if (dir != null)
         {
             Directory.CreateDirectory(dir);
         }
-        var withConfig = metadata with { Config = model.Config };
-        ModelWeights.Save(path, model, new Dictionary<string, string> { [ModelMetadata.Key] = withConfig.ToJson() });
+        var config = model.Config;
+        var tensors = model.named_parameters().Select(p => (p.name, (torch.Tensor)p.parameter));
+        if (dropDeltasBeforeSplit && config.SplitLayer > config.DeltaFrom)
+        {
+            var dropped = Enumerable.Range(config.DeltaFrom, config.SplitLayer - config.DeltaFrom)
+                .SelectMany(i => config.SubTasks.Select(t => $"tasks.{t.Name()}.blocks.{i}.")).ToList();
+            tensors = tensors.Where(t => !dropped.Any(prefix => t.name.StartsWith(prefix, StringComparison.Ordinal)));
+            config = config with { DeltaFrom = config.SplitLayer };
+        }
+        var withConfig = metadata with { Config = config };
+        SafeTensorsFile.Write(path, tensors, new Dictionary<string, string> { [ModelMetadata.Key] = withConfig.ToJson() });
     }
 
     /// <summary>Reads the metadata only (no weights).</summary>

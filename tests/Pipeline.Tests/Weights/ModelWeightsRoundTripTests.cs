@@ -56,6 +56,42 @@ public sealed class ModelWeightsRoundTripTests
     }
 
     [Fact]
+    public void Dropping_the_deltas_a_split_never_runs_keeps_every_output_and_records_delta_from()
+    {
+        using var dir = new TempDirectory();
+        using var scope = NewDisposeScope();
+        // Deltas from block 2 on, sub-tasks split at 3: blocks 2 and 3 of each sub-task are never run.
+        var config = Tests.Model.TinyModels.Config(blocks: 4, split: 1) with { SplitLayer = 3 };
+        using var source = Tests.Model.TinyModels.WithRandomDeltas(config);
+        string full = dir.File("full.safetensors");
+        string compact = dir.File("compact.safetensors");
+        var metadata = new ModelMetadata { Config = config, Classes = [.. Enumerable.Range(0, config.Classes).Select(i => $"c{i}")] };
+        ModelFile.Save(full, source, metadata);
+        ModelFile.Save(compact, source, metadata, dropDeltasBeforeSplit: true);
+
+        var (loaded, saved) = ModelFile.Load(compact);
+        using (loaded)
+        {
+            Assert.Equal(3, saved.Config.DeltaFrom);
+            Assert.True(new FileInfo(compact).Length < new FileInfo(full).Length);
+            Assert.DoesNotContain(loaded.named_parameters(), p => p.name.StartsWith("tasks.depth.blocks.1.", StringComparison.Ordinal)
+                || p.name.StartsWith("tasks.normals.blocks.2.", StringComparison.Ordinal));
+            using var grad = no_grad();
+            random.manual_seed(3);
+            var images = randn(2, 3, 48, 64);
+            using var a = source.Forward(images, new ForwardOptions());
+            using var b = loaded.Forward(images, new ForwardOptions());
+            foreach (var task in VisionTasks.All)
+            {
+                Assert.True(a.Raw(task).allclose(b.Raw(task), rtol: 0, atol: 0), $"{task} output differs");
+            }
+        }
+        // The dropped blocks are gone for good: an earlier split is refused with the reason.
+        var error = Assert.Throws<ModelFormatException>(() => ModelFile.Load(compact, splitLayer: 1));
+        Assert.Contains("delta_from 3", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void MetadataAndHeaderDescribeTheModel()
     {
         using var dir = new TempDirectory();
