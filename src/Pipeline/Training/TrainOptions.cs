@@ -51,6 +51,14 @@ public sealed record TrainOptions
     /// </summary>
     public double TemporalWeight { get; init; }
 
+    /// <summary>
+    /// Base stage only: weight of auxiliary depth and normals losses, computed through the sub-task branches
+    /// (their blocks split+1..L and heads), so the shared blocks 1..split also learn the geometry the sub-tasks
+    /// read from them; 0 = off (the seed method: the base learns its own task only). The sub-task parameters
+    /// train along and a sub-task stage fine-tunes them on the frozen base as usual.
+    /// </summary>
+    public double AuxiliaryWeight { get; init; }
+
     /// <summary>Largest frame distance between the two frames of a neighbour pair (the seed uses 1..2).</summary>
     public int TemporalGap { get; init; } = 2;
 

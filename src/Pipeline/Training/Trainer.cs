@@ -44,7 +44,14 @@ public sealed class Trainer
         {
             throw new ArgumentException($"only the sub-task stage trains several tasks at once; got {o.TasksName} for {StageName}");
         }
-        var groups = trained.Select(t => Trainables(model, t).ToList()).ToList();
+        IReadOnlyList<VisionTask> auxiliary = o.AuxiliaryWeight > 0 ? model.Config.SubTasks : [];
+        if (auxiliary.Count > 0 && o.Stage != TrainStage.Base)
+        {
+            throw new ArgumentException($"auxiliary sub-task losses belong to the base stage, not {StageName}");
+        }
+        // Each group is clipped on its own: the trained tasks', then each auxiliary sub-task's own parameters.
+        var groups = trained.Select(t => Trainables(model, t).ToList())
+            .Concat(auxiliary.Select(t => model.SubTaskTrainables(t).ToList())).ToList();
         var trainables = groups.SelectMany(g => g).ToList();
         var trainableSet = trainables.ToHashSet();
         foreach (var p in model.parameters())
@@ -60,7 +67,7 @@ public sealed class Trainer
         }
         var dataset = SyntheticDataset.Training(o.Width, o.Height);
         var pool = new FramePool(dataset, o.PoolSize, o.Seed, pairs ? o.TemporalGap : 0);
-        var tasks = trained.Aggregate((TaskSet)0, (set, t) => set | t.ToSet());
+        var tasks = trained.Concat(auxiliary).Aggregate((TaskSet)0, (set, t) => set | t.ToSet());
         using var classWeights = trained.Contains(VisionTask.Segmentation) && o.BalanceClasses
             ? tensor(Losses.BalancedClassWeights(pool, model.Config.Classes)).to(device)
             : null;
@@ -84,6 +91,10 @@ public sealed class Trainer
             var forward = model.Forward(images, new ForwardOptions(tasks, 0f, null, batch.GridOffset, KeepBlockOutputs: pairs));
             var onDevice = batch.To(device);
             var loss = trained.Select(t => Losses.For(t, forward.Raw(t), onDevice, classWeights)).Aggregate((a, b) => a + b);
+            foreach (var task in auxiliary)
+            {
+                loss = loss + Losses.For(task, forward.Raw(task), onDevice).mul(Scalars.Of(o.AuxiliaryWeight));
+            }
             if (pairs)
             {
                 var temporal = trained.Select(t => Losses.TemporalPenalty(forward.BlockOutputs(t))).Aggregate((a, b) => a + b);
@@ -114,6 +125,10 @@ public sealed class Trainer
         }
 
         string temporalNote = pairs ? $", temporal-consistency penalty {o.TemporalWeight} on neighbour pairs (gap <= {o.TemporalGap})" : "";
+        if (auxiliary.Count > 0)
+        {
+            temporalNote += $", auxiliary {string.Join("+", auxiliary.Select(t => t.Name()))} losses x{o.AuxiliaryWeight} through the sub-task branches";
+        }
         if (o.JpegMinQuality > 0)
         {
             temporalNote += $", JPEG q{o.JpegMinQuality}-{CameraDegradation.MaxQuality} on {CameraDegradation.Probability:P0} of crops";

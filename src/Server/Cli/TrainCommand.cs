@@ -32,6 +32,8 @@ public static class TrainCommand
           --temporal W     temporal-consistency penalty weight: batches become pairs of neighbouring
                            frames and the trained blocks' outputs are kept close between them [0 = off]
           --temporal-gap N largest frame distance within a pair                    [2]
+          --aux W          base stage: add depth and normals losses x W through the sub-task
+                           branches, so the shared blocks learn geometry too     [0 = off]
           --jpeg Q         compression augmentation: re-encode 75% of crops as JPEG at a quality
                            drawn from Q..95, each pair frame on its own        [0 = off]
           --threads N      torch CPU threads                                      [all cores]
@@ -88,6 +90,7 @@ public static class TrainCommand
             TemporalWeight = args.Double("temporal", 0, 0, 1000),
             TemporalGap = args.Int("temporal-gap", 2, 1, 100),
             JpegMinQuality = args.Int("jpeg", 0, 0, 100),
+            AuxiliaryWeight = args.Double("aux", 0, 0, 1000),
             InitPath = args.String("init"),
             Config = config,
             SplitLayer = splitOption,
@@ -102,10 +105,10 @@ public static class TrainCommand
             Directory.CreateDirectory(output);
             string main = Path.Combine(output, ModelLocator.DefaultFileName);
             RunStage(template with { Stage = TrainStage.Base, Task = VisionTask.Segmentation, OutputPath = main, InitPath = null });
-            RunStage(template with { Stage = TrainStage.SubTask, Task = config.SubTasks[0], Tasks = config.SubTasks, Steps = subSteps, InitPath = main, OutputPath = main });
+            RunStage(template with { Stage = TrainStage.SubTask, Task = config.SubTasks[0], Tasks = config.SubTasks, Steps = subSteps, InitPath = main, OutputPath = main, AuxiliaryWeight = 0 });
             foreach (var single in config.SubTasks)
             {
-                RunStage(template with { Stage = TrainStage.Single, Task = single, InitPath = null, OutputPath = Path.Combine(output, $"baseline-{single.Name()}.safetensors") });
+                RunStage(template with { Stage = TrainStage.Single, Task = single, InitPath = null, AuxiliaryWeight = 0, OutputPath = Path.Combine(output, $"baseline-{single.Name()}.safetensors") });
             }
             return 0;
         }

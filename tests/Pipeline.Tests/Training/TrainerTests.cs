@@ -85,6 +85,32 @@ public sealed class TrainerTests : IDisposable
     }
 
     [Fact]
+    public void AuxiliaryLossesTrainTheSubTaskBranchesAndChangeTheSharedTrunk()
+    {
+        string plain = Path.Combine(_dir, "plain.safetensors");
+        string aux = Path.Combine(_dir, "aux.safetensors");
+        new Trainer(Options(TrainStage.Base, VisionTask.Segmentation, 6) with { OutputPath = plain }).Run();
+        var record = new Trainer(Options(TrainStage.Base, VisionTask.Segmentation, 6) with { OutputPath = aux, AuxiliaryWeight = 0.5 }).Run();
+        Assert.Contains("auxiliary depth+normals losses x0.5", record.Crop, StringComparison.Ordinal);
+
+        var (a, _) = ModelFile.Load(plain);
+        var (b, _) = ModelFile.Load(aux);
+        using (a)
+        using (b)
+        {
+            // Without auxiliary losses the sub-task deltas stay at their zero start; with them they train.
+            Assert.All(a.named_parameters().Where(p => p.name.StartsWith("tasks.", StringComparison.Ordinal) && p.name.EndsWith("lora_B", StringComparison.Ordinal)),
+                p => Assert.Equal(0f, p.parameter.abs().max().item<float>()));
+            Assert.Contains(b.named_parameters(), p => p.name.StartsWith("tasks.normals.", StringComparison.Ordinal) && p.name.EndsWith("lora_B", StringComparison.Ordinal)
+                && p.parameter.abs().max().item<float>() > 0);
+            // Same seed and data: the shared blocks differ only through the auxiliary gradients.
+            Assert.False(a.get_parameter("blocks.0.attn.qkv.weight")!.allclose(b.get_parameter("blocks.0.attn.qkv.weight")!));
+        }
+        var sub = Options(TrainStage.SubTask, VisionTask.Depth, 2) with { InitPath = aux, AuxiliaryWeight = 0.5 };
+        Assert.Contains("base stage", Assert.Throws<ArgumentException>(() => new Trainer(sub).Run()).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void SeveralTasksAreOnlyAcceptedByTheSubTaskStage()
     {
         var options = Options(TrainStage.Single, VisionTask.Depth, 2) with { Tasks = [VisionTask.Depth, VisionTask.Normals] };
