@@ -71,7 +71,7 @@ wait_all
 
 # Fine-tune of the trunk: batches of neighbouring-frame pairs with an L1 penalty on how much each block's output
 # moves between them, plus auxiliary depth and normals losses through the sub-task branches so the shared blocks
-# learn geometry (Delta-m -7.3% -> +3.6% against the same fine-tune without them). JPEG=30 adds the compression
+# learn geometry (Delta-m -7.3% -> +3.6% against the same fine-tune without them, same baselines). JPEG=30 adds the compression
 # augmentation: steadier on real footage (reuse agreement on vtest with a keyframe every 100: 92.1% -> 96.1%) for
 # 0.04 mIoU on clean synthetic frames; the shipped model was trained without it (docs/model.md).
 trunk="$out/base.safetensors"
