@@ -96,12 +96,19 @@ public sealed partial class MultiTaskVit : nn.Module
     /// </summary>
     public long TaskBytes(VisionTask task)
     {
-        var unused = Enumerable.Range(Config.DeltaFrom, Math.Max(0, Config.SplitLayer - Config.DeltaFrom))
-            .Select(i => $"tasks.{task.Name()}.blocks.{i}.").ToList();
+        var unused = UnusedDeltaPrefixes(Config, [task]);
         return TaskParameters(task)
             .Where(p => !unused.Any(prefix => p.Name.StartsWith(prefix, StringComparison.Ordinal)))
             .Sum(p => p.Parameter.numel() * p.Parameter.element_size());
     }
+
+    /// <summary>
+    /// Name prefixes of the sub-task blocks the weights hold but the split layer never runs (blocks
+    /// DeltaFrom+1..split of each of <paramref name="tasks"/>); empty when delta_from equals the split.
+    /// </summary>
+    public static IReadOnlyList<string> UnusedDeltaPrefixes(ModelConfig config, IEnumerable<VisionTask> tasks) =>
+        Enumerable.Range(config.DeltaFrom, Math.Max(0, config.SplitLayer - config.DeltaFrom))
+            .SelectMany(i => tasks.Select(t => $"tasks.{t.Name()}.blocks.{i}.")).ToList();
 
     /// <summary>Multiply-adds x2 of <paramref name="task"/>'s head for one token (its two linears).</summary>
     public long HeadFlopsPerToken(VisionTask task) => _heads[task].FlopsPerToken;

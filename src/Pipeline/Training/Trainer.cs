@@ -124,16 +124,20 @@ public sealed class Trainer
             }
         }
 
-        string temporalNote = pairs ? $", temporal-consistency penalty {o.TemporalWeight} on neighbour pairs (gap <= {o.TemporalGap})" : "";
+        var recipe = new List<string> { $"{o.CropRows}x{o.CropCols} tokens", $"full frame every {o.FullFrameEvery}" };
+        if (pairs)
+        {
+            recipe.Add($"temporal-consistency penalty {o.TemporalWeight} on neighbour pairs (gap <= {o.TemporalGap})");
+        }
         if (auxiliary.Count > 0)
         {
-            temporalNote += $", auxiliary {string.Join("+", auxiliary.Select(t => t.Name()))} losses x{o.AuxiliaryWeight} through the sub-task branches";
+            recipe.Add($"auxiliary {string.Join("+", auxiliary.Select(t => t.Name()))} losses x{o.AuxiliaryWeight} through the sub-task branches");
         }
         if (o.JpegMinQuality > 0)
         {
-            temporalNote += $", JPEG q{o.JpegMinQuality}-{CameraDegradation.MaxQuality} on {CameraDegradation.Probability:P0} of crops";
+            recipe.Add($"JPEG q{o.JpegMinQuality}-{CameraDegradation.MaxQuality} on {CameraDegradation.Probability:P0} of crops");
         }
-        var record = new TrainingRecord(StageName, o.TasksName, step, o.Batch, $"{o.CropRows}x{o.CropCols} tokens, full frame every {o.FullFrameEvery}{temporalNote}",
+        var record = new TrainingRecord(StageName, o.TasksName, step, o.Batch, string.Join(", ", recipe),
             o.Seed, pool.Rendered, clock.Elapsed.TotalSeconds, emaLoss,
             $"synthetic seeds >= {SyntheticDataset.FirstTrainingSeed}, {o.Width}x{o.Height}, static and moving cameras");
         if (step >= o.Steps)

@@ -22,8 +22,7 @@ public static class ModelFile
         var tensors = model.named_parameters().Select(p => (p.name, (torch.Tensor)p.parameter));
         if (dropDeltasBeforeSplit && config.SplitLayer > config.DeltaFrom)
         {
-            var dropped = Enumerable.Range(config.DeltaFrom, config.SplitLayer - config.DeltaFrom)
-                .SelectMany(i => config.SubTasks.Select(t => $"tasks.{t.Name()}.blocks.{i}.")).ToList();
+            var dropped = MultiTaskVit.UnusedDeltaPrefixes(config, config.SubTasks);
             tensors = tensors.Where(t => !dropped.Any(prefix => t.name.StartsWith(prefix, StringComparison.Ordinal)));
             config = config with { DeltaFrom = config.SplitLayer };
         }

@@ -274,7 +274,7 @@ public sealed partial class CameraStream : IAsyncDisposable
         var capture = output.Job.Input.CaptureTime;
         foreach (var group in _subscribers.Values.GroupBy(s => s.Spec))
         {
-            if ((group.Key.Tasks & ~output.Job.Tasks) != TaskSet.None)
+            if (!output.Job.Tasks.HasFlag(group.Key.Tasks))
             {
                 // Subscribed after this frame's tasks were chosen: it starts with the next frame rather than get a result missing its tasks.
                 continue;

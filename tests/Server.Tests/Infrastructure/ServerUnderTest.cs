@@ -109,6 +109,18 @@ internal sealed class ServerUnderTest : IAsyncDisposable
     public Task<StreamInfo> AddSyntheticAsync(string id, bool alwaysOn = false, string spec = "synthetic://static?seed=3&w=160&h=128&fps=30") =>
         Client.AddStreamAsync(new AddStreamRequest { Id = id, SourceUri = spec, AlwaysOn = alwaysOn }).ResponseAsync;
 
+    /// <summary>Subscribes to <paramref name="streamId"/> for segmentation only and returns once the first result arrived.</summary>
+    public async Task<AsyncServerStreamingCall<FrameResult>> SubscribeSegmentationAsync(string streamId, CancellationToken cancellationToken)
+    {
+        var call = Client.Subscribe(new SubscribeRequest { StreamId = streamId, Tasks = { Api.V1.Task.Segmentation } }, cancellationToken: cancellationToken);
+        if ((await TestResults.TakeAsync(call.ResponseStream, 1, cancellationToken)).Count != 1)
+        {
+            call.Dispose();
+            throw new InvalidOperationException($"the segmentation subscription to '{streamId}' ended before its first result");
+        }
+        return call;
+    }
+
     public async ValueTask DisposeAsync()
     {
         _channel.Dispose();

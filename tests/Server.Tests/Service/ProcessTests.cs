@@ -102,8 +102,7 @@ public sealed class ProcessTests
         await using var server = await ServerUnderTest.StartInProcessAsync();
         await server.AddSyntheticAsync("cam");
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(120));
-        using var watcher = server.Client.Subscribe(new SubscribeRequest { StreamId = "cam", Tasks = { ApiTask.Segmentation } }, cancellationToken: cts.Token);
-        Assert.Single(await TestResults.TakeAsync(watcher.ResponseStream, 1, cts.Token));
+        using var watcher = await server.SubscribeSegmentationAsync("cam", cts.Token);
         foreach (var row in BadFrames())
         {
             string name = (string)row[0];

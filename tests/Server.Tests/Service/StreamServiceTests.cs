@@ -77,8 +77,7 @@ public sealed class StreamServiceTests
         await server.AddSyntheticAsync("cam");
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(120));
         // Frames are computed for segmentation only while this one is alone.
-        using var segmentation = server.Client.Subscribe(new SubscribeRequest { StreamId = "cam", Tasks = { ApiTask.Segmentation } }, cancellationToken: cts.Token);
-        Assert.Single(await TestResults.TakeAsync(segmentation.ResponseStream, 1, cts.Token));
+        using var segmentation = await server.SubscribeSegmentationAsync("cam", cts.Token);
         // Joins land while a segmentation-only frame is in flight about half the time; such a frame must not reach the newcomer.
         for (int join = 0; join < 8; join++)
         {
@@ -102,8 +101,7 @@ public sealed class StreamServiceTests
         var list = await server.Client.ListStreamsAsync(new ListStreamsRequest());
         Assert.Equal(["a", "b"], list.Streams.Select(s => s.Id));
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        using var call = server.Client.Subscribe(new SubscribeRequest { StreamId = "a", Tasks = { ApiTask.Segmentation } }, cancellationToken: cts.Token);
-        Assert.Single(await TestResults.TakeAsync(call.ResponseStream, 1, cts.Token));
+        using var call = await server.SubscribeSegmentationAsync("a", cts.Token);
         var info = await server.Client.GetStreamAsync(new GetStreamRequest { Id = "a" });
         Assert.Equal(StreamState.Running, info.State);
         Assert.True(info.Counters.FramesProcessed >= 1);
