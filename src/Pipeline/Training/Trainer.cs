@@ -35,7 +35,8 @@ public sealed class Trainer
         var device = cuda.is_available() ? CUDA : CPU;
         var (model, metadata) = CreateModel();
         using var _ = model;
-        int startStep = TryResume(model);
+        var resumed = TryResume(model);
+        int startStep = resumed?.Step ?? 0;
         model.to(device);
         model.train();
 
@@ -59,6 +60,10 @@ public sealed class Trainer
             p.requires_grad = trainableSet.Contains(p);
         }
         using var optimizer = optim.AdamW(trainables, o.LearningRate, weight_decay: o.WeightDecay);
+        if (resumed != null && File.Exists(OptimizerStatePath))
+        {
+            optimizer.load_state_dict(OptimizerStatePath);  // AdamW moments and step counts
+        }
 
         bool pairs = o.TemporalWeight > 0;
         if (pairs)
@@ -66,20 +71,25 @@ public sealed class Trainer
             TrainingBatch.EnsurePairs(o.Batch);  // before the pool is rendered
         }
         var dataset = SyntheticDataset.Training(o.Width, o.Height);
-        var pool = new FramePool(dataset, o.PoolSize, o.Seed, pairs ? o.TemporalGap : 0);
+        // A resumed run rebuilds the pool, class weights and loss averages of the straight run at that step.
+        int gap = pairs ? o.TemporalGap : 0;
+        var pool = startStep == 0
+            ? new FramePool(dataset, o.PoolSize, o.Seed, gap)
+            : FramePool.AfterReplacements(dataset, o.PoolSize, o.Seed, gap, startStep, o.ReplacePerStep, StepRandom);
         var tasks = trained.Concat(auxiliary).Aggregate((TaskSet)0, (set, t) => set | t.ToSet());
-        using var classWeights = trained.Contains(VisionTask.Segmentation) && o.BalanceClasses
-            ? tensor(Losses.BalancedClassWeights(pool, model.Config.Classes)).to(device)
+        float[]? balanced = trained.Contains(VisionTask.Segmentation) && o.BalanceClasses
+            ? resumed?.ClassWeights ?? Losses.BalancedClassWeights(pool, model.Config.Classes)
             : null;
+        using var classWeights = balanced != null ? tensor(balanced).to(device) : null;
         var clock = Stopwatch.StartNew();
-        double emaLoss = double.NaN;
-        double emaTemporal = double.NaN;
+        double emaLoss = resumed?.EmaLoss ?? double.NaN;
+        double emaTemporal = resumed?.EmaTemporal ?? double.NaN;
         // Full-frame steps use a quarter of the batch (whole pairs when pairing).
         int fullBatch = pairs ? Math.Max(2, o.Batch / 8 * 2) : Math.Max(1, o.Batch / 4);
         int step = startStep;
         for (; step < o.Steps && !cancellationToken.IsCancellationRequested; step++)
         {
-            var rng = new Random(unchecked(o.Seed * 7_919 + step));
+            var rng = StepRandom(step);
             pool.Replace(o.ReplacePerStep, rng);
             SetLearningRate(optimizer, step);
             bool full = o.FullFrameEvery > 0 && step % o.FullFrameEvery == o.FullFrameEvery - 1;
@@ -120,7 +130,7 @@ public sealed class Trainer
             }
             if (o.CheckpointEvery > 0 && (step + 1) % o.CheckpointEvery == 0 && step + 1 < o.Steps)
             {
-                SaveCheckpoint(model, metadata, step + 1);
+                SaveCheckpoint(model, metadata, optimizer, new CheckpointState(StageName, o.TasksName, o.Seed, step + 1, emaLoss, emaTemporal, balanced));
             }
         }
 
@@ -149,7 +159,7 @@ public sealed class Trainer
         }
         else
         {
-            SaveCheckpoint(model, metadata, step);
+            SaveCheckpoint(model, metadata, optimizer, new CheckpointState(StageName, o.TasksName, o.Seed, step, emaLoss, emaTemporal, balanced));
         }
         return record;
     }
@@ -209,35 +219,51 @@ public sealed class Trainer
         }
     }
 
-    private int TryResume(MultiTaskVit model)
+    private Random StepRandom(int step) => new(unchecked(_options.Seed * 7_919 + step));
+
+    private string OptimizerStatePath => CheckpointPath + ".optim";
+
+    private string StatePath => CheckpointPath + ".json";
+
+    // Loss averages may be NaN (a checkpoint before the first step), which plain JSON numbers cannot hold.
+    private static readonly JsonSerializerOptions StateJson = new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
+
+    private CheckpointState? TryResume(MultiTaskVit model)
     {
-        string state = CheckpointPath + ".json";
+        string state = StatePath;
         if (!_options.Resume || !File.Exists(state) || !File.Exists(CheckpointPath))
         {
-            return 0;
+            return null;
         }
-        var saved = JsonSerializer.Deserialize<CheckpointState>(File.ReadAllText(state))
+        var saved = JsonSerializer.Deserialize<CheckpointState>(File.ReadAllText(state), StateJson)
             ?? throw new InvalidDataException($"{state} is empty");
         if (saved.Stage != StageName || saved.Task != _options.TasksName || saved.Seed != _options.Seed)
         {
             throw new InvalidOperationException($"checkpoint {CheckpointPath} is for stage {saved.Stage}, task {saved.Task}, seed {saved.Seed}; not resuming a different run");
         }
         ModelFile.LoadWeights(CheckpointPath, model);
-        return saved.Step;
+        return saved;
     }
 
-    private void SaveCheckpoint(MultiTaskVit model, ModelMetadata metadata, int step)
+    // The state file goes last: a checkpoint counts only once its weights and optimiser state are complete.
+    private void SaveCheckpoint(MultiTaskVit model, ModelMetadata metadata, OptimizerHelper optimizer, CheckpointState state)
     {
         ModelFile.Save(CheckpointPath, model, metadata);
-        File.WriteAllText(CheckpointPath + ".json",
-            JsonSerializer.Serialize(new CheckpointState(StageName, _options.TasksName, _options.Seed, step)));
+        optimizer.save_state_dict(OptimizerStatePath);
+        File.WriteAllText(StatePath, JsonSerializer.Serialize(state, StateJson));
     }
 
     private void DeleteCheckpoint()
     {
         File.Delete(CheckpointPath);
-        File.Delete(CheckpointPath + ".json");
+        File.Delete(OptimizerStatePath);
+        File.Delete(StatePath);
     }
 
-    private sealed record CheckpointState(string Stage, string Task, int Seed, int Step);
+    /// <summary>
+    /// What a resumed run needs besides the weights and the optimiser state: the step, the loss averages
+    /// and the class weights (computed from the initial pool, which the resumed run does not render).
+    /// </summary>
+    private sealed record CheckpointState(string Stage, string Task, int Seed, int Step,
+        double EmaLoss = double.NaN, double EmaTemporal = double.NaN, float[]? ClassWeights = null);
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using StreamMtl.Pipeline.Model;
 using StreamMtl.Pipeline.Training;
 
@@ -100,17 +101,31 @@ public static class TrainCommand
         args.EnsureAllUsed();
         TorchSharp.torch.set_num_threads(threads);
 
+        // Ctrl+C or SIGTERM ends the current step, writes a checkpoint and stops; --resume continues.
+        using var stop = new CancellationTokenSource();
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+        void Stop(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            stop.Cancel();
+        }
+
         if (stage == "all")
         {
             Directory.CreateDirectory(output);
             string main = Path.Combine(output, ModelLocator.DefaultFileName);
-            RunStage(template with { Stage = TrainStage.Base, Task = VisionTask.Segmentation, OutputPath = main, InitPath = null });
-            RunStage(template with { Stage = TrainStage.SubTask, Task = config.SubTasks[0], Tasks = config.SubTasks, Steps = subSteps, InitPath = main, OutputPath = main, AuxiliaryWeight = 0 });
-            foreach (var single in config.SubTasks)
+            var stages = new List<TrainOptions>
             {
-                RunStage(template with { Stage = TrainStage.Single, Task = single, InitPath = null, AuxiliaryWeight = 0, OutputPath = Path.Combine(output, $"baseline-{single.Name()}.safetensors") });
-            }
-            return 0;
+                template with { Stage = TrainStage.Base, Task = VisionTask.Segmentation, OutputPath = main, InitPath = null },
+                template with { Stage = TrainStage.SubTask, Task = config.SubTasks[0], Tasks = config.SubTasks, Steps = subSteps, InitPath = main, OutputPath = main, AuxiliaryWeight = 0 },
+            };
+            stages.AddRange(config.SubTasks.Select(single => template with
+            {
+                Stage = TrainStage.Single, Task = single, InitPath = null, AuxiliaryWeight = 0,
+                OutputPath = Path.Combine(output, $"baseline-{single.Name()}.safetensors"),
+            }));
+            return stages.All(s => RunStage(s, stop.Token)) ? 0 : Interrupted;
         }
         var tasks = (taskName ?? "segmentation").Split(',', StringSplitOptions.TrimEntries)
             .Select(name => VisionTasks.TryParse(name, out var t) ? t : throw new CliException($"unknown task '{name}' (segmentation, depth, normals)"))
@@ -130,18 +145,28 @@ public static class TrainCommand
         {
             throw new CliException($"--task {taskName}: only --stage sub trains several tasks at once");
         }
-        RunStage(template with { Stage = parsedStage, Task = tasks[0], Tasks = tasks });
-        return 0;
+        return RunStage(template with { Stage = parsedStage, Task = tasks[0], Tasks = tasks }, stop.Token) ? 0 : Interrupted;
     }
 
-    private static void RunStage(TrainOptions options)
+    /// <summary>Exit code of a run stopped by a signal (128 + SIGINT, as shells report it).</summary>
+    public const int Interrupted = 130;
+
+    /// <summary>Runs one stage; false when a signal stopped it (its checkpoint is written).</summary>
+    private static bool RunStage(TrainOptions options, CancellationToken stop)
     {
         Console.WriteLine($"training {options.Stage} ({options.TasksName}): {options.Steps} steps, batch {options.Batch}, " +
             $"crop {options.CropRows}x{options.CropCols} tokens -> {options.OutputPath}");
         var trainer = new Trainer(options, ProgressBar.Print);
-        var record = trainer.Run();
+        var record = trainer.Run(stop);
         ProgressBar.Finish();
+        if (record.Steps < options.Steps)
+        {
+            Console.WriteLine($"interrupted after step {record.Steps} of {options.Steps}: checkpoint {trainer.CheckpointPath}; " +
+                "run the same command with --resume to continue");
+            return false;
+        }
         Console.WriteLine($"done: {record.Steps} steps in {record.Seconds:F0} s, loss {record.FinalLoss:F4}, {record.FramesRendered} frames rendered");
+        return true;
     }
 
     private static (int Rows, int Cols) ParseCrop(string text)

@@ -70,17 +70,22 @@ public sealed class TrainerTests : IDisposable
         new Trainer(Options(TrainStage.SubTask, VisionTask.Depth, 6) with { InitPath = basePath, OutputPath = sequential }).Run();
         new Trainer(Options(TrainStage.SubTask, VisionTask.Normals, 6) with { InitPath = sequential, OutputPath = sequential }).Run();
 
-        var (a, metadata) = ModelFile.Load(joint);
-        var (b, _) = ModelFile.Load(sequential);
+        AssertSameWeights(joint, sequential, rtol: 1e-4, atol: 1e-6);
+        Assert.Equal("depth+normals", ModelFile.ReadMetadata(joint).Training[^1].Task);
+    }
+
+    private static void AssertSameWeights(string first, string second, double rtol, double atol)
+    {
+        var (a, _) = ModelFile.Load(first);
+        var (b, _) = ModelFile.Load(second);
         using (a)
         using (b)
         {
             foreach (var (name, p) in a.named_parameters())
             {
                 var q = b.get_parameter(name)!;
-                Assert.True(p.allclose(q, rtol: 1e-4, atol: 1e-6), $"{name} differs by {(p - q).abs().max().item<float>()}");
+                Assert.True(p.allclose(q, rtol, atol), $"{name} differs by {(p - q).abs().max().item<float>()}");
             }
-            Assert.Equal("depth+normals", metadata.Training[^1].Task);
         }
     }
 
@@ -108,6 +113,40 @@ public sealed class TrainerTests : IDisposable
         }
         var sub = Options(TrainStage.SubTask, VisionTask.Depth, 2) with { InitPath = aux, AuxiliaryWeight = 0.5 };
         Assert.Contains("base stage", Assert.Throws<ArgumentException>(() => new Trainer(sub).Run()).Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(0.5)]
+    public void AnInterruptedRunResumedFromItsCheckpointEndsWithTheWeightsOfAStraightRun(double temporal)
+    {
+        // Base stage with the auxiliary losses (every trainable group) and, in one case, neighbour pairs.
+        var options = Options(TrainStage.Base, VisionTask.Segmentation, 20) with { AuxiliaryWeight = 0.5, TemporalWeight = temporal, ReplacePerStep = 2 };
+        string straight = Path.Combine(_dir, "straight.safetensors");
+        string resumed = Path.Combine(_dir, "resumed.safetensors");
+        new Trainer(options with { OutputPath = straight }).Run();
+
+        using var stop = new CancellationTokenSource();
+        var interrupted = new Trainer(options with { OutputPath = resumed }, p =>
+        {
+            if (p.Step > 10)
+            {
+                stop.Cancel();
+            }
+        });
+        var partial = interrupted.Run(stop.Token);
+        Assert.Equal(11, partial.Steps);
+        Assert.False(File.Exists(resumed), "an interrupted run writes only its checkpoint");
+        Assert.True(File.Exists(interrupted.CheckpointPath + ".optim"), "the checkpoint holds the optimiser state");
+
+        var steps = new List<int>();
+        var record = new Trainer(options with { OutputPath = resumed, Resume = true }, p => steps.Add(p.Step)).Run();
+        Assert.Equal(20, record.Steps);
+        Assert.All(steps, step => Assert.True(step > 11, $"the resumed run reported step {step}"));
+        Assert.False(File.Exists(interrupted.CheckpointPath), "the checkpoint is removed once the run completes");
+        Assert.False(File.Exists(interrupted.CheckpointPath + ".optim"));
+
+        AssertSameWeights(straight, resumed, rtol: 1e-5, atol: 1e-7);
     }
 
     [Fact]

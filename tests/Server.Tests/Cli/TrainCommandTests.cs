@@ -1,0 +1,51 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using StreamMtl.Server.Tests.Infrastructure;
+
+namespace StreamMtl.Server.Tests.Cli;
+
+/// <summary>The real `streammtl train` process: a signal stops it with a checkpoint that --resume continues.</summary>
+public sealed partial class TrainCommandTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("streammtl-train-cli-").FullName;
+
+    private static readonly string[] TinyModel = ["--stage", "base", "--threads", "1", "--blocks", "1", "--dim", "16", "--heads", "1",
+        "--rank", "2", "--head-hidden", "8", "--split", "0", "--crop", "2x3", "--batch", "2"];
+
+    [Theory]
+    [InlineData(2, "SIGINT")]
+    [InlineData(15, "SIGTERM")]
+    public async Task A_signal_stops_training_with_a_checkpoint_that_resume_continues(int signal, string name)
+    {
+        string output = Path.Combine(_dir, "model.safetensors");
+        string cli = Path.Combine(AppContext.BaseDirectory, "streammtl");
+        await using (var train = ChildProcess.Start(cli, ["train", .. TinyModel, "--steps", "1000000", "--out", output]))
+        {
+            await Eventually.UntilAsync(() => train.Output.Contains("training Base", StringComparison.Ordinal) || train.HasExited,
+                TimeSpan.FromSeconds(60), () => train.Output);
+            Assert.False(train.HasExited, train.Output);
+            await Task.Delay(TimeSpan.FromSeconds(3));
+            train.Signal(signal);
+            int code = await train.WaitAsync(TimeSpan.FromSeconds(60));
+            Assert.True(code == 130, $"{name}: exit code {code}\n{train.Output}");
+            var stopped = StoppedAt().Match(train.Output);
+            Assert.True(stopped.Success, train.Output);
+            int step = int.Parse(stopped.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+            Assert.False(File.Exists(output), "an interrupted run must not write the finished model");
+            Assert.True(File.Exists(output + ".ckpt") && File.Exists(output + ".ckpt.optim"), train.Output);
+            using var state = JsonDocument.Parse(File.ReadAllText(output + ".ckpt.json"));
+            Assert.Equal(step, state.RootElement.GetProperty("Step").GetInt32());
+
+            await using var resume = ChildProcess.Start(cli, ["train", .. TinyModel, "--steps", $"{step + 3}", "--out", output, "--resume"]);
+            Assert.Equal(0, await resume.WaitAsync(TimeSpan.FromSeconds(120)));
+            Assert.Contains($"done: {step + 3} steps", resume.Output, StringComparison.Ordinal);
+            Assert.True(File.Exists(output), resume.Output);
+            Assert.False(File.Exists(output + ".ckpt"), "the checkpoint is removed once the run completes");
+        }
+    }
+
+    [GeneratedRegex(@"interrupted after step (\d+) of 1000000: checkpoint .*model\.safetensors\.ckpt; run the same command with --resume")]
+    private static partial Regex StoppedAt();
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+}
