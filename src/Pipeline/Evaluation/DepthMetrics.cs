@@ -7,18 +7,34 @@ public sealed class DepthMetrics
     private double _sumRelative;
     private readonly long[] _within = new long[3];
 
+    /// <param name="classes">With a class count, <see cref="AbsRelByClass"/> splits AbsRel by the true class
+    /// of each pixel (labels passed to <see cref="Add"/>).</param>
+    public DepthMetrics(int classes = 0)
+    {
+        AbsRelByClass = classes > 0 ? new ClassBreakdown(classes) : null;
+    }
+
     /// <summary>Valid pixels counted.</summary>
     public long Pixels { get; private set; }
+
+    /// <summary>Relative error |d - d_hat| / d by true class, when built with a class count.</summary>
+    public ClassBreakdown? AbsRelByClass { get; }
 
     /// <summary>
     /// Adds one frame's depth maps (same pixel order, metres). Pixels whose truth is not a positive finite number
     /// are skipped; a NaN prediction on a valid pixel is counted and turns RMSE/AbsRel into NaN, so it is noticed.
+    /// <paramref name="labels"/> (true class per pixel) feeds <see cref="AbsRelByClass"/>.
     /// </summary>
-    public void Add(ReadOnlySpan<float> predicted, ReadOnlySpan<float> truth)
+    public void Add(ReadOnlySpan<float> predicted, ReadOnlySpan<float> truth, ReadOnlySpan<byte> labels = default)
     {
         if (predicted.Length != truth.Length)
         {
             throw new ArgumentException($"prediction has {predicted.Length} pixels, truth {truth.Length}");
+        }
+        bool byClass = AbsRelByClass != null && !labels.IsEmpty;
+        if (byClass && labels.Length != truth.Length)
+        {
+            throw new ArgumentException($"labels have {labels.Length} pixels, truth {truth.Length}");
         }
         for (int i = 0; i < truth.Length; i++)
         {
@@ -31,6 +47,10 @@ public sealed class DepthMetrics
             double error = p - t;
             _sumSquared += error * error;
             _sumRelative += Math.Abs(error) / t;
+            if (byClass)
+            {
+                AbsRelByClass!.Add(labels[i], Math.Abs(error) / t);
+            }
             // A non-positive prediction is infinitely far off in ratio; max(p/t, t/p) alone would call -t a match.
             double ratio = p > 0 ? Math.Max(p / t, t / p) : double.PositiveInfinity;
             if (ratio < 1.25) _within[0]++;

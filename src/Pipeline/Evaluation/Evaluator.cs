@@ -101,8 +101,8 @@ public static class Evaluator
     private static Scored Score(MultiTaskVit model, string[] classes, List<TruthFrame> frames, ForwardOptions forward, Action<string>? log, string what)
     {
         var seg = new SegmentationMetrics(model.Config.Classes);
-        var depth = new DepthMetrics();
-        var normals = new NormalsMetrics();
+        var depth = new DepthMetrics(model.Config.Classes);
+        var normals = new NormalsMetrics(model.Config.Classes);
         var flops = new FlopCounter();
         long sharedComputed = 0;
         long sharedTotal = 0;
@@ -120,8 +120,8 @@ public static class Evaluator
                 sharedComputed += result.SharedRowsComputed;
                 sharedTotal += result.SharedRowsTotal;
                 if (predictions.Labels != null) seg.Add(predictions.Labels, frame.Truth.Labels);
-                if (predictions.Depth != null) depth.Add(predictions.Depth, frame.Truth.Depth);
-                if (predictions.Normals != null) normals.Add(predictions.Normals, frame.Truth.Normals);
+                if (predictions.Depth != null) depth.Add(predictions.Depth, frame.Truth.Depth, frame.Truth.Labels);
+                if (predictions.Normals != null) normals.Add(predictions.Normals, frame.Truth.Normals, frame.Truth.Labels);
             }
         }
         var metrics = new Dictionary<string, double>();
@@ -136,14 +136,13 @@ public static class Evaluator
                 if (!double.IsNaN(iou[c])) metrics[$"segmentation.iou.{ClassName(c)}"] = iou[c];
             }
             log?.Invoke($"{what}: segmentation confusion (row = truth, % of the row's pixels):\n{seg.FormatConfusion(ClassName)}");
-
-            string ClassName(int c) => c < classes.Length ? classes[c] : $"class{c}";
         }
         if (tasks.Contains(VisionTask.Depth))
         {
             metrics["depth.rmse"] = depth.Rmse;
             metrics["depth.abs_rel"] = depth.AbsRel;
             metrics["depth.delta1"] = depth.Delta1;
+            AddByClass("depth.abs_rel", depth.AbsRelByClass!, "AbsRel", "");
         }
         if (tasks.Contains(VisionTask.Normals))
         {
@@ -152,8 +151,21 @@ public static class Evaluator
             metrics["normals.within_11_25"] = normals.Within11_25;
             metrics["normals.within_22_5"] = normals.Within22_5;
             metrics["normals.within_30"] = normals.Within30;
+            AddByClass("normals.mean_deg", normals.AngleByClass!, "mean angle", " deg");
         }
         double ms = clock.Elapsed.TotalMilliseconds / frames.Count;
+
+        string ClassName(int c) => c < classes.Length ? classes[c] : $"class{c}";
+
+        // Per true class: metrics "<name>.<class>", and a log line with each class's share of the pooled error.
+        void AddByClass(string name, ClassBreakdown breakdown, string label, string unit)
+        {
+            for (int c = 0; c < breakdown.Classes; c++)
+            {
+                if (!double.IsNaN(breakdown.Mean(c))) metrics[$"{name}.{ClassName(c)}"] = breakdown.Mean(c);
+            }
+            log?.Invoke($"{what}: {label} by true class (share of the summed error): {breakdown.Format(ClassName, unit)}");
+        }
         log?.Invoke($"{what}: {string.Join(", ", metrics.Select(kv => $"{kv.Key} {kv.Value:F4}"))}; {ms:F1} ms/frame");
         var perTask = tasks.ToDictionary(t => t.Name(),
             t => (flops.Executed(t) / 1e9 / frames.Count, flops.Dense(t) / 1e9 / frames.Count));

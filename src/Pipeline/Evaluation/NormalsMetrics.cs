@@ -13,18 +13,36 @@ public sealed class NormalsMetrics
     private long _under22;
     private long _under30;
 
+    /// <param name="classes">With a class count, <see cref="AngleByClass"/> splits the angular error by the true
+    /// class of each pixel (labels passed to <see cref="Add"/>).</param>
+    public NormalsMetrics(int classes = 0)
+    {
+        AngleByClass = classes > 0 ? new ClassBreakdown(classes) : null;
+    }
+
     /// <summary>Valid pixels counted.</summary>
     public long Pixels => _histogram.Count;
+
+    /// <summary>Angular error in degrees by true class, when built with a class count.</summary>
+    public ClassBreakdown? AngleByClass { get; }
 
     /// <summary>Median resolution: see <see cref="AngleHistogram"/>.</summary>
     public static double MedianResolutionDegrees => AngleHistogram.BinDegrees;
 
-    /// <summary>Adds one frame; both arrays hold 3 floats per pixel. Both vectors are normalised first.</summary>
-    public void Add(ReadOnlySpan<float> predicted, ReadOnlySpan<float> truth)
+    /// <summary>
+    /// Adds one frame; both arrays hold 3 floats per pixel. Both vectors are normalised first.
+    /// <paramref name="labels"/> (true class per pixel) feeds <see cref="AngleByClass"/>.
+    /// </summary>
+    public void Add(ReadOnlySpan<float> predicted, ReadOnlySpan<float> truth, ReadOnlySpan<byte> labels = default)
     {
         if (predicted.Length != truth.Length || truth.Length % 3 != 0)
         {
             throw new ArgumentException($"prediction has {predicted.Length} floats, truth {truth.Length}; both must be the same multiple of 3");
+        }
+        bool byClass = AngleByClass != null && !labels.IsEmpty;
+        if (byClass && labels.Length * 3 != truth.Length)
+        {
+            throw new ArgumentException($"labels have {labels.Length} pixels, truth {truth.Length / 3}");
         }
         for (int i = 0; i < truth.Length; i += 3)
         {
@@ -36,6 +54,10 @@ public sealed class NormalsMetrics
             _histogram.Add(angle);
             _sum += angle;
             _sumSquared += angle * angle;
+            if (byClass)
+            {
+                AngleByClass!.Add(labels[i / 3], angle);
+            }
             if (angle < 11.25) _under11++;
             if (angle < 22.5) _under22++;
             if (angle < 30) _under30++;

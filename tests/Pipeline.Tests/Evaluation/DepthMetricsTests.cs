@@ -22,6 +22,24 @@ public sealed class DepthMetricsTests
     }
 
     [Fact]
+    public void AbsRelSplitsByTrueClassAndTheSharesAddUp()
+    {
+        var m = new DepthMetrics(classes: 3);
+        // Same pixels as above with classes 0, 1, 1, 2 on the valid ones (the skipped ones carry class 2 and 9).
+        m.Add([1f, 3f, 5f, 2f, 1.9f, 7f, 7f], [1f, 2f, 0f, 4f, 1f, -1f, float.NaN], [0, 1, 2, 1, 2, 9, 2]);
+
+        var byClass = m.AbsRelByClass!;
+        Assert.Equal(0.0, byClass.Mean(0), 12);
+        Assert.Equal((0.5 + 0.5) / 2, byClass.Mean(1), 6);
+        Assert.Equal(0.9, byClass.Mean(2), 6);
+        Assert.Equal(1.0 / 1.9, byClass.ShareOfError(1), 6);
+        Assert.Equal(0.9 / 1.9, byClass.ShareOfError(2), 6);
+        Assert.Equal((0 + 0.5 + 0.5 + 0.9) / 4, m.AbsRel, 6);  // the pooled figure is unchanged
+        Assert.Contains("b 0.5 (53%)", byClass.Format(c => "abc"[c].ToString(), ""), StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>(() => m.Add([1f, 2f], [1f, 2f], [0]));
+    }
+
+    [Fact]
     public void NonPositivePredictionNeverCountsAsWithinThreshold()
     {
         var m = new DepthMetrics();

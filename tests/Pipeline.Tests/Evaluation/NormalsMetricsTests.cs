@@ -36,6 +36,22 @@ public sealed class NormalsMetricsTests
     }
 
     [Fact]
+    public void AngleSplitsByTrueClass()
+    {
+        var m = new NormalsMetrics(classes: 2);
+        float[] predicted = [0, 0, 2, Sin20, 0, Cos20, 1, 0, 1, 1, 0, 0, 0, 0, -1, 5, 5, 5];
+        float[] truth = [0, 0, 1, 0, 0, 1, 0, 0, 1, 0, 0, 1, 0, 0, 1, 0, 0, 0];
+        // Angles 0, 20, 45, 90, 180 on classes 0, 0, 1, 1, 1; the zero-truth pixel (class 0) is skipped.
+        m.Add(predicted, truth, [0, 0, 1, 1, 1, 0]);
+
+        Assert.Equal(10.0, m.AngleByClass!.Mean(0), 4);
+        Assert.Equal(105.0, m.AngleByClass.Mean(1), 4);
+        Assert.Equal(20.0 / 335, m.AngleByClass.ShareOfError(0), 4);
+        Assert.Equal(335.0 / 5, m.MeanDeg, 4);
+        Assert.Throws<ArgumentException>(() => m.Add(predicted, truth, [0, 1]));
+    }
+
+    [Fact]
     public void MedianOfAnEvenCountAveragesTheMiddlePair()
     {
         var m = new NormalsMetrics();
