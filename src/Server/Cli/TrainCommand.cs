@@ -25,7 +25,9 @@ public static class TrainCommand
           --crop RxC       crop size in tokens (16 px)                             [8x10]
           --lr X           peak learning rate                                      [0.001]
           --seed N         seed for weights and data                               [1]
-          --resume         continue from OUT.ckpt if present
+          --resume         continue from OUT.ckpt if present (written every 250 steps, and on Ctrl+C or
+                           SIGTERM, which stop the run with exit code 130); weights, AdamW state and data
+                           continue as in an uninterrupted run
           --split L        new model: split layer (and first delta block); sub: train the sub-task with
                            this split (its own blocks L+1..end)                   [blocks/2]
           --blocks N --dim N --heads N --rank N --head-hidden N   architecture of a new model
