@@ -46,10 +46,11 @@ public sealed class DepthMetrics
             double p = predicted[i];
             double error = p - t;
             _sumSquared += error * error;
-            _sumRelative += Math.Abs(error) / t;
+            double relative = Math.Abs(error) / t;
+            _sumRelative += relative;
             if (byClass)
             {
-                AbsRelByClass!.Add(labels[i], Math.Abs(error) / t);
+                AbsRelByClass!.Add(labels[i], relative);
             }
             // A non-positive prediction is infinitely far off in ratio; max(p/t, t/p) alone would call -t a match.
             double ratio = p > 0 ? Math.Max(p / t, t / p) : double.PositiveInfinity;

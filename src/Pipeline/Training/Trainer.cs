@@ -130,7 +130,7 @@ public sealed class Trainer
             }
             if (o.CheckpointEvery > 0 && (step + 1) % o.CheckpointEvery == 0 && step + 1 < o.Steps)
             {
-                SaveCheckpoint(model, metadata, optimizer, new CheckpointState(StageName, o.TasksName, o.Seed, step + 1, emaLoss, emaTemporal, balanced));
+                SaveCheckpoint(model, metadata, optimizer, StateAt(step + 1));
             }
         }
 
@@ -159,9 +159,12 @@ public sealed class Trainer
         }
         else
         {
-            SaveCheckpoint(model, metadata, optimizer, new CheckpointState(StageName, o.TasksName, o.Seed, step, emaLoss, emaTemporal, balanced));
+            SaveCheckpoint(model, metadata, optimizer, StateAt(step));
         }
         return record;
+
+        CheckpointState StateAt(int completedSteps) =>
+            new(StageName, o.TasksName, o.Seed, completedSteps, emaLoss, emaTemporal, balanced);
     }
 
     private string StageName => _options.Stage switch
