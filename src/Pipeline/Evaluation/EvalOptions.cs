@@ -1,3 +1,5 @@
+using StreamMtl.Pipeline.Training;
+
 namespace StreamMtl.Pipeline.Evaluation;
 
 /// <summary>What <see cref="Evaluator"/> runs: held-out synthetic sequences, sharing settings, baselines.</summary>
@@ -18,4 +20,7 @@ public sealed record EvalOptions
     public int Height { get; init; } = 240;
     public float ShareThreshold { get; init; }
     public int? SplitLayer { get; init; }
+
+    /// <summary>Called with each held-out frame and the shared model's predictions for it (frame number, frame, predictions).</summary>
+    public Action<int, TruthFrame, Predictions>? Inspect { get; init; }
 }

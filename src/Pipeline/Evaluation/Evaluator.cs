@@ -24,7 +24,7 @@ public static class Evaluator
         var (model, metadata) = ModelFile.Load(options.ModelPath, options.SplitLayer);
         using var modelScope = model;
         var forward = new ForwardOptions(TaskSet.All, options.ShareThreshold);
-        var shared = Score(model, metadata.Classes, frames, forward, log, "shared model");
+        var shared = Score(model, metadata.Classes, frames, forward, log, "shared model", options.Inspect);
 
         var report = new EvalReport
         {
@@ -50,7 +50,7 @@ public static class Evaluator
             var (baseline, baselineMetadata) = ModelFile.Load(path);
             using (baseline)
             {
-                var scored = Score(baseline, baselineMetadata.Classes, frames, new ForwardOptions(baseline.Config.BaseTask.ToSet()), log, $"{taskName} baseline");
+                var scored = Score(baseline, baselineMetadata.Classes, frames, new ForwardOptions(baseline.Config.BaseTask.ToSet()), log, $"{taskName} baseline", null);
                 foreach (var (k, v) in scored.Metrics)
                 {
                     report.BaselineMetrics[k] = v;
@@ -98,7 +98,8 @@ public static class Evaluator
     private sealed record Scored(Dictionary<string, double> Metrics, double MsPerFrame,
         Dictionary<string, (double Executed, double Dense)> Flops, double? SharedFraction);
 
-    private static Scored Score(MultiTaskVit model, string[] classes, List<TruthFrame> frames, ForwardOptions forward, Action<string>? log, string what)
+    private static Scored Score(MultiTaskVit model, string[] classes, List<TruthFrame> frames, ForwardOptions forward, Action<string>? log, string what,
+        Action<int, TruthFrame, Predictions>? inspect)
     {
         var seg = new SegmentationMetrics(model.Config.Classes);
         var depth = new DepthMetrics(model.Config.Classes);
@@ -109,8 +110,9 @@ public static class Evaluator
         var clock = new Stopwatch();
         using (no_grad())
         {
-            foreach (var frame in frames)
+            for (int i = 0; i < frames.Count; i++)
             {
+                var frame = frames[i];
                 using var scope = NewDisposeScope();
                 var input = ImageTensors.FromBgr(frame.Bgr, frame.Width, frame.Height, model.Config);
                 clock.Start();
@@ -122,6 +124,7 @@ public static class Evaluator
                 if (predictions.Labels != null) seg.Add(predictions.Labels, frame.Truth.Labels);
                 if (predictions.Depth != null) depth.Add(predictions.Depth, frame.Truth.Depth, frame.Truth.Labels);
                 if (predictions.Normals != null) normals.Add(predictions.Normals, frame.Truth.Normals, frame.Truth.Labels);
+                inspect?.Invoke(i, frame, predictions);
             }
         }
         var metrics = new Dictionary<string, double>();

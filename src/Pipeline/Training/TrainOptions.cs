@@ -82,7 +82,7 @@ public sealed record TrainOptions
     /// <summary>Model to start from: required for SubTask; for Base/Single an optional warm start.</summary>
     public string? InitPath { get; init; }
 
-    /// <summary>SubTask stage: the split layer to train with (the sub-task's own blocks are split+1..L); null keeps the model's.</summary>
+    /// <summary>Split layer to train with when starting from a file (SubTask: the sub-task's own blocks are split+1..L; Base: where the auxiliary losses branch off); null keeps the file's.</summary>
     public int? SplitLayer { get; init; }
 
     /// <summary>Continue from the checkpoint beside <see cref="OutputPath"/> if one exists.</summary>

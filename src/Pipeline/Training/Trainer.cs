@@ -197,8 +197,9 @@ public sealed class Trainer
             : o.Config with { BaseTask = VisionTask.Segmentation };
         if (o.InitPath != null)
         {
-            var warm = ModelFile.Load(o.InitPath);
-            return warm;
+            // A warm start keeps the file's split unless one is asked for: the auxiliary losses then run
+            // through the sub-task blocks the served model will use.
+            return ModelFile.Load(o.InitPath, o.SplitLayer);
         }
         var model = new MultiTaskVit(config);
         return (model, new ModelMetadata { Config = config, Classes = [.. SyntheticClasses.Names] });

@@ -18,6 +18,9 @@ public static class EvalCommand
           --size WxH         input size                                                  [320x240]
           --threshold X      sub-task activation-sharing threshold (0 = exact)           [0]
           --split L          override the split layer
+          --dump DIR         write one PNG per frame showing where the shared model errs (input,
+                             segmentation errors, depth relative error, true and predicted normals,
+                             normals angle error)
         """;
 
     public static int Run(CliArgs args)
@@ -37,7 +40,13 @@ public static class EvalCommand
             SplitLayer = args.OptionalInt("split", 0, 64),
         };
         string? json = args.String("json");
+        string? dump = args.String("dump");
         args.EnsureAllUsed();
+        if (dump != null)
+        {
+            Directory.CreateDirectory(dump);
+            options = options with { Inspect = (i, frame, predicted) => WriteErrorMap(Path.Combine(dump, $"frame-{i:D3}.png"), frame, predicted) };
+        }
         var report = Evaluator.Run(options, Console.WriteLine);
         Console.WriteLine($"GFLOPs/frame executed: {string.Join(", ", report.ExecutedGflops.Select(kv => $"{kv.Key} {kv.Value:F3}"))}; " +
             $"base alone {report.BaseOnlyGflops:F3}; all tasks / base = {report.AllTasksOverBase:F2}x (separate models: {report.SeparateModelsOverBase:F0}x)");
@@ -52,6 +61,15 @@ public static class EvalCommand
             Console.WriteLine($"report written to {json}");
         }
         return 0;
+    }
+
+    private static void WriteErrorMap(string path, Pipeline.Training.TruthFrame frame, Pipeline.Evaluation.Predictions predicted)
+    {
+        using var image = ErrorMaps.Compose(frame, predicted);
+        if (!OpenCvSharp.Cv2.ImWrite(path, image))
+        {
+            throw new CliException($"--dump: could not write {path}");
+        }
     }
 
     private static Dictionary<string, string> ParseBaselines(string? text, string model)

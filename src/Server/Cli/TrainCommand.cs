@@ -29,7 +29,8 @@ public static class TrainCommand
                            SIGTERM, which stop the run with exit code 130); weights, AdamW state and data
                            continue as in an uninterrupted run
           --split L        new model: split layer (and first delta block); sub: train the sub-task with
-                           this split (its own blocks L+1..end)                   [blocks/2]
+                           this split (its own blocks L+1..end); base with --init and --aux: the split
+                           the auxiliary losses run through                       [blocks/2; file's]
           --blocks N --dim N --heads N --rank N --head-hidden N   architecture of a new model
           --stem LIST      hierarchical patch stem widths, e.g. 48,96; "linear" = plain patch embedding [linear]
           --temporal W     temporal-consistency penalty weight: batches become pairs of neighbouring

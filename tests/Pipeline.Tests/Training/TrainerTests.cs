@@ -115,6 +115,35 @@ public sealed class TrainerTests : IDisposable
         Assert.Contains("base stage", Assert.Throws<ArgumentException>(() => new Trainer(sub).Run()).Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void AWarmStartedBaseStageRunsItsAuxiliaryLossesThroughTheRequestedSplit()
+    {
+        // Tiny model: 4 blocks, deltas from block 2 on, split 2. A warm start at split 3 must branch the
+        // auxiliary losses after block 3: block 2's deltas go unused and stay at zero, block 3's train,
+        // and the trunk's block 2 (now shared) learns from the geometry losses too.
+        string start = Path.Combine(_dir, "start.safetensors");
+        string warm = Path.Combine(_dir, "warm.safetensors");
+        new Trainer(Options(TrainStage.Base, VisionTask.Segmentation, 2) with { OutputPath = start }).Run();
+        new Trainer(Options(TrainStage.Base, VisionTask.Segmentation, 6) with
+        {
+            InitPath = start, OutputPath = warm, AuxiliaryWeight = 0.5, SplitLayer = 3,
+        }).Run();
+
+        var (model, metadata) = ModelFile.Load(warm);
+        using (model)
+        {
+            Assert.Equal(3, metadata.Config.SplitLayer);
+            Assert.Equal(2, metadata.Config.DeltaFrom);
+            float MaxB(string task, int block) => model.named_parameters()
+                .Where(p => p.name.StartsWith($"tasks.{task}.blocks.{block}.", StringComparison.Ordinal) && p.name.EndsWith("lora_B", StringComparison.Ordinal))
+                .Max(p => p.parameter.abs().max().item<float>());
+            Assert.Equal(0f, MaxB("normals", 2));
+            Assert.Equal(0f, MaxB("depth", 2));
+            Assert.True(MaxB("normals", 3) > 0, "block 3's normals deltas did not train");
+            Assert.True(MaxB("depth", 3) > 0, "block 3's depth deltas did not train");
+        }
+    }
+
     [Theory]
     [InlineData(0.0)]
     [InlineData(0.5)]

@@ -1,0 +1,79 @@
+using OpenCvSharp;
+using StreamMtl.Ingest.Frames;
+using StreamMtl.Pipeline.Evaluation;
+using StreamMtl.Pipeline.Training;
+using StreamMtl.Server.Cli;
+using StreamMtl.Server.Tests.Infrastructure;
+
+namespace StreamMtl.Server.Tests.Cli;
+
+/// <summary>streammtl eval --dump: one error-map image per held-out frame, showing where the model errs.</summary>
+public sealed class EvalCommandTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("streammtl-eval-cli-").FullName;
+
+    [Fact]
+    public async Task Eval_with_dump_writes_one_error_map_per_frame()
+    {
+        string cli = Path.Combine(AppContext.BaseDirectory, "streammtl");
+        string model = Path.Combine(_dir, "tiny.safetensors");
+        string dump = Path.Combine(_dir, "maps");
+        await using (var train = ChildProcess.Start(cli, ["train", "--stage", "base", "--threads", "1", "--blocks", "2", "--dim", "16",
+            "--heads", "1", "--rank", "2", "--head-hidden", "8", "--split", "1", "--crop", "2x3", "--batch", "2", "--steps", "2", "--out", model]))
+        {
+            Assert.True(await train.WaitAsync(TimeSpan.FromSeconds(120)) == 0, train.Output);
+        }
+        await using var eval = ChildProcess.Start(cli, ["eval", "--model", model, "--baselines", "", "--sequences", "1", "--frames", "3",
+            "--size", "64x48", "--dump", dump]);
+        Assert.True(await eval.WaitAsync(TimeSpan.FromSeconds(120)) == 0, eval.Output);
+
+        var files = Directory.GetFiles(dump).Order().ToArray();
+        Assert.Equal(["frame-000.png", "frame-001.png", "frame-002.png"], files.Select(Path.GetFileName));
+        using var image = Cv2.ImRead(files[0]);
+        Assert.Equal((3 * 64, 2 * 48), (image.Width, image.Height));
+    }
+
+    [Fact]
+    public void A_perfect_prediction_shows_no_error_and_a_wrong_label_shows_red()
+    {
+        const int w = 32, h = 24;
+        var truth = new FrameTruth(w, h, new byte[w * h], Enumerable.Repeat(2f, w * h).ToArray(), new float[w * h * 3]);
+        for (int i = 0; i < w * h; i++)
+        {
+            truth.Normals[3 * i + 2] = -1;
+        }
+        truth.Labels[0] = FrameTruth.Ignore;
+        var frame = new TruthFrame(Enumerable.Repeat((byte)90, w * h * 3).ToArray(), truth);
+        var labels = (byte[])truth.Labels.Clone();
+        labels[0] = 0;
+        int wrong = w * (h - 1) + w - 1; // bottom-right pixel, clear of the panel captions
+        labels[wrong] = 3;
+        var depth = (float[])truth.Depth.Clone();
+        depth[wrong] = 3; // relative error 0.5: the top of the scale
+        var normals = (float[])truth.Normals.Clone();
+        normals[3 * wrong] = 1;
+        normals[3 * wrong + 2] = 0; // 90 degrees off
+
+        using var map = ErrorMaps.Compose(frame, new Predictions(w, h, labels, depth, normals));
+        Assert.Equal((3 * w, 2 * h), (map.Width, map.Height));
+        using var turbo = new Mat();
+        using (var levels = new Mat(1, 2, MatType.CV_8UC1))
+        {
+            levels.Set(0, 0, (byte)0);
+            levels.Set(0, 1, (byte)255);
+            Cv2.ApplyColorMap(levels, turbo, ColormapTypes.Turbo);
+        }
+        var zero = turbo.At<Vec3b>(0, 0);
+        var full = turbo.At<Vec3b>(0, 1);
+        int y = h - 1;
+        Assert.Equal(new Vec3b(0, 0, 255), map.At<Vec3b>(y, w + w - 1));                     // segmentation: red
+        Assert.NotEqual(new Vec3b(0, 0, 255), map.At<Vec3b>(y, w + w - 2));                  // its correct neighbour
+        Assert.Equal(full, map.At<Vec3b>(y, 2 * w + w - 1));                                 // depth: top of scale
+        Assert.Equal(zero, map.At<Vec3b>(y, 2 * w + w - 2));                                 // exact depth
+        Assert.Equal(full, map.At<Vec3b>(h + y, 2 * w + w - 1));                             // normals: 90 deg
+        Assert.Equal(zero, map.At<Vec3b>(h + y, 2 * w + w - 2));                             // exact normal
+        Assert.Equal(new Vec3b(0, 0, 0), map.At<Vec3b>(h, 2 * w));                           // ignored pixel: black
+    }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+}
