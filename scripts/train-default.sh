@@ -7,9 +7,10 @@
 # the same architecture and step budget, for Delta-m; no penalty). The shipped models/streammtl-default.safetensors
 # is OUT_DIR/split6.safetensors. Environment: STEPS, LR, SUB_STEPS, STEM, SPLITS (e.g. "6 4"), TEMPORAL (penalty
 # weight, 0 = skip the fine-tune), TEMPORAL_STEPS, AUX (weight of the fine-tune's auxiliary depth and normals
-# losses, 0 = off), JPEG (lowest quality of the fine-tune's compression augmentation, 0 = off), SUB_TEMPORAL (penalty in the sub-task stage: 1 brings reuse's normals within 3 deg of
-# dense on real footage but costs 7 points of Delta-m, so the default is 0), SUB_JPEG and SUB_JPEG_STEPS (a last
-# fine-tune of the sub-tasks with the compression augmentation; 0 = skip; see docs/model.md).
+# losses, run through the first of SPLITS; 0 = off), JPEG (lowest quality of the fine-tune's compression
+# augmentation, 0 = off), SUB_TEMPORAL (penalty in the sub-task stage: 1 brings reuse's normals within 3 deg of
+# dense on real footage but costs 7 points of Delta-m, so the default is 0), SUB_JPEG (the sub-task stage's
+# compression augmentation, 0 = off; see docs/model.md).
 #
 # Stages that do not depend on each other run at the same time, one torch thread each: the base and the two
 # baselines first, then the sub-tasks. On 2 cores that gives about twice the samples/s of one stage with
@@ -28,16 +29,15 @@ mkdir -p "$out"
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 steps="${STEPS:-7000}"
 lr="${LR:-0.0005}"
-sub_steps="${SUB_STEPS:-12000}"
+sub_steps="${SUB_STEPS:-6000}"
 stem="${STEM:-48,96}"
 splits="${SPLITS:-6}"
 temporal="${TEMPORAL:-0.3}"
-temporal_steps="${TEMPORAL_STEPS:-4000}"
+temporal_steps="${TEMPORAL_STEPS:-12000}"
 aux="${AUX:-0.5}"
 jpeg="${JPEG:-0}"
 sub_temporal="${SUB_TEMPORAL:-0}"
 sub_jpeg="${SUB_JPEG:-30}"
-sub_jpeg_steps="${SUB_JPEG_STEPS:-3000}"
 
 pids=()
 # [threads=N] run NAME ARGS...: one stage in the background (N torch threads, default 1), output in OUT_DIR/NAME.log.
@@ -76,11 +76,13 @@ wait_all
 # moves between them, plus auxiliary depth and normals losses through the sub-task branches so the shared blocks
 # learn geometry (Delta-m -7.3% -> +3.6% against the same fine-tune without them, same baselines). JPEG=30 adds the compression
 # augmentation: steadier on real footage (reuse agreement on vtest with a keyframe every 100: 92.1% -> 96.1%) for
-# 0.04 mIoU on clean synthetic frames; the shipped model was trained without it (docs/model.md).
+# 0.04 mIoU on clean synthetic frames; the shipped model was trained without it (docs/model.md). The auxiliary
+# losses branch off at the serving split: through split 4 they leave blocks 5-6 to segmentation alone, and the
+# sub-tasks at split 6 then lack the wall orientations (normals 15.4 -> 11.8 deg, docs/model.md).
 trunk="$out/base.safetensors"
 if [ "$temporal" != "0" ]; then
   threads=2 run temporal --stage base --init "$out/base.safetensors" --steps "$temporal_steps" --lr 0.0003 --seed 8 \
-    --temporal "$temporal" --aux "$aux" --jpeg "$jpeg" --out "$out/temporal.safetensors"
+    --temporal "$temporal" --aux "$aux" --split "${splits%% *}" --jpeg "$jpeg" --out "$out/temporal.safetensors"
   wait_all
   trunk="$out/temporal.safetensors"
 fi
@@ -88,16 +90,10 @@ fi
 # Both sub-tasks train in one stage: one forward pass of the frozen trunk feeds both (each has its own loss,
 # parameters and gradient clipping, so this equals training them one after the other; tested).
 for split in $splits; do
+  # Compression augmentation from the start: sub-tasks trained on clean frames only drift further from dense
+  # under temporal reuse on real footage (vtest normals 3.5 deg at the default keyframe interval, bar 3).
   threads=2 run "split$split" --stage sub --task depth,normals --split "$split" --steps "$sub_steps" --lr 0.001 \
-    --seed 2 --temporal "$sub_temporal" --init "$trunk" --out "$out/split$split.safetensors"
+    --seed 2 --temporal "$sub_temporal" --jpeg "$sub_jpeg" --init "$trunk" --out "$out/split$split.safetensors"
   wait_all
-  # Sub-tasks trained 12000 steps on clean frames drift further from dense under temporal reuse on real
-  # footage (vtest normals 3.5 deg at the default keyframe interval, bar 3); 3000 more steps with JPEG-degraded
-  # crops bring that to 2.4 deg for 0.7 deg of clean-frame normals accuracy.
-  if [ "$sub_jpeg" != "0" ]; then
-    threads=2 run "split$split-jpeg" --stage sub --task depth,normals --split "$split" --steps "$sub_jpeg_steps" \
-      --lr 0.0003 --seed 4 --jpeg "$sub_jpeg" --init "$out/split$split.safetensors" --out "$out/split$split.safetensors"
-    wait_all
-  fi
 done
 echo "== $(date -u +%H:%M:%S) done"

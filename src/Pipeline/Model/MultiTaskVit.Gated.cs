@@ -132,7 +132,7 @@ public sealed partial class MultiTaskVit
         if (changed.All || refresh || s.Attention is null)
         {
             var parts = qkv.view(1, n, 3, heads, headDim).permute(2, 0, 3, 1, 4);
-            var all = F.scaled_dot_product_attention(parts[0], parts[1], parts[2]).transpose(1, 2).reshape(n, Config.Dim);
+            var all = Autocast.Attention(parts[0], parts[1], parts[2]).transpose(1, 2).reshape(n, Config.Dim);
             s.SetAttention(all);
             pass.Flops.Attention(task, 1, heads, n, n, n, headDim);
             pass.Record(task, layer, n);
@@ -143,7 +143,7 @@ public sealed partial class MultiTaskVit
         {
             var keysValues = qkv.view(1, n, 3, heads, headDim).permute(2, 0, 3, 1, 4);
             var queries = qkv.index_select(0, changed.Rows!).view(k, 3, heads, headDim).select(1, 0).permute(1, 0, 2).unsqueeze(0);
-            var fresh = F.scaled_dot_product_attention(queries, keysValues[1], keysValues[2]).transpose(1, 2).reshape(k, Config.Dim);
+            var fresh = Autocast.Attention(queries, keysValues[1], keysValues[2]).transpose(1, 2).reshape(k, Config.Dim);
             s.Attention.index_copy_(0, changed.Rows!, fresh);
         }
         pass.Flops.Attention(task, 1, heads, k, n, n, headDim);

@@ -287,7 +287,7 @@ public sealed partial class MultiTaskVit : nn.Module
         long b = qkv.shape[0];
         long n = qkv.shape[1];
         var parts = qkv.view(b, n, 3, Config.Heads, Config.HeadDim).permute(2, 0, 3, 1, 4);
-        var attended = F.scaled_dot_product_attention(parts[0], parts[1], parts[2]);
+        var attended = Autocast.Attention(parts[0], parts[1], parts[2]);
         counter.Attention(task, b, Config.Heads, n, n, n, Config.HeadDim);
         return attended.transpose(1, 2).reshape(b, n, Config.Dim);
     }

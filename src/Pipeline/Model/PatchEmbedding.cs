@@ -97,7 +97,7 @@ public sealed class PatchEmbedding
     {
         if (_stem.Length == 0)
         {
-            return F.linear(patches, _weight.view(_config.Dim, -1), _bias);
+            return Autocast.Linear(patches, _weight.view(_config.Dim, -1), _bias);
         }
         var leading = patches.shape[..^1];
         int p = _config.Patch;
@@ -114,7 +114,7 @@ public sealed class PatchEmbedding
             x = _stem[i].Apply(x);
         }
         var merged = MergeNeighbours(x).view(-1, 4L * x.shape[^1]);
-        var tokens = F.linear(merged, _weight.view(_config.Dim, -1), _bias);
+        var tokens = Autocast.Linear(merged, _weight.view(_config.Dim, -1), _bias);
         return tokens.view([.. leading, _config.Dim]);
     }
 
@@ -134,7 +134,7 @@ public sealed class PatchEmbedding
         {
             x = level.ApplyConvolution(x);
         }
-        var tokens = F.conv2d(x, _weight, _bias, strides: [2, 2]);
+        var tokens = Autocast.Conv2d(x, _weight, _bias, [2, 2]);
         return tokens.flatten(2).transpose(1, 2);
     }
 
@@ -231,13 +231,13 @@ internal sealed class StemLevel : nn.Module
     public long Outputs { get; }
 
     /// <summary>[.., Inputs] -> [.., Outputs].</summary>
-    public Tensor Apply(Tensor x) => F.gelu(_norm.Apply(F.linear(x, _weight.view(Outputs, Inputs), _bias)));
+    public Tensor Apply(Tensor x) => F.gelu(_norm.Apply(Autocast.Linear(x, _weight.view(Outputs, Inputs), _bias)));
 
     /// <summary>The same level on feature maps [B, C, H, W] -> [B, Outputs, H/k, W/k] (a kernel = stride convolution).</summary>
     public Tensor ApplyConvolution(Tensor x)
     {
         long k = _weight.shape[2];
-        var y = F.conv2d(x, _weight, _bias, strides: [k, k]).permute(0, 2, 3, 1);
+        var y = Autocast.Conv2d(x, _weight, _bias, [k, k]).permute(0, 2, 3, 1);
         return F.gelu(_norm.Apply(y)).permute(0, 3, 1, 2);
     }
 }

@@ -31,7 +31,7 @@ public sealed class LinearWeights : nn.Module
 
     public Tensor Weight => _weight;
 
-    public Tensor Apply(Tensor x) => F.linear(x, _weight, _bias);
+    public Tensor Apply(Tensor x) => Autocast.Linear(x, _weight, _bias);
 }
 
 /// <summary>A low-rank weight delta B*A (A: [rank, in], B: [out, rank]); B starts at zero so W_base + BA = W_base.</summary>
@@ -61,7 +61,7 @@ public sealed class LowRankDelta : nn.Module
 
     public long Rank { get; }
 
-    public Tensor Apply(Tensor x) => F.linear(F.linear(x, _a), _b);
+    public Tensor Apply(Tensor x) => Autocast.Linear(Autocast.Linear(x, _a), _b);
 
     /// <summary>The dense delta B*A, for tests and for folding into a plain weight.</summary>
     public Tensor Dense() => _b.matmul(_a);

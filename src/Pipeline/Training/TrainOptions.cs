@@ -68,6 +68,12 @@ public sealed record TrainOptions
     /// </summary>
     public int JpegMinQuality { get; init; }
 
+    /// <summary>
+    /// Run the forward pass's matrix products in bfloat16 (<see cref="Model.Autocast"/>); weights, gradients and
+    /// optimiser state stay float32. About twice the steps per second on CPUs with AVX-512 BF16.
+    /// </summary>
+    public bool BFloat16 { get; init; }
+
     public int PoolSize { get; init; } = 768;
     public int ReplacePerStep { get; init; } = 2;
     public double LearningRate { get; init; } = 1e-3;

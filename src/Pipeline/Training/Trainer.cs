@@ -98,7 +98,11 @@ public sealed class Trainer
                 ? TrainingBatch.Sample(pool, rng, fullBatch, int.MaxValue, int.MaxValue, model.Config, pairs, o.JpegMinQuality)
                 : TrainingBatch.Sample(pool, rng, o.Batch, o.CropRows, o.CropCols, model.Config, pairs, o.JpegMinQuality);
             var images = batch.Images.to(device);
-            var forward = model.Forward(images, new ForwardOptions(tasks, 0f, null, batch.GridOffset, KeepBlockOutputs: pairs));
+            ForwardResult forward;
+            using (Autocast.BFloat16(o.BFloat16))
+            {
+                forward = model.Forward(images, new ForwardOptions(tasks, 0f, null, batch.GridOffset, KeepBlockOutputs: pairs));
+            }
             var onDevice = batch.To(device);
             var loss = trained.Select(t => Losses.For(t, forward.Raw(t), onDevice, classWeights)).Aggregate((a, b) => a + b);
             foreach (var task in auxiliary)
@@ -142,6 +146,10 @@ public sealed class Trainer
         if (auxiliary.Count > 0)
         {
             recipe.Add($"auxiliary {string.Join("+", auxiliary.Select(t => t.Name()))} losses x{o.AuxiliaryWeight} through the sub-task branches");
+        }
+        if (o.BFloat16)
+        {
+            recipe.Add("bfloat16 matrix products");
         }
         if (o.JpegMinQuality > 0)
         {

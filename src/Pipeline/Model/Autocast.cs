@@ -1,0 +1,85 @@
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace StreamMtl.Pipeline.Model;
+
+/// <summary>
+/// Mixed precision for the model's matrix products, what torch.autocast("cpu", torch.bfloat16) does in
+/// PyTorch (TorchSharp 0.107 has no autocast). Inside a <see cref="BFloat16"/> scope the linears, the patch
+/// stem's convolutions and attention run on bfloat16 copies of their inputs and weights and hand back
+/// float32; norms, activations, losses, parameters, gradients and optimiser state stay float32, and the
+/// casts are differentiable, so training keeps float32 master weights. On CPUs with AVX-512 BF16 the
+/// products run 2-3x faster. Per thread, like no_grad(): enter it on the thread that runs the forward pass.
+/// </summary>
+public static class Autocast
+{
+    [ThreadStatic]
+    private static bool t_bfloat16;
+
+    /// <summary>Whether matrix products on this thread currently run in bfloat16.</summary>
+    public static bool IsBFloat16 => t_bfloat16;
+
+    /// <summary>Runs matrix products in bfloat16 (or float32 when <paramref name="enabled"/> is false) until disposed.</summary>
+    public static IDisposable BFloat16(bool enabled = true)
+    {
+        var scope = new Scope(t_bfloat16);
+        t_bfloat16 = enabled;
+        return scope;
+    }
+
+    public static Tensor Linear(Tensor input, Tensor weight, Tensor? bias = null)
+    {
+        if (!t_bfloat16)
+        {
+            return F.linear(input, weight, bias);
+        }
+        using var x = Down(input);
+        using var w = Down(weight);
+        using var b = bias is null ? null : Down(bias);
+        using var y = F.linear(x, w, b);
+        return y.to(ScalarType.Float32);
+    }
+
+    public static Tensor Conv2d(Tensor input, Tensor weight, Tensor? bias, long[] strides)
+    {
+        if (!t_bfloat16)
+        {
+            return F.conv2d(input, weight, bias, strides: strides);
+        }
+        using var x = Down(input);
+        using var w = Down(weight);
+        using var b = bias is null ? null : Down(bias);
+        using var y = F.conv2d(x, w, b, strides: strides);
+        return y.to(ScalarType.Float32);
+    }
+
+    /// <summary>Scaled dot-product attention (softmax(QK^T / sqrt(d)) V) over [.., n, d] queries, keys and values.</summary>
+    public static Tensor Attention(Tensor queries, Tensor keys, Tensor values)
+    {
+        if (!t_bfloat16)
+        {
+            return F.scaled_dot_product_attention(queries, keys, values);
+        }
+        using var q = Down(queries);
+        using var k = Down(keys);
+        using var v = Down(values);
+        using var y = F.scaled_dot_product_attention(q, k, v);
+        return y.to(ScalarType.Float32);
+    }
+
+    private static Tensor Down(Tensor t) => t.to(ScalarType.BFloat16);
+
+    private sealed class Scope(bool previous) : IDisposable
+    {
+        private bool _disposed;
+
+        public void Dispose()
+        {
+            if (!_disposed)
+            {
+                t_bfloat16 = previous;
+                _disposed = true;
+            }
+        }
+    }
+}
