@@ -29,7 +29,7 @@ mkdir -p "$out"
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 steps="${STEPS:-7000}"
 lr="${LR:-0.0005}"
-sub_steps="${SUB_STEPS:-6000}"
+sub_steps="${SUB_STEPS:-12000}"
 stem="${STEM:-48,96}"
 splits="${SPLITS:-6}"
 temporal="${TEMPORAL:-0.3}"
@@ -78,7 +78,7 @@ wait_all
 # augmentation: steadier on real footage (reuse agreement on vtest with a keyframe every 100: 92.1% -> 96.1%) for
 # 0.04 mIoU on clean synthetic frames; the shipped model was trained without it (docs/model.md). The auxiliary
 # losses branch off at the serving split: through split 4 they leave blocks 5-6 to segmentation alone, and the
-# sub-tasks at split 6 then lack the wall orientations (normals 15.4 -> 11.8 deg, docs/model.md).
+# sub-tasks at split 6 then lack the wall orientations (normals 15.4 -> 11.3 deg, docs/model.md).
 trunk="$out/base.safetensors"
 if [ "$temporal" != "0" ]; then
   threads=2 run temporal --stage base --init "$out/base.safetensors" --steps "$temporal_steps" --lr 0.0003 --seed 8 \
