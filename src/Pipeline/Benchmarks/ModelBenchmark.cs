@@ -15,7 +15,7 @@ public sealed record ModelBenchmarkRow(string Name, double MedianMs, double P90M
 public static class ModelBenchmark
 {
     public static IReadOnlyList<ModelBenchmarkRow> Run(MultiTaskVit model, int width, int height, int batch, int rounds,
-        IReadOnlyList<(string Name, ForwardOptions Options)> configurations)
+        IReadOnlyList<(string Name, ForwardOptions Options, bool BFloat16)> configurations)
     {
         var times = configurations.Select(_ => new List<double>()).ToArray();
         var flops = new double[configurations.Count];
@@ -28,10 +28,13 @@ public static class ModelBenchmark
                 using var scope = NewDisposeScope();
                 var counter = new FlopCounter();
                 var clock = Stopwatch.StartNew();
-                using var result = model.Forward(input, configurations[c].Options, counter);
-                foreach (var task in result.Tasks)
+                using (Autocast.BFloat16(configurations[c].BFloat16))
                 {
-                    result.Final(task).sum().item<float>();
+                    using var result = model.Forward(input, configurations[c].Options, counter);
+                    foreach (var task in result.Tasks)
+                    {
+                        result.Final(task).sum().item<float>();
+                    }
                 }
                 clock.Stop();
                 if (round >= 0)

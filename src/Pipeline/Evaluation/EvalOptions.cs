@@ -21,6 +21,9 @@ public sealed record EvalOptions
     public float ShareThreshold { get; init; }
     public int? SplitLayer { get; init; }
 
+    /// <summary>Run the shared model's matrix products in bfloat16 (<see cref="Model.Autocast"/>), to measure what that costs in accuracy.</summary>
+    public bool BFloat16 { get; init; }
+
     /// <summary>Called with each held-out frame and the shared model's predictions for it (frame number, frame, predictions).</summary>
     public Action<int, TruthFrame, Predictions>? Inspect { get; init; }
 }

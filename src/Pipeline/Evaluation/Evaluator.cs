@@ -24,7 +24,11 @@ public static class Evaluator
         var (model, metadata) = ModelFile.Load(options.ModelPath, options.SplitLayer);
         using var modelScope = model;
         var forward = new ForwardOptions(TaskSet.All, options.ShareThreshold);
-        var shared = Score(model, metadata.Classes, frames, forward, log, "shared model", options.Inspect);
+        Scored shared;
+        using (Autocast.BFloat16(options.BFloat16))
+        {
+            shared = Score(model, metadata.Classes, frames, forward, log, options.BFloat16 ? "shared model (bfloat16 products)" : "shared model", options.Inspect);
+        }
 
         var report = new EvalReport
         {

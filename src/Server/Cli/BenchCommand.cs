@@ -72,9 +72,11 @@ public static class BenchCommand
         var base1 = model.Config.BaseTask.ToSet();
         var rows = ModelBenchmark.Run(model, w, h, batch, rounds,
         [
-            ("base task only", new ForwardOptions(base1)),
-            ("all tasks, sharing off (threshold 0)", new ForwardOptions(TaskSet.All)),
-            ($"all tasks, sharing threshold {threshold}", new ForwardOptions(TaskSet.All, threshold)),
+            ("base task only", new ForwardOptions(base1), false),
+            ("all tasks, sharing off (threshold 0)", new ForwardOptions(TaskSet.All), false),
+            ($"all tasks, sharing threshold {threshold}", new ForwardOptions(TaskSet.All, threshold), false),
+            ("base task only, bfloat16 products", new ForwardOptions(base1), true),
+            ("all tasks, sharing off, bfloat16 products", new ForwardOptions(TaskSet.All), true),
         ]);
         Console.WriteLine($"model {path}, {w}x{h}, batch {batch}, {rounds} interleaved rounds, {Environment.ProcessorCount} threads");
         foreach (var row in rows)

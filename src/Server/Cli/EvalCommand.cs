@@ -18,6 +18,7 @@ public static class EvalCommand
           --size WxH         input size                                                  [320x240]
           --threshold X      sub-task activation-sharing threshold (0 = exact)           [0]
           --split L          override the split layer
+          --bf16             run the shared model's matrix products in bfloat16 (baselines stay float32)
           --dump DIR         write one PNG per frame showing where the shared model errs (input,
                              segmentation errors, depth relative error, true and predicted normals,
                              normals angle error)
@@ -38,6 +39,7 @@ public static class EvalCommand
             Height = height,
             ShareThreshold = (float)args.Double("threshold", 0, 0, 100),
             SplitLayer = args.OptionalInt("split", 0, 64),
+            BFloat16 = args.Flag("bf16"),
         };
         string? json = args.String("json");
         string? dump = args.String("dump");

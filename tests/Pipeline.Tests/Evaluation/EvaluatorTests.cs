@@ -51,4 +51,25 @@ public sealed class EvaluatorTests
         Assert.Equal(DeltaM.Compute(terms), report.DeltaM!.Value, 12);
         Assert.InRange(report.AllTasksOverBase, 1.0, 3.0);
     }
+
+    [Fact]
+    public void A_bfloat16_evaluation_says_so_and_lands_near_the_float32_one()
+    {
+        using var dir = new TempDirectory();
+        var config = TinyModels.Config();
+        string shared = dir.File("shared.safetensors");
+        using (var model = TinyModels.WithRandomDeltas(config))
+        {
+            ModelFile.Save(shared, model, new ModelMetadata { Config = config, Classes = [.. SyntheticClasses.Names] });
+        }
+        var options = new EvalOptions { ModelPath = shared, Sequences = 1, FramesPerSequence = 2, Width = 64, Height = 48 };
+        var exact = Evaluator.Run(options);
+        var log = new List<string>();
+        var fast = Evaluator.Run(options with { BFloat16 = true }, log.Add);
+
+        Assert.Contains(log, line => line.StartsWith("shared model (bfloat16 products):", StringComparison.Ordinal));
+        Assert.False(StreamMtl.Pipeline.Model.Autocast.IsBFloat16, "the bfloat16 scope must end with the evaluation");
+        Assert.Equal(exact.Metrics["normals.mean_deg"], fast.Metrics["normals.mean_deg"], 0.5);
+        Assert.Equal(exact.Metrics["depth.abs_rel"], fast.Metrics["depth.abs_rel"], 0.02);
+    }
 }
