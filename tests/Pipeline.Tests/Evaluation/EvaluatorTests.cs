@@ -15,11 +15,7 @@ public sealed class EvaluatorTests
     {
         using var dir = new TempDirectory();
         var config = TinyModels.Config();
-        string shared = dir.File("shared.safetensors");
-        using (var model = TinyModels.WithRandomDeltas(config))
-        {
-            ModelFile.Save(shared, model, new ModelMetadata { Config = config, Classes = [.. SyntheticClasses.Names] });
-        }
+        string shared = SaveSharedModel(dir, config);
         var baselines = new Dictionary<string, string>();
         foreach (var task in config.SubTasks)
         {
@@ -57,11 +53,7 @@ public sealed class EvaluatorTests
     {
         using var dir = new TempDirectory();
         var config = TinyModels.Config();
-        string shared = dir.File("shared.safetensors");
-        using (var model = TinyModels.WithRandomDeltas(config))
-        {
-            ModelFile.Save(shared, model, new ModelMetadata { Config = config, Classes = [.. SyntheticClasses.Names] });
-        }
+        string shared = SaveSharedModel(dir, config);
         var options = new EvalOptions { ModelPath = shared, Sequences = 1, FramesPerSequence = 2, Width = 64, Height = 48 };
         var exact = Evaluator.Run(options);
         var log = new List<string>();
@@ -71,5 +63,13 @@ public sealed class EvaluatorTests
         Assert.False(StreamMtl.Pipeline.Model.Autocast.IsBFloat16, "the bfloat16 scope must end with the evaluation");
         Assert.Equal(exact.Metrics["normals.mean_deg"], fast.Metrics["normals.mean_deg"], 0.5);
         Assert.Equal(exact.Metrics["depth.abs_rel"], fast.Metrics["depth.abs_rel"], 0.02);
+    }
+
+    private static string SaveSharedModel(TempDirectory dir, ModelConfig config)
+    {
+        string path = dir.File("shared.safetensors");
+        using var model = TinyModels.WithRandomDeltas(config);
+        ModelFile.Save(path, model, new ModelMetadata { Config = config, Classes = [.. SyntheticClasses.Names] });
+        return path;
     }
 }
