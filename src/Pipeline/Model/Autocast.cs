@@ -27,47 +27,29 @@ public static class Autocast
         return scope;
     }
 
-    public static Tensor Linear(Tensor input, Tensor weight, Tensor? bias = null)
-    {
-        if (!t_bfloat16)
-        {
-            return F.linear(input, weight, bias);
-        }
-        using var x = Down(input);
-        using var w = Down(weight);
-        using var b = bias is null ? null : Down(bias);
-        using var y = F.linear(x, w, b);
-        return y.to(ScalarType.Float32);
-    }
+    public static Tensor Linear(Tensor input, Tensor weight, Tensor? bias = null) =>
+        Run(input, weight, bias, (x, w, b) => F.linear(x, w!, b));
 
-    public static Tensor Conv2d(Tensor input, Tensor weight, Tensor? bias, long[] strides)
-    {
-        if (!t_bfloat16)
-        {
-            return F.conv2d(input, weight, bias, strides: strides);
-        }
-        using var x = Down(input);
-        using var w = Down(weight);
-        using var b = bias is null ? null : Down(bias);
-        using var y = F.conv2d(x, w, b, strides: strides);
-        return y.to(ScalarType.Float32);
-    }
+    public static Tensor Conv2d(Tensor input, Tensor weight, Tensor? bias, long[] strides) =>
+        Run(input, weight, bias, (x, w, b) => F.conv2d(x, w!, b, strides: strides));
 
     /// <summary>Scaled dot-product attention (softmax(QK^T / sqrt(d)) V) over [.., n, d] queries, keys and values.</summary>
-    public static Tensor Attention(Tensor queries, Tensor keys, Tensor values)
+    public static Tensor Attention(Tensor queries, Tensor keys, Tensor values) =>
+        Run(queries, keys, values, (q, k, v) => F.scaled_dot_product_attention(q, k!, v!));
+
+    /// <summary>Runs <paramref name="op"/> as is, or inside a scope on bfloat16 copies with the result cast back to float32.</summary>
+    private static Tensor Run(Tensor a, Tensor? b, Tensor? c, Func<Tensor, Tensor?, Tensor?, Tensor> op)
     {
         if (!t_bfloat16)
         {
-            return F.scaled_dot_product_attention(queries, keys, values);
+            return op(a, b, c);
         }
-        using var q = Down(queries);
-        using var k = Down(keys);
-        using var v = Down(values);
-        using var y = F.scaled_dot_product_attention(q, k, v);
-        return y.to(ScalarType.Float32);
+        using var scope = NewDisposeScope();
+        var result = op(a.to(ScalarType.BFloat16), Down(b), Down(c));
+        return result.to(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 
-    private static Tensor Down(Tensor t) => t.to(ScalarType.BFloat16);
+    private static Tensor? Down(Tensor? t) => t?.to(ScalarType.BFloat16);
 
     private sealed class Scope(bool previous) : IDisposable
     {

@@ -24,9 +24,12 @@ public static class ErrorMaps
         var panels = new List<Mat>();
         try
         {
-            var input = Mat.FromPixelData(h, w, MatType.CV_8UC3, frame.Bgr).Clone();
-            panels.Add(Label(input, "input"));
-            panels.Add(Label(SegmentationErrors(input, truth, predicted.Labels), "segmentation: wrong = red"));
+            using (var pixels = Mat.FromPixelData(h, w, MatType.CV_8UC3, frame.Bgr))
+            {
+                panels.Add(pixels.Clone());
+                panels.Add(Label(SegmentationErrors(pixels, truth, predicted.Labels), "segmentation: wrong = red"));
+            }
+            Label(panels[0], "input");
             panels.Add(Label(Heat(w, h, predicted.Depth == null ? null : i =>
                 truth.Labels[i] == FrameTruth.Ignore || truth.Depth[i] <= 0 ? float.NaN : Math.Abs(predicted.Depth[i] - truth.Depth[i]) / truth.Depth[i], DepthScale),
                 $"depth |d-d*|/d*, red >= {DepthScale}"));

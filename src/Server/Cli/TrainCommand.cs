@@ -41,7 +41,7 @@ public static class TrainCommand
           --jpeg Q         compression augmentation: re-encode 75% of crops as JPEG at a quality
                            drawn from Q..95, each pair frame on its own        [0 = off]
           --bf16           matrix products in bfloat16 (float32 weights, gradients and optimiser
-                           state): about 2x the steps per second on CPUs with AVX-512 BF16
+                           state): 1.23x the steps per second measured on an AVX-512 BF16 CPU
           --threads N      torch CPU threads                                      [all cores]
         """;
 

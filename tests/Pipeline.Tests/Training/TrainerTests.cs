@@ -119,8 +119,7 @@ public sealed class TrainerTests : IDisposable
     public void AWarmStartedBaseStageRunsItsAuxiliaryLossesThroughTheRequestedSplit()
     {
         // Tiny model: 4 blocks, deltas from block 2 on, split 2. A warm start at split 3 must branch the
-        // auxiliary losses after block 3: block 2's deltas go unused and stay at zero, block 3's train,
-        // and the trunk's block 2 (now shared) learns from the geometry losses too.
+        // auxiliary losses after block 3: block 2's deltas go unused and stay at zero, block 3's train.
         string start = Path.Combine(_dir, "start.safetensors");
         string warm = Path.Combine(_dir, "warm.safetensors");
         new Trainer(Options(TrainStage.Base, VisionTask.Segmentation, 2) with { OutputPath = start }).Run();
