@@ -44,7 +44,7 @@ public sealed partial class MultiTaskVit
         var embedRows = pass.Select(state.Embed, uncentred, trunkFull, baseTask, "patch_embed");
         var x0 = state.Embed.Apply(uncentred, embedRows, _embed.Embed, patches);
         _embed.CountFlops(counter, baseTask, embedRows.Count, n);
-        var x = x0 + _embed.Positions(rows, cols, training: false).view(n, Config.Dim);
+        var x = x0.Plus(_embed.Positions(rows, cols, training: false).view(n, Config.Dim));
 
         for (int i = 0; i < split; i++)
         {
@@ -79,7 +79,7 @@ public sealed partial class MultiTaskVit
         Tensor Linear(BlockLinear which, Tensor input)
         {
             var output = block[which].Apply(input);
-            return sub == null ? output : output.add_(sub[which].Apply(input));
+            return sub == null ? output : output.PlusInPlace(sub[which].Apply(input));
         }
 
         // Counted from the selection, not inside the stage: a stage that runs on no rows still owes its dense-equivalent.
@@ -110,13 +110,13 @@ public sealed partial class MultiTaskVit
         var projRows = refreshed
             ? pass.Select(s.Proj, attention, full, task, prefix + "proj")
             : pass.Reuse(s.Proj, qkvRows, task, prefix + "proj");
-        var x1 = x + s.Proj.Apply(attention, projRows, r => Linear(BlockLinear.Proj, r));
+        var x1 = x.Plus(s.Proj.Apply(attention, projRows, r => Linear(BlockLinear.Proj, r)));
         Count(BlockLinear.Proj, projRows.Count);
         var mlpRows = pass.Select(s.Mlp, x1, full, task, prefix + "mlp");
         var mlp = s.Mlp.Apply(x1, mlpRows, r => Linear(BlockLinear.Fc2, F.gelu(Linear(BlockLinear.Fc1, norm2.Apply(r)))));
         Count(BlockLinear.Fc1, mlpRows.Count);
         Count(BlockLinear.Fc2, mlpRows.Count);
-        return x1 + mlp;
+        return x1.Plus(mlp);
     }
 
     /// <summary>

@@ -39,11 +39,11 @@ public sealed partial class MultiTaskVit
             // that became far more attractive cannot overflow before the row's next full recompute.
             var oldWeights = q.matmul(old[1].transpose(-2, -1)).mul_(Scalars.Of(scale)).sub_(offset).clamp_max_(Scalars.Of(60)).exp_();
             var newWeights = q.matmul(fresh[1].transpose(-2, -1)).mul_(Scalars.Of(scale)).sub_(offset).clamp_max_(Scalars.Of(60)).exp_();
-            sums.Numerator!.add_(newWeights.matmul(fresh[2])).sub_(oldWeights.matmul(old[2]));
-            sums.Denominator!.add_(newWeights.sum(-1, keepdim: true)).sub_(oldWeights.sum(-1, keepdim: true));
+            sums.Numerator!.PlusInPlace(newWeights.matmul(fresh[2])).sub_(oldWeights.matmul(old[2]));
+            sums.Denominator!.PlusInPlace(newWeights.sum(-1, keepdim: true)).sub_(oldWeights.sum(-1, keepdim: true));
             var (u, z, m) = Rows(fresh[0], keys, values, scale);
-            sums.Numerator.index_copy_(2, rows, u);
-            sums.Denominator.index_copy_(2, rows, z);
+            sums.Numerator!.index_copy_(2, rows, u);
+            sums.Denominator!.index_copy_(2, rows, z);
             offset.index_copy_(2, rows, m);
             // Changed queries against all keys, plus all queries against the old and the new changed keys.
             pass.Flops.Attention(task, 1, heads, 3 * k, n, n, headDim);

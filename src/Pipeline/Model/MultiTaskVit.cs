@@ -143,7 +143,7 @@ public sealed partial class MultiTaskVit : nn.Module
         var positions = options.GridOffset is { } offset
             ? _embed.WindowPositions(offset.Row, offset.Col, rows, cols)
             : _embed.Positions(rows, cols, training);
-        var x = x0 + positions;
+        var x = x0.Plus(positions);
 
         void Keep(VisionTask task, Tensor output)
         {
@@ -218,7 +218,7 @@ public sealed partial class MultiTaskVit : nn.Module
             if (sub != null)
             {
                 var delta = sub[which];
-                output = output + delta.Apply(input);
+                output = output.Plus(delta.Apply(input));
                 counter.Linear(task, tokens, tokens, delta.InFeatures, delta.Rank);
                 counter.Linear(task, tokens, tokens, delta.Rank, delta.OutFeatures);
             }
@@ -228,10 +228,10 @@ public sealed partial class MultiTaskVit : nn.Module
 
         var h = (sub?.Norm1 ?? block.Norm1).Apply(x);
         var attention = Attend(Linear(BlockLinear.Qkv, h), task, counter);
-        x = x + Linear(BlockLinear.Proj, attention);
+        x = x.Plus(Linear(BlockLinear.Proj, attention));
         var h2 = (sub?.Norm2 ?? block.Norm2).Apply(x);
         var g = F.gelu(Linear(BlockLinear.Fc1, h2));
-        return x + Linear(BlockLinear.Fc2, g);
+        return x.Plus(Linear(BlockLinear.Fc2, g));
     }
 
     private Tensor SharedBlock(Tensor x, int index, SubTaskBlockWeights sub, BlockTrace trace, float threshold,
@@ -244,10 +244,10 @@ public sealed partial class MultiTaskVit : nn.Module
 
         var h = sub.Norm1.Apply(x);
         var attention = Attend(Linear(BlockLinear.Qkv, h), task, counter);
-        x = x + Linear(BlockLinear.Proj, attention);
+        x = x.Plus(Linear(BlockLinear.Proj, attention));
         var h2 = sub.Norm2.Apply(x);
         var g = F.gelu(Linear(BlockLinear.Fc1, h2));
-        return x + Linear(BlockLinear.Fc2, g);
+        return x.Plus(Linear(BlockLinear.Fc2, g));
     }
 
     /// <summary>
@@ -261,10 +261,10 @@ public sealed partial class MultiTaskVit : nn.Module
         long n = input.shape[1];
         long tokens = b * n;
         var flatIn = input.reshape(tokens, w.InFeatures);
-        var score = (flatIn - baseInput.reshape(tokens, w.InFeatures)).norm(1, keepdim: false)
-            / (baseInput.reshape(tokens, w.InFeatures).norm(1, keepdim: false) + 1e-6f);
+        var score = flatIn.sub(baseInput.reshape(tokens, w.InFeatures)).norm(1, keepdim: false)
+            .div_(baseInput.reshape(tokens, w.InFeatures).norm(1, keepdim: false).PlusInPlace(1e-6));
         counter.Overhead(task, 5 * tokens * w.InFeatures);
-        var changed = (score > threshold).nonzero().flatten();
+        var changed = score.gt(Scalars.Of(threshold)).nonzero().flatten();
         long computed = changed.shape[0];
 
         var output = baseOutput.reshape(tokens, w.OutFeatures);
@@ -274,7 +274,7 @@ public sealed partial class MultiTaskVit : nn.Module
             output = output.index_copy(0, changed, fresh);
         }
         counter.Linear(task, computed, tokens, w.InFeatures, w.OutFeatures);
-        output = output + delta.Apply(flatIn);
+        output = output.Plus(delta.Apply(flatIn));
         counter.Linear(task, tokens, tokens, delta.InFeatures, delta.Rank);
         counter.Linear(task, tokens, tokens, delta.Rank, delta.OutFeatures);
         result.SharedRowsComputed += computed;

@@ -89,7 +89,7 @@ public sealed class PatchEmbedding
     public Tensor Uncentred(Tensor patches)
     {
         using var offset = tensor(_pixelOffset);
-        return patches + offset;
+        return patches.Plus(offset);
     }
 
     /// <summary>Embeds patch vectors [.., 3*p*p] in (c, py, px) order into tokens [.., D] (no position term).</summary>

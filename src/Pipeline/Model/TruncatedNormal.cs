@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace StreamMtl.Pipeline.Model;
@@ -12,6 +13,8 @@ public static class TruncatedNormal
     public static void Fill(Tensor tensor, double std)
     {
         using var noGrad = no_grad();
-        tensor.normal_(0, std).clamp_(-2 * std, 2 * std);
+        using var low = (-2 * std).ToScalar();
+        using var high = (2 * std).ToScalar();
+        tensor.normal_(0, std).clamp_(low, high);
     }
 }

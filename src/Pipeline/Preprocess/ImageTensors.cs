@@ -37,7 +37,7 @@ public static class ImageTensors
         }
         using var scaleTensor = tensor(scale).view(1, 3, 1, 1);
         using var shiftTensor = tensor(shift).view(1, 3, 1, 1);
-        return rgb.mul_(scaleTensor).add_(shiftTensor);
+        return rgb.mul_(scaleTensor).PlusInPlace(shiftTensor);
     }
 
     /// <summary>One BGR image to model input [1, 3, H, W].</summary>

@@ -37,7 +37,7 @@ internal sealed class TokenGate : IDisposable
     {
         var reference = _reference ?? throw new InvalidOperationException("gate is cold; recompute every row first");
         long n = input.shape[0];
-        var distance = (input - reference).norm(1);
+        var distance = input.sub(reference).norm(1);
         var over = (distance > _limit!).nonzero().flatten();
         long count = over.shape[0];
         if (count == n && maxRows >= n)
@@ -46,7 +46,7 @@ internal sealed class TokenGate : IDisposable
         }
         if (count > maxRows)
         {
-            var score = distance.div_(reference.norm(1).add_(Scalars.Of(1e-6)));
+            var score = distance.div_(reference.norm(1).PlusInPlace(1e-6));
             return new GateSelection(score.topk((int)maxRows).indexes, maxRows, count);
         }
         return new GateSelection(over, count, count);

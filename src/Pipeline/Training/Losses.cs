@@ -38,10 +38,10 @@ public static class Losses
             }
             var pairs = a.view(a.shape[0] / 2, 2, -1);
             var change = (pairs.select(1, 0) - pairs.select(1, 1)).abs().mean();
-            var term = change / a.abs().mean().clamp_min(1e-6);
-            sum = sum is null ? term : sum + term;
+            var term = change / a.abs().mean().clamp_min(Scalars.Of(1e-6));
+            sum = sum is null ? term : sum.Plus(term);
         }
-        return sum! / blockOutputs.Count;
+        return sum!.div(Scalars.Of(blockOutputs.Count));
     }
 
     /// <summary>
@@ -69,18 +69,19 @@ public static class Losses
 
     private static Tensor LogDepth(Tensor raw, Tensor depth)
     {
-        var valid = depth > 0;
-        var target = depth.clamp_min(1e-3).log();
+        var valid = depth.gt(Scalars.Of(0));
+        var target = depth.clamp_min(Scalars.Of(1e-3)).log();
         var error = (raw - target).abs() * valid;
-        return error.sum() / valid.sum().clamp_min(1);
+        return error.sum() / valid.sum().clamp_min(Scalars.One);
     }
 
     private static Tensor Normals(Tensor raw, Tensor truth)
     {
         var predicted = F.normalize(raw, p: 2, dim: 1, eps: 1e-6);
-        var valid = (truth.abs().sum(1, keepdim: true) > 0).to(ScalarType.Float32);
+        var valid = truth.abs().sum(1, keepdim: true).gt(Scalars.Of(0)).to(ScalarType.Float32);
         var cosine = (predicted * truth).sum(1, keepdim: true);
         var l1 = (predicted - truth).abs().sum(1, keepdim: true);
-        return ((1 - cosine + l1) * valid).sum() / valid.sum().clamp_min(1);
+        // 1 - cosine + l1, without temporary scalars (see Scalars).
+        return (l1.sub(cosine).PlusInPlace(1) * valid).sum() / valid.sum().clamp_min(Scalars.One);
     }
 }

@@ -104,17 +104,17 @@ public sealed class Trainer
                 forward = model.Forward(images, new ForwardOptions(tasks, 0f, null, batch.GridOffset, KeepBlockOutputs: pairs));
             }
             var onDevice = batch.To(device);
-            var loss = trained.Select(t => Losses.For(t, forward.Raw(t), onDevice, classWeights)).Aggregate((a, b) => a + b);
+            var loss = trained.Select(t => Losses.For(t, forward.Raw(t), onDevice, classWeights)).Aggregate((a, b) => a.Plus(b));
             foreach (var task in auxiliary)
             {
-                loss = loss + Losses.For(task, forward.Raw(task), onDevice).mul(Scalars.Of(o.AuxiliaryWeight));
+                loss = loss.Plus(Losses.For(task, forward.Raw(task), onDevice).mul(Scalars.Of(o.AuxiliaryWeight)));
             }
             if (pairs)
             {
-                var temporal = trained.Select(t => Losses.TemporalPenalty(forward.BlockOutputs(t))).Aggregate((a, b) => a + b);
+                var temporal = trained.Select(t => Losses.TemporalPenalty(forward.BlockOutputs(t))).Aggregate((a, b) => a.Plus(b));
                 double penalty = temporal.item<float>();
                 emaTemporal = double.IsNaN(emaTemporal) ? penalty : 0.98 * emaTemporal + 0.02 * penalty;
-                loss = loss + temporal.mul(Scalars.Of(o.TemporalWeight));
+                loss = loss.Plus(temporal.mul(Scalars.Of(o.TemporalWeight)));
             }
             optimizer.zero_grad();
             loss.backward();
