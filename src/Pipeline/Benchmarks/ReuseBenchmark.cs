@@ -11,20 +11,23 @@ namespace StreamMtl.Pipeline.Benchmarks;
 /// <summary>
 /// Runs the same frames through a dense runner and one reuse runner per setting in one process,
 /// interleaved frame by frame (so machine noise and the background load hit all alike), and compares
-/// cost and outputs. The first <see cref="WarmupFrames"/> frames are run but not timed.
+/// cost and outputs. The first <see cref="WarmupFrames"/> frames are run but not timed. With
+/// <c>withBFloat16</c> each setting also runs a second time with bfloat16 matrix products (<see cref="Autocast"/>),
+/// against the same float32 dense reference: the fidelity and speed of Model:Precision=bfloat16 beside float32's.
 /// </summary>
 public static class ReuseBenchmark
 {
     public const int WarmupFrames = 3;
 
     public static IReadOnlyList<ReuseBenchmarkRow> Run(MultiTaskVit model, IReadOnlyList<BenchFrame> frames, int width, int height,
-        IReadOnlyList<ReuseSettings> settings, TaskSet tasks = TaskSet.All, Action<string>? log = null)
+        IReadOnlyList<ReuseSettings> settings, TaskSet tasks = TaskSet.All, Action<string>? log = null, bool withBFloat16 = false)
     {
         var config = model.Config;
         using var dense = new DenseStreamRunner(model);
-        var runners = settings.Select(s => new ReuseStreamRunner(model, s)).ToList();
+        var variants = (from s in settings from bf16 in withBFloat16 ? new[] { false, true } : [false] select (Setting: s, BFloat16: bf16)).ToList();
+        var runners = variants.Select(v => new ReuseStreamRunner(model, v.Setting)).ToList();
         var denseTally = new Tally(model);
-        var tallies = settings.Select(_ => new Tally(model)).ToList();
+        var tallies = variants.Select(_ => new Tally(model)).ToList();
         try
         {
             for (int f = 0; f < frames.Count; f++)
@@ -35,7 +38,10 @@ public static class ReuseBenchmark
                 var reference = denseTally.Add(dense.Run, input, frame, timed, null);
                 for (int r = 0; r < runners.Count; r++)
                 {
-                    tallies[r].Add(runners[r].Run, input, frame, timed, reference);
+                    using (Autocast.BFloat16(variants[r].BFloat16))
+                    {
+                        tallies[r].Add(runners[r].Run, input, frame, timed, reference);
+                    }
                 }
                 if (log != null && (f + 1) % 50 == 0)
                 {
@@ -47,7 +53,7 @@ public static class ReuseBenchmark
         {
             runners.ForEach(r => r.Dispose());
         }
-        return settings.Select((s, i) => tallies[i].Row(s, denseTally)).ToList();
+        return variants.Select((v, i) => tallies[i].Row(v.Setting, denseTally, v.BFloat16)).ToList();
     }
 
     /// <summary>Running totals of one runner over the frames.</summary>
@@ -134,8 +140,8 @@ public static class ReuseBenchmark
 
         public TruthScores? Truth => _hasTruth ? new TruthScores(_segTruth.MeanIoU, _depthTruth.AbsRel, _normalsTruth.MeanDeg) : null;
 
-        public ReuseBenchmarkRow Row(ReuseSettings s, Tally dense) => new(
-            $"t={s.Threshold:G3} b={s.Budget:G3} r={s.AttentionRefresh:G3} K={s.KeyframeInterval}{(s.IncrementalAttention ? " inc" : "")}",
+        public ReuseBenchmarkRow Row(ReuseSettings s, Tally dense, bool bfloat16) => new(
+            $"t={s.Threshold:G3} b={s.Budget:G3} r={s.AttentionRefresh:G3} K={s.KeyframeInterval}{(s.IncrementalAttention ? " inc" : "")}{(bfloat16 ? " bf16" : "")}",
             s.Threshold, s.Budget, s.AttentionRefresh,
             FlopsRatio: _dense / _executed,
             EncoderFlopsRatio: (_dense - _denseHeads) / (_executed - _executedHeads),

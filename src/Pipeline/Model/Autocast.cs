@@ -27,6 +27,31 @@ public static class Autocast
         return scope;
     }
 
+    /// <summary>
+    /// Whether this CPU multiplies bfloat16 natively (x86 AVX-512 BF16 or AMX BF16; Arm BF16), from /proc/cpuinfo;
+    /// null where that cannot be read (not Linux). Without it libtorch emulates bfloat16 and runs slower than float32.
+    /// </summary>
+    public static bool? CpuHasBFloat16() => CpuHasBFloat16("/proc/cpuinfo");
+
+    internal static bool? CpuHasBFloat16(string cpuinfo)
+    {
+        if (!File.Exists(cpuinfo))
+        {
+            return null;
+        }
+        foreach (var line in File.ReadLines(cpuinfo))
+        {
+            int colon = line.IndexOf(':', StringComparison.Ordinal);
+            if (colon < 0 || line[..colon].Trim() is not ("flags" or "Features"))
+            {
+                continue;
+            }
+            var flags = line[(colon + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            return flags.Any(f => f is "avx512_bf16" or "amx_bf16" or "bf16");
+        }
+        return null;
+    }
+
     public static Tensor Linear(Tensor input, Tensor weight, Tensor? bias = null) =>
         Run(input, weight, bias, (x, w, b) => F.linear(x, w!, b));
 

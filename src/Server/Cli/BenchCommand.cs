@@ -25,6 +25,8 @@ public static class BenchCommand
             --size WxH      [320x240]  --frames N [300]
             --threshold X   --budget X  --keyframe K  --scene-cut X  --refresh X   --incremental true|false   [ReuseSettings defaults]
             --threads N     [cores]  intra-op threads
+            --bf16          each setting also with bfloat16 matrix products (Model:Precision=bfloat16), against
+                            the same float32 dense
             --sweep         cross product of --thresholds LIST x --budgets LIST x --refreshes LIST
                             [0.05,0.1,0.15,0.2,0.3 x budget x refresh]   --plot PNG  FLOPs saved vs seg agreement
           --json OUT        write the results as JSON
@@ -104,6 +106,7 @@ public static class BenchCommand
             IncrementalAttention = args.String("incremental", d.IncrementalAttention ? "true" : "false") == "true",
         };
         int threads = args.Int("threads", Environment.ProcessorCount, 1, 256);
+        bool bf16 = args.Flag("bf16");
         bool sweep = args.Flag("sweep");
         var thresholds = Numbers(args.String("thresholds"), [0.05, 0.1, 0.15, 0.2, 0.3]);
         var budgets = Numbers(args.String("budgets"), [single.Budget]);
@@ -121,8 +124,9 @@ public static class BenchCommand
         using var _m = model;
         model.eval();
         var loaded = BenchFrames.LoadAsync(source, frames, w, h).GetAwaiter().GetResult();
-        Console.WriteLine($"reuse bench: {source}, {loaded.Count} frames at {w}x{h}, model {modelArg ?? "shipped"}, {threads} threads; dense and {settings.Count} reuse setting(s) interleaved per frame");
-        var rows = ReuseBenchmark.Run(model, loaded, w, h, settings, log: Console.WriteLine);
+        Console.WriteLine($"reuse bench: {source}, {loaded.Count} frames at {w}x{h}, model {modelArg ?? "shipped"}, {threads} threads; dense and {settings.Count} reuse setting(s) interleaved per frame"
+            + (bf16 ? "; each setting also with bfloat16 products (\"bf16\"), against the same float32 dense" : ""));
+        var rows = ReuseBenchmark.Run(model, loaded, w, h, settings, log: Console.WriteLine, withBFloat16: bf16);
         Console.WriteLine("setting                          flops x  enc x   dense ms  reuse ms  speed x  recomp  keyf  seg agr  depth rel  normals deg");
         Console.WriteLine($"dense vs dense on the previous frame (flicker + motion): segmentation agreement {rows[0].DenseFrameToFrameAgreement:P2}");
         foreach (var r in rows)

@@ -45,8 +45,13 @@ public sealed partial class InferenceEngine : IDisposable
         Model = _loaded.Task.GetAwaiter().GetResult();
         metrics.ModelLoadSeconds.Set(Model.LoadTime.TotalSeconds);
         metrics.ModelInfo.WithLabels(Model.Version, Model.Config.BaseTask.Name(), string.Join(",", Model.Config.AllTasks.Select(t => t.Name())),
-            Model.Config.SplitLayer.ToString(System.Globalization.CultureInfo.InvariantCulture), $"{Model.InputWidth}x{Model.InputHeight}").Set(1);
-        Log.ModelLoaded(logger, modelPath, Model.Version, Model.LoadTime.TotalSeconds);
+            Model.Config.SplitLayer.ToString(System.Globalization.CultureInfo.InvariantCulture), $"{Model.InputWidth}x{Model.InputHeight}",
+            Model.Precision).Set(1);
+        Log.ModelLoaded(logger, modelPath, Model.Version, Model.Precision, Model.LoadTime.TotalSeconds);
+        if (model.BFloat16 && Autocast.CpuHasBFloat16() == false)
+        {
+            Log.BFloat16Emulated(logger);
+        }
     }
 
     public LoadedModel Model { get; }
@@ -108,7 +113,7 @@ public sealed partial class InferenceEngine : IDisposable
             model.eval();
             _model = model;
             var loaded = new LoadedModel(modelPath, metadata, modelOptions.InputWidth, modelOptions.InputHeight,
-                LoadedModel.VersionOf(modelPath, metadata), clock.Elapsed);
+                LoadedModel.VersionOf(modelPath, metadata), clock.Elapsed, modelOptions.BFloat16 ? ModelOptions.BFloat16Name : ModelOptions.Float32);
             _loaded.SetResult(loaded);
         }
         catch (Exception e)
@@ -117,6 +122,8 @@ public sealed partial class InferenceEngine : IDisposable
             return;
         }
         var batch = new List<(InferenceLane Lane, InferenceJob Job)>(_options.BatchSize);
+        // Per thread, like no_grad: every forward pass of this engine runs on this thread.
+        using var precision = Autocast.BFloat16(modelOptions.BFloat16);
         try
         {
             while (!_stop.IsCancellationRequested)
@@ -291,8 +298,11 @@ public sealed partial class InferenceEngine : IDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Information, "Model {Path} loaded: {Version} in {Seconds:F2} s")]
-        public static partial void ModelLoaded(ILogger logger, string path, string version, double seconds);
+        [LoggerMessage(1, LogLevel.Information, "Model {Path} loaded: {Version}, {Precision} matrix products, in {Seconds:F2} s")]
+        public static partial void ModelLoaded(ILogger logger, string path, string version, string precision, double seconds);
+
+        [LoggerMessage(3, LogLevel.Warning, "Model:Precision is bfloat16 but this CPU has no native bfloat16 (no avx512_bf16, amx_bf16 or bf16 flag in /proc/cpuinfo): libtorch emulates it, slower than float32")]
+        public static partial void BFloat16Emulated(ILogger logger);
 
         [LoggerMessage(2, LogLevel.Error, "Inference failed on stream {Stream}")]
         public static partial void InferenceFailed(ILogger logger, string stream, Exception error);

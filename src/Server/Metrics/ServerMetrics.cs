@@ -44,7 +44,7 @@ public sealed class ServerMetrics
         BatchSize = factory.CreateHistogram("streammtl_inference_batch_size", "Frames run per inference wake-up.",
             new HistogramConfiguration { Buckets = [1, 2, 3, 4, 6, 8, 16, 32, 64] });
         Streams = factory.CreateGauge("streammtl_streams", "Registered streams.");
-        ModelInfo = factory.CreateGauge("streammtl_model_info", "The loaded model (value 1).", "version", "base_task", "tasks", "split_layer", "input_size");
+        ModelInfo = factory.CreateGauge("streammtl_model_info", "The loaded model (value 1).", "version", "base_task", "tasks", "split_layer", "input_size", "precision");
         ModelLoadSeconds = factory.CreateGauge("streammtl_model_load_seconds", "Time taken to load the model.");
     }
 

@@ -111,6 +111,7 @@ public sealed class VisionGrpcService(StreamRegistry streams, InferenceEngine en
             Patch = model.Config.Patch,
             Blocks = model.Config.Blocks,
             Version = model.Version,
+            Precision = model.Precision,
         };
         info.Tasks.AddRange(model.Config.AllTasks.Select(ApiTasks.ToApi));
         for (int i = 0; i < model.Metadata.Classes.Length; i++)

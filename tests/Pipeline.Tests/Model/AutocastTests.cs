@@ -92,4 +92,26 @@ public sealed class AutocastTests
             return forward();
         }
     }
+
+    [Theory]
+    [InlineData("flags\t\t: fpu vme avx512f avx512_bf16 avx512_vnni\n", true)]
+    [InlineData("flags\t\t: fpu amx_bf16 amx_tile\n", true)]
+    [InlineData("flags\t\t: fpu avx2 avx512f avx512_vnni\n", false)]
+    [InlineData("Features\t: fp asimd bf16 i8mm\n", true)]
+    [InlineData("Features\t: fp asimd evtstrm\n", false)]
+    [InlineData("processor\t: 0\n", null)]
+    public void The_cpu_probe_reads_the_bfloat16_flags(string cpuinfo, bool? expected)
+    {
+        string path = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(path, "processor\t: 0\nmodel name\t: test\n" + cpuinfo);
+            Assert.Equal(expected, Autocast.CpuHasBFloat16(path));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+        Assert.Null(Autocast.CpuHasBFloat16(path));
+    }
 }

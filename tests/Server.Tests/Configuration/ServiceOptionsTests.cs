@@ -33,10 +33,11 @@ public sealed class ServiceOptionsTests
             ["StreamMtl:Streams:0:Source"] = "",
             ["StreamMtl:Streams:0:Tasks:0"] = "colour",
             ["StreamMtl:Streams:0:Reuse:Budget"] = "2",
+            ["StreamMtl:Model:Precision"] = "fp8",
         }).Build();
         var errors = config.GetSection(ServiceOptions.Section).Get<ServiceOptions>()!.Validate();
         foreach (var expected in new[] { "InputWidth", "GrpcPort and MetricsPort", "MaxStreams", "BatchSize", "ApiKeys", "Id 'bad id'", "Source is required",
-            "unknown task 'colour'", "budget" })
+            "unknown task 'colour'", "budget", "Precision must be float32 or bfloat16, got 'fp8'" })
         {
             Assert.Contains(errors, e => e.Contains(expected, StringComparison.OrdinalIgnoreCase));
         }

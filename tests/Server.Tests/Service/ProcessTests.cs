@@ -54,6 +54,41 @@ public sealed class ProcessTests
         Assert.Equal(StatusCode.OK, call.GetStatus().StatusCode);
     }
 
+    [Fact]
+    public async Task A_bfloat16_server_says_so_and_answers_near_the_float32_one()
+    {
+        await using var float32 = await ServerUnderTest.StartInProcessAsync();
+        await using var bfloat16 = await ServerUnderTest.StartInProcessAsync(new Dictionary<string, string?> { ["StreamMtl:Model:Precision"] = "BFloat16" });
+        Assert.Equal("float32", (await float32.Client.GetModelInfoAsync(new GetModelInfoRequest())).Precision);
+        Assert.Equal("bfloat16", (await bfloat16.Client.GetModelInfoAsync(new GetModelInfoRequest())).Precision);
+        var metrics = (StreamMtl.Server.Metrics.ServerMetrics)bfloat16.App.Services.GetService(typeof(StreamMtl.Server.Metrics.ServerMetrics))!;
+        Assert.Contains(metrics.ModelInfo.GetAllLabelValues(), labels => labels[^1] == "bfloat16");
+
+        var frame = Encode(3, FrameFormat.Png);
+        float[] reference = await DepthAsync(float32, frame);
+        float[] reduced = await DepthAsync(bfloat16, frame);
+        Assert.Equal(reference.Length, reduced.Length);
+        double relative = reference.Zip(reduced, (a, b) => Math.Abs(a - b) / Math.Max(Math.Abs(a), 1e-3f)).Average();
+        Assert.True(relative > 0, "bfloat16 depth is bit-identical to float32: the products did not run in bfloat16");
+        Assert.True(relative < 0.05, $"bfloat16 depth is {relative:P2} away from float32");
+    }
+
+    /// <summary>One frame through Process, depth only, as float16 values.</summary>
+    private static async Task<float[]> DepthAsync(ServerUnderTest server, ClientFrame frame)
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var call = server.Client.Process(cancellationToken: cts.Token);
+        await call.RequestStream.WriteAsync(new ProcessRequest { Config = new ProcessConfig
+        {
+            Tasks = { ApiTask.Depth }, Encoding = new StreamMtl.Api.V1.Encoding { Depth = OutputFormat.Float16 },
+        } }, cts.Token);
+        await call.RequestStream.WriteAsync(new ProcessRequest { Frame = frame }, cts.Token);
+        await call.RequestStream.CompleteAsync();
+        var result = Assert.Single(await TestResults.TakeAsync(call.ResponseStream, 1, cts.Token));
+        var output = Assert.Single(result.Outputs);
+        return [.. System.Runtime.InteropServices.MemoryMarshal.Cast<byte, Half>(output.Data.Span).ToArray().Select(h => (float)h)];
+    }
+
     public static TheoryData<string, ClientFrame> BadFrames()
     {
         var random = new Random(11);
