@@ -11,7 +11,7 @@ public sealed record ReuseSettings
     /// <summary>Reuse off: every frame is computed in full.</summary>
     public bool Dense { get; init; }
 
-    public float Threshold { get; init; } = 0.07f;
+    public float Threshold { get; init; } = 0.05f;
 
     /// <summary>Maximum fraction (0..1] of tokens recomputed per gated layer and frame.</summary>
     public float Budget { get; init; } = 0.5f;
