@@ -32,7 +32,7 @@ public sealed record ReuseSettings
     public int MaxIndexStep { get; init; } = 15;
 
     /// <summary>Fraction (0..1] of tokens over threshold at the first gate that counts as a scene cut.</summary>
-    public float SceneCutLimit { get; init; } = 0.6f;
+    public float SceneCutLimit { get; init; } = 0.8f;
 
     /// <summary>
     /// Fraction (0..1] of a layer's keys recomputed at or above which every query's attention output is
