@@ -85,9 +85,10 @@ wait_all
 # losses branch off at the serving split: through split 4 they leave blocks 5-6 to segmentation alone, and the
 # sub-tasks at split 6 then lack the wall orientations (normals 15.4 -> 11.3 deg, docs/model.md).
 trunk="$out/base.safetensors"
+# Shared by both trunk fine-tunes.
+trunk_args=(--stage base --lr 0.0003 --temporal "$temporal" --aux "$aux" --split "${splits%% *}" --batch "$trunk_batch" --crop "$trunk_crop")
 if [ "$temporal" != "0" ]; then
-  threads=2 run temporal --stage base --init "$out/base.safetensors" --steps "$temporal_steps" --lr 0.0003 --seed 8 \
-    --temporal "$temporal" --aux "$aux" --split "${splits%% *}" --jpeg "$jpeg" --batch "$trunk_batch" --crop "$trunk_crop" \
+  threads=2 run temporal "${trunk_args[@]}" --init "$out/base.safetensors" --steps "$temporal_steps" --seed 8 --jpeg "$jpeg" \
     --out "$out/temporal.safetensors"
   wait_all
   trunk="$out/temporal.safetensors"
@@ -98,8 +99,7 @@ fi
 # fine-tune on JPEG-compressed frames undoes (96.5 %) while its decaying learning rate sharpens the model
 # (mIoU 0.740, docs/model.md).
 if [ "$steady_steps" != "0" ]; then
-  threads=2 run steady --stage base --init "$trunk" --steps "$steady_steps" --lr 0.0003 --seed 23 \
-    --temporal "$temporal" --aux "$aux" --split "${splits%% *}" --jpeg "$steady_jpeg" --batch "$trunk_batch" --crop "$trunk_crop" \
+  threads=2 run steady "${trunk_args[@]}" --init "$trunk" --steps "$steady_steps" --seed 23 --jpeg "$steady_jpeg" \
     --out "$out/steady.safetensors"
   wait_all
   trunk="$out/steady.safetensors"

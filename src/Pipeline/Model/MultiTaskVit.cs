@@ -261,8 +261,8 @@ public sealed partial class MultiTaskVit : nn.Module
         long n = input.shape[1];
         long tokens = b * n;
         var flatIn = input.reshape(tokens, w.InFeatures);
-        var score = flatIn.sub(baseInput.reshape(tokens, w.InFeatures)).norm(1, keepdim: false)
-            .div_(baseInput.reshape(tokens, w.InFeatures).norm(1, keepdim: false).PlusInPlace(1e-6));
+        var flatBase = baseInput.reshape(tokens, w.InFeatures);
+        var score = flatIn.sub(flatBase).norm(1, keepdim: false).div_(flatBase.norm(1, keepdim: false).PlusInPlace(1e-6));
         counter.Overhead(task, 5 * tokens * w.InFeatures);
         var changed = score.gt(Scalars.Of(threshold)).nonzero().flatten();
         long computed = changed.shape[0];

@@ -65,6 +65,9 @@ public sealed record ModelOptions
 
     public bool BFloat16 => string.Equals(Precision, BFloat16Name, StringComparison.OrdinalIgnoreCase);
 
+    /// <summary><see cref="Precision"/> as reported (lower case; validated to be one of the two).</summary>
+    public string PrecisionName => BFloat16 ? BFloat16Name : Float32;
+
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>();

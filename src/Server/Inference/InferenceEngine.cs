@@ -113,7 +113,7 @@ public sealed partial class InferenceEngine : IDisposable
             model.eval();
             _model = model;
             var loaded = new LoadedModel(modelPath, metadata, modelOptions.InputWidth, modelOptions.InputHeight,
-                LoadedModel.VersionOf(modelPath, metadata), clock.Elapsed, modelOptions.BFloat16 ? ModelOptions.BFloat16Name : ModelOptions.Float32);
+                LoadedModel.VersionOf(modelPath, metadata), clock.Elapsed, modelOptions.PrecisionName);
             _loaded.SetResult(loaded);
         }
         catch (Exception e)
