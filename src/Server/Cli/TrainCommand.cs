@@ -105,6 +105,10 @@ public static class TrainCommand
         string? taskName = args.String("task");
         int threads = args.Int("threads", Environment.ProcessorCount, 1, 1024);
         args.EnsureAllUsed();
+        if (template.TemporalWeight > 0 && (template.Batch < 2 || template.Batch % 2 != 0))
+        {
+            throw new CliException($"--batch {template.Batch}: --temporal trains on pairs of neighbouring frames, so the batch must be even and at least 2");
+        }
         TorchSharp.torch.set_num_threads(threads);
 
         // Ctrl+C or SIGTERM ends the current step, writes a checkpoint and stops; --resume continues.

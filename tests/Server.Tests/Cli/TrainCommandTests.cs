@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using StreamMtl.Server.Cli;
 using StreamMtl.Server.Tests.Infrastructure;
 
 namespace StreamMtl.Server.Tests.Cli;
@@ -42,6 +43,18 @@ public sealed partial class TrainCommandTests : IDisposable
             Assert.True(File.Exists(output), resume.Output);
             Assert.False(File.Exists(output + ".ckpt"), "the checkpoint is removed once the run completes");
         }
+    }
+
+    [Theory]
+    [InlineData("3")]
+    [InlineData("1")]
+    public void The_temporal_penalty_with_an_odd_batch_is_refused_before_training(string batch)
+    {
+        string output = Path.Combine(_dir, "odd.safetensors");
+        string[] args = [.. TinyModel.Where((_, i) => i < TinyModel.Length - 2), "--batch", batch, "--temporal", "0.3", "--steps", "5", "--out", output];
+        var error = Assert.Throws<CliException>(() => TrainCommand.Run(CliArgs.Parse(args)));
+        Assert.Equal($"--batch {batch}: --temporal trains on pairs of neighbouring frames, so the batch must be even and at least 2", error.Message);
+        Assert.False(File.Exists(output + ".ckpt"));
     }
 
     [GeneratedRegex(@"interrupted after step (\d+) of 1000000: checkpoint .*model\.safetensors\.ckpt; run the same command with --resume")]
