@@ -43,6 +43,29 @@ public sealed record EvalReport
     /// <summary>Parameter bytes (fp32) each task owns and runs at the evaluated split; the base task owns the shared trunk.</summary>
     public Dictionary<string, long> ParameterBytes { get; init; } = [];
 
+    /// <summary>
+    /// What a model file records of this evaluation (its metadata "metrics"): every task metric, the executed
+    /// GFLOPs per task, the cost of all tasks over the base, Delta-m when baselines were given, and the evaluation set.
+    /// </summary>
+    public Dictionary<string, double> HeadlineFigures(EvalOptions options)
+    {
+        var figures = new Dictionary<string, double>(Metrics, StringComparer.Ordinal);
+        foreach (var (task, gflops) in ExecutedGflops)
+        {
+            figures[$"gflops.{task}"] = gflops;
+        }
+        figures["gflops.all_tasks_over_base"] = AllTasksOverBase;
+        if (DeltaM is double deltaM)
+        {
+            figures["delta_m_percent"] = deltaM;
+        }
+        figures["eval.sequences"] = options.Sequences;
+        figures["eval.frames"] = Frames;
+        figures["eval.width"] = Width;
+        figures["eval.height"] = Height;
+        return figures;
+    }
+
     public string ToJson() => JsonSerializer.Serialize(this, new JsonSerializerOptions
     {
         WriteIndented = true,

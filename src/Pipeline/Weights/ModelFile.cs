@@ -30,6 +30,16 @@ public static class ModelFile
         SafeTensorsFile.Write(path, tensors, new Dictionary<string, string> { [ModelMetadata.Key] = withConfig.ToJson() });
     }
 
+    /// <summary>Replaces the metadata's evaluation figures; the weights, config and training records stay as they are.</summary>
+    public static void WriteMetrics(string path, IReadOnlyDictionary<string, double> metrics)
+    {
+        var (model, metadata) = Load(path);
+        using (model)
+        {
+            Save(path, model, metadata with { Metrics = new Dictionary<string, double>(metrics) });
+        }
+    }
+
     /// <summary>Reads the metadata only (no weights).</summary>
     public static ModelMetadata ReadMetadata(string path)
     {

@@ -62,7 +62,7 @@ public static class BenchCommand
     private static int Model(CliArgs args)
     {
         string path = ModelLocator.Resolve(args.String("model"));
-        var (w, h) = Sizes.Parse(args.String("size", "320x240"));
+        var (w, h) = Sizes.ParseModelInput(args.String("size", "320x240"));
         int rounds = args.Int("rounds", 20, 1);
         int batch = args.Int("batch", 1, 1, 64);
         float threshold = (float)args.Double("threshold", 0.3, 0, 100);
@@ -93,7 +93,7 @@ public static class BenchCommand
     {
         string source = args.String("source") ?? throw new CliException("--source URI is required for --kind reuse");
         string? modelArg = args.String("model");
-        var (w, h) = Sizes.Parse(args.String("size", "320x240"));
+        var (w, h) = Sizes.ParseModelInput(args.String("size", "320x240"));
         int frames = args.Int("frames", 300, 2);
         var d = ReuseSettings.Default;
         var single = d with

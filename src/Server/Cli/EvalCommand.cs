@@ -1,4 +1,5 @@
 using StreamMtl.Pipeline.Evaluation;
+using StreamMtl.Pipeline.Weights;
 
 namespace StreamMtl.Server.Cli;
 
@@ -19,6 +20,8 @@ public static class EvalCommand
           --threshold X      sub-task activation-sharing threshold (0 = exact)           [0]
           --split L          override the split layer
           --bf16             run the shared model's matrix products in bfloat16 (baselines stay float32)
+          --record           store the headline figures in the model file's metadata ("metrics", shown by
+                             `streammtl info`); only for the file as stored (no --split, --threshold, --bf16)
           --dump DIR         write one PNG per frame showing where the shared model errs (input,
                              segmentation errors, depth relative error, true and predicted normals,
                              normals angle error)
@@ -27,7 +30,7 @@ public static class EvalCommand
     public static int Run(CliArgs args)
     {
         string model = ModelLocator.Resolve(args.String("model"));
-        var (width, height) = Sizes.Parse(args.String("size", "320x240"));
+        var (width, height) = Sizes.ParseModelInput(args.String("size", "320x240"));
         var options = new EvalOptions
         {
             ModelPath = model,
@@ -43,7 +46,12 @@ public static class EvalCommand
         };
         string? json = args.String("json");
         string? dump = args.String("dump");
+        bool record = args.Flag("record");
         args.EnsureAllUsed();
+        if (record && (options.SplitLayer != null || options.ShareThreshold != 0 || options.BFloat16))
+        {
+            throw new CliException("--record stores figures of the model as stored; drop --split, --threshold and --bf16");
+        }
         if (dump != null)
         {
             Directory.CreateDirectory(dump);
@@ -61,6 +69,12 @@ public static class EvalCommand
         {
             File.WriteAllText(json, report.ToJson());
             Console.WriteLine($"report written to {json}");
+        }
+        if (record)
+        {
+            var figures = report.HeadlineFigures(options);
+            ModelFile.WriteMetrics(model, figures);
+            Console.WriteLine($"{figures.Count} figures recorded in {model}'s metadata");
         }
         return 0;
     }

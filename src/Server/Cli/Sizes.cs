@@ -16,4 +16,15 @@ public static class Sizes
         }
         throw new CliException($"size must look like 320x240 (16..8192 each), got '{text}'");
     }
+
+    /// <summary>A model input size: like <see cref="Parse"/>, and each side a whole number of 16-pixel patches.</summary>
+    public static (int Width, int Height) ParseModelInput(string text)
+    {
+        var (w, h) = Parse(text);
+        if (w % 16 != 0 || h % 16 != 0)
+        {
+            throw new CliException($"size {text}: the model reads 16x16 patches, so width and height must be multiples of 16 (e.g. 320x240)");
+        }
+        return (w, h);
+    }
 }

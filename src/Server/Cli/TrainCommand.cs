@@ -17,6 +17,7 @@ public static class TrainCommand
                            DIR/baseline-depth, DIR/baseline-normals .safetensors)
           --task T         segmentation | depth | normals (sub, single); sub also takes a list, e.g.
                            depth,normals: one frozen-trunk pass trains both (each its own loss)
+                           [base: segmentation; sub: depth,normals]
           --out PATH       output model file (for --stage all: a directory)       [models]
           --init PATH      start from this model (required for sub)
           --steps N        optimiser steps per stage                               [3000]
@@ -98,7 +99,7 @@ public static class TrainCommand
             JpegMinQuality = args.Int("jpeg", 0, 0, 100),
             BFloat16 = args.Flag("bf16"),
             AuxiliaryWeight = args.Double("aux", 0, 0, 1000),
-            InitPath = args.String("init"),
+            InitPath = args.String("init") is { } init ? ModelLocator.Resolve(init) : null,
             Config = config,
             SplitLayer = splitOption,
         };
@@ -137,7 +138,7 @@ public static class TrainCommand
             }));
             return stages.All(s => RunStage(s, stop.Token)) ? 0 : Interrupted;
         }
-        var tasks = (taskName ?? "segmentation").Split(',', StringSplitOptions.TrimEntries)
+        var tasks = (taskName ?? (stage == "sub" ? string.Join(',', config.SubTasks.Select(t => t.Name())) : "segmentation")).Split(',', StringSplitOptions.TrimEntries)
             .Select(name => VisionTasks.TryParse(name, out var t) ? t : throw new CliException($"unknown task '{name}' (segmentation, depth, normals)"))
             .Distinct().ToArray();
         var parsedStage = stage switch
@@ -150,6 +151,10 @@ public static class TrainCommand
         if (parsedStage == TrainStage.SubTask && template.InitPath == null)
         {
             throw new CliException("--stage sub needs --init MODEL (a trained base)");
+        }
+        if (parsedStage == TrainStage.SubTask && tasks.Contains(VisionTask.Segmentation))
+        {
+            throw new CliException("--stage sub trains sub-tasks (depth, normals); segmentation is the base task: use --stage base");
         }
         if (tasks.Length > 1 && parsedStage != TrainStage.SubTask)
         {

@@ -2,6 +2,7 @@ using OpenCvSharp;
 using StreamMtl.Ingest.Frames;
 using StreamMtl.Pipeline.Evaluation;
 using StreamMtl.Pipeline.Training;
+using StreamMtl.Pipeline.Weights;
 using StreamMtl.Server.Cli;
 using StreamMtl.Server.Tests.Infrastructure;
 
@@ -18,11 +19,7 @@ public sealed class EvalCommandTests : IDisposable
         string cli = Path.Combine(AppContext.BaseDirectory, "streammtl");
         string model = Path.Combine(_dir, "tiny.safetensors");
         string dump = Path.Combine(_dir, "maps");
-        await using (var train = ChildProcess.Start(cli, ["train", "--stage", "base", "--threads", "1", "--blocks", "2", "--dim", "16",
-            "--heads", "1", "--rank", "2", "--head-hidden", "8", "--split", "1", "--crop", "2x3", "--batch", "2", "--steps", "2", "--out", model]))
-        {
-            Assert.True(await train.WaitAsync(TimeSpan.FromSeconds(120)) == 0, train.Output);
-        }
+        await TrainTinyModel(cli, model);
         await using var eval = ChildProcess.Start(cli, ["eval", "--model", model, "--baselines", "", "--sequences", "1", "--frames", "3",
             "--size", "64x48", "--dump", dump]);
         Assert.True(await eval.WaitAsync(TimeSpan.FromSeconds(120)) == 0, eval.Output);
@@ -31,6 +28,54 @@ public sealed class EvalCommandTests : IDisposable
         Assert.Equal(["frame-000.png", "frame-001.png", "frame-002.png"], files.Select(Path.GetFileName));
         using var image = Cv2.ImRead(files[0]);
         Assert.Equal((3 * 64, 2 * 48), (image.Width, image.Height));
+    }
+
+    [Fact]
+    public async Task Eval_with_record_stores_the_report_in_the_model_file_and_leaves_the_weights()
+    {
+        string cli = Path.Combine(AppContext.BaseDirectory, "streammtl");
+        string model = Path.Combine(_dir, "tiny.safetensors");
+        string json = Path.Combine(_dir, "report.json");
+        await TrainTinyModel(cli, model);
+        var before = TensorBytes(model);
+        Assert.Empty(ModelFile.ReadMetadata(model).Metrics);
+
+        await using (var refused = ChildProcess.Start(cli, ["eval", "--model", model, "--baselines", "", "--threshold", "0.1", "--record"]))
+        {
+            Assert.Equal(2, await refused.WaitAsync(TimeSpan.FromSeconds(120)));
+            Assert.Contains("--record stores figures of the model as stored", refused.Output, StringComparison.Ordinal);
+        }
+        await using var eval = ChildProcess.Start(cli, ["eval", "--model", model, "--baselines", "", "--sequences", "1", "--frames", "2",
+            "--size", "64x48", "--json", json, "--record"]);
+        Assert.True(await eval.WaitAsync(TimeSpan.FromSeconds(120)) == 0, eval.Output);
+
+        var metadata = ModelFile.ReadMetadata(model);
+        using var report = System.Text.Json.JsonDocument.Parse(File.ReadAllText(json));
+        double miou = report.RootElement.GetProperty("metrics").GetProperty("segmentation.miou").GetDouble();
+        Assert.Equal(miou, metadata.Metrics["segmentation.miou"]);
+        Assert.Equal(2, metadata.Metrics["eval.frames"]);
+        Assert.Equal(64, metadata.Metrics["eval.width"]);
+        Assert.True(metadata.Metrics["gflops.all_tasks_over_base"] > 1);
+        Assert.Equal("base", metadata.Training.Single().Stage);
+        Assert.Equal(before, TensorBytes(model));
+    }
+
+    private static async Task TrainTinyModel(string cli, string model)
+    {
+        await using var train = ChildProcess.Start(cli, ["train", "--stage", "base", "--threads", "1", "--blocks", "2", "--dim", "16",
+            "--heads", "1", "--rank", "2", "--head-hidden", "8", "--split", "1", "--crop", "2x3", "--batch", "2", "--steps", "2", "--out", model]);
+        Assert.True(await train.WaitAsync(TimeSpan.FromSeconds(120)) == 0, train.Output);
+    }
+
+    /// <summary>Each tensor's name and raw bytes, in file order.</summary>
+    private static List<(string Name, string Bytes)> TensorBytes(string path)
+    {
+        using var file = SafeTensorsFile.Read(path);
+        return file.Tensors.Select(t =>
+        {
+            using var tensor = file.Load(t.Name);
+            return (t.Name, Convert.ToHexString(tensor.data<float>().ToArray().SelectMany(BitConverter.GetBytes).ToArray()));
+        }).ToList();
     }
 
     [Fact]
