@@ -62,7 +62,11 @@ public static class ReuseBenchmark
         private readonly ModelConfig _config = model.Config;
         private readonly SegmentationAgreement _seg = new();
         private readonly SegmentationAgreement _frameToFrame = new();
+        private readonly DepthAgreement _depthFrameToFrame = new();
+        private readonly NormalsAgreement _normalsFrameToFrame = new();
         private byte[]? _previousLabels;
+        private float[]? _previousDepth;
+        private float[]? _previousNormals;
         private readonly DepthAgreement _depth = new();
         private readonly NormalsAgreement _normals = new();
         private readonly SegmentationMetrics _segTruth = new(model.Config.Classes);
@@ -120,6 +124,16 @@ public static class ReuseBenchmark
                 if (_previousLabels != null) _frameToFrame.Add(o.Labels, _previousLabels);
                 _previousLabels = o.Labels;
             }
+            if (o.Depth != null)
+            {
+                if (_previousDepth != null) _depthFrameToFrame.Add(o.Depth, _previousDepth);
+                _previousDepth = o.Depth;
+            }
+            if (o.Normals != null)
+            {
+                if (_previousNormals != null) _normalsFrameToFrame.Add(o.Normals, _previousNormals);
+                _previousNormals = o.Normals;
+            }
             if (reference != null)
             {
                 if (o.Labels != null && reference.Labels != null) _seg.Add(o.Labels, reference.Labels);
@@ -155,6 +169,8 @@ public static class ReuseBenchmark
             NormalsMeanAngleDeg: _normals.MeanAngleDeg,
             DenseTruth: dense.Truth,
             ReuseTruth: Truth,
-            DenseFrameToFrameAgreement: dense._frameToFrame.Fraction);
+            DenseFrameToFrameAgreement: dense._frameToFrame.Fraction,
+            DenseFrameToFrameDepth: dense._depthFrameToFrame.MeanRelativeDifference,
+            DenseFrameToFrameNormalsDeg: dense._normalsFrameToFrame.MeanAngleDeg);
     }
 }

@@ -6,8 +6,9 @@ public sealed record TruthScores(double SegmentationMIoU, double DepthAbsRel, do
 /// <summary>
 /// One reuse setting measured against dense on the same frames: FLOPs (all tasks and encoder only, i.e.
 /// without the heads), wall-clock, fidelity to dense, and accuracy against truth for both when known.
-/// <see cref="DenseFrameToFrameAgreement"/> is dense segmentation against dense on the previous frame: how much
-/// dense output itself changes per frame (noise flicker plus real motion), context for the agreement figure.
+/// <see cref="DenseFrameToFrameAgreement"/>, <see cref="DenseFrameToFrameDepth"/> and <see cref="DenseFrameToFrameNormalsDeg"/>
+/// compare dense outputs with dense on the previous frame: how much dense output itself changes per frame (noise
+/// flicker plus real motion), the scale against which reuse's differences to dense are read.
 /// </summary>
 public sealed record ReuseBenchmarkRow(
     string Setting,
@@ -26,4 +27,6 @@ public sealed record ReuseBenchmarkRow(
     double NormalsMeanAngleDeg,
     TruthScores? DenseTruth,
     TruthScores? ReuseTruth,
-    double DenseFrameToFrameAgreement);
+    double DenseFrameToFrameAgreement,
+    double DenseFrameToFrameDepth,
+    double DenseFrameToFrameNormalsDeg);

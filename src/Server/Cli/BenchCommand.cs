@@ -128,7 +128,8 @@ public static class BenchCommand
             + (bf16 ? "; each setting also with bfloat16 products (\"bf16\"), against the same float32 dense" : ""));
         var rows = ReuseBenchmark.Run(model, loaded, w, h, settings, log: Console.WriteLine, withBFloat16: bf16);
         Console.WriteLine("setting                          flops x  enc x   dense ms  reuse ms  speed x  recomp  keyf  seg agr  depth rel  normals deg");
-        Console.WriteLine($"dense vs dense on the previous frame (flicker + motion): segmentation agreement {rows[0].DenseFrameToFrameAgreement:P2}");
+        Console.WriteLine($"dense vs dense on the previous frame (flicker + motion): segmentation agreement {rows[0].DenseFrameToFrameAgreement:P2}, " +
+            $"depth rel. diff {rows[0].DenseFrameToFrameDepth:P2}, normals {rows[0].DenseFrameToFrameNormalsDeg:F2} deg");
         foreach (var r in rows)
         {
             Console.WriteLine($"{r.Setting,-32} {r.FlopsRatio,6:F2} {r.EncoderFlopsRatio,6:F2} {r.DenseMsPerFrame,9:F1} {r.ReuseMsPerFrame,9:F1} {r.SpeedUp,7:F2} {r.RecomputedFraction,7:P1} {r.Keyframes,5} {r.SegmentationAgreement,8:P2} {r.DepthMeanRelativeDifference,10:P2} {r.NormalsMeanAngleDeg,11:F2}");

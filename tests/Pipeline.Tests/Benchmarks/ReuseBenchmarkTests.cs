@@ -41,4 +41,31 @@ public sealed class ReuseBenchmarkTests
         Assert.NotEqual(float32.DepthMeanRelativeDifference, bfloat16.DepthMeanRelativeDifference);
         Assert.True(bfloat16.DepthMeanRelativeDifference < 0.05, $"bfloat16 depth differs by {bfloat16.DepthMeanRelativeDifference:P2}");
     }
+
+    [Fact]
+    public void Dense_frame_to_frame_change_is_zero_on_repeated_frames_and_grows_with_the_change()
+    {
+        using var model = ReuseTestModels.Model();
+        model.eval();
+        int w = ReuseTestModels.Width, h = ReuseTestModels.Height;
+        var random = new Random(3);
+        BenchFrame Frame(int i)
+        {
+            var bgr = new byte[w * h * 3];
+            random.NextBytes(bgr);
+            return new BenchFrame(i, bgr, null);
+        }
+        var still = Frame(0);
+        var repeated = Enumerable.Range(0, 4).Select(i => still with { Index = i }).ToList();
+        var changing = Enumerable.Range(0, 4).Select(Frame).ToList();
+        var settings = new[] { ReuseSettings.Default };
+
+        var same = ReuseBenchmark.Run(model, repeated, w, h, settings).Single();
+        var moving = ReuseBenchmark.Run(model, changing, w, h, settings).Single();
+
+        Assert.Equal((1.0, 0.0), (same.DenseFrameToFrameAgreement, same.DenseFrameToFrameDepth));
+        Assert.True(same.DenseFrameToFrameNormalsDeg < 0.05, $"repeated frames: normals moved {same.DenseFrameToFrameNormalsDeg} deg"); // acos rounding of unit dots
+        Assert.True(moving.DenseFrameToFrameDepth > 0, "unrelated frames gave the same dense depth");
+        Assert.True(moving.DenseFrameToFrameNormalsDeg > 0.5, $"unrelated frames: normals moved {moving.DenseFrameToFrameNormalsDeg} deg");
+    }
 }
