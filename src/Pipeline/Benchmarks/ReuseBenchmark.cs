@@ -61,12 +61,7 @@ public static class ReuseBenchmark
     {
         private readonly ModelConfig _config = model.Config;
         private readonly SegmentationAgreement _seg = new();
-        private readonly SegmentationAgreement _frameToFrame = new();
-        private readonly DepthAgreement _depthFrameToFrame = new();
-        private readonly NormalsAgreement _normalsFrameToFrame = new();
-        private byte[]? _previousLabels;
-        private float[]? _previousDepth;
-        private float[]? _previousNormals;
+        private readonly FrameToFrame _frameToFrame = new();
         private readonly DepthAgreement _depth = new();
         private readonly NormalsAgreement _normals = new();
         private readonly SegmentationMetrics _segTruth = new(model.Config.Classes);
@@ -119,22 +114,11 @@ public static class ReuseBenchmark
             }
             _keyframes += a.Keyframe ? 1 : 0;
             var o = analysis.Outputs;
-            if (o.Labels != null)
+            if (reference == null)
             {
-                if (_previousLabels != null) _frameToFrame.Add(o.Labels, _previousLabels);
-                _previousLabels = o.Labels;
+                _frameToFrame.Add(o); // only the dense runner's is reported
             }
-            if (o.Depth != null)
-            {
-                if (_previousDepth != null) _depthFrameToFrame.Add(o.Depth, _previousDepth);
-                _previousDepth = o.Depth;
-            }
-            if (o.Normals != null)
-            {
-                if (_previousNormals != null) _normalsFrameToFrame.Add(o.Normals, _previousNormals);
-                _previousNormals = o.Normals;
-            }
-            if (reference != null)
+            else
             {
                 if (o.Labels != null && reference.Labels != null) _seg.Add(o.Labels, reference.Labels);
                 if (o.Depth != null && reference.Depth != null) _depth.Add(o.Depth, reference.Depth);
@@ -169,8 +153,29 @@ public static class ReuseBenchmark
             NormalsMeanAngleDeg: _normals.MeanAngleDeg,
             DenseTruth: dense.Truth,
             ReuseTruth: Truth,
-            DenseFrameToFrameAgreement: dense._frameToFrame.Fraction,
-            DenseFrameToFrameDepth: dense._depthFrameToFrame.MeanRelativeDifference,
-            DenseFrameToFrameNormalsDeg: dense._normalsFrameToFrame.MeanAngleDeg);
+            DenseFrameToFrameAgreement: dense._frameToFrame.Labels.Fraction,
+            DenseFrameToFrameDepth: dense._frameToFrame.Depth.MeanRelativeDifference,
+            DenseFrameToFrameNormalsDeg: dense._frameToFrame.Normals.MeanAngleDeg);
+    }
+
+    /// <summary>Each output against the same runner's output on the previous frame.</summary>
+    private sealed class FrameToFrame
+    {
+        private Predictions? _previous;
+
+        public SegmentationAgreement Labels { get; } = new();
+        public DepthAgreement Depth { get; } = new();
+        public NormalsAgreement Normals { get; } = new();
+
+        public void Add(Predictions o)
+        {
+            if (_previous is { } p)
+            {
+                if (o.Labels != null && p.Labels != null) Labels.Add(o.Labels, p.Labels);
+                if (o.Depth != null && p.Depth != null) Depth.Add(o.Depth, p.Depth);
+                if (o.Normals != null && p.Normals != null) Normals.Add(o.Normals, p.Normals);
+            }
+            _previous = o;
+        }
     }
 }

@@ -107,10 +107,13 @@ public sealed class TrainingBatch : IDisposable
             tensor(normals, [batch, 3, h, w]), (row, col));
     }
 
-    /// <summary>Throws unless <paramref name="batch"/> can hold neighbour pairs (even, at least 2).</summary>
+    /// <summary>Whether <paramref name="batch"/> can hold neighbour pairs (even, at least 2).</summary>
+    public static bool HoldsPairs(int batch) => batch >= 2 && batch % 2 == 0;
+
+    /// <summary>Throws unless <paramref name="batch"/> can hold neighbour pairs (see <see cref="HoldsPairs"/>).</summary>
     public static void EnsurePairs(int batch)
     {
-        if (batch < 2 || batch % 2 != 0)
+        if (!HoldsPairs(batch))
         {
             throw new ArgumentException($"a batch of neighbour pairs (temporal-consistency penalty) needs an even size >= 2; got {batch}", nameof(batch));
         }

@@ -106,7 +106,7 @@ public static class TrainCommand
         string? taskName = args.String("task");
         int threads = args.Int("threads", Environment.ProcessorCount, 1, 1024);
         args.EnsureAllUsed();
-        if (template.TemporalWeight > 0 && (template.Batch < 2 || template.Batch % 2 != 0))
+        if (template.TemporalWeight > 0 && !TrainingBatch.HoldsPairs(template.Batch))
         {
             throw new CliException($"--batch {template.Batch}: --temporal trains on pairs of neighbouring frames, so the batch must be even and at least 2");
         }
@@ -138,9 +138,6 @@ public static class TrainCommand
             }));
             return stages.All(s => RunStage(s, stop.Token)) ? 0 : Interrupted;
         }
-        var tasks = (taskName ?? (stage == "sub" ? string.Join(',', config.SubTasks.Select(t => t.Name())) : "segmentation")).Split(',', StringSplitOptions.TrimEntries)
-            .Select(name => VisionTasks.TryParse(name, out var t) ? t : throw new CliException($"unknown task '{name}' (segmentation, depth, normals)"))
-            .Distinct().ToArray();
         var parsedStage = stage switch
         {
             "base" => TrainStage.Base,
@@ -148,6 +145,11 @@ public static class TrainCommand
             "single" => TrainStage.Single,
             _ => throw new CliException($"unknown stage '{stage}' (base, sub, single, all)"),
         };
+        var tasks = taskName == null
+            ? (parsedStage == TrainStage.SubTask ? config.SubTasks : [VisionTask.Segmentation])
+            : taskName.Split(',', StringSplitOptions.TrimEntries)
+                .Select(name => VisionTasks.TryParse(name, out var t) ? t : throw new CliException($"unknown task '{name}' (segmentation, depth, normals)"))
+                .Distinct().ToArray();
         if (parsedStage == TrainStage.SubTask && template.InitPath == null)
         {
             throw new CliException("--stage sub needs --init MODEL (a trained base)");

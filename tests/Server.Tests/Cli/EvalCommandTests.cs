@@ -13,14 +13,15 @@ public sealed class EvalCommandTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("streammtl-eval-cli-").FullName;
 
+    private static string Cli => Path.Combine(AppContext.BaseDirectory, "streammtl");
+
     [Fact]
     public async Task Eval_with_dump_writes_one_error_map_per_frame()
     {
-        string cli = Path.Combine(AppContext.BaseDirectory, "streammtl");
         string model = Path.Combine(_dir, "tiny.safetensors");
         string dump = Path.Combine(_dir, "maps");
-        await TrainTinyModel(cli, model);
-        await using var eval = ChildProcess.Start(cli, ["eval", "--model", model, "--baselines", "", "--sequences", "1", "--frames", "3",
+        await TrainTinyModel(model);
+        await using var eval = ChildProcess.Start(Cli, ["eval", "--model", model, "--baselines", "", "--sequences", "1", "--frames", "3",
             "--size", "64x48", "--dump", dump]);
         Assert.True(await eval.WaitAsync(TimeSpan.FromSeconds(120)) == 0, eval.Output);
 
@@ -33,19 +34,18 @@ public sealed class EvalCommandTests : IDisposable
     [Fact]
     public async Task Eval_with_record_stores_the_report_in_the_model_file_and_leaves_the_weights()
     {
-        string cli = Path.Combine(AppContext.BaseDirectory, "streammtl");
         string model = Path.Combine(_dir, "tiny.safetensors");
         string json = Path.Combine(_dir, "report.json");
-        await TrainTinyModel(cli, model);
+        await TrainTinyModel(model);
         var before = TensorBytes(model);
         Assert.Empty(ModelFile.ReadMetadata(model).Metrics);
 
-        await using (var refused = ChildProcess.Start(cli, ["eval", "--model", model, "--baselines", "", "--threshold", "0.1", "--record"]))
+        await using (var refused = ChildProcess.Start(Cli, ["eval", "--model", model, "--baselines", "", "--threshold", "0.1", "--record"]))
         {
             Assert.Equal(2, await refused.WaitAsync(TimeSpan.FromSeconds(120)));
             Assert.Contains("--record stores figures of the model as stored", refused.Output, StringComparison.Ordinal);
         }
-        await using var eval = ChildProcess.Start(cli, ["eval", "--model", model, "--baselines", "", "--sequences", "1", "--frames", "2",
+        await using var eval = ChildProcess.Start(Cli, ["eval", "--model", model, "--baselines", "", "--sequences", "1", "--frames", "2",
             "--size", "64x48", "--json", json, "--record"]);
         Assert.True(await eval.WaitAsync(TimeSpan.FromSeconds(120)) == 0, eval.Output);
 
@@ -60,9 +60,9 @@ public sealed class EvalCommandTests : IDisposable
         Assert.Equal(before, TensorBytes(model));
     }
 
-    private static async Task TrainTinyModel(string cli, string model)
+    private static async Task TrainTinyModel(string model)
     {
-        await using var train = ChildProcess.Start(cli, ["train", "--stage", "base", "--threads", "1", "--blocks", "2", "--dim", "16",
+        await using var train = ChildProcess.Start(Cli, ["train", "--stage", "base", "--threads", "1", "--blocks", "2", "--dim", "16",
             "--heads", "1", "--rank", "2", "--head-hidden", "8", "--split", "1", "--crop", "2x3", "--batch", "2", "--steps", "2", "--out", model]);
         Assert.True(await train.WaitAsync(TimeSpan.FromSeconds(120)) == 0, train.Output);
     }
