@@ -45,6 +45,38 @@ public static class Losses
     }
 
     /// <summary>
+    /// Output-stability penalty between the two samples of each pair (2i and 2i+1) of a batch of twins, the same
+    /// frame degraded twice: segmentation, the symmetric KL divergence between the two pixel-wise class
+    /// distributions (the decision flips a compressed static stream shows come from small changes of nearly tied
+    /// logits); depth, the L1 difference of log-depth; normals, 1 - cos between the two directions. Mean over pixels.
+    /// </summary>
+    public static Tensor Stability(VisionTask task, Tensor raw)
+    {
+        if (raw.shape[0] % 2 != 0)
+        {
+            throw new ArgumentException($"outputs must hold pairs (even batch); got [{string.Join(", ", raw.shape)}]", nameof(raw));
+        }
+        var pairs = raw.view([raw.shape[0] / 2, 2, .. raw.shape[1..]]);
+        var a = pairs.select(1, 0);
+        var b = pairs.select(1, 1);
+        switch (task)
+        {
+            case VisionTask.Segmentation:
+                var logA = F.log_softmax(a, 1);
+                var logB = F.log_softmax(b, 1);
+                // KL(a||b) + KL(b||a) = sum over classes of (p_a - p_b)(log p_a - log p_b); halved.
+                return (logA.exp() - logB.exp()).mul(logA - logB).sum(1).mean().mul(Scalars.Of(0.5));
+            case VisionTask.Depth:
+                return (a - b).abs().mean();
+            case VisionTask.Normals:
+                var cosine = (F.normalize(a, p: 2, dim: 1, eps: 1e-6) * F.normalize(b, p: 2, dim: 1, eps: 1e-6)).sum(1);
+                return cosine.neg().PlusInPlace(1).mean();
+            default:
+                throw new ArgumentOutOfRangeException(nameof(task));
+        }
+    }
+
+    /// <summary>
     /// Class weights (1/frequency)^0.5, normalised to mean 1, from the labels of a frame pool. Floor and
     /// walls cover most pixels; without weighting the small objects, which decide mIoU, learn last.
     /// </summary>

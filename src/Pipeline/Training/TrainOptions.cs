@@ -59,6 +59,19 @@ public sealed record TrainOptions
     /// </summary>
     public double AuxiliaryWeight { get; init; }
 
+    /// <summary>
+    /// Weight of the output-stability penalty (<see cref="Losses.Stability"/>); 0 = off. When on, each batch is
+    /// Batch/2 twins: the same rendered frame twice, same crop and flip, each copy degraded on its own by the
+    /// compression augmentation (so it needs <see cref="JpegMinQuality"/>), both supervised; the penalty is the
+    /// difference between the trained tasks' outputs on the two copies. It asks for what a static camera's
+    /// compressed stream needs: the same decision when only the artefacts change. Not with <see cref="TemporalWeight"/>,
+    /// which pairs neighbouring frames instead.
+    /// </summary>
+    public double StabilityWeight { get; init; }
+
+    /// <summary>Whether batches are pairs (neighbours for the temporal penalty, twins for the stability penalty).</summary>
+    public bool Paired => TemporalWeight > 0 || StabilityWeight > 0;
+
     /// <summary>Largest frame distance between the two frames of a neighbour pair (the seed uses 1..2).</summary>
     public int TemporalGap { get; init; } = 2;
 

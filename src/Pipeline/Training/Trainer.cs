@@ -65,14 +65,23 @@ public sealed class Trainer
             optimizer.load_state_dict(OptimizerStatePath);  // AdamW moments and step counts
         }
 
-        bool pairs = o.TemporalWeight > 0;
+        bool pairs = o.Paired;
+        bool twins = o.StabilityWeight > 0;
         if (pairs)
         {
             TrainingBatch.EnsurePairs(o.Batch);  // before the pool is rendered
         }
+        if (twins && o.TemporalWeight > 0)
+        {
+            throw new ArgumentException("the stability penalty pairs each frame with itself and the temporal penalty with its neighbour: use one of them");
+        }
+        if (twins && o.JpegMinQuality <= 0)
+        {
+            throw new ArgumentException("the stability penalty compares two independently degraded copies of a frame: it needs the compression augmentation (JPEG quality > 0)");
+        }
         var dataset = SyntheticDataset.Training(o.Width, o.Height);
         // A resumed run rebuilds the pool, class weights and loss averages of the straight run at that step.
-        int gap = pairs ? o.TemporalGap : 0;
+        int gap = o.TemporalWeight > 0 ? o.TemporalGap : 0;
         var pool = startStep == 0
             ? new FramePool(dataset, o.PoolSize, o.Seed, gap)
             : FramePool.AfterReplacements(dataset, o.PoolSize, o.Seed, gap, startStep, o.ReplacePerStep, StepRandom);
@@ -95,13 +104,13 @@ public sealed class Trainer
             bool full = o.FullFrameEvery > 0 && step % o.FullFrameEvery == o.FullFrameEvery - 1;
             using var scope = NewDisposeScope();
             using var batch = full
-                ? TrainingBatch.Sample(pool, rng, fullBatch, int.MaxValue, int.MaxValue, model.Config, pairs, o.JpegMinQuality)
-                : TrainingBatch.Sample(pool, rng, o.Batch, o.CropRows, o.CropCols, model.Config, pairs, o.JpegMinQuality);
+                ? TrainingBatch.Sample(pool, rng, fullBatch, int.MaxValue, int.MaxValue, model.Config, pairs, o.JpegMinQuality, twins)
+                : TrainingBatch.Sample(pool, rng, o.Batch, o.CropRows, o.CropCols, model.Config, pairs, o.JpegMinQuality, twins);
             var images = batch.Images.to(device);
             ForwardResult forward;
             using (Autocast.BFloat16(o.BFloat16))
             {
-                forward = model.Forward(images, new ForwardOptions(tasks, 0f, null, batch.GridOffset, KeepBlockOutputs: pairs));
+                forward = model.Forward(images, new ForwardOptions(tasks, 0f, null, batch.GridOffset, KeepBlockOutputs: o.TemporalWeight > 0));
             }
             var onDevice = batch.To(device);
             var loss = trained.Select(t => Losses.For(t, forward.Raw(t), onDevice, classWeights)).Aggregate((a, b) => a.Plus(b));
@@ -111,10 +120,12 @@ public sealed class Trainer
             }
             if (pairs)
             {
-                var temporal = trained.Select(t => Losses.TemporalPenalty(forward.BlockOutputs(t))).Aggregate((a, b) => a.Plus(b));
-                double penalty = temporal.item<float>();
+                var pairPenalty = twins
+                    ? trained.Select(t => Losses.Stability(t, forward.Raw(t))).Aggregate((a, b) => a.Plus(b))
+                    : trained.Select(t => Losses.TemporalPenalty(forward.BlockOutputs(t))).Aggregate((a, b) => a.Plus(b));
+                double penalty = pairPenalty.item<float>();
                 emaTemporal = double.IsNaN(emaTemporal) ? penalty : 0.98 * emaTemporal + 0.02 * penalty;
-                loss = loss.Plus(temporal.mul(Scalars.Of(o.TemporalWeight)));
+                loss = loss.Plus(pairPenalty.mul(Scalars.Of(twins ? o.StabilityWeight : o.TemporalWeight)));
             }
             optimizer.zero_grad();
             loss.backward();
@@ -130,7 +141,7 @@ public sealed class Trainer
                 double seconds = clock.Elapsed.TotalSeconds;
                 double rate = (step - startStep + 1) * (double)o.Batch / Math.Max(seconds, 1e-9);
                 _progress?.Invoke(new TrainProgress(StageName, step + 1, o.Steps, emaLoss, rate,
-                    clock.Elapsed, startStep, emaTemporal));
+                    clock.Elapsed, startStep, emaTemporal, twins ? "stability" : "temporal"));
             }
             if (o.CheckpointEvery > 0 && (step + 1) % o.CheckpointEvery == 0 && step + 1 < o.Steps)
             {
@@ -139,9 +150,13 @@ public sealed class Trainer
         }
 
         var recipe = new List<string> { $"{o.CropRows}x{o.CropCols} tokens", $"full frame every {o.FullFrameEvery}" };
-        if (pairs)
+        if (o.TemporalWeight > 0)
         {
             recipe.Add($"temporal-consistency penalty {o.TemporalWeight} on neighbour pairs (gap <= {o.TemporalGap})");
+        }
+        if (twins)
+        {
+            recipe.Add($"output-stability penalty {o.StabilityWeight} on twins (one frame, two degradations)");
         }
         if (auxiliary.Count > 0)
         {

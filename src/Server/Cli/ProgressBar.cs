@@ -12,7 +12,7 @@ public static class ProgressBar
         const int width = 30;
         int filled = (int)((double)p.Step / p.Steps * width);
         string bar = new string('#', filled) + new string('.', width - filled);
-        string temporal = double.IsNaN(p.Temporal) ? "" : $" temporal {p.Temporal:F4}";
+        string temporal = double.IsNaN(p.Temporal) ? "" : $" {p.PenaltyName} {p.Temporal:F4}";
         string text = $"[{p.Stage}] [{bar}] {p.Step}/{p.Steps} loss {p.Loss:F4}{temporal} {p.SamplesPerSecond:F1} samples/s " +
             $"elapsed {p.Elapsed:hh\\:mm\\:ss} eta {p.Remaining:hh\\:mm\\:ss}";
         if (!Console.IsOutputRedirected)

@@ -37,6 +37,9 @@ public static class TrainCommand
           --temporal W     temporal-consistency penalty weight: batches become pairs of neighbouring
                            frames and the trained blocks' outputs are kept close between them [0 = off]
           --temporal-gap N largest frame distance within a pair                    [2]
+          --stability W    output-stability penalty weight: batches become pairs of one frame
+                           degraded twice (needs --jpeg), and the trained tasks' outputs on the two
+                           copies are kept close (segmentation: symmetric KL) [0 = off; not with --temporal]
           --aux W          base stage: add depth and normals losses x W through the sub-task
                            branches, so the shared blocks learn geometry too     [0 = off]
           --jpeg Q         compression augmentation: re-encode 75% of crops as JPEG at a quality
@@ -96,6 +99,7 @@ public static class TrainCommand
             Resume = args.Flag("resume"),
             TemporalWeight = args.Double("temporal", 0, 0, 1000),
             TemporalGap = args.Int("temporal-gap", 2, 1, 100),
+            StabilityWeight = args.Double("stability", 0, 0, 1000),
             JpegMinQuality = args.Int("jpeg", 0, 0, 100),
             BFloat16 = args.Flag("bf16"),
             AuxiliaryWeight = args.Double("aux", 0, 0, 1000),
@@ -109,6 +113,21 @@ public static class TrainCommand
         if (template.TemporalWeight > 0 && !TrainingBatch.HoldsPairs(template.Batch))
         {
             throw new CliException($"--batch {template.Batch}: --temporal trains on pairs of neighbouring frames, so the batch must be even and at least 2");
+        }
+        if (template.StabilityWeight > 0)
+        {
+            if (template.TemporalWeight > 0)
+            {
+                throw new CliException("--stability pairs each frame with a second degraded copy of itself, --temporal with its neighbour: use one of them");
+            }
+            if (template.JpegMinQuality <= 0)
+            {
+                throw new CliException("--stability compares two independently degraded copies of a frame: add --jpeg Q (e.g. --jpeg 30)");
+            }
+            if (!TrainingBatch.HoldsPairs(template.Batch))
+            {
+                throw new CliException($"--batch {template.Batch}: --stability trains on pairs of copies of a frame, so the batch must be even and at least 2");
+            }
         }
         TorchSharp.torch.set_num_threads(threads);
 

@@ -57,6 +57,19 @@ public sealed partial class TrainCommandTests : IDisposable
         Assert.False(File.Exists(output + ".ckpt"));
     }
 
+    [Theory]
+    [InlineData("--stability 1 --batch 4", "--stability compares two independently degraded copies of a frame: add --jpeg Q (e.g. --jpeg 30)")]
+    [InlineData("--stability 1 --jpeg 30 --temporal 0.3 --batch 4", "--stability pairs each frame with a second degraded copy of itself, --temporal with its neighbour: use one of them")]
+    [InlineData("--stability 1 --jpeg 30 --batch 3", "--batch 3: --stability trains on pairs of copies of a frame, so the batch must be even and at least 2")]
+    public void The_stability_penalty_without_what_it_needs_is_refused_before_training(string options, string message)
+    {
+        string output = Path.Combine(_dir, "stability.safetensors");
+        string[] args = [.. TinyModel.Where((_, i) => i < TinyModel.Length - 2), .. options.Split(' '), "--steps", "5", "--out", output];
+        var error = Assert.Throws<CliException>(() => TrainCommand.Run(CliArgs.Parse(args)));
+        Assert.Equal(message, error.Message);
+        Assert.False(File.Exists(output + ".ckpt"));
+    }
+
     [GeneratedRegex(@"interrupted after step (\d+) of 1000000: checkpoint .*model\.safetensors\.ckpt; run the same command with --resume")]
     private static partial Regex StoppedAt();
 
