@@ -1,5 +1,6 @@
 using StreamMtl.Pipeline.Model;
 using StreamMtl.Pipeline.Tests.Model;
+using StreamMtl.Pipeline.Tests.Weights;
 using StreamMtl.Pipeline.Training;
 using StreamMtl.Pipeline.Weights;
 using static TorchSharp.torch;
