@@ -67,11 +67,12 @@ public sealed class Trainer
 
         bool pairs = o.Paired;
         bool twins = o.StabilityWeight > 0;
+        bool neighbours = o.TemporalWeight > 0;
         if (pairs)
         {
             TrainingBatch.EnsurePairs(o.Batch);  // before the pool is rendered
         }
-        if (twins && o.TemporalWeight > 0)
+        if (twins && neighbours)
         {
             throw new ArgumentException("the stability penalty pairs each frame with itself and the temporal penalty with its neighbour: use one of them");
         }
@@ -81,7 +82,7 @@ public sealed class Trainer
         }
         var dataset = SyntheticDataset.Training(o.Width, o.Height);
         // A resumed run rebuilds the pool, class weights and loss averages of the straight run at that step.
-        int gap = o.TemporalWeight > 0 ? o.TemporalGap : 0;
+        int gap = neighbours ? o.TemporalGap : 0;
         var pool = startStep == 0
             ? new FramePool(dataset, o.PoolSize, o.Seed, gap)
             : FramePool.AfterReplacements(dataset, o.PoolSize, o.Seed, gap, startStep, o.ReplacePerStep, StepRandom);
@@ -110,7 +111,7 @@ public sealed class Trainer
             ForwardResult forward;
             using (Autocast.BFloat16(o.BFloat16))
             {
-                forward = model.Forward(images, new ForwardOptions(tasks, 0f, null, batch.GridOffset, KeepBlockOutputs: o.TemporalWeight > 0));
+                forward = model.Forward(images, new ForwardOptions(tasks, 0f, null, batch.GridOffset, KeepBlockOutputs: neighbours));
             }
             var onDevice = batch.To(device);
             var loss = trained.Select(t => Losses.For(t, forward.Raw(t), onDevice, classWeights)).Aggregate((a, b) => a.Plus(b));
@@ -150,7 +151,7 @@ public sealed class Trainer
         }
 
         var recipe = new List<string> { $"{o.CropRows}x{o.CropCols} tokens", $"full frame every {o.FullFrameEvery}" };
-        if (o.TemporalWeight > 0)
+        if (neighbours)
         {
             recipe.Add($"temporal-consistency penalty {o.TemporalWeight} on neighbour pairs (gap <= {o.TemporalGap})");
         }

@@ -38,12 +38,13 @@ public sealed class TrainingBatch : IDisposable
     /// half of them. With <paramref name="pairs"/> the batch is batch/2 neighbour pairs: samples 2i and 2i+1 are a
     /// frame and its neighbour from the pool, with the same crop and flip. A <paramref name="jpegMinQuality"/> above 0
     /// re-encodes crops as JPEG (<see cref="CameraDegradation"/>), each on its own, so the two frames of a pair differ in
-    /// their artefacts too. With <paramref name="twins"/> (and <paramref name="pairs"/>) the second sample of a pair is
-    /// the same frame as the first, so the pair differs only in its degradation.
+    /// their artefacts too. With <paramref name="twins"/> (which implies <paramref name="pairs"/>) the second sample of a
+    /// pair is the same frame as the first, so the pair differs only in its degradation.
     /// </summary>
     public static TrainingBatch Sample(FramePool pool, Random rng, int batch, int rows, int cols, ModelConfig config, bool pairs = false,
         int jpegMinQuality = 0, bool twins = false)
     {
+        pairs |= twins;
         if (pairs)
         {
             EnsurePairs(batch);
