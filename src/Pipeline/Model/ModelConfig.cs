@@ -33,6 +33,12 @@ public sealed record ModelConfig
     /// <summary>Hidden width of the token-local heads.</summary>
     public int HeadHidden { get; init; } = 128;
 
+    /// <summary>Tasks whose head adds the pixel-aware convolution refinement (see <see cref="TokenHead"/>); empty = none.</summary>
+    public VisionTask[] RefineTasks { get; init; } = [];
+
+    /// <summary>Hidden channels of the head refinement.</summary>
+    public int RefineHidden { get; init; } = 6;
+
     public int Classes { get; init; } = 7;
 
     /// <summary>Token grid the position embedding was trained on (rows, cols); interpolated for other grids.</summary>
@@ -65,6 +71,9 @@ public sealed record ModelConfig
         if (StemWidths.Length > 0 && Patch % (1 << StemWidths.Length) != 0)
             errors.Add($"a {StemWidths.Length}-level stem needs the patch {Patch} to be a multiple of {1 << StemWidths.Length}");
         if (Rank < 1) errors.Add($"rank must be >= 1, got {Rank}");
+        if (RefineTasks.Length > 0 && RefineHidden < 1) errors.Add($"refine hidden must be >= 1, got {RefineHidden}");
+        if (RefineTasks.Any(t => !Has(t))) errors.Add($"refined tasks must be tasks of the model, got {string.Join(", ", RefineTasks.Where(t => !Has(t)).Select(t => t.Name()))}");
+        if (RefineTasks.Distinct().Count() != RefineTasks.Length) errors.Add("refined tasks must be distinct");
         if (Classes < 2) errors.Add($"classes must be >= 2, got {Classes}");
         if (PosGridRows < 1 || PosGridCols < 1) errors.Add("position grid must be at least 1x1");
         if (SubTasks.Contains(BaseTask)) errors.Add($"sub-tasks must not include the base task {BaseTask.Name()}");

@@ -62,7 +62,7 @@ public sealed partial class MultiTaskVit
                 var sub = task == baseTask ? null : _subBlocks[task][i - Config.DeltaFrom];
                 y = GatedBlock(y, i, sub, branch.Block(i), task, pass, full);
             }
-            result[task] = GatedHead(task, y, x0, branch, pass, full);
+            result[task] = GatedHead(task, y, x0, patches, branch, pass, full);
             branch.LastFrame = pass.FrameIndex;
         }
         return result;
@@ -155,16 +155,17 @@ public sealed partial class MultiTaskVit
     internal Tensor AssembleHead(VisionTask task, Tensor tokenOutputs, int rows, int cols) =>
         _heads[task].Assemble(tokenOutputs.unsqueeze(0), rows, cols);
 
-    private GatedHeadOutput GatedHead(VisionTask task, Tensor x, Tensor x0, BranchReuseState branch, GatedPass pass, bool full)
+    private GatedHeadOutput GatedHead(VisionTask task, Tensor x, Tensor x0, Tensor patches, BranchReuseState branch, GatedPass pass, bool full)
     {
         var head = _heads[task];
         var gate = branch.Head!;
         long n = x.shape[0];
         var input = cat([_norms[task].Apply(x), x0], dim: -1);
         var selection = pass.Select(gate, input, full, task, "head");
-        var outputs = gate.Apply(input, selection, head.TokenOutputs);
-        pass.Flops.Linear(task, selection.Count, n, head.InFeatures, head.Hidden);
-        pass.Flops.Linear(task, selection.Count, n, head.Hidden, head.OutFeatures);
+        // A refining head also reads its patch's pixels; the gate still decides on the features alone (a patch
+        // whose pixels moved has moved its embedding x0, which is part of them).
+        var outputs = gate.Apply(input, selection, head.TokenOutputs, head.Refines ? cat([input, patches], dim: -1) : null);
+        head.CountFlops(pass.Flops, task, selection.Count, n);
         return new GatedHeadOutput(outputs, selection);
     }
 }

@@ -174,7 +174,7 @@ public sealed partial class MultiTaskVit : nn.Module
             }
             if (options.Tasks.Contains(baseTask))
             {
-                result.Set(baseTask, RunHead(baseTask, x, x0, rows, cols, counter));
+                result.Set(baseTask, RunHead(baseTask, x, x0, images, rows, cols, counter));
             }
         }
 
@@ -189,19 +189,20 @@ public sealed partial class MultiTaskVit : nn.Module
                           : DenseBlock(y, i, sub, null, task, counter);
                 Keep(task, y);
             }
-            result.Set(task, RunHead(task, y, x0, rows, cols, counter));
+            result.Set(task, RunHead(task, y, x0, images, rows, cols, counter));
         }
         return result;
     }
 
-    private Tensor RunHead(VisionTask task, Tensor x, Tensor x0, int rows, int cols, FlopCounter counter)
+    private Tensor RunHead(VisionTask task, Tensor x, Tensor x0, Tensor images, int rows, int cols, FlopCounter counter)
     {
         var head = _heads[task];
         long tokens = x.shape[0] * x.shape[1];
-        var input = cat([_norms[task].Apply(x), x0], dim: -1);
+        var input = head.Refines
+            ? cat([_norms[task].Apply(x), x0, _embed.Patches(images)], dim: -1)
+            : cat([_norms[task].Apply(x), x0], dim: -1);
         var outputs = head.TokenOutputs(input);
-        counter.Linear(task, tokens, tokens, head.InFeatures, head.Hidden);
-        counter.Linear(task, tokens, tokens, head.Hidden, head.OutFeatures);
+        head.CountFlops(counter, task, tokens, tokens);
         return head.Assemble(outputs, rows, cols);
     }
 

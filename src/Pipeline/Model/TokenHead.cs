@@ -1,6 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
+using StreamMtl.Pipeline.Flops;
 
 namespace StreamMtl.Pipeline.Model;
 
@@ -9,11 +10,18 @@ namespace StreamMtl.Pipeline.Model;
 /// pixels' own detail, for sharp boundaries inside a patch), goes through a two-layer MLP to a
 /// p x p x C patch; the patches are pixel-shuffled to full resolution. Token-local, so it can be
 /// recomputed for changed tokens only.
+/// With a refinement (<see cref="ModelConfig.RefineTasks"/>), the patch's raw outputs and its own pixels
+/// then go through a small convolution (3x3 to <see cref="ModelConfig.RefineHidden"/> channels, GELU, 1x1
+/// back), added to the raw outputs: it snaps outlines to the edges in the pixels. It is padded with zeros
+/// at the patch border, not read across it, so the head stays token-local. Its head input carries the
+/// patch's normalised pixels after the two feature vectors: [.., 2D + 3*p*p].
 /// </summary>
 public sealed class TokenHead : nn.Module
 {
     private readonly LinearWeights _fc1;
     private readonly LinearWeights _fc2;
+    private readonly ConvWeights? _refine;
+    private readonly ConvWeights? _refineOut;
     private readonly int _patch;
 
     public TokenHead(string name, ModelConfig config, VisionTask task) : base(name)
@@ -25,7 +33,18 @@ public sealed class TokenHead : nn.Module
         _fc2 = new LinearWeights("fc2", config.HeadHidden, (long)Channels * config.Patch * config.Patch);
         register_module("fc1", _fc1);
         register_module("fc2", _fc2);
+        if (config.RefineTasks.Contains(task))
+        {
+            // The output conv starts at zero: a refinement added to a trained head leaves its outputs as they were.
+            _refine = new ConvWeights("refine", Channels + 3, config.RefineHidden, 3);
+            _refineOut = new ConvWeights("refine_out", config.RefineHidden, Channels, 1, zeroInit: true);
+            register_module("refine", _refine);
+            register_module("refine_out", _refineOut);
+        }
     }
+
+    /// <summary>True when the head has the pixel-aware refinement, and so takes the patch's pixels in its input.</summary>
+    public bool Refines => _refine != null;
 
     public VisionTask Task { get; }
 
@@ -33,15 +52,46 @@ public sealed class TokenHead : nn.Module
 
     public long InFeatures => _fc1.InFeatures;
 
+    /// <summary>Pixel values appended to the head input (3*p*p with a refinement, else 0).</summary>
+    public long PixelInputs => Refines ? 3L * _patch * _patch : 0;
+
     public long Hidden => _fc1.OutFeatures;
 
     public long OutFeatures => _fc2.OutFeatures;
 
-    /// <summary>FLOPs of one token through both linears (2 per multiply-add).</summary>
-    public long FlopsPerToken => 2 * (InFeatures * Hidden + Hidden * OutFeatures);
+    /// <summary>FLOPs of one token through both linears and the refinement (2 per multiply-add).</summary>
+    public long FlopsPerToken => 2 * (InFeatures * Hidden + Hidden * OutFeatures)
+        + (Refines ? (long)_patch * _patch * (_refine!.FlopsPerPixel + _refineOut!.FlopsPerPixel) : 0);
 
-    /// <summary>Per-token patch outputs [..., p*p*C] from head inputs [..., 2D].</summary>
-    public Tensor TokenOutputs(Tensor headInput) => _fc2.Apply(F.gelu(_fc1.Apply(headInput)));
+    /// <summary>Counts <paramref name="rows"/> of <paramref name="denseRows"/> tokens through the head.</summary>
+    public void CountFlops(FlopCounter counter, VisionTask task, long rows, long denseRows)
+    {
+        counter.Linear(task, rows, denseRows, InFeatures, Hidden);
+        counter.Linear(task, rows, denseRows, Hidden, OutFeatures);
+        if (Refines)
+        {
+            // A k x k convolution per pixel is a linear map of its in * k * k inputs.
+            long area = (long)_patch * _patch;
+            counter.Linear(task, rows * area, denseRows * area, _refine!.InChannels * 9, _refine.OutChannels);
+            counter.Linear(task, rows * area, denseRows * area, _refineOut!.InChannels, _refineOut.OutChannels);
+        }
+    }
+
+    /// <summary>Per-token patch outputs [..., p*p*C] from head inputs [..., 2D] (plus [3*p*p] pixels with a refinement).</summary>
+    public Tensor TokenOutputs(Tensor headInput)
+    {
+        if (!Refines)
+        {
+            return _fc2.Apply(F.gelu(_fc1.Apply(headInput)));
+        }
+        var raw = _fc2.Apply(F.gelu(_fc1.Apply(headInput.narrow(-1, 0, InFeatures))));
+        var leading = raw.shape[..^1];
+        int p = _patch;
+        var logits = raw.reshape(-1, Channels, p, p);
+        var pixels = headInput.narrow(-1, InFeatures, PixelInputs).reshape(-1, 3, p, p);
+        var delta = _refineOut!.Apply(F.gelu(_refine!.Apply(cat([logits, pixels], dim: 1))));
+        return logits.add(delta).view([.. leading, OutFeatures]);
+    }
 
     /// <summary>Pixel-shuffles token outputs [B, h*w, C*p*p] (C, py, px order) to raw maps [B, C, h*p, w*p].</summary>
     public Tensor Assemble(Tensor tokenOutputs, int gridRows, int gridCols)

@@ -223,7 +223,7 @@ public sealed class Trainer
         {
             // A warm start keeps the file's split unless one is asked for: the auxiliary losses then run
             // through the sub-task blocks the served model will use.
-            return ModelFile.Load(o.InitPath, o.SplitLayer);
+            return ModelFile.Load(o.InitPath, o.SplitLayer, o.Config.RefineTasks, o.Config.RefineHidden);
         }
         var model = new MultiTaskVit(config);
         return (model, new ModelMetadata { Config = config, Classes = [.. SyntheticClasses.Names] });

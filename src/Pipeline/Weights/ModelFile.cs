@@ -51,11 +51,29 @@ public static class ModelFile
     /// Builds the model described by the file and loads its weights. <paramref name="splitLayer"/>
     /// overrides the stored split layer (sub-tasks then share more or fewer base blocks).
     /// </summary>
-    public static (MultiTaskVit Model, ModelMetadata Metadata) Load(string path, int? splitLayer = null)
+    public static (MultiTaskVit Model, ModelMetadata Metadata) Load(string path, int? splitLayer = null) =>
+        Load(path, splitLayer, [], 0);
+
+    /// <summary>
+    /// As <see cref="Load(string, int?)"/>, and gives the heads of <paramref name="refine"/> that lack it the
+    /// pixel-aware refinement (<paramref name="refineHidden"/> channels), starting as the identity; for
+    /// training a refinement on a trained model.
+    /// </summary>
+    public static (MultiTaskVit Model, ModelMetadata Metadata) Load(string path, int? splitLayer, VisionTask[] refine, int refineHidden)
     {
         using var file = SafeTensorsFile.Read(path);
         var metadata = ParseMetadata(path, file.Metadata);
         var config = splitLayer is int split ? metadata.Config with { SplitLayer = split } : metadata.Config;
+        var added = refine.Where(t => !config.RefineTasks.Contains(t)).ToArray();
+        if (added.Length > 0)
+        {
+            if (config.RefineTasks.Length > 0 && config.RefineHidden != refineHidden)
+            {
+                throw new ArgumentException($"{path} refines with {config.RefineHidden} hidden channels; cannot add refinements with {refineHidden}");
+            }
+            config = config with { RefineTasks = [.. config.RefineTasks, .. added], RefineHidden = refineHidden };
+        }
+        var newParts = added.Select(t => $"heads.{t.Name()}.refine").ToList();
         var errors = config.Validate();
         if (errors.Count > 0)
         {
@@ -64,7 +82,8 @@ public static class ModelFile
         var model = new MultiTaskVit(config);
         try
         {
-            ModelWeights.LoadInto(model, file, strict: true);
+            ModelWeights.LoadInto(model, file, strict: true,
+                mayBeMissing: name => newParts.Any(prefix => name.StartsWith(prefix, StringComparison.Ordinal)));
         }
         catch
         {

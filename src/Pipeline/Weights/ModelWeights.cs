@@ -17,13 +17,15 @@ public static class ModelWeights
     /// <summary>
     /// Copies the file's tensors into the module's parameters by name. Everything is checked before anything
     /// is copied, so a failed load leaves the module as it was. Extra tensors in the file are an error when
-    /// <paramref name="strict"/>. Modules that cache values derived from weights must drop those caches after.
+    /// <paramref name="strict"/>. Parameters for which <paramref name="mayBeMissing"/> is true keep their
+    /// initial values when the file lacks them (parts added to a trained model, e.g. a head refinement).
+    /// Modules that cache values derived from weights must drop those caches after.
     /// </summary>
-    public static void LoadInto(nn.Module module, SafeTensorsReader file, bool strict = true)
+    public static void LoadInto(nn.Module module, SafeTensorsReader file, bool strict = true, Func<string, bool>? mayBeMissing = null)
     {
         var parameters = module.named_parameters().ToList();
         var problems = new List<string>();
-        var missing = parameters.Where(p => !file.Contains(p.name)).Select(p => p.name).ToList();
+        var missing = parameters.Where(p => !file.Contains(p.name) && mayBeMissing?.Invoke(p.name) != true).Select(p => p.name).ToList();
         if (missing.Count > 0)
         {
             problems.Add($"missing {missing.Count} tensor(s): {List(missing)}");
@@ -54,7 +56,7 @@ public static class ModelWeights
             throw new ModelFormatException($"{file.Path}: weights do not fit the model: " + string.Join("; ", problems));
         }
         using var grad = no_grad();
-        foreach (var (name, parameter) in parameters)
+        foreach (var (name, parameter) in parameters.Where(p => file.Contains(p.name)))
         {
             using var loaded = file.Load(name);
             parameter.copy_(loaded);

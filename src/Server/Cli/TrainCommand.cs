@@ -33,6 +33,9 @@ public static class TrainCommand
                            this split (its own blocks L+1..end); base with --init and --aux: the split
                            the auxiliary losses run through                       [blocks/2; file's]
           --blocks N --dim N --heads N --rank N --head-hidden N   architecture of a new model
+          --refine LIST    heads that get the pixel-aware conv refinement, e.g. segmentation; with
+                           --init, added to the loaded model (starting as the identity)  [none]
+          --refine-hidden N  hidden channels of the refinement                  [6]
           --stem LIST      hierarchical patch stem widths, e.g. 48,96; "linear" = plain patch embedding [linear]
           --temporal W     temporal-consistency penalty weight: batches become pairs of neighbouring
                            frames and the trained blocks' outputs are kept close between them [0 = off]
@@ -67,6 +70,24 @@ public static class TrainCommand
         return widths;
     }
 
+    private static VisionTask[] ParseRefine(string? text)
+    {
+        if (text is null)
+        {
+            return [];
+        }
+        var tasks = new List<VisionTask>();
+        foreach (var name in text.Split(',', StringSplitOptions.TrimEntries))
+        {
+            if (!VisionTasks.TryParse(name, out var task))
+            {
+                throw new CliException($"--refine: '{name}' is not a task (segmentation, depth, normals)");
+            }
+            if (!tasks.Contains(task)) tasks.Add(task);
+        }
+        return [.. tasks];
+    }
+
     public static int Run(CliArgs args)
     {
         string stage = args.String("stage", "all");
@@ -83,6 +104,8 @@ public static class TrainCommand
             Rank = args.Int("rank", defaults.Rank, 1, 1024),
             HeadHidden = args.Int("head-hidden", defaults.HeadHidden, 1, 4096),
             StemWidths = ParseStem(args.String("stem", "linear")),
+            RefineTasks = ParseRefine(args.String("refine")),
+            RefineHidden = args.Int("refine-hidden", defaults.RefineHidden, 1, 256),
         };
         int? splitOption = args.OptionalInt("split", 0, config.Blocks);
         int split = splitOption ?? config.Blocks / 2;

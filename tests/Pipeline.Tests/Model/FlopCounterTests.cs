@@ -28,6 +28,27 @@ public sealed class FlopCounterTests
     }
 
     [Fact]
+    public void HeadRefinementIsCountedAsItsConvolutionsPerPixel()
+    {
+        using var scope = NewDisposeScope();
+        var config = TinyModels.Config(blocks: 2, split: 1) with { SubTasks = [] };
+        using var plain = new MultiTaskVit(config);
+        using var refined = new MultiTaskVit(config with { RefineTasks = [VisionTask.Segmentation], RefineHidden = 5 });
+        using var noGrad = no_grad();
+        var images = randn(1, 3, 32, 48);
+        var plainCount = new FlopCounter();
+        var refinedCount = new FlopCounter();
+        using var a = plain.Forward(images, new ForwardOptions(TaskSet.Segmentation), plainCount);
+        using var b = refined.Forward(images, new ForwardOptions(TaskSet.Segmentation), refinedCount);
+
+        long pixels = 32 * 48, c = 7, hidden = 5;
+        long refine = 2 * pixels * ((c + 3) * 3 * 3 * hidden + hidden * c);
+        Assert.Equal(plainCount.Executed(VisionTask.Segmentation) + refine, refinedCount.Executed(VisionTask.Segmentation));
+        Assert.Equal(refinedCount.Executed(VisionTask.Segmentation), refinedCount.Dense(VisionTask.Segmentation));
+        Assert.Equal(plain.HeadFlopsPerToken(VisionTask.Segmentation) + refine / 6, refined.HeadFlopsPerToken(VisionTask.Segmentation));
+    }
+
+    [Fact]
     public void SubTaskCountIncludesLowRankTermsAndGateOverhead()
     {
         using var scope = NewDisposeScope();

@@ -19,7 +19,10 @@ internal static class TinyModels
         Classes = 7,
     };
 
-    /// <summary>A model whose sub-task deltas are non-zero (fresh deltas have B = 0 and equal the base).</summary>
+    /// <summary>
+    /// A model whose sub-task deltas and head refinements are non-zero (fresh deltas have B = 0 and equal the
+    /// base; a fresh refinement adds zero).
+    /// </summary>
     public static MultiTaskVit WithRandomDeltas(ModelConfig config, int seed = 5)
     {
         TorchSharp.torch.random.manual_seed(seed);
@@ -28,7 +31,7 @@ internal static class TinyModels
         {
             foreach (var (name, p) in model.named_parameters())
             {
-                if (name.EndsWith("lora_B", StringComparison.Ordinal))
+                if (name.EndsWith("lora_B", StringComparison.Ordinal) || name.Contains(".refine_out.", StringComparison.Ordinal))
                 {
                     p.normal_(0, 0.05);
                 }

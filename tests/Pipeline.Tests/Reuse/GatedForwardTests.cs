@@ -14,10 +14,13 @@ public sealed class GatedForwardTests
     public void IncrementalAttentionKeepsUnchangedQueriesExact() =>
         AssertEqualsDense(ReuseTestModels.Exact with { AttentionRefresh = 1, IncrementalAttention = true });
 
-    private static void AssertEqualsDense(ReuseSettings settings)
+    [Fact]
+    public void HeadsWithTheRefinementEqualDenseOnEveryFrame() => AssertEqualsDense(ReuseTestModels.Exact, refine: true);
+
+    private static void AssertEqualsDense(ReuseSettings settings, bool refine = false)
     {
         using var scope = NewDisposeScope();
-        using var model = ReuseTestModels.Model();
+        using var model = ReuseTestModels.Model(refine: refine);
         using var noGrad = no_grad();
         using var state = new ReuseState(model.Config, 0);
         var a = ReuseTestModels.Frame(1);
@@ -37,11 +40,13 @@ public sealed class GatedForwardTests
         }
     }
 
-    [Fact]
-    public void ChangeConfinedToOnePatchRecomputesOnlyThatToken()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ChangeConfinedToOnePatchRecomputesOnlyThatToken(bool refine)
     {
         using var scope = NewDisposeScope();
-        using var model = ReuseTestModels.Model();
+        using var model = ReuseTestModels.Model(refine: refine);
         using var runner = new ReuseStreamRunner(model, new ReuseSettings { Threshold = 0.05f });
         var a = ReuseTestModels.Frame(1);
         var first = runner.Run(a, 0, TaskSet.All);

@@ -12,8 +12,12 @@ internal static class ReuseTestModels
     public const int Width = 128;
     public const int Tokens = 48;
 
-    public static MultiTaskVit Model(bool hmlpStem = false) => TinyModels.WithRandomDeltas(
-        hmlpStem ? TinyModels.Config() with { StemWidths = [8, 12] } : TinyModels.Config());
+    public static MultiTaskVit Model(bool hmlpStem = false, bool refine = false) => TinyModels.WithRandomDeltas(
+        TinyModels.Config() with
+        {
+            StemWidths = hmlpStem ? [8, 12] : [],
+            RefineTasks = refine ? [VisionTask.Segmentation, VisionTask.Normals] : [],
+        });
 
     public static Tensor Frame(int seed) => randn(1, 3, Height, Width, generator: new Generator((ulong)seed));
 

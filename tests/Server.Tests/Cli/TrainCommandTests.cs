@@ -70,6 +70,16 @@ public sealed partial class TrainCommandTests : IDisposable
         Assert.False(File.Exists(output + ".ckpt"));
     }
 
+    [Fact]
+    public void An_unknown_task_to_refine_is_refused_before_training()
+    {
+        string output = Path.Combine(_dir, "refine.safetensors");
+        string[] args = [.. TinyModel, "--refine", "segmentation,colour", "--steps", "5", "--out", output];
+        var error = Assert.Throws<CliException>(() => TrainCommand.Run(CliArgs.Parse(args)));
+        Assert.Equal("--refine: 'colour' is not a task (segmentation, depth, normals)", error.Message);
+        Assert.False(File.Exists(output + ".ckpt"));
+    }
+
     [GeneratedRegex(@"interrupted after step (\d+) of 1000000: checkpoint .*model\.safetensors\.ckpt; run the same command with --resume")]
     private static partial Regex StoppedAt();
 
