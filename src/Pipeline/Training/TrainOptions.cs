@@ -72,6 +72,12 @@ public sealed record TrainOptions
     /// <summary>Whether batches are pairs (neighbours for the temporal penalty, twins for the stability penalty).</summary>
     public bool Paired => TemporalWeight > 0 || StabilityWeight > 0;
 
+    /// <summary>
+    /// Train the heads only (parameters under heads.*), everything else frozen: e.g. a head refinement on a
+    /// trained trunk, without moving the trunk's decisions. The trunk then runs without building a backward graph.
+    /// </summary>
+    public bool HeadsOnly { get; init; }
+
     /// <summary>Largest frame distance between the two frames of a neighbour pair (the seed uses 1..2).</summary>
     public int TemporalGap { get; init; } = 2;
 

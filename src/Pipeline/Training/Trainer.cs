@@ -52,7 +52,7 @@ public sealed class Trainer
         }
         // Each group is clipped on its own: the trained tasks', then each auxiliary sub-task's own parameters.
         var groups = trained.Select(t => Trainables(model, t).ToList())
-            .Concat(auxiliary.Select(t => model.SubTaskTrainables(t).ToList())).ToList();
+            .Concat(auxiliary.Select(t => OnlyHeadsIfAsked(model, model.SubTaskTrainables(t)).ToList())).ToList();
         var trainables = groups.SelectMany(g => g).ToList();
         var trainableSet = trainables.ToHashSet();
         foreach (var p in model.parameters())
@@ -229,11 +229,21 @@ public sealed class Trainer
         return (model, new ModelMetadata { Config = config, Classes = [.. SyntheticClasses.Names] });
     }
 
-    private IEnumerable<Parameter> Trainables(MultiTaskVit model, VisionTask task) => _options.Stage switch
+    private IEnumerable<Parameter> Trainables(MultiTaskVit model, VisionTask task) => OnlyHeadsIfAsked(model, _options.Stage switch
     {
         TrainStage.SubTask => model.SubTaskTrainables(task),
         _ => model.TaskParameters(model.Config.BaseTask).Select(p => p.Parameter),
-    };
+    });
+
+    private IEnumerable<Parameter> OnlyHeadsIfAsked(MultiTaskVit model, IEnumerable<Parameter> parameters)
+    {
+        if (!_options.HeadsOnly)
+        {
+            return parameters;
+        }
+        var heads = model.named_parameters().Where(p => p.name.StartsWith("heads.", StringComparison.Ordinal)).Select(p => p.parameter).ToHashSet();
+        return parameters.Where(heads.Contains);
+    }
 
     private void SetLearningRate(optim.Optimizer optimizer, int step)
     {

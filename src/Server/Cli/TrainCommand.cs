@@ -36,6 +36,8 @@ public static class TrainCommand
           --refine LIST    heads that get the pixel-aware conv refinement, e.g. segmentation; with
                            --init, added to the loaded model (starting as the identity)  [none]
           --refine-hidden N  hidden channels of the refinement                  [6]
+          --heads-only     train the heads only (everything else frozen), e.g. a new --refine on a
+                           trained model without moving its trunk
           --stem LIST      hierarchical patch stem widths, e.g. 48,96; "linear" = plain patch embedding [linear]
           --temporal W     temporal-consistency penalty weight: batches become pairs of neighbouring
                            frames and the trained blocks' outputs are kept close between them [0 = off]
@@ -125,6 +127,7 @@ public static class TrainCommand
             StabilityWeight = args.Double("stability", 0, 0, 1000),
             JpegMinQuality = args.Int("jpeg", 0, 0, 100),
             BFloat16 = args.Flag("bf16"),
+            HeadsOnly = args.Flag("heads-only"),
             AuxiliaryWeight = args.Double("aux", 0, 0, 1000),
             InitPath = args.String("init") is { } init ? ModelLocator.Resolve(init) : null,
             Config = config,

@@ -1,4 +1,5 @@
 using StreamMtl.Pipeline.Model;
+using StreamMtl.Pipeline.Tests.Model;
 using StreamMtl.Pipeline.Training;
 using StreamMtl.Pipeline.Weights;
 
@@ -52,6 +53,46 @@ public sealed class TrainerTests : IDisposable
                 }
             }
             Assert.Equal(["base", "subtask"], metadata.Training.Select(t => t.Stage));
+        }
+    }
+
+    [Fact]
+    public void AHeadsOnlyRunAddingARefinementTrainsTheHeadsAndLeavesEverythingElse()
+    {
+        new Trainer(Options(TrainStage.Base, VisionTask.Segmentation, 4)).Run();
+        string path = Path.Combine(_dir, "model.safetensors");
+        var (before, _) = ModelFile.Load(path);
+        var initial = before.named_parameters().ToDictionary(p => p.name, p => p.parameter.clone());
+        before.Dispose();
+
+        var options = Options(TrainStage.Base, VisionTask.Segmentation, 6) with
+        {
+            InitPath = path,
+            HeadsOnly = true,
+            AuxiliaryWeight = 0.5,
+            Config = TinyModels.Config() with { RefineTasks = [VisionTask.Segmentation], RefineHidden = 3 },
+        };
+        new Trainer(options).Run();
+        var (after, metadata) = ModelFile.Load(path);
+        using (after)
+        {
+            Assert.Equal([VisionTask.Segmentation], metadata.Config.RefineTasks);
+            foreach (var (name, p) in after.named_parameters())
+            {
+                bool head = name.StartsWith("heads.", StringComparison.Ordinal);
+                if (!initial.TryGetValue(name, out var old))
+                {
+                    Assert.StartsWith("heads.segmentation.refine", name);
+                    continue;
+                }
+                bool changed = !p.allclose(old);
+                Assert.True(!changed || head, $"{name} changed although only the heads train");
+                if (head && name.EndsWith("fc2.weight", StringComparison.Ordinal))
+                {
+                    Assert.True(changed, $"{name} did not train");
+                }
+            }
+            Assert.False(after.get_parameter("heads.segmentation.refine_out.weight")!.abs().max().item<float>() == 0, "the refinement did not train");
         }
     }
 
