@@ -90,7 +90,7 @@ public sealed class TokenHead : nn.Module
         var logits = raw.reshape(-1, Channels, p, p);
         var pixels = headInput.narrow(-1, InFeatures, PixelInputs).reshape(-1, 3, p, p);
         var delta = _refineOut!.Apply(F.gelu(_refine!.Apply(cat([logits, pixels], dim: 1))));
-        return logits.add(delta).view([.. leading, OutFeatures]);
+        return logits.Plus(delta).view([.. leading, OutFeatures]);
     }
 
     /// <summary>Pixel-shuffles token outputs [B, h*w, C*p*p] (C, py, px order) to raw maps [B, C, h*p, w*p].</summary>
