@@ -207,7 +207,7 @@ public sealed class Trainer
             {
                 throw new ArgumentException("the sub-task stage needs --init with a trained base model");
             }
-            var loaded = ModelFile.Load(o.InitPath, o.SplitLayer);
+            var loaded = ModelFile.Load(o.InitPath, o.SplitLayer, o.Config.RefineTasks, o.Config.RefineHidden);
             var missing = o.TrainedTasks.Where(t => !loaded.Model.Config.SubTasks.Contains(t)).ToList();
             if (missing.Count > 0)
             {

@@ -97,6 +97,25 @@ public sealed class TrainerTests : IDisposable
     }
 
     [Fact]
+    public void ASubTaskStageCanAddAndTrainARefinementOfItsOwnHead()
+    {
+        new Trainer(Options(TrainStage.Base, VisionTask.Segmentation, 4)).Run();
+        string path = Path.Combine(_dir, "model.safetensors");
+        var options = Options(TrainStage.SubTask, VisionTask.Depth, 6) with
+        {
+            InitPath = path,
+            Config = TinyModels.Config() with { RefineTasks = [VisionTask.Depth], RefineHidden = 2 },
+        };
+        new Trainer(options).Run();
+        var (after, metadata) = ModelFile.Load(path);
+        using (after)
+        {
+            Assert.Equal([VisionTask.Depth], metadata.Config.RefineTasks);
+            Assert.True(after.get_parameter("heads.depth.refine_out.weight")!.abs().max().item<float>() > 0, "the depth refinement did not train");
+        }
+    }
+
+    [Fact]
     public void JointSubTaskStageEqualsTrainingTheSubTasksOneAfterTheOther()
     {
         new Trainer(Options(TrainStage.Base, VisionTask.Segmentation, 4)).Run();
