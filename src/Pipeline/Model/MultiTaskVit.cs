@@ -198,9 +198,8 @@ public sealed partial class MultiTaskVit : nn.Module
     {
         var head = _heads[task];
         long tokens = x.shape[0] * x.shape[1];
-        var input = head.Refines
-            ? cat([_norms[task].Apply(x), x0, _embed.Patches(images)], dim: -1)
-            : cat([_norms[task].Apply(x), x0], dim: -1);
+        Tensor[] parts = head.Refines ? [_norms[task].Apply(x), x0, _embed.Patches(images)] : [_norms[task].Apply(x), x0];
+        var input = cat(parts, dim: -1);
         var outputs = head.TokenOutputs(input);
         head.CountFlops(counter, task, tokens, tokens);
         return head.Assemble(outputs, rows, cols);

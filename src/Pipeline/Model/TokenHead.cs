@@ -72,7 +72,7 @@ public sealed class TokenHead : nn.Module
         {
             // A k x k convolution per pixel is a linear map of its in * k * k inputs.
             long area = (long)_patch * _patch;
-            counter.Linear(task, rows * area, denseRows * area, _refine!.InChannels * 9, _refine.OutChannels);
+            counter.Linear(task, rows * area, denseRows * area, _refine!.InChannels * _refine.Kernel * _refine.Kernel, _refine.OutChannels);
             counter.Linear(task, rows * area, denseRows * area, _refineOut!.InChannels, _refineOut.OutChannels);
         }
     }

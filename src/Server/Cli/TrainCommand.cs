@@ -72,23 +72,11 @@ public static class TrainCommand
         return widths;
     }
 
-    private static VisionTask[] ParseRefine(string? text)
-    {
-        if (text is null)
-        {
-            return [];
-        }
-        var tasks = new List<VisionTask>();
-        foreach (var name in text.Split(',', StringSplitOptions.TrimEntries))
-        {
-            if (!VisionTasks.TryParse(name, out var task))
-            {
-                throw new CliException($"--refine: '{name}' is not a task (segmentation, depth, normals)");
-            }
-            if (!tasks.Contains(task)) tasks.Add(task);
-        }
-        return [.. tasks];
-    }
+    /// <summary>A comma-separated task list, each task once; <paramref name="unknown"/> words the error for a name that is not a task.</summary>
+    private static VisionTask[] ParseTasks(string text, Func<string, string> unknown) =>
+        [.. text.Split(',', StringSplitOptions.TrimEntries)
+            .Select(name => VisionTasks.TryParse(name, out var t) ? t : throw new CliException(unknown(name)))
+            .Distinct()];
 
     public static int Run(CliArgs args)
     {
@@ -106,7 +94,9 @@ public static class TrainCommand
             Rank = args.Int("rank", defaults.Rank, 1, 1024),
             HeadHidden = args.Int("head-hidden", defaults.HeadHidden, 1, 4096),
             StemWidths = ParseStem(args.String("stem", "linear")),
-            RefineTasks = ParseRefine(args.String("refine")),
+            RefineTasks = args.String("refine") is { } refine
+                ? ParseTasks(refine, name => $"--refine: '{name}' is not a task (segmentation, depth, normals)")
+                : [],
             RefineHidden = args.Int("refine-hidden", defaults.RefineHidden, 1, 256),
         };
         int? splitOption = args.OptionalInt("split", 0, config.Blocks);
@@ -192,9 +182,7 @@ public static class TrainCommand
         };
         var tasks = taskName == null
             ? (parsedStage == TrainStage.SubTask ? config.SubTasks : [VisionTask.Segmentation])
-            : taskName.Split(',', StringSplitOptions.TrimEntries)
-                .Select(name => VisionTasks.TryParse(name, out var t) ? t : throw new CliException($"unknown task '{name}' (segmentation, depth, normals)"))
-                .Distinct().ToArray();
+            : ParseTasks(taskName, name => $"unknown task '{name}' (segmentation, depth, normals)");
         if (parsedStage == TrainStage.SubTask && template.InitPath == null)
         {
             throw new CliException("--stage sub needs --init MODEL (a trained base)");
