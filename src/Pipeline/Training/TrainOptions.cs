@@ -78,6 +78,15 @@ public sealed record TrainOptions
     /// </summary>
     public bool HeadsOnly { get; init; }
 
+    /// <summary>
+    /// Base stage from <see cref="InitPath"/>: insert this many identity blocks into the loaded model's shared
+    /// trunk after block <see cref="GrowAfter"/> before training (<see cref="Model.ModelGrowth"/>); 0 = none.
+    /// </summary>
+    public int GrowBlocks { get; init; }
+
+    /// <summary>The trained block the inserted blocks follow (0 = before the first); see <see cref="GrowBlocks"/>.</summary>
+    public int GrowAfter { get; init; }
+
     /// <summary>Largest frame distance between the two frames of a neighbour pair (the seed uses 1..2).</summary>
     public int TemporalGap { get; init; } = 2;
 

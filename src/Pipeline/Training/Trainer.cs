@@ -223,7 +223,20 @@ public sealed class Trainer
         {
             // A warm start keeps the file's split unless one is asked for: the auxiliary losses then run
             // through the sub-task blocks the served model will use.
-            return ModelFile.Load(o.InitPath, o.SplitLayer, o.Config.RefineTasks, o.Config.RefineHidden);
+            var loaded = ModelFile.Load(o.InitPath, o.SplitLayer, o.Config.RefineTasks, o.Config.RefineHidden);
+            if (o.GrowBlocks == 0)
+            {
+                return loaded;
+            }
+            using (loaded.Model)
+            {
+                var grown = ModelGrowth.InsertBlocks(loaded.Model, o.GrowAfter, o.GrowBlocks);
+                return (grown, loaded.Metadata with { Config = grown.Config });
+            }
+        }
+        if (o.GrowBlocks > 0)
+        {
+            throw new ArgumentException("growing the trunk needs a trained model to grow (--init)");
         }
         var model = new MultiTaskVit(config);
         return (model, new ModelMetadata { Config = config, Classes = [.. SyntheticClasses.Names] });

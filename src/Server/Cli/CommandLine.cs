@@ -18,6 +18,7 @@ public static class CommandLine
           ingest-bench  first-frame latency and frame interval of a source
           soak    read a source in a loop and report process memory
           info    print a model file's metadata
+          average average the weights of several model files (e.g. a run's last checkpoints)
           help    this text
 
         run 'streammtl <command> --help' for the options of a command.
@@ -54,6 +55,7 @@ public static class CommandLine
                 "eval" => EvalCommand.Run(options),
                 "bench" => BenchCommand.Run(options),
                 "info" => InfoCommand.Run(options),
+                "average" => AverageCommand.Run(options),
                 "ingest-bench" => await IngestBenchCommand.RunAsync(options),
                 "soak" => await SoakCommand.RunAsync(options),
                 _ => throw new CliException($"unknown command '{command}'\n\n{Usage}"),
@@ -84,6 +86,7 @@ public static class CommandLine
         "eval" => EvalCommand.Help,
         "bench" => BenchCommand.Help,
         "info" => InfoCommand.Help,
+        "average" => AverageCommand.Help,
         "ingest-bench" => IngestBenchCommand.Help,
         "soak" => SoakCommand.Help,
         _ => Usage,

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using StreamMtl.Pipeline.Model;
 using StreamMtl.Pipeline.Training;
+using StreamMtl.Pipeline.Weights;
 
 namespace StreamMtl.Server.Cli;
 
@@ -38,6 +39,9 @@ public static class TrainCommand
           --refine-hidden N  hidden channels of the refinement                  [6]
           --heads-only     train the heads only (everything else frozen), e.g. a new --refine on a
                            trained model without moving its trunk
+          --grow N@K       base with --init: deepen the loaded model's shared trunk by N new blocks
+                           after its block K, each starting as the identity (so training continues
+                           from the trained model); the split layer moves up by N, e.g. 4@6
           --stem LIST      hierarchical patch stem widths, e.g. 48,96; "linear" = plain patch embedding [linear]
           --temporal W     temporal-consistency penalty weight: batches become pairs of neighbouring
                            frames and the trained blocks' outputs are kept close between them [0 = off]
@@ -53,6 +57,18 @@ public static class TrainCommand
                            state): 1.23x the steps per second measured on an AVX-512 BF16 CPU
           --threads N      torch CPU threads                                      [all cores]
         """;
+
+    private static (int Count, int After) ParseGrow(string text)
+    {
+        var parts = text.Split('@');
+        if (parts.Length == 2
+            && int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out int count) && count is >= 1 and <= 64
+            && int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out int after) && after <= 1024)
+        {
+            return (count, after);
+        }
+        throw new CliException($"--grow: '{text}' is not N@K (N new blocks, 1..64, after block K of the loaded model), e.g. 4@6");
+    }
 
     private static int[] ParseStem(string text)
     {
@@ -102,6 +118,7 @@ public static class TrainCommand
         int? splitOption = args.OptionalInt("split", 0, config.Blocks);
         int split = splitOption ?? config.Blocks / 2;
         config = config with { SplitLayer = split, DeltaFrom = split };
+        var grow = args.String("grow") is { } growText ? ParseGrow(growText) : (Count: 0, After: 0);
         var template = new TrainOptions
         {
             OutputPath = output,
@@ -118,6 +135,8 @@ public static class TrainCommand
             JpegMinQuality = args.Int("jpeg", 0, 0, 100),
             BFloat16 = args.Flag("bf16"),
             HeadsOnly = args.Flag("heads-only"),
+            GrowBlocks = grow.Count,
+            GrowAfter = grow.After,
             AuxiliaryWeight = args.Double("aux", 0, 0, 1000),
             InitPath = args.String("init") is { } init ? ModelLocator.Resolve(init) : null,
             Config = config,
@@ -157,6 +176,10 @@ public static class TrainCommand
             stop.Cancel();
         }
 
+        if (template.GrowBlocks > 0 && (stage != "base" || template.InitPath == null))
+        {
+            throw new CliException("--grow deepens a trained base: use it with --stage base --init MODEL");
+        }
         if (stage == "all")
         {
             Directory.CreateDirectory(output);
@@ -207,7 +230,16 @@ public static class TrainCommand
         Console.WriteLine($"training {options.Stage} ({options.TasksName}): {options.Steps} steps, batch {options.Batch}, " +
             $"crop {options.CropRows}x{options.CropCols} tokens -> {options.OutputPath}");
         var trainer = new Trainer(options, ProgressBar.Print);
-        var record = trainer.Run(stop);
+        TrainingRecord record;
+        try
+        {
+            record = trainer.Run(stop);
+        }
+        catch (ArgumentException e)
+        {
+            // The trainer refuses what the loaded model cannot do (a missing sub-task, a growth outside its trunk).
+            throw new CliException(e.Message);
+        }
         ProgressBar.Finish();
         if (record.Steps < options.Steps)
         {

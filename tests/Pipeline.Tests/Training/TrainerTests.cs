@@ -97,6 +97,38 @@ public sealed class TrainerTests : IDisposable
     }
 
     [Fact]
+    public void AGrownBaseStartsFromTheTrainedModelAndTrainsItsNewBlocks()
+    {
+        new Trainer(Options(TrainStage.Base, VisionTask.Segmentation, 4)).Run();
+        string path = Path.Combine(_dir, "model.safetensors");
+        string grownPath = Path.Combine(_dir, "grown.safetensors");
+        var (before, _) = ModelFile.Load(path);
+        var initial = before.named_parameters().ToDictionary(p => p.name, p => p.parameter.clone());
+        before.Dispose();
+
+        var options = Options(TrainStage.Base, VisionTask.Segmentation, 6) with
+        {
+            InitPath = path,
+            OutputPath = grownPath,
+            GrowBlocks = 2,
+            GrowAfter = 2,
+        };
+        new Trainer(options).Run();
+        var (after, metadata) = ModelFile.Load(grownPath);
+        using (after)
+        {
+            Assert.Equal((6, 4, 4), (metadata.Config.Blocks, metadata.Config.SplitLayer, metadata.Config.DeltaFrom));
+            Assert.Equal(["base", "base"], metadata.Training.Select(t => t.Stage));
+            foreach (var (name, p) in after.named_parameters().Where(p => p.name.StartsWith("tasks.", StringComparison.Ordinal)))
+            {
+                // Without auxiliary losses the base stage leaves the sub-tasks alone: old block 3's deltas are block 5's.
+                Assert.True(p.allclose(initial[name.Replace(".blocks.4.", ".blocks.2.").Replace(".blocks.5.", ".blocks.3.")]), $"{name} changed or did not move");
+            }
+            Assert.True(after.get_parameter("blocks.2.mlp.fc2.weight")!.abs().max().item<float>() > 0, "new block 3 did not train");
+        }
+    }
+
+    [Fact]
     public void ASubTaskStageCanAddAndTrainARefinementOfItsOwnHead()
     {
         new Trainer(Options(TrainStage.Base, VisionTask.Segmentation, 4)).Run();

@@ -43,6 +43,44 @@ public sealed class CliInputErrorTests : IDisposable
         Assert.StartsWith("size 100x77: the model reads 16x16 patches", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("4")]
+    [InlineData("0@6")]
+    [InlineData("2@x")]
+    [InlineData("-1@2")]
+    public void A_malformed_growth_is_refused(string grow)
+    {
+        var error = Assert.Throws<CliException>(() => Train("--stage", "base", "--grow", grow));
+        Assert.Equal($"--grow: '{grow}' is not N@K (N new blocks, 1..64, after block K of the loaded model), e.g. 4@6", error.Message);
+    }
+
+    [Theory]
+    [InlineData("base", false)]
+    [InlineData("sub", true)]
+    [InlineData("single", true)]
+    public void Growth_outside_a_warm_started_base_stage_is_refused(string stage, bool init)
+    {
+        string model = Path.Combine(_dir, "base.safetensors");
+        File.WriteAllBytes(model, [1, 2, 3]);
+        string[] args = init ? ["--stage", stage, "--grow", "2@1", "--init", model] : ["--stage", stage, "--grow", "2@1"];
+        var error = Assert.Throws<CliException>(() => Train(args));
+        Assert.Equal("--grow deepens a trained base: use it with --stage base --init MODEL", error.Message);
+    }
+
+    [Fact]
+    public void Averaging_needs_two_existing_files()
+    {
+        string model = Path.Combine(_dir, "a.safetensors");
+        File.WriteAllBytes(model, [1, 2, 3]);
+        string output = Path.Combine(_dir, "avg.safetensors");
+        var one = Assert.Throws<CliException>(() => AverageCommand.Run(CliArgs.Parse(["--models", model, "--out", output])));
+        Assert.Equal("--models: averaging needs at least two files, got 1", one.Message);
+        string missing = Path.Combine(_dir, "missing.safetensors");
+        var gone = Assert.Throws<CliException>(() => AverageCommand.Run(CliArgs.Parse(["--models", $"{model},{missing}", "--out", output])));
+        Assert.Equal($"--models: {missing} does not exist", gone.Message);
+        Assert.False(File.Exists(output));
+    }
+
     private int Train(params string[] args) =>
         TrainCommand.Run(CliArgs.Parse([.. args, "--steps", "1", "--threads", "1", "--out", Path.Combine(_dir, "out.safetensors")]));
 

@@ -83,5 +83,30 @@ public sealed partial class TrainCommandTests : IDisposable
     [GeneratedRegex(@"interrupted after step (\d+) of 1000000: checkpoint .*model\.safetensors\.ckpt; run the same command with --resume")]
     private static partial Regex StoppedAt();
 
+    [Fact]
+    public void A_trained_base_grows_inside_its_shared_trunk_and_averages_only_with_its_own_architecture()
+    {
+        string[] twoBlocks = [.. TinyModel];
+        twoBlocks[Array.IndexOf(twoBlocks, "--blocks") + 1] = "2";
+        twoBlocks[Array.IndexOf(twoBlocks, "--split") + 1] = "1";
+        string trained = Path.Combine(_dir, "trained.safetensors");
+        Assert.Equal(0, TrainCommand.Run(CliArgs.Parse([.. twoBlocks, "--steps", "2", "--out", trained])));
+
+        string grown = Path.Combine(_dir, "grown.safetensors");
+        var outside = Assert.Throws<CliException>(() => TrainCommand.Run(CliArgs.Parse(
+            ["--stage", "base", "--threads", "1", "--crop", "2x3", "--batch", "2", "--init", trained, "--grow", "1@2", "--steps", "1", "--out", grown])));
+        Assert.Equal("new blocks go into the shared trunk: after block 0..1 of this model (its first block with sub-task deltas is 2), got 2", outside.Message);
+        Assert.Equal(0, TrainCommand.Run(CliArgs.Parse(
+            ["--stage", "base", "--threads", "1", "--crop", "2x3", "--batch", "2", "--init", trained, "--grow", "2@1", "--steps", "2", "--out", grown])));
+        var config = StreamMtl.Pipeline.Weights.ModelFile.ReadMetadata(grown).Config;
+        Assert.Equal((4, 3), (config.Blocks, config.SplitLayer));
+
+        string averaged = Path.Combine(_dir, "averaged.safetensors");
+        Assert.Throws<StreamMtl.Pipeline.Weights.ModelFormatException>(() => AverageCommand.Run(CliArgs.Parse(["--models", $"{trained},{grown}", "--out", averaged])));
+        Assert.False(File.Exists(averaged));
+        Assert.Equal(0, AverageCommand.Run(CliArgs.Parse(["--models", $"{trained},{trained}", "--out", averaged])));
+        Assert.Equal("average", StreamMtl.Pipeline.Weights.ModelFile.ReadMetadata(averaged).Training[^1].Stage);
+    }
+
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 }
