@@ -11,6 +11,9 @@ public sealed record EvalOptions
     public Dictionary<string, string> Baselines { get; init; } = [];
 
     public int Sequences { get; init; } = 8;
+
+    /// <summary>Seed of the first sequence: 1 for the evaluation set; another range below the training seeds is a validation set.</summary>
+    public int FirstSeed { get; init; } = 1;
     public int FramesPerSequence { get; init; } = 12;
 
     /// <summary>Distance between evaluated frames of a sequence.</summary>

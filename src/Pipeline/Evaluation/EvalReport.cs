@@ -7,6 +7,10 @@ public sealed record EvalReport
 {
     public string Model { get; init; } = "";
     public int Frames { get; init; }
+
+    /// <summary>The held-out sequences: seeds FirstSeed..FirstSeed+Sequences-1 (1.. is the evaluation set).</summary>
+    public int FirstSeed { get; init; } = 1;
+    public int Sequences { get; init; }
     public int Width { get; init; }
     public int Height { get; init; }
     public int SplitLayer { get; init; }

@@ -17,9 +17,9 @@ public static class Evaluator
 {
     public static EvalReport Run(EvalOptions options, Action<string>? log = null)
     {
-        var dataset = SyntheticDataset.Evaluation(options.Sequences, options.Width, options.Height);
+        var dataset = SyntheticDataset.Evaluation(options.Sequences, options.Width, options.Height, options.FirstSeed);
         var frames = RenderFrames(dataset, options);
-        log?.Invoke($"rendered {frames.Count} held-out frames from {options.Sequences} sequences (seeds 1..{options.Sequences})");
+        log?.Invoke($"rendered {frames.Count} held-out frames from {options.Sequences} sequences (seeds {options.FirstSeed}..{options.FirstSeed + options.Sequences - 1})");
 
         var (model, metadata) = ModelFile.Load(options.ModelPath, options.SplitLayer);
         using var modelScope = model;
@@ -34,6 +34,8 @@ public static class Evaluator
         {
             Model = options.ModelPath,
             Frames = frames.Count,
+            FirstSeed = options.FirstSeed,
+            Sequences = options.Sequences,
             Width = options.Width,
             Height = options.Height,
             SplitLayer = model.Config.SplitLayer,

@@ -13,8 +13,18 @@ public sealed record SyntheticDataset(int FirstSeed, int SeedCount, int Width = 
 
     public static SyntheticDataset Training(int width = 320, int height = 240) => new(FirstTrainingSeed, 1_000_000, width, height);
 
-    /// <summary>Held-out sequences: seeds 1..count, half static camera, half moving.</summary>
-    public static SyntheticDataset Evaluation(int count = 8, int width = 320, int height = 240) => new(1, count, width, height);
+    /// <summary>
+    /// Held-out sequences: seeds firstSeed..firstSeed+count-1 (the evaluation set is 1..count; a validation set for
+    /// choosing among models starts elsewhere below <see cref="FirstTrainingSeed"/>), half static camera, half moving.
+    /// </summary>
+    public static SyntheticDataset Evaluation(int count = 8, int width = 320, int height = 240, int firstSeed = 1)
+    {
+        if (firstSeed < 1 || (long)firstSeed + count > FirstTrainingSeed)
+        {
+            throw new ArgumentException($"held-out seeds {firstSeed}..{(long)firstSeed + count - 1} must lie in 1..{FirstTrainingSeed - 1}: training uses seeds from {FirstTrainingSeed}");
+        }
+        return new(firstSeed, count, width, height);
+    }
 
     /// <summary>The spec of sequence <paramref name="i"/>: alternating static and moving cameras, varied object counts and noise.</summary>
     public SyntheticSpec Sequence(int i)

@@ -1,4 +1,5 @@
 using StreamMtl.Pipeline.Evaluation;
+using StreamMtl.Pipeline.Training;
 using StreamMtl.Pipeline.Weights;
 
 namespace StreamMtl.Server.Cli;
@@ -14,6 +15,8 @@ public static class EvalCommand
                              (default: baseline-*.safetensors beside the model, if present)
           --json OUT         write the full report as JSON
           --sequences N      held-out sequences (seeds 1..N, never used in training)   [8]
+          --first-seed S     start the sequences at seed S instead of 1: a validation set (e.g. 101) for
+                             choosing among models without looking at the evaluation set; S+N-1 < 10000 [1]
           --frames N         frames per sequence                                         [12]
           --stride N         frames between evaluated frames                             [20]
           --size WxH         input size                                                  [320x240]
@@ -36,6 +39,7 @@ public static class EvalCommand
             ModelPath = model,
             Baselines = ParseBaselines(args.String("baselines"), model),
             Sequences = args.Int("sequences", 8, 1, 1000),
+            FirstSeed = args.Int("first-seed", 1, 1, SyntheticDataset.FirstTrainingSeed - 1),
             FramesPerSequence = args.Int("frames", 12, 1, 10000),
             FrameStride = args.Int("stride", 20, 1, 100000),
             Width = width,
@@ -48,9 +52,13 @@ public static class EvalCommand
         string? dump = args.String("dump");
         bool record = args.Flag("record");
         args.EnsureAllUsed();
-        if (record && (options.SplitLayer != null || options.ShareThreshold != 0 || options.BFloat16))
+        if (record && (options.SplitLayer != null || options.ShareThreshold != 0 || options.BFloat16 || options.FirstSeed != 1))
         {
-            throw new CliException("--record stores figures of the model as stored; drop --split, --threshold and --bf16");
+            throw new CliException("--record stores figures of the model as stored, on the evaluation set; drop --split, --threshold, --bf16 and --first-seed");
+        }
+        if ((long)options.FirstSeed + options.Sequences > SyntheticDataset.FirstTrainingSeed)
+        {
+            throw new CliException($"--first-seed {options.FirstSeed} --sequences {options.Sequences}: the seeds would reach {SyntheticDataset.FirstTrainingSeed}, where training data starts");
         }
         if (dump != null)
         {

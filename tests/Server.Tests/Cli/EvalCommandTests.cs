@@ -60,6 +60,32 @@ public sealed class EvalCommandTests : IDisposable
         Assert.Equal(before, TensorBytes(model));
     }
 
+    [Fact]
+    public async Task Eval_on_a_validation_set_renders_other_seeds_and_stays_below_the_training_seeds()
+    {
+        string model = Path.Combine(_dir, "tiny.safetensors");
+        string json = Path.Combine(_dir, "validation.json");
+        await TrainTinyModel(model);
+        await using (var eval = ChildProcess.Start(Cli, ["eval", "--model", model, "--baselines", "", "--first-seed", "101", "--sequences", "2",
+            "--frames", "1", "--size", "64x48", "--json", json]))
+        {
+            Assert.True(await eval.WaitAsync(TimeSpan.FromSeconds(120)) == 0, eval.Output);
+            Assert.Contains("from 2 sequences (seeds 101..102)", eval.Output, StringComparison.Ordinal);
+        }
+        using (var report = System.Text.Json.JsonDocument.Parse(File.ReadAllText(json)))
+        {
+            Assert.Equal(101, report.RootElement.GetProperty("first_seed").GetInt32());
+            Assert.Equal(2, report.RootElement.GetProperty("sequences").GetInt32());
+        }
+
+        var reaching = Assert.Throws<CliException>(() => EvalCommand.Run(CliArgs.Parse(["--model", model, "--first-seed", "9995", "--sequences", "8"])));
+        Assert.Equal("--first-seed 9995 --sequences 8: the seeds would reach 10000, where training data starts", reaching.Message);
+        var recorded = Assert.Throws<CliException>(() => EvalCommand.Run(CliArgs.Parse(["--model", model, "--first-seed", "101", "--record"])));
+        Assert.StartsWith("--record stores figures of the model as stored, on the evaluation set", recorded.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>(() => SyntheticDataset.Evaluation(8, firstSeed: 9993));
+        Assert.Equal(101, SyntheticDataset.Evaluation(2, firstSeed: 101).Sequence(0).Seed);
+    }
+
     private static async Task TrainTinyModel(string model)
     {
         await using var train = ChildProcess.Start(Cli, ["train", "--stage", "base", "--threads", "1", "--blocks", "2", "--dim", "16",
