@@ -10,7 +10,7 @@ namespace StreamMtl.Pipeline.Model;
 /// grown model first computes exactly what the trained one did and training continues from there instead of
 /// from scratch (the "identity-initialised layer insertion" of progressive-growing schemes).
 /// </summary>
-public static partial class ModelGrowth
+public static class ModelGrowth
 {
     /// <summary>
     /// Returns a new model with <paramref name="count"/> identity blocks inserted after block
@@ -67,13 +67,12 @@ public static partial class ModelGrowth
 
     /// <summary>The name of a source tensor in the grown model: block indices at or past the insertion move up.</summary>
     internal static string Renamed(string name, int after, int count) =>
-        BlockIndex().Replace(name, m =>
+        BlockIndex.Replace(name, m =>
         {
             int index = int.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture);
             return $"{m.Groups[1].Value}{(index >= after ? index + count : index)}.";
         });
 
     // "blocks.I." at the start (trunk) or after "tasks.NAME." (sub-task deltas).
-    [GeneratedRegex(@"^((?:tasks\.[a-z]+\.)?blocks\.)(\d+)\.")]
-    private static partial Regex BlockIndex();
+    private static readonly Regex BlockIndex = new(@"^((?:tasks\.[a-z]+\.)?blocks\.)(\d+)\.", RegexOptions.CultureInvariant);
 }

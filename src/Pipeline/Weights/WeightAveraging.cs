@@ -1,4 +1,5 @@
 using StreamMtl.Pipeline.Model;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace StreamMtl.Pipeline.Weights;
@@ -39,13 +40,14 @@ public static class WeightAveraging
                         }
                         foreach (var (name, parameter) in model.named_parameters())
                         {
-                            totals[name].add_(parameter);
+                            totals[name].PlusInPlace(parameter);
                         }
                     }
                 }
+                using var count = ((double)inputs.Count).ToScalar();
                 foreach (var total in totals.Values)
                 {
-                    total.div_(inputs.Count);
+                    total.div_(count);
                 }
             }
             var record = new TrainingRecord("average", metadata.Config.BaseTask.Name(), 0, 0, "", 0, 0, 0, 0,
