@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using StreamMtl.Pipeline.Weights;
 using StreamMtl.Server.Cli;
 using StreamMtl.Server.Tests.Infrastructure;
 
@@ -93,19 +94,18 @@ public sealed partial class TrainCommandTests : IDisposable
         Assert.Equal(0, TrainCommand.Run(CliArgs.Parse([.. twoBlocks, "--steps", "2", "--out", trained])));
 
         string grown = Path.Combine(_dir, "grown.safetensors");
-        var outside = Assert.Throws<CliException>(() => TrainCommand.Run(CliArgs.Parse(
-            ["--stage", "base", "--threads", "1", "--crop", "2x3", "--batch", "2", "--init", trained, "--grow", "1@2", "--steps", "1", "--out", grown])));
+        string[] warmStart = ["--stage", "base", "--threads", "1", "--crop", "2x3", "--batch", "2", "--init", trained, "--out", grown];
+        var outside = Assert.Throws<CliException>(() => TrainCommand.Run(CliArgs.Parse([.. warmStart, "--grow", "1@2", "--steps", "1"])));
         Assert.Equal("new blocks go into the shared trunk: after block 0..1 of this model (its first block with sub-task deltas is 2), got 2", outside.Message);
-        Assert.Equal(0, TrainCommand.Run(CliArgs.Parse(
-            ["--stage", "base", "--threads", "1", "--crop", "2x3", "--batch", "2", "--init", trained, "--grow", "2@1", "--steps", "2", "--out", grown])));
-        var config = StreamMtl.Pipeline.Weights.ModelFile.ReadMetadata(grown).Config;
+        Assert.Equal(0, TrainCommand.Run(CliArgs.Parse([.. warmStart, "--grow", "2@1", "--steps", "2"])));
+        var config = ModelFile.ReadMetadata(grown).Config;
         Assert.Equal((4, 3), (config.Blocks, config.SplitLayer));
 
         string averaged = Path.Combine(_dir, "averaged.safetensors");
-        Assert.Throws<StreamMtl.Pipeline.Weights.ModelFormatException>(() => AverageCommand.Run(CliArgs.Parse(["--models", $"{trained},{grown}", "--out", averaged])));
+        Assert.Throws<ModelFormatException>(() => AverageCommand.Run(CliArgs.Parse(["--models", $"{trained},{grown}", "--out", averaged])));
         Assert.False(File.Exists(averaged));
         Assert.Equal(0, AverageCommand.Run(CliArgs.Parse(["--models", $"{trained},{trained}", "--out", averaged])));
-        Assert.Equal("average", StreamMtl.Pipeline.Weights.ModelFile.ReadMetadata(averaged).Training[^1].Stage);
+        Assert.Equal("average", ModelFile.ReadMetadata(averaged).Training[^1].Stage);
     }
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
