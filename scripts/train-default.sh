@@ -5,8 +5,9 @@
 # temporal-consistency penalty), OUT_DIR/steady.safetensors (that, briefly fine-tuned on JPEG-compressed frames),
 # OUT_DIR/stable.safetensors (that, fine-tuned on whole frames with the output-stability penalty),
 # OUT_DIR/split6.safetensors (that plus depth and normals deltas trained at split layer 6) and OUT_DIR/baseline-{depth,normals}.safetensors (full single-task models with
-# the same architecture and step budget, for Delta-m; no penalty). The shipped models/streammtl-default.safetensors
-# is OUT_DIR/split6.safetensors. Environment: STEPS, LR, SUB_STEPS, STEM, SPLITS (e.g. "6 4"), TEMPORAL (penalty
+# the same architecture and step budget, for Delta-m; no penalty), and OUT_DIR/calibrated.safetensors (split6 with
+# per-class segmentation offsets chosen for mIoU on validation sequences, `streammtl calibrate`). The shipped
+# models/streammtl-default.safetensors went the same way from a soup of six runs (docs/model.md). Environment: STEPS, LR, SUB_STEPS, STEM, SPLITS (e.g. "6 4"), TEMPORAL (penalty
 # weight, 0 = skip the fine-tune), TEMPORAL_STEPS, AUX (weight of the fine-tune's auxiliary depth and normals
 # losses, run through the first of SPLITS; 0 = off), JPEG (lowest quality of the fine-tune's compression
 # augmentation, 0 = off), TRUNK_BATCH and TRUNK_CROP (the fine-tunes' batch and crop: 4 crops of 12x16 tokens see
@@ -129,4 +130,12 @@ for split in $splits; do
     --seed 2 --temporal "$sub_temporal" --jpeg "$sub_jpeg" --init "$trunk" --out "$out/split$split.safetensors"
   wait_all
 done
+
+# Cross-entropy's argmax is not the decision that maximises mIoU: one logit offset per class, chosen on validation
+# seeds 101..116 (never the evaluation set 1..8), raised the shipped soup from 0.773 to 0.787 there and from 0.786
+# to 0.803 on the evaluation set, at no cost per frame (folded into the head's bias; docs/model.md).
+first_split="${splits%% *}"
+echo "== $(date -u +%H:%M:%S) calibrated: streammtl calibrate"
+dotnet "$dll" calibrate --model "$out/split$first_split.safetensors" --out "$out/calibrated.safetensors" \
+  --first-seed 101 --sequences 16 > "$out/calibrated.log" 2>&1
 echo "== $(date -u +%H:%M:%S) done"

@@ -17,8 +17,7 @@ public static class Evaluator
 {
     public static EvalReport Run(EvalOptions options, Action<string>? log = null)
     {
-        var dataset = SyntheticDataset.Evaluation(options.Sequences, options.Width, options.Height, options.FirstSeed);
-        var frames = RenderFrames(dataset, options);
+        var frames = RenderFrames(options);
         log?.Invoke($"rendered {frames.Count} held-out frames from {options.Sequences} sequences (seeds {options.FirstSeed}..{options.FirstSeed + options.Sequences - 1})");
 
         var (model, metadata) = ModelFile.Load(options.ModelPath, options.SplitLayer);
@@ -86,8 +85,10 @@ public static class Evaluator
         return terms.Count == 0 ? null : DeltaM.Compute(terms);
     }
 
-    private static List<TruthFrame> RenderFrames(SyntheticDataset dataset, EvalOptions options)
+    /// <summary>Renders the held-out frames <paramref name="options"/> names (its sequences, frames per sequence and stride).</summary>
+    internal static List<TruthFrame> RenderFrames(EvalOptions options)
     {
+        var dataset = SyntheticDataset.Evaluation(options.Sequences, options.Width, options.Height, options.FirstSeed);
         var jobs = Enumerable.Range(0, options.Sequences)
             .SelectMany(s => Enumerable.Range(0, options.FramesPerSequence).Select(f => (s, f)))
             .ToList();

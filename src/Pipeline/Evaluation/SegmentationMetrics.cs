@@ -16,6 +16,22 @@ public sealed class SegmentationMetrics
         _confusion = new long[classes * classes];
     }
 
+    /// <summary>Metrics of a confusion matrix counted elsewhere (row = truth, column = prediction, row-major).</summary>
+    public static SegmentationMetrics FromConfusion(int classes, ReadOnlySpan<long> confusion)
+    {
+        var metrics = new SegmentationMetrics(classes);
+        if (confusion.Length != metrics._confusion.Length)
+        {
+            throw new ArgumentException($"a {classes}-class confusion matrix has {metrics._confusion.Length} cells, got {confusion.Length}");
+        }
+        confusion.CopyTo(metrics._confusion);
+        foreach (long cell in confusion)
+        {
+            metrics.Pixels += cell;
+        }
+        return metrics;
+    }
+
     public int Classes { get; }
 
     public byte Ignore { get; }

@@ -19,6 +19,7 @@ public static class CommandLine
           soak    read a source in a loop and report process memory
           info    print a model file's metadata
           average average the weights of several model files (e.g. a run's last checkpoints)
+          calibrate  per-class segmentation offsets chosen for mIoU on a validation set, folded into the model
           help    this text
 
         run 'streammtl <command> --help' for the options of a command.
@@ -56,6 +57,7 @@ public static class CommandLine
                 "bench" => BenchCommand.Run(options),
                 "info" => InfoCommand.Run(options),
                 "average" => AverageCommand.Run(options),
+                "calibrate" => CalibrateCommand.Run(options),
                 "ingest-bench" => await IngestBenchCommand.RunAsync(options),
                 "soak" => await SoakCommand.RunAsync(options),
                 _ => throw new CliException($"unknown command '{command}'\n\n{Usage}"),
@@ -87,6 +89,7 @@ public static class CommandLine
         "bench" => BenchCommand.Help,
         "info" => InfoCommand.Help,
         "average" => AverageCommand.Help,
+        "calibrate" => CalibrateCommand.Help,
         "ingest-bench" => IngestBenchCommand.Help,
         "soak" => SoakCommand.Help,
         _ => Usage,

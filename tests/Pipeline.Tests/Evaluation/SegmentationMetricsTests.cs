@@ -43,6 +43,24 @@ public sealed class SegmentationMetricsTests
     }
 
     [Fact]
+    public void A_confusion_matrix_counted_elsewhere_gives_the_same_figures()
+    {
+        var counted = new SegmentationMetrics(4);
+        counted.Add(Predicted, Truth);
+        var cells = new long[16];
+        for (int t = 0; t < 4; t++)
+            for (int p = 0; p < 4; p++)
+                cells[t * 4 + p] = counted.Confusion(t, p);
+
+        var copied = SegmentationMetrics.FromConfusion(4, cells);
+
+        Assert.Equal(counted.Pixels, copied.Pixels);
+        Assert.Equal(counted.MeanIoU, copied.MeanIoU, 12);
+        Assert.Equal(counted.PixelAccuracy, copied.PixelAccuracy, 12);
+        Assert.Throws<ArgumentException>(() => SegmentationMetrics.FromConfusion(3, cells));
+    }
+
+    [Fact]
     public void EmptyAndInvalidInput()
     {
         var m = new SegmentationMetrics(3, ignore: 9);

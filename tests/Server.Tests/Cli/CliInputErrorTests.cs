@@ -81,6 +81,21 @@ public sealed class CliInputErrorTests : IDisposable
         Assert.False(File.Exists(output));
     }
 
+    [Fact]
+    public void Calibration_refuses_the_evaluation_set_and_the_training_seeds()
+    {
+        string model = Path.Combine(_dir, "m.safetensors");
+        File.WriteAllBytes(model, [1, 2, 3]);
+        string output = Path.Combine(_dir, "calibrated.safetensors");
+        var test = Assert.Throws<CliException>(() => CalibrateCommand.Run(CliArgs.Parse(["--model", model, "--out", output, "--first-seed", "5"])));
+        Assert.Equal("--first-seed 5: seeds 1..8 are the evaluation set; calibrating on them would tune the model on its own test (use e.g. 101)", test.Message);
+        var training = Assert.Throws<CliException>(() => CalibrateCommand.Run(CliArgs.Parse(["--model", model, "--out", output, "--first-seed", "9990", "--sequences", "16"])));
+        Assert.Equal("--first-seed 9990 --sequences 16: the seeds would reach 10000, where training data starts", training.Message);
+        var noOutput = Assert.Throws<CliException>(() => CalibrateCommand.Run(CliArgs.Parse(["--model", model])));
+        Assert.Equal("--out G is required", noOutput.Message);
+        Assert.False(File.Exists(output));
+    }
+
     private int Train(params string[] args) =>
         TrainCommand.Run(CliArgs.Parse([.. args, "--steps", "1", "--threads", "1", "--out", Path.Combine(_dir, "out.safetensors")]));
 

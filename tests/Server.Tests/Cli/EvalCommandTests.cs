@@ -86,6 +86,28 @@ public sealed class EvalCommandTests : IDisposable
         Assert.Equal(101, SyntheticDataset.Evaluation(2, firstSeed: 101).Sequence(0).Seed);
     }
 
+    [Fact]
+    public async Task Calibration_writes_a_model_with_its_offsets_recorded_and_keeps_the_input()
+    {
+        string model = Path.Combine(_dir, "tiny.safetensors");
+        string calibrated = Path.Combine(_dir, "calibrated.safetensors");
+        await TrainTinyModel(model);
+        var before = TensorBytes(model);
+        await using (var calibrate = ChildProcess.Start(Cli, ["calibrate", "--model", model, "--out", calibrated, "--first-seed", "101",
+            "--sequences", "2", "--frames", "2", "--size", "64x48"]))
+        {
+            Assert.True(await calibrate.WaitAsync(TimeSpan.FromSeconds(120)) == 0, calibrate.Output);
+            Assert.Matches(@"calibrated on 4 frames \(12288 pixels\): validation mIoU 0\.\d{4} -> 0\.\d{4}", calibrate.Output);
+        }
+        Assert.Equal(before, TensorBytes(model));
+        var record = ModelFile.ReadMetadata(calibrated).Training[^1];
+        Assert.Equal("calibrate", record.Stage);
+        Assert.Contains("validation seeds 101..102 (4 frames at 64x48)", record.Data, StringComparison.Ordinal);
+        Assert.Matches(@"floor [+-]\d\.\d\d, wall", record.Data);
+        var changed = TensorBytes(calibrated).Zip(before).Where(p => p.First != p.Second).Select(p => p.First.Name).ToList();
+        Assert.True(changed.All(n => n == "heads.segmentation.fc2.bias"), string.Join(", ", changed));
+    }
+
     private static async Task TrainTinyModel(string model)
     {
         await using var train = ChildProcess.Start(Cli, ["train", "--stage", "base", "--threads", "1", "--blocks", "2", "--dim", "16",
