@@ -21,7 +21,10 @@ public sealed partial class TrainCommandTests : IDisposable
     {
         string output = Path.Combine(_dir, "model.safetensors");
         string cli = Path.Combine(AppContext.BaseDirectory, "streammtl");
-        await using (var train = ChildProcess.Start(cli, ["train", .. TinyModel, "--steps", "1000000", "--out", output]))
+        // Through `env --default-signal=INT`: a shell starts background jobs (`scripts/test.sh &`) with SIGINT ignored,
+        // children inherit that, and .NET then leaves SIGINT ignored, as a background job should. The test asks what
+        // the command does with the signal, so the child gets the default disposition whatever started the suite.
+        await using (var train = ChildProcess.Start("env", ["--default-signal=INT", cli, "train", .. TinyModel, "--steps", "1000000", "--out", output]))
         {
             await Eventually.UntilAsync(() => train.Output.Contains("training Base", StringComparison.Ordinal) || train.HasExited,
                 TimeSpan.FromSeconds(60), () => train.Output);
