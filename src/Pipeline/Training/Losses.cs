@@ -17,6 +17,48 @@ public static class Losses
     };
 
     /// <summary>
+    /// Lovász-softmax loss (Berman et al., "The Lovász-Softmax loss", CVPR 2018): a convex surrogate of 1 - IoU per
+    /// class, so training can optimise the metric itself rather than per-pixel likelihood. Pooled over every pixel
+    /// of the batch (as mIoU pools over the data set), averaged over the classes present in the truth; pixels
+    /// labelled <paramref name="ignore"/> are left out. <paramref name="raw"/> [B, C, H, W] logits, <paramref name="labels"/> [B, H, W].
+    /// </summary>
+    public static Tensor LovaszSoftmax(Tensor raw, Tensor labels, long ignore = 255)
+    {
+        long classes = raw.shape[1];
+        var flatLabels = labels.reshape(-1);
+        var keep = flatLabels.ne(Scalars.Of(ignore));
+        var probabilities = F.softmax(raw, 1).permute(0, 2, 3, 1).reshape(-1, classes)[keep];
+        var truth = flatLabels[keep];
+        var perClass = new List<Tensor>();
+        for (long c = 0; c < classes; c++)
+        {
+            var foreground = truth.eq(Scalars.Of(c)).to(probabilities.dtype);
+            if (foreground.sum().item<float>() == 0)
+            {
+                continue;
+            }
+            var errors = (foreground - probabilities[.., c]).abs();
+            var (sorted, order) = errors.sort(descending: true);
+            perClass.Add(sorted.dot(LovaszGradient(foreground[order])));
+        }
+        return perClass.Count == 0 ? raw.sum().mul(Scalars.Of(0)) : stack(perClass).mean();
+    }
+
+    /// <summary>
+    /// The gradient of the Lovász extension of the Jaccard loss at the sorted errors: the change of
+    /// 1 - |truth ∩ predicted| / |truth ∪ predicted| as each pixel, in order of decreasing error, joins the prediction.
+    /// </summary>
+    private static Tensor LovaszGradient(Tensor sortedForeground)
+    {
+        var total = sortedForeground.sum();
+        var intersection = total - sortedForeground.cumsum(0);
+        var union = total.Plus(sortedForeground.neg().PlusInPlace(1).cumsum(0));
+        var jaccard = (intersection / union).neg().PlusInPlace(1);
+        long n = jaccard.shape[0];
+        return n == 1 ? jaccard : cat([jaccard[..1], jaccard[1..] - jaccard[..(int)(n - 1)]]);
+    }
+
+    /// <summary>
     /// Temporal-consistency penalty (the seed's video training): the mean over blocks of the L1 change of each
     /// block's output between the two frames of a neighbour pair (samples 2i and 2i+1 of the batch), relative to
     /// the block's mean absolute activation: the same relative measure the temporal token gate thresholds. The

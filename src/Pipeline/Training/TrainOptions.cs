@@ -69,6 +69,12 @@ public sealed record TrainOptions
     /// </summary>
     public double StabilityWeight { get; init; }
 
+    /// <summary>
+    /// Weight of the Lovász-softmax loss (<see cref="Losses.LovaszSoftmax"/>) added to the segmentation loss, a
+    /// surrogate of the IoU the task is judged by; 0 = off (cross-entropy alone).
+    /// </summary>
+    public double LovaszWeight { get; init; }
+
     /// <summary>Whether batches are pairs (neighbours for the temporal penalty, twins for the stability penalty).</summary>
     public bool Paired => TemporalWeight > 0 || StabilityWeight > 0;
 

@@ -115,6 +115,10 @@ public sealed class Trainer
             }
             var onDevice = batch.To(device);
             var loss = trained.Select(t => Losses.For(t, forward.Raw(t), onDevice, classWeights)).Aggregate((a, b) => a.Plus(b));
+            if (o.LovaszWeight > 0 && trained.Contains(VisionTask.Segmentation))
+            {
+                loss = loss.Plus(Losses.LovaszSoftmax(forward.Raw(VisionTask.Segmentation), onDevice.Labels).mul(Scalars.Of(o.LovaszWeight)));
+            }
             foreach (var task in auxiliary)
             {
                 loss = loss.Plus(Losses.For(task, forward.Raw(task), onDevice).mul(Scalars.Of(o.AuxiliaryWeight)));
@@ -158,6 +162,10 @@ public sealed class Trainer
         if (twins)
         {
             recipe.Add($"output-stability penalty {o.StabilityWeight} on twins (one frame, two degradations)");
+        }
+        if (o.LovaszWeight > 0)
+        {
+            recipe.Add($"Lovász-softmax loss x{o.LovaszWeight} on segmentation");
         }
         if (auxiliary.Count > 0)
         {

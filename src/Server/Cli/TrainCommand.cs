@@ -49,6 +49,8 @@ public static class TrainCommand
           --stability W    output-stability penalty weight: batches become pairs of one frame
                            degraded twice (needs --jpeg), and the trained tasks' outputs on the two
                            copies are kept close (segmentation: symmetric KL) [0 = off; not with --temporal]
+          --lovasz W       add the Lovász-softmax loss x W to the segmentation loss: a surrogate of
+                           the IoU that mIoU averages                           [0 = off]
           --aux W          base stage: add depth and normals losses x W through the sub-task
                            branches, so the shared blocks learn geometry too     [0 = off]
           --jpeg Q         compression augmentation: re-encode 75% of crops as JPEG at a quality
@@ -132,6 +134,7 @@ public static class TrainCommand
             TemporalWeight = args.Double("temporal", 0, 0, 1000),
             TemporalGap = args.Int("temporal-gap", 2, 1, 100),
             StabilityWeight = args.Double("stability", 0, 0, 1000),
+            LovaszWeight = args.Double("lovasz", 0, 0, 1000),
             JpegMinQuality = args.Int("jpeg", 0, 0, 100),
             BFloat16 = args.Flag("bf16"),
             HeadsOnly = args.Flag("heads-only"),
