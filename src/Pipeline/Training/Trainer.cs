@@ -45,6 +45,10 @@ public sealed class Trainer
         {
             throw new ArgumentException($"only the sub-task stage trains several tasks at once; got {o.TasksName} for {StageName}");
         }
+        if (o.LovaszWeight > 0 && !trained.Contains(VisionTask.Segmentation))
+        {
+            throw new ArgumentException($"the Lovász-softmax loss is a segmentation loss; {StageName} trains {o.TasksName}");
+        }
         IReadOnlyList<VisionTask> auxiliary = o.AuxiliaryWeight > 0 ? model.Config.SubTasks : [];
         if (auxiliary.Count > 0 && o.Stage != TrainStage.Base)
         {

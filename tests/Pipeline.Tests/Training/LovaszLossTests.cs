@@ -58,5 +58,15 @@ public sealed class LovaszLossTests : IDisposable
         Assert.False(double.IsNaN(record.FinalLoss));
     }
 
+    [Fact]
+    public void A_stage_without_segmentation_refuses_the_loss()
+    {
+        string output = _dir.File("depth.safetensors");
+        var options = TinyTraining.Options(output, TrainStage.Single, VisionTask.Depth, 2) with { LovaszWeight = 1 };
+        var error = Assert.Throws<ArgumentException>(() => new Trainer(options).Run());
+        Assert.StartsWith("the Lovász-softmax loss is a segmentation loss;", error.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(output));
+    }
+
     public void Dispose() => _dir.Dispose();
 }
