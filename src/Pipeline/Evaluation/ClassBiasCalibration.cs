@@ -25,12 +25,13 @@ public static class ClassBiasCalibration
     private static readonly double[] Steps = [0.5, 0.2, 0.1, 0.05, 0.02];
 
     /// <summary>
-    /// Loads <paramref name="modelPath"/>, renders the validation frames of <paramref name="validation"/>, chooses the
-    /// offsets there and writes the calibrated model to <paramref name="output"/>, with a training record that names
-    /// the offsets and the validation set. <paramref name="validation"/>'s model path is not read.
+    /// Loads <paramref name="validation"/>'s model, renders its validation frames, chooses the offsets there and
+    /// writes the calibrated model to <paramref name="output"/>, with a training record that names the offsets and
+    /// the validation set.
     /// </summary>
-    public static CalibrationResult Run(string modelPath, EvalOptions validation, string output, double maxOffset = 3, Action<string>? log = null)
+    public static CalibrationResult Run(EvalOptions validation, string output, double maxOffset = 3, Action<string>? log = null)
     {
+        string modelPath = validation.ModelPath;
         var (model, metadata) = ModelFile.Load(modelPath);
         using (model)
         {
@@ -45,7 +46,7 @@ public static class ClassBiasCalibration
             var (logits, truth) = Collect(model, frames);
             var (offsets, before, after, trials) = Search(logits, truth, classes, maxOffset);
             Fold(model, offsets);
-            string names = string.Join(", ", offsets.Select((o, c) => $"{ClassName(metadata.Classes, c)} {o:+0.00;-0.00}"));
+            string names = string.Join(", ", offsets.Select((o, c) => $"{Evaluator.ClassName(metadata.Classes, c)} {o:+0.00;-0.00}"));
             log?.Invoke($"offsets: {names}; validation mIoU {before:F4} -> {after:F4} ({trials} trials)");
             var record = new TrainingRecord("calibrate", VisionTask.Segmentation.Name(), 0, 0, "", validation.FirstSeed, frames.Count, 0, 0,
                 $"no training (no loss): segmentation logit offsets per class ({names}) chosen for pooled mIoU on validation seeds " +
@@ -164,6 +165,4 @@ public static class ClassBiasCalibration
         var expanded = tensor(offsets.ToArray()).repeat_interleave(perClass);
         bias.PlusInPlace(expanded);
     }
-
-    private static string ClassName(string[] classes, int c) => c < classes.Length ? classes[c] : $"class{c}";
 }

@@ -10,7 +10,7 @@ public sealed record EvalOptions
     /// <summary>Single-task baseline model files by task name, for Delta-m.</summary>
     public Dictionary<string, string> Baselines { get; init; } = [];
 
-    public int Sequences { get; init; } = 8;
+    public int Sequences { get; init; } = SyntheticDataset.EvaluationSequences;
 
     /// <summary>Seed of the first sequence: 1 for the evaluation set; another range below the training seeds is a validation set.</summary>
     public int FirstSeed { get; init; } = 1;

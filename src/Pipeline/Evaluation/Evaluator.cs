@@ -102,6 +102,9 @@ public static class Evaluator
         return [.. frames];
     }
 
+    /// <summary>The name of class <paramref name="c"/> in a model's class table, or "classN" past its end.</summary>
+    internal static string ClassName(string[] classes, int c) => c < classes.Length ? classes[c] : $"class{c}";
+
     /// <summary>Pixels within this distance of a true class boundary are left out of <c>segmentation.interior_miou</c>.</summary>
     public const int InteriorBand = 2;
 
@@ -176,7 +179,7 @@ public static class Evaluator
         }
         double ms = clock.Elapsed.TotalMilliseconds / frames.Count;
 
-        string ClassName(int c) => c < classes.Length ? classes[c] : $"class{c}";
+        string ClassName(int c) => Evaluator.ClassName(classes, c);
 
         // Per true class: metrics "<name>.<class>", and a log line with each class's share of the pooled error.
         void AddByClass(string name, ClassBreakdown breakdown, string label, string unit)

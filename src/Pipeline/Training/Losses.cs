@@ -54,8 +54,7 @@ public static class Losses
         var intersection = total - sortedForeground.cumsum(0);
         var union = total.Plus(sortedForeground.neg().PlusInPlace(1).cumsum(0));
         var jaccard = (intersection / union).neg().PlusInPlace(1);
-        long n = jaccard.shape[0];
-        return n == 1 ? jaccard : cat([jaccard[..1], jaccard[1..] - jaccard[..(int)(n - 1)]]);
+        return cat([jaccard[..1], jaccard[1..] - jaccard[..^1]]);
     }
 
     /// <summary>

@@ -11,13 +11,16 @@ public sealed record SyntheticDataset(int FirstSeed, int SeedCount, int Width = 
 {
     public const int FirstTrainingSeed = 10_000;
 
+    /// <summary>Sequences of the evaluation set (seeds 1..8) that issue figures are measured on.</summary>
+    public const int EvaluationSequences = 8;
+
     public static SyntheticDataset Training(int width = 320, int height = 240) => new(FirstTrainingSeed, 1_000_000, width, height);
 
     /// <summary>
     /// Held-out sequences: seeds firstSeed..firstSeed+count-1 (the evaluation set is 1..count; a validation set for
     /// choosing among models starts elsewhere below <see cref="FirstTrainingSeed"/>), half static camera, half moving.
     /// </summary>
-    public static SyntheticDataset Evaluation(int count = 8, int width = 320, int height = 240, int firstSeed = 1)
+    public static SyntheticDataset Evaluation(int count = EvaluationSequences, int width = 320, int height = 240, int firstSeed = 1)
     {
         if (firstSeed < 1 || (long)firstSeed + count > FirstTrainingSeed)
         {

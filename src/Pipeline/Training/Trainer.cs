@@ -119,7 +119,7 @@ public sealed class Trainer
             }
             var onDevice = batch.To(device);
             var loss = trained.Select(t => Losses.For(t, forward.Raw(t), onDevice, classWeights)).Aggregate((a, b) => a.Plus(b));
-            if (o.LovaszWeight > 0 && trained.Contains(VisionTask.Segmentation))
+            if (o.LovaszWeight > 0)
             {
                 loss = loss.Plus(Losses.LovaszSoftmax(forward.Raw(VisionTask.Segmentation), onDevice.Labels).mul(Scalars.Of(o.LovaszWeight)));
             }

@@ -40,20 +40,13 @@ public static class CalibrateCommand
         };
         double maxOffset = args.Double("max-offset", 3, 0.1, 20);
         args.EnsureAllUsed();
-        int last = validation.FirstSeed + validation.Sequences - 1;
-        if (validation.FirstSeed <= EvaluationSequences)
+        if (validation.FirstSeed <= SyntheticDataset.EvaluationSequences)
         {
-            throw new CliException($"--first-seed {validation.FirstSeed}: seeds 1..{EvaluationSequences} are the evaluation set; calibrating on them would tune the model on its own test (use e.g. 101)");
+            throw new CliException($"--first-seed {validation.FirstSeed}: seeds 1..{SyntheticDataset.EvaluationSequences} are the evaluation set; calibrating on them would tune the model on its own test (use e.g. 101)");
         }
-        if (last >= SyntheticDataset.FirstTrainingSeed)
-        {
-            throw new CliException($"--first-seed {validation.FirstSeed} --sequences {validation.Sequences}: the seeds would reach {SyntheticDataset.FirstTrainingSeed}, where training data starts");
-        }
-        var result = ClassBiasCalibration.Run(model, validation, output, maxOffset, Console.WriteLine);
+        EvalCommand.EnsureBelowTrainingSeeds(validation);
+        var result = ClassBiasCalibration.Run(validation, output, maxOffset, Console.WriteLine);
         Console.WriteLine($"calibrated on {result.Frames} frames ({result.Pixels} pixels): validation mIoU {result.MiouBefore:F4} -> {result.MiouAfter:F4} -> {output}");
         return 0;
     }
-
-    /// <summary>The sequences `streammtl eval` uses by default (seeds 1..8): the evaluation set.</summary>
-    private static int EvaluationSequences => new EvalOptions { ModelPath = "" }.Sequences;
 }

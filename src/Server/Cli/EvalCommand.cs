@@ -38,7 +38,7 @@ public static class EvalCommand
         {
             ModelPath = model,
             Baselines = ParseBaselines(args.String("baselines"), model),
-            Sequences = args.Int("sequences", 8, 1, 1000),
+            Sequences = args.Int("sequences", SyntheticDataset.EvaluationSequences, 1, 1000),
             FirstSeed = args.Int("first-seed", 1, 1, SyntheticDataset.FirstTrainingSeed - 1),
             FramesPerSequence = args.Int("frames", 12, 1, 10000),
             FrameStride = args.Int("stride", 20, 1, 100000),
@@ -56,10 +56,7 @@ public static class EvalCommand
         {
             throw new CliException("--record stores figures of the model as stored, on the evaluation set; drop --split, --threshold, --bf16 and --first-seed");
         }
-        if ((long)options.FirstSeed + options.Sequences > SyntheticDataset.FirstTrainingSeed)
-        {
-            throw new CliException($"--first-seed {options.FirstSeed} --sequences {options.Sequences}: the seeds would reach {SyntheticDataset.FirstTrainingSeed}, where training data starts");
-        }
+        EnsureBelowTrainingSeeds(options);
         if (dump != null)
         {
             Directory.CreateDirectory(dump);
@@ -85,6 +82,15 @@ public static class EvalCommand
             Console.WriteLine($"{figures.Count} figures recorded in {model}'s metadata");
         }
         return 0;
+    }
+
+    /// <summary>Refuses held-out sequences (<c>--first-seed</c>, <c>--sequences</c>) that would reach the training seeds.</summary>
+    internal static void EnsureBelowTrainingSeeds(EvalOptions options)
+    {
+        if ((long)options.FirstSeed + options.Sequences > SyntheticDataset.FirstTrainingSeed)
+        {
+            throw new CliException($"--first-seed {options.FirstSeed} --sequences {options.Sequences}: the seeds would reach {SyntheticDataset.FirstTrainingSeed}, where training data starts");
+        }
     }
 
     private static void WriteErrorMap(string path, Pipeline.Training.TruthFrame frame, Pipeline.Evaluation.Predictions predicted)
