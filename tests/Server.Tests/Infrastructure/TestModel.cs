@@ -12,6 +12,7 @@ internal static class TestModel
         string dir = Path.Combine(Path.GetTempPath(), $"streammtl-server-tests-{Environment.ProcessId}");
         Directory.CreateDirectory(dir);
         string path = Path.Combine(dir, "tiny.safetensors");
+        TorchSharp.torch.random.manual_seed(17);
         using var model = new MultiTaskVit(new ModelConfig { Dim = 32, Heads = 2, Blocks = 2, SplitLayer = 1, DeltaFrom = 1, Rank = 4, HeadHidden = 16 });
         ModelFile.Save(path, model, new ModelMetadata { Config = model.Config, Classes = [.. SyntheticClasses.Names] });
         return path;
