@@ -1,4 +1,4 @@
-using StreamMtl.Pipeline.Evaluation;
+using StreamMtl.Pipeline.Model;
 
 namespace StreamMtl.Pipeline.Inference;
 

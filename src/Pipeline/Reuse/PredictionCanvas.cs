@@ -1,4 +1,3 @@
-using StreamMtl.Pipeline.Evaluation;
 using StreamMtl.Pipeline.Model;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;

@@ -1,3 +1,4 @@
+using StreamMtl.Training.Surgery;
 using StreamMtl.Pipeline.Weights;
 
 namespace StreamMtl.Server.Cli;

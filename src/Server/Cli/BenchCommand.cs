@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using StreamMtl.Ingest.Synthetic;
-using StreamMtl.Pipeline.Benchmarks;
+using StreamMtl.Training.Benchmarks;
 using StreamMtl.Pipeline.Model;
 using StreamMtl.Pipeline.Reuse;
 using StreamMtl.Pipeline.Weights;

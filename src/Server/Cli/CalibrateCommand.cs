@@ -1,5 +1,6 @@
-using StreamMtl.Pipeline.Evaluation;
-using StreamMtl.Pipeline.Training;
+using StreamMtl.Training.Calibration;
+using StreamMtl.Training.Evaluation;
+using StreamMtl.Training;
 
 namespace StreamMtl.Server.Cli;
 

@@ -1,5 +1,6 @@
-using StreamMtl.Pipeline.Evaluation;
-using StreamMtl.Pipeline.Training;
+using StreamMtl.Pipeline.Model;
+using StreamMtl.Training.Evaluation;
+using StreamMtl.Training;
 using StreamMtl.Pipeline.Weights;
 
 namespace StreamMtl.Server.Cli;
@@ -93,7 +94,7 @@ public static class EvalCommand
         }
     }
 
-    private static void WriteErrorMap(string path, Pipeline.Training.TruthFrame frame, Pipeline.Evaluation.Predictions predicted)
+    private static void WriteErrorMap(string path, TruthFrame frame, Predictions predicted)
     {
         using var image = ErrorMaps.Compose(frame, predicted);
         if (!OpenCvSharp.Cv2.ImWrite(path, image))

@@ -1,4 +1,4 @@
-using StreamMtl.Pipeline.Training;
+using StreamMtl.Training;
 
 namespace StreamMtl.Server.Cli;
 

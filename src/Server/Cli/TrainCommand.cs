@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 using StreamMtl.Pipeline.Model;
-using StreamMtl.Pipeline.Training;
+using StreamMtl.Training;
 using StreamMtl.Pipeline.Weights;
 
 namespace StreamMtl.Server.Cli;

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using StreamMtl.Pipeline.Evaluation;
 using StreamMtl.Pipeline.Flops;
 using StreamMtl.Pipeline.Inference;
 using StreamMtl.Pipeline.Model;

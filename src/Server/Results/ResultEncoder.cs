@@ -3,7 +3,6 @@ using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using OpenCvSharp;
 using StreamMtl.Api.V1;
-using StreamMtl.Pipeline.Evaluation;
 using StreamMtl.Pipeline.Inference;
 using StreamMtl.Pipeline.Model;
 

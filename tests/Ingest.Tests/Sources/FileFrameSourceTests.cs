@@ -38,7 +38,7 @@ public sealed class FileFrameSourceTests
     [Fact]
     public async Task Random_bytes_are_NotAVideo()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         var path = Path.Combine(dir.Path, "noise.mp4");
         var bytes = new byte[256 * 1024];
         new Random(42).NextBytes(bytes);
@@ -55,7 +55,7 @@ public sealed class FileFrameSourceTests
     [InlineData("car-detection.mp4")]
     public async Task Truncated_file_reports_a_specific_error(string clip)
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         var path = Path.Combine(dir.Path, "truncated" + Path.GetExtension(clip));
         var bytes = await File.ReadAllBytesAsync(TestPaths.Video(clip));
         await File.WriteAllBytesAsync(path, bytes.AsSpan(0, bytes.Length / 3).ToArray());

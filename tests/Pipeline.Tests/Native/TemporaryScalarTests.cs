@@ -90,12 +90,12 @@ public sealed class TemporaryScalarTests
     [Fact]
     public void ForwardPassesSurviveConstantFinalization()
     {
-        using var model = Reuse.ReuseTestModels.Model(hmlpStem: true);
+        using var model = ReuseTestModels.Model(hmlpStem: true);
         model.eval();
         using var dense = new Inference.DenseStreamRunner(model, shareThreshold: 0.3f);
         using var reuse = new Pipeline.Reuse.ReuseStreamRunner(model,
             Pipeline.Reuse.ReuseSettings.Default with { KeyframeInterval = 0, Budget = 0.5f, AttentionRefresh = 0.9f });
-        int width = Reuse.ReuseTestModels.Width, height = Reuse.ReuseTestModels.Height;
+        int width = ReuseTestModels.Width, height = ReuseTestModels.Height;
         var bgr = new byte[width * height * 3];
         var random = new Random(3);
         random.NextBytes(bgr);
@@ -124,7 +124,7 @@ public sealed class TemporaryScalarTests
         Assert.True(reused > 0, $"{frames} frames and no token reused: the gated paths did not run");
     }
 
-    /// <summary>The pipeline project's sources, compiled against the assemblies this test runs with.</summary>
+    /// <summary>The sources of the projects that run TorchSharp (the pipeline and the offline tooling), compiled together against the assemblies this test runs with.</summary>
     private static CSharpCompilation CompilePipeline()
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
@@ -133,9 +133,9 @@ public sealed class TemporaryScalarTests
             dir = dir.Parent;
         }
         Assert.NotNull(dir);
-        string src = Path.Combine(dir.FullName, "src", "Pipeline");
         var sep = Path.DirectorySeparatorChar;
-        var trees = Directory.EnumerateFiles(src, "*.cs", SearchOption.AllDirectories)
+        var trees = new[] { "Pipeline", "Training" }
+            .SelectMany(project => Directory.EnumerateFiles(Path.Combine(dir.FullName, "src", project), "*.cs", SearchOption.AllDirectories))
             .Where(f => !f.Contains($"{sep}bin{sep}", StringComparison.Ordinal) && !f.Contains($"{sep}obj{sep}", StringComparison.Ordinal))
             .Select(f => CSharpSyntaxTree.ParseText(File.ReadAllText(f), CSharpParseOptions.Default.WithLanguageVersion(LanguageVersion.Preview), f))
             .Append(CSharpSyntaxTree.ParseText(

@@ -66,8 +66,8 @@ public sealed class ModelWeightsRoundTripTests
         using var dir = new TempDirectory();
         using var scope = NewDisposeScope();
         // Deltas from block 2 on, sub-tasks split at 3: blocks 2 and 3 of each sub-task are never run.
-        var config = Tests.Model.TinyModels.Config(blocks: 4, split: 1) with { SplitLayer = 3 };
-        using var source = Tests.Model.TinyModels.WithRandomDeltas(config);
+        var config = TinyModels.Config(blocks: 4, split: 1) with { SplitLayer = 3 };
+        using var source = TinyModels.WithRandomDeltas(config);
         string full = dir.File("full.safetensors");
         string compact = dir.File("compact.safetensors");
         var metadata = new ModelMetadata { Config = config, Classes = [.. Enumerable.Range(0, config.Classes).Select(i => $"c{i}")] };

@@ -1,7 +1,8 @@
+using StreamMtl.Pipeline.Model;
 using OpenCvSharp;
 using StreamMtl.Ingest.Frames;
-using StreamMtl.Pipeline.Evaluation;
-using StreamMtl.Pipeline.Training;
+using StreamMtl.Training.Evaluation;
+using StreamMtl.Training;
 using StreamMtl.Pipeline.Weights;
 using StreamMtl.Server.Cli;
 using StreamMtl.Server.Tests.Infrastructure;

@@ -3,7 +3,7 @@ using OpenCvSharp;
 using StreamMtl.Api.V1;
 using StreamMtl.Ingest.Frames;
 using StreamMtl.Ingest.Synthetic;
-using StreamMtl.Pipeline.Evaluation;
+using StreamMtl.Training.Evaluation;
 using StreamMtl.Pipeline.Inference;
 using StreamMtl.Pipeline.Model;
 using StreamMtl.Pipeline.Weights;

@@ -1,0 +1,33 @@
+using StreamMtl.Pipeline.Model;
+using StreamMtl.Training;
+
+namespace StreamMtl.Training.Evaluation;
+
+/// <summary>What <see cref="Evaluator"/> runs: held-out synthetic sequences, sharing settings, baselines.</summary>
+public sealed record EvalOptions
+{
+    public required string ModelPath { get; init; }
+
+    /// <summary>Single-task baseline model files by task name, for Delta-m.</summary>
+    public Dictionary<string, string> Baselines { get; init; } = [];
+
+    public int Sequences { get; init; } = SyntheticDataset.EvaluationSequences;
+
+    /// <summary>Seed of the first sequence: 1 for the evaluation set; another range below the training seeds is a validation set.</summary>
+    public int FirstSeed { get; init; } = 1;
+    public int FramesPerSequence { get; init; } = 12;
+
+    /// <summary>Distance between evaluated frames of a sequence.</summary>
+    public int FrameStride { get; init; } = 20;
+
+    public int Width { get; init; } = 320;
+    public int Height { get; init; } = 240;
+    public float ShareThreshold { get; init; }
+    public int? SplitLayer { get; init; }
+
+    /// <summary>Run the shared model's matrix products in bfloat16 (<see cref="Model.Autocast"/>), to measure what that costs in accuracy.</summary>
+    public bool BFloat16 { get; init; }
+
+    /// <summary>Called with each held-out frame and the shared model's predictions for it (frame number, frame, predictions).</summary>
+    public Action<int, TruthFrame, Predictions>? Inspect { get; init; }
+}

@@ -1,0 +1,208 @@
+using System.Diagnostics;
+using StreamMtl.Ingest.Synthetic;
+using StreamMtl.Pipeline.Flops;
+using StreamMtl.Pipeline.Model;
+using StreamMtl.Pipeline.Preprocess;
+using StreamMtl.Training;
+using StreamMtl.Pipeline.Weights;
+using static TorchSharp.torch;
+
+namespace StreamMtl.Training.Evaluation;
+
+/// <summary>
+/// Evaluates a model on held-out synthetic sequences (seeds never used in training): pooled task
+/// metrics, executed FLOPs per task, parameter bytes per task, and Delta-m against single-task baselines.
+/// </summary>
+public static class Evaluator
+{
+    public static EvalReport Run(EvalOptions options, Action<string>? log = null)
+    {
+        var frames = RenderFrames(options);
+        log?.Invoke($"rendered {frames.Count} held-out frames from {options.Sequences} sequences (seeds {options.FirstSeed}..{options.FirstSeed + options.Sequences - 1})");
+
+        var (model, metadata) = ModelFile.Load(options.ModelPath, options.SplitLayer);
+        using var modelScope = model;
+        var forward = new ForwardOptions(TaskSet.All, options.ShareThreshold);
+        Scored shared;
+        using (Autocast.BFloat16(options.BFloat16))
+        {
+            shared = Score(model, metadata.Classes, frames, forward, log, options.BFloat16 ? "shared model (bfloat16 products)" : "shared model", options.Inspect);
+        }
+
+        var report = new EvalReport
+        {
+            Model = options.ModelPath,
+            Frames = frames.Count,
+            FirstSeed = options.FirstSeed,
+            Sequences = options.Sequences,
+            Width = options.Width,
+            Height = options.Height,
+            SplitLayer = model.Config.SplitLayer,
+            ShareThreshold = options.ShareThreshold,
+            Metrics = shared.Metrics,
+            MsPerFrame = shared.MsPerFrame,
+            ExecutedGflops = shared.Flops.ToDictionary(kv => kv.Key, kv => kv.Value.Executed),
+            DenseGflops = shared.Flops.ToDictionary(kv => kv.Key, kv => kv.Value.Dense),
+            SharedRowsComputedFraction = shared.SharedFraction,
+            ParameterBytes = model.Config.AllTasks.ToDictionary(t => t.Name(), model.TaskBytes),
+        };
+        report.BaseOnlyGflops = BaseOnlyGflops(model, frames[0]);
+        report.AllTasksOverBase = report.ExecutedGflops.Values.Sum() / report.BaseOnlyGflops;
+        report.SeparateModelsOverBase = model.Config.AllTasks.Count();
+
+        foreach (var (taskName, path) in options.Baselines)
+        {
+            var (baseline, baselineMetadata) = ModelFile.Load(path);
+            using (baseline)
+            {
+                var scored = Score(baseline, baselineMetadata.Classes, frames, new ForwardOptions(baseline.Config.BaseTask.ToSet()), log, $"{taskName} baseline", null);
+                foreach (var (k, v) in scored.Metrics)
+                {
+                    report.BaselineMetrics[k] = v;
+                }
+            }
+        }
+        if (report.BaselineMetrics.Count > 0)
+        {
+            report.DeltaM = DeltaMOf(report.Metrics, report.BaselineMetrics);
+        }
+        return report;
+    }
+
+    /// <summary>Primary metric of each task and whether lower is better (for Delta-m).</summary>
+    public static IReadOnlyList<(string Name, bool LowerIsBetter)> DeltaMTerms { get; } =
+    [
+        ("segmentation.miou", false),
+        ("depth.rmse", true),
+        ("depth.abs_rel", true),
+        ("normals.mean_deg", true),
+    ];
+
+    private static double? DeltaMOf(Dictionary<string, double> multi, Dictionary<string, double> single)
+    {
+        var terms = DeltaMTerms.Where(t => multi.ContainsKey(t.Name) && single.ContainsKey(t.Name))
+            .Select(t => (multi[t.Name], single[t.Name], t.LowerIsBetter)).ToList();
+        return terms.Count == 0 ? null : DeltaM.Compute(terms);
+    }
+
+    /// <summary>Renders the held-out frames <paramref name="options"/> names (its sequences, frames per sequence and stride).</summary>
+    internal static List<TruthFrame> RenderFrames(EvalOptions options)
+    {
+        var dataset = SyntheticDataset.Evaluation(options.Sequences, options.Width, options.Height, options.FirstSeed);
+        var jobs = Enumerable.Range(0, options.Sequences)
+            .SelectMany(s => Enumerable.Range(0, options.FramesPerSequence).Select(f => (s, f)))
+            .ToList();
+        var frames = new TruthFrame[jobs.Count];
+        Parallel.For(0, jobs.Count, i =>
+        {
+            var (s, f) = jobs[i];
+            var spec = dataset.Sequence(s) with { Frames = null };
+            frames[i] = TruthFrame.Render(new SyntheticCamera(spec) { MaxDegreeOfParallelism = 1 }, (long)f * options.FrameStride);
+        });
+        return [.. frames];
+    }
+
+    /// <summary>The name of class <paramref name="c"/> in a model's class table, or "classN" past its end.</summary>
+    internal static string ClassName(string[] classes, int c) => c < classes.Length ? classes[c] : $"class{c}";
+
+    /// <summary>Pixels within this distance of a true class boundary are left out of <c>segmentation.interior_miou</c>.</summary>
+    public const int InteriorBand = 2;
+
+    private sealed record Scored(Dictionary<string, double> Metrics, double MsPerFrame,
+        Dictionary<string, (double Executed, double Dense)> Flops, double? SharedFraction);
+
+    private static Scored Score(MultiTaskVit model, string[] classes, List<TruthFrame> frames, ForwardOptions forward, Action<string>? log, string what,
+        Action<int, TruthFrame, Predictions>? inspect)
+    {
+        var seg = new SegmentationMetrics(model.Config.Classes);
+        var segInterior = new SegmentationMetrics(model.Config.Classes);
+        var depth = new DepthMetrics(model.Config.Classes);
+        var normals = new NormalsMetrics(model.Config.Classes);
+        var flops = new FlopCounter();
+        long sharedComputed = 0;
+        long sharedTotal = 0;
+        var clock = new Stopwatch();
+        using (no_grad())
+        {
+            for (int i = 0; i < frames.Count; i++)
+            {
+                var frame = frames[i];
+                using var scope = NewDisposeScope();
+                var input = ImageTensors.FromBgr(frame.Bgr, frame.Width, frame.Height, model.Config);
+                clock.Start();
+                using var result = model.Forward(input, forward, flops);
+                var predictions = Predictions.From(result);
+                clock.Stop();
+                sharedComputed += result.SharedRowsComputed;
+                sharedTotal += result.SharedRowsTotal;
+                if (predictions.Labels != null)
+                {
+                    seg.Add(predictions.Labels, frame.Truth.Labels);
+                    segInterior.Add(predictions.Labels, BoundaryBand.Interior(frame.Truth.Labels, frame.Width, frame.Height, InteriorBand));
+                }
+                if (predictions.Depth != null) depth.Add(predictions.Depth, frame.Truth.Depth, frame.Truth.Labels);
+                if (predictions.Normals != null) normals.Add(predictions.Normals, frame.Truth.Normals, frame.Truth.Labels);
+                inspect?.Invoke(i, frame, predictions);
+            }
+        }
+        var metrics = new Dictionary<string, double>();
+        var tasks = forward.Tasks.Tasks().Where(model.Config.Has).ToList();
+        if (tasks.Contains(VisionTask.Segmentation))
+        {
+            metrics["segmentation.miou"] = seg.MeanIoU;
+            metrics["segmentation.pixel_accuracy"] = seg.PixelAccuracy;
+            var iou = seg.ClassIoU();
+            for (int c = 0; c < iou.Length; c++)
+            {
+                if (!double.IsNaN(iou[c])) metrics[$"segmentation.iou.{ClassName(c)}"] = iou[c];
+            }
+            // Diagnostic, not a bar: how much of the gap is the band along object outlines.
+            metrics["segmentation.interior_miou"] = segInterior.MeanIoU;
+            metrics["segmentation.interior_share"] = (double)segInterior.Pixels / seg.Pixels;
+            log?.Invoke($"{what}: segmentation confusion (row = truth, % of the row's pixels):\n{seg.FormatConfusion(ClassName)}");
+        }
+        if (tasks.Contains(VisionTask.Depth))
+        {
+            metrics["depth.rmse"] = depth.Rmse;
+            metrics["depth.abs_rel"] = depth.AbsRel;
+            metrics["depth.delta1"] = depth.Delta1;
+            AddByClass("depth.abs_rel", depth.AbsRelByClass!, "AbsRel", "");
+        }
+        if (tasks.Contains(VisionTask.Normals))
+        {
+            metrics["normals.mean_deg"] = normals.MeanDeg;
+            metrics["normals.median_deg"] = normals.MedianDeg;
+            metrics["normals.within_11_25"] = normals.Within11_25;
+            metrics["normals.within_22_5"] = normals.Within22_5;
+            metrics["normals.within_30"] = normals.Within30;
+            AddByClass("normals.mean_deg", normals.AngleByClass!, "mean angle", " deg");
+        }
+        double ms = clock.Elapsed.TotalMilliseconds / frames.Count;
+
+        string ClassName(int c) => Evaluator.ClassName(classes, c);
+
+        // Per true class: metrics "<name>.<class>", and a log line with each class's share of the pooled error.
+        void AddByClass(string name, ClassBreakdown breakdown, string label, string unit)
+        {
+            for (int c = 0; c < breakdown.Classes; c++)
+            {
+                if (!double.IsNaN(breakdown.Mean(c))) metrics[$"{name}.{ClassName(c)}"] = breakdown.Mean(c);
+            }
+            log?.Invoke($"{what}: {label} by true class (share of the summed error): {breakdown.Format(ClassName, unit)}");
+        }
+        log?.Invoke($"{what}: {string.Join(", ", metrics.Select(kv => $"{kv.Key} {kv.Value:F4}"))}; {ms:F1} ms/frame");
+        var perTask = tasks.ToDictionary(t => t.Name(),
+            t => (flops.Executed(t) / 1e9 / frames.Count, flops.Dense(t) / 1e9 / frames.Count));
+        return new Scored(metrics, ms, perTask, sharedTotal == 0 ? null : (double)sharedComputed / sharedTotal);
+    }
+
+    private static double BaseOnlyGflops(MultiTaskVit model, TruthFrame frame)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var counter = new FlopCounter();
+        var input = ImageTensors.FromBgr(frame.Bgr, frame.Width, frame.Height, model.Config);
+        using var result = model.Forward(input, new ForwardOptions(model.Config.BaseTask.ToSet()), counter);
+        return counter.ExecutedTotal / 1e9;
+    }
+}
