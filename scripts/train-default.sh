@@ -86,7 +86,7 @@ wait_all
 # moves between them, plus auxiliary depth and normals losses through the sub-task branches so the shared blocks
 # learn geometry (Delta-m -7.3% -> +3.6% against the same fine-tune without them, same baselines). JPEG=30 adds the compression
 # augmentation: steadier on real footage (reuse agreement on vtest with a keyframe every 100: 92.1% -> 96.1%) for
-# 0.04 mIoU on clean synthetic frames; the shipped model was trained without it (docs/model.md). The auxiliary
+# 0.04 mIoU on clean synthetic frames; the shipped lineage uses it from j2 on (docs/model.md). The auxiliary
 # losses branch off at the serving split: through split 4 they leave blocks 5-6 to segmentation alone, and the
 # sub-tasks at split 6 then lack the wall orientations (normals 15.4 -> 11.3 deg, docs/model.md).
 trunk="$out/base.safetensors"
