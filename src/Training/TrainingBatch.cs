@@ -1,5 +1,5 @@
+using StreamMtl.Pipeline.Runners;
 using StreamMtl.Pipeline.Model;
-using StreamMtl.Pipeline.Preprocess;
 using static TorchSharp.torch;
 
 namespace StreamMtl.Training;

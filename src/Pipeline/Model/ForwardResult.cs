@@ -1,4 +1,3 @@
-using StreamMtl.Pipeline.Flops;
 using static TorchSharp.torch;
 
 namespace StreamMtl.Pipeline.Model;

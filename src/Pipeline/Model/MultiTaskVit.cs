@@ -1,4 +1,3 @@
-using StreamMtl.Pipeline.Flops;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -139,7 +139,7 @@ public sealed class PatchEmbedding
     }
 
     /// <summary>Counts the stem's multiply-adds for <paramref name="rows"/> embedded patches out of <paramref name="denseRows"/>.</summary>
-    public void CountFlops(Flops.FlopCounter counter, VisionTask task, long rows, long denseRows)
+    public void CountFlops(FlopCounter counter, VisionTask task, long rows, long denseRows)
     {
         int grid = 1 << _stem.Length;
         for (int i = 0; i < _stem.Length; i++)

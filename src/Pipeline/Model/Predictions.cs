@@ -1,4 +1,3 @@
-using StreamMtl.Pipeline.Model;
 using static TorchSharp.torch;
 
 namespace StreamMtl.Pipeline.Model;

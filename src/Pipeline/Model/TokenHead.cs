@@ -1,7 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
-using StreamMtl.Pipeline.Flops;
 
 namespace StreamMtl.Pipeline.Model;
 

@@ -1,6 +1,5 @@
+using StreamMtl.Pipeline.Runners;
 using System.Diagnostics;
-using StreamMtl.Pipeline.Flops;
-using StreamMtl.Pipeline.Inference;
 using StreamMtl.Pipeline.Model;
 using static TorchSharp.torch;
 

@@ -3,7 +3,6 @@ using System.Text.Json;
 using StreamMtl.Ingest.Synthetic;
 using StreamMtl.Training.Benchmarks;
 using StreamMtl.Pipeline.Model;
-using StreamMtl.Pipeline.Reuse;
 using StreamMtl.Pipeline.Weights;
 
 namespace StreamMtl.Server.Cli;

@@ -1,4 +1,6 @@
-using StreamMtl.Pipeline.Reuse;
+using StreamMtl.Pipeline.Inference;
+using StreamMtl.Pipeline.Model;
+
 
 namespace StreamMtl.Server.Configuration;
 
@@ -38,45 +40,6 @@ public sealed record ServiceOptions
         if (StartDeclaredStreams && Streams.Count > Limits.MaxStreams)
         {
             errors.Add($"Streams: {Streams.Count} declared but Limits:MaxStreams is {Limits.MaxStreams}");
-        }
-        return errors;
-    }
-}
-
-/// <summary>Which model to load and the input size frames are resized to.</summary>
-public sealed record ModelOptions
-{
-    /// <summary>Model file; empty = the shipped model (see ModelLocator).</summary>
-    public string? Path { get; init; }
-    public int InputWidth { get; init; } = 320;
-    public int InputHeight { get; init; } = 240;
-
-    /// <summary>TorchSharp intra-op threads; 0 = processor count.</summary>
-    public int Threads { get; init; }
-
-    /// <summary>
-    /// Precision of the model's matrix products: float32, or bfloat16 (weights, norms and outputs stay float32; see
-    /// <see cref="Pipeline.Model.Autocast"/>). bfloat16 pays only on CPUs that multiply it natively (AVX-512 BF16, AMX).
-    /// </summary>
-    public string Precision { get; init; } = Float32;
-
-    public const string Float32 = "float32";
-    public const string BFloat16Name = "bfloat16";
-
-    public bool BFloat16 => string.Equals(Precision, BFloat16Name, StringComparison.OrdinalIgnoreCase);
-
-    /// <summary><see cref="Precision"/> as reported (lower case; validated to be one of the two).</summary>
-    public string PrecisionName => BFloat16 ? BFloat16Name : Float32;
-
-    public IReadOnlyList<string> Validate()
-    {
-        var errors = new List<string>();
-        if (InputWidth is < 16 or > 4096 || InputWidth % 16 != 0) errors.Add($"InputWidth must be a multiple of 16 in 16..4096, got {InputWidth}");
-        if (InputHeight is < 16 or > 4096 || InputHeight % 16 != 0) errors.Add($"InputHeight must be a multiple of 16 in 16..4096, got {InputHeight}");
-        if (Threads < 0) errors.Add($"Threads must be >= 0, got {Threads}");
-        if (!BFloat16 && !string.Equals(Precision, Float32, StringComparison.OrdinalIgnoreCase))
-        {
-            errors.Add($"Precision must be {Float32} or {BFloat16Name}, got '{Precision}'");
         }
         return errors;
     }
@@ -137,40 +100,6 @@ public sealed record LimitOptions
         if (MaxReceiveMessageBytes < 64 * 1024) errors.Add($"MaxReceiveMessageBytes must be >= 65536, got {MaxReceiveMessageBytes}");
         if (MaxOutputWidth is < 16 or > 8192 || MaxOutputHeight is < 16 or > 8192) errors.Add("MaxOutputWidth/Height must be in 16..8192");
         if (MaxClientFrameWidth is < 16 or > 8192 || MaxClientFrameHeight is < 16 or > 8192) errors.Add("MaxClientFrameWidth/Height must be in 16..8192");
-        return errors;
-    }
-}
-
-/// <summary>Queues, batching and timeouts of the frame pipeline.</summary>
-public sealed record PipelineOptions
-{
-    /// <summary>Frames of different streams run back to back on the inference thread per wake-up.</summary>
-    public int BatchSize { get; init; } = 4;
-
-    /// <summary>How long the inference thread waits for more streams' frames once it has one.</summary>
-    public TimeSpan BatchTimeout { get; init; } = TimeSpan.FromMilliseconds(2);
-
-    /// <summary>Results kept per subscriber before the oldest is dropped.</summary>
-    public int SubscriberQueue { get; init; } = 4;
-
-    /// <summary>A subscriber whose write does not complete within this is dropped.</summary>
-    public TimeSpan WriteTimeout { get; init; } = TimeSpan.FromSeconds(5);
-
-    /// <summary>No source frame for this long means stalled (source torn down and reconnected).</summary>
-    public TimeSpan StallTimeout { get; init; } = TimeSpan.FromSeconds(5);
-
-    /// <summary>Results a Process call may have in flight (frames sent but results not yet written).</summary>
-    public int ProcessInFlight { get; init; } = 2;
-
-    public IReadOnlyList<string> Validate()
-    {
-        var errors = new List<string>();
-        if (BatchSize is < 1 or > 64) errors.Add($"BatchSize must be in 1..64, got {BatchSize}");
-        if (BatchTimeout < TimeSpan.Zero || BatchTimeout > TimeSpan.FromSeconds(1)) errors.Add($"BatchTimeout must be in 0..1 s, got {BatchTimeout}");
-        if (SubscriberQueue is < 1 or > 1024) errors.Add($"SubscriberQueue must be in 1..1024, got {SubscriberQueue}");
-        if (WriteTimeout <= TimeSpan.Zero) errors.Add("WriteTimeout must be positive");
-        if (StallTimeout <= TimeSpan.Zero) errors.Add("StallTimeout must be positive");
-        if (ProcessInFlight is < 1 or > 64) errors.Add($"ProcessInFlight must be in 1..64, got {ProcessInFlight}");
         return errors;
     }
 }

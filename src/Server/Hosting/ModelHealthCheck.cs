@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using StreamMtl.Server.Inference;
+using StreamMtl.Pipeline.Inference;
 
 namespace StreamMtl.Server.Hosting;
 

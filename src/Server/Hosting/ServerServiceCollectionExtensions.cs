@@ -6,7 +6,7 @@ using Microsoft.Extensions.Options;
 using StreamMtl.Server.Cli;
 using StreamMtl.Server.Configuration;
 using StreamMtl.Server.Service;
-using StreamMtl.Server.Inference;
+using StreamMtl.Pipeline.Inference;
 using StreamMtl.Server.Metrics;
 using StreamMtl.Server.Security;
 using StreamMtl.Server.Streams;

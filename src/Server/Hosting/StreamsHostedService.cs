@@ -2,7 +2,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using StreamMtl.Pipeline.Model;
 using StreamMtl.Server.Configuration;
-using StreamMtl.Server.Inference;
+using StreamMtl.Pipeline.Inference;
 using StreamMtl.Server.Streams;
 
 namespace StreamMtl.Server.Hosting;

@@ -1,3 +1,5 @@
+using StreamMtl.Pipeline.Inference;
+using StreamMtl.Pipeline.Model;
 using Prometheus;
 
 namespace StreamMtl.Server.Metrics;
@@ -6,7 +8,7 @@ namespace StreamMtl.Server.Metrics;
 /// The service's Prometheus metrics, on a registry of its own (one per host, so in-process tests do not share series).
 /// Labels stay low-cardinality: stream id (bounded by Limits:MaxStreams), task, stage, queue, reason.
 /// </summary>
-public sealed class ServerMetrics
+public sealed class ServerMetrics : IInferenceMetrics
 {
     private static readonly double[] LatencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5];
     private static readonly double[] RatioBuckets = [0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1];
@@ -70,6 +72,16 @@ public sealed class ServerMetrics
     public Gauge Streams { get; }
     public Gauge ModelInfo { get; }
     public Gauge ModelLoadSeconds { get; }
+
+    public void ModelLoaded(LoadedModel model)
+    {
+        ModelLoadSeconds.Set(model.LoadTime.TotalSeconds);
+        ModelInfo.WithLabels(model.Version, model.Config.BaseTask.Name(), string.Join(",", model.Config.AllTasks.Select(t => t.Name())),
+            model.Config.SplitLayer.ToString(System.Globalization.CultureInfo.InvariantCulture), $"{model.InputWidth}x{model.InputHeight}",
+            model.Precision).Set(1);
+    }
+
+    public void BatchRun(int frames) => BatchSize.Observe(frames);
 
     /// <summary>Publishes a stream's series at zero, so dashboards show it (and rate() works) before the first event.</summary>
     public void Touch(string stream, IEnumerable<string> tasks)

@@ -1,7 +1,7 @@
 using StreamMtl.Api.V1;
 using StreamMtl.Pipeline.Model;
 using StreamMtl.Server.Configuration;
-using StreamMtl.Server.Inference;
+using StreamMtl.Pipeline.Inference;
 
 namespace StreamMtl.Server.Results;
 

@@ -3,7 +3,7 @@ using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using OpenCvSharp;
 using StreamMtl.Api.V1;
-using StreamMtl.Pipeline.Inference;
+using StreamMtl.Pipeline.Runners;
 using StreamMtl.Pipeline.Model;
 
 namespace StreamMtl.Server.Results;

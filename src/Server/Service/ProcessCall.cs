@@ -4,7 +4,7 @@ using Grpc.Core;
 using StreamMtl.Api.V1;
 using StreamMtl.Server.Configuration;
 using StreamMtl.Server.Results;
-using StreamMtl.Server.Inference;
+using StreamMtl.Pipeline.Inference;
 using StreamMtl.Server.Metrics;
 using StreamMtl.Server.Streams;
 

@@ -5,7 +5,7 @@ using StreamMtl.Ingest.Synthetic;
 using StreamMtl.Pipeline.Model;
 using StreamMtl.Server.Configuration;
 using StreamMtl.Server.Results;
-using StreamMtl.Server.Inference;
+using StreamMtl.Pipeline.Inference;
 using StreamMtl.Server.Metrics;
 using StreamMtl.Server.Streams;
 
@@ -133,9 +133,9 @@ public sealed class VisionGrpcService(StreamRegistry streams, InferenceEngine en
     }
 
     /// <summary>API reuse settings over the defaults; validated by the caller.</summary>
-    public static Pipeline.Reuse.ReuseSettings ToReuse(Api.V1.ReuseSettings? reuse)
+    public static Pipeline.Model.ReuseSettings ToReuse(Api.V1.ReuseSettings? reuse)
     {
-        var settings = Pipeline.Reuse.ReuseSettings.Default;
+        var settings = Pipeline.Model.ReuseSettings.Default;
         if (reuse == null)
         {
             return settings;

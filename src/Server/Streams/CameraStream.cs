@@ -13,7 +13,7 @@ using StreamMtl.Ingest.Supervision;
 using StreamMtl.Pipeline.Model;
 using StreamMtl.Server.Configuration;
 using StreamMtl.Server.Results;
-using StreamMtl.Server.Inference;
+using StreamMtl.Pipeline.Inference;
 using StreamMtl.Server.Metrics;
 
 namespace StreamMtl.Server.Streams;
@@ -269,7 +269,7 @@ public sealed partial class CameraStream : IAsyncDisposable
         }
     }
 
-    private void Fanout(InferenceOutput output, Pipeline.Inference.FrameAnalysis analysis)
+    private void Fanout(InferenceOutput output, Pipeline.Runners.FrameAnalysis analysis)
     {
         var capture = output.Job.Input.CaptureTime;
         foreach (var group in _subscribers.Values.GroupBy(s => s.Spec))

@@ -1,6 +1,6 @@
 using StreamMtl.Api.V1;
 using StreamMtl.Pipeline.Model;
-using StreamMtl.Server.Inference;
+using StreamMtl.Pipeline.Inference;
 using StreamMtl.Server.Metrics;
 
 namespace StreamMtl.Server.Streams;

@@ -1,5 +1,4 @@
 using StreamMtl.Pipeline.Model;
-using StreamMtl.Pipeline.Reuse;
 
 namespace StreamMtl.Server.Streams;
 

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using StreamMtl.Ingest.Sources;
 using StreamMtl.Server.Configuration;
-using StreamMtl.Server.Inference;
+using StreamMtl.Pipeline.Inference;
 using StreamMtl.Server.Metrics;
 using StreamMtl.Server.Results;
 using StreamMtl.Server.Security;

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using StreamMtl.Pipeline.Flops;
 using StreamMtl.Pipeline.Model;
 using static TorchSharp.torch;
 

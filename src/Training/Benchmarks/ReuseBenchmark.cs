@@ -1,8 +1,7 @@
+using StreamMtl.Pipeline.Runners;
 using System.Diagnostics;
 using StreamMtl.Training.Evaluation;
-using StreamMtl.Pipeline.Inference;
 using StreamMtl.Pipeline.Model;
-using StreamMtl.Pipeline.Preprocess;
 using StreamMtl.Pipeline.Reuse;
 using static TorchSharp.torch;
 

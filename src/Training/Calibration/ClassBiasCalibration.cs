@@ -1,6 +1,6 @@
+using StreamMtl.Pipeline.Runners;
 using StreamMtl.Training.Evaluation;
 using StreamMtl.Pipeline.Model;
-using StreamMtl.Pipeline.Preprocess;
 using StreamMtl.Training;
 using StreamMtl.Pipeline.Weights;
 using TorchSharp;

@@ -1,8 +1,7 @@
+using StreamMtl.Pipeline.Runners;
 using System.Diagnostics;
 using StreamMtl.Ingest.Synthetic;
-using StreamMtl.Pipeline.Flops;
 using StreamMtl.Pipeline.Model;
-using StreamMtl.Pipeline.Preprocess;
 using StreamMtl.Training;
 using StreamMtl.Pipeline.Weights;
 using static TorchSharp.torch;

@@ -1,6 +1,6 @@
+using StreamMtl.Pipeline.Runners;
 using StreamMtl.Ingest.Synthetic;
 using StreamMtl.Pipeline.Model;
-using StreamMtl.Pipeline.Preprocess;
 using StreamMtl.Pipeline.Weights;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;

@@ -1,4 +1,3 @@
-using StreamMtl.Pipeline.Flops;
 using StreamMtl.Pipeline.Model;
 using TorchSharp;
 using static TorchSharp.torch;

@@ -1,4 +1,3 @@
-using StreamMtl.Pipeline.Flops;
 using StreamMtl.Pipeline.Model;
 using StreamMtl.Pipeline.Tests.Weights;
 using StreamMtl.Pipeline.Weights;

@@ -19,7 +19,8 @@ public sealed class TemporaryScalarTests
     public void The_pipeline_sources_make_no_temporary_scalar()
     {
         var compilation = CompilePipeline();
-        var errors = compilation.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).Take(5).ToList();
+        // CS8795: a [LoggerMessage] partial whose body the logging source generator writes (the scan runs no generators).
+        var errors = compilation.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error && d.Id != "CS8795").Take(5).ToList();
         Assert.True(errors.Count == 0, "the scan needs the pipeline to compile: " + string.Join("; ", errors));
         var scalar = compilation.GetTypeByMetadataName("TorchSharp.Scalar")!;
         var tensor = compilation.GetTypeByMetadataName("TorchSharp.torch+Tensor")!;
@@ -92,9 +93,9 @@ public sealed class TemporaryScalarTests
     {
         using var model = ReuseTestModels.Model(hmlpStem: true);
         model.eval();
-        using var dense = new Inference.DenseStreamRunner(model, shareThreshold: 0.3f);
+        using var dense = new Pipeline.Runners.DenseStreamRunner(model, shareThreshold: 0.3f);
         using var reuse = new Pipeline.Reuse.ReuseStreamRunner(model,
-            Pipeline.Reuse.ReuseSettings.Default with { KeyframeInterval = 0, Budget = 0.5f, AttentionRefresh = 0.9f });
+            Pipeline.Model.ReuseSettings.Default with { KeyframeInterval = 0, Budget = 0.5f, AttentionRefresh = 0.9f });
         int width = ReuseTestModels.Width, height = ReuseTestModels.Height;
         var bgr = new byte[width * height * 3];
         var random = new Random(3);
@@ -115,7 +116,7 @@ public sealed class TemporaryScalarTests
                 using var scope = NewDisposeScope();
                 // Alternate float32 and bfloat16 products: the two paths make different temporaries.
                 using var precision = Autocast.BFloat16(frames % 2 == 1);
-                var input = Preprocess.ImageTensors.FromBgr(bgr, width, height, model.Config);
+                var input = Runners.ImageTensors.FromBgr(bgr, width, height, model.Config);
                 dense.Run(input, frames, TaskSet.All);
                 reused += reuse.Run(input, frames, TaskSet.All).Accounting.Tokens.Sum(t => t.Total - t.Recomputed);
                 frames++;

@@ -1,4 +1,3 @@
-using StreamMtl.Pipeline.Flops;
 using StreamMtl.Pipeline.Model;
 using StreamMtl.Pipeline.Reuse;
 using static TorchSharp.torch;

@@ -1,5 +1,4 @@
-using StreamMtl.Pipeline.Flops;
-using StreamMtl.Pipeline.Inference;
+using StreamMtl.Pipeline.Runners;
 using StreamMtl.Pipeline.Model;
 using StreamMtl.Pipeline.Reuse;
 using TorchSharp;

@@ -1,4 +1,4 @@
-using StreamMtl.Pipeline.Reuse;
+using StreamMtl.Pipeline.Model;
 using static TorchSharp.torch;
 
 namespace StreamMtl.Pipeline.Tests.Reuse;

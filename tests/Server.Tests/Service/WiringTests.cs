@@ -1,10 +1,10 @@
+using StreamMtl.Pipeline.Runners;
 using Google.Protobuf;
 using OpenCvSharp;
 using StreamMtl.Api.V1;
 using StreamMtl.Ingest.Frames;
 using StreamMtl.Ingest.Synthetic;
 using StreamMtl.Training.Evaluation;
-using StreamMtl.Pipeline.Inference;
 using StreamMtl.Pipeline.Model;
 using StreamMtl.Pipeline.Weights;
 using StreamMtl.Server.Tests.Infrastructure;

@@ -1,5 +1,4 @@
 using StreamMtl.Pipeline.Model;
-using StreamMtl.Pipeline.Reuse;
 using static TorchSharp.torch;
 
 namespace StreamMtl.Tests.Shared;

@@ -1,5 +1,5 @@
+using StreamMtl.Pipeline.Model;
 using StreamMtl.Training.Benchmarks;
-using StreamMtl.Pipeline.Reuse;
 
 namespace StreamMtl.Training.Tests.Benchmarks;
 

@@ -1,14 +1,11 @@
-using StreamMtl.Pipeline.Flops;
-using StreamMtl.Pipeline.Inference;
-using StreamMtl.Pipeline.Model;
 using static TorchSharp.torch;
 
-namespace StreamMtl.Pipeline.Reuse;
+namespace StreamMtl.Pipeline.Model;
 
 /// <summary>
 /// One frame's walk through the gates: applies the settings' threshold and budget, turns the frame into a
 /// keyframe when the first gate sees a scene cut, counts the gates' own cost, and records the tokens
-/// recomputed per layer for <see cref="FrameAccounting"/>.
+/// recomputed per layer for the frame's accounting.
 /// </summary>
 internal sealed class GatedPass
 {

@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace StreamMtl.Pipeline.Reuse;
+namespace StreamMtl.Pipeline.Model;
 
 /// <summary>Reuse-state tensors: private copies that live outside any dispose scope, refilled in place while the shape holds.</summary>
 internal static class StateBuffer

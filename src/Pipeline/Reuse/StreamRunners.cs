@@ -1,7 +1,7 @@
+using StreamMtl.Pipeline.Runners;
 using StreamMtl.Pipeline.Model;
-using StreamMtl.Pipeline.Reuse;
 
-namespace StreamMtl.Pipeline.Inference;
+namespace StreamMtl.Pipeline.Reuse;
 
 /// <summary>Creates the runner a stream's settings ask for.</summary>
 public static class StreamRunners

@@ -1,4 +1,4 @@
-namespace StreamMtl.Pipeline.Reuse;
+namespace StreamMtl.Pipeline.Model;
 
 /// <summary>
 /// Per-stream temporal-reuse settings. A token is recomputed at a gated layer when its input moved more

@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace StreamMtl.Pipeline.Reuse;
+namespace StreamMtl.Pipeline.Model;
 
 /// <summary>
 /// One transformer block's reuse state: gates at the block input (LN1 -> qkv, whose buffer holds Q, K, V of

@@ -1,16 +1,14 @@
+using StreamMtl.Pipeline.Runners;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
-using StreamMtl.Pipeline.Inference;
 using StreamMtl.Pipeline.Model;
 using StreamMtl.Pipeline.Reuse;
 using StreamMtl.Pipeline.Weights;
-using StreamMtl.Server.Configuration;
-using StreamMtl.Server.Metrics;
 using static TorchSharp.torch;
 
-namespace StreamMtl.Server.Inference;
+namespace StreamMtl.Pipeline.Inference;
 
 /// <summary>
 /// Owns one model instance and the one thread that runs it (TorchSharp dispose scopes and no_grad are thread-local).
@@ -20,7 +18,7 @@ namespace StreamMtl.Server.Inference;
 public sealed partial class InferenceEngine : IDisposable
 {
     private readonly PipelineOptions _options;
-    private readonly ServerMetrics _metrics;
+    private readonly IInferenceMetrics _metrics;
     private readonly ILogger<InferenceEngine> _logger;
     private readonly TimeProvider _time;
     private readonly SemaphoreSlim _signal = new(0);
@@ -29,29 +27,41 @@ public sealed partial class InferenceEngine : IDisposable
     private readonly List<InferenceLane> _lanes = [];
     private readonly ConcurrentQueue<IStreamRunner> _retired = new();
     private readonly Thread _thread;
-    private readonly TaskCompletionSource<LoadedModel> _loaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private MultiTaskVit? _model;
+    private readonly MultiTaskVit _model;
+    private readonly bool _bfloat16;
     private int _next;
 
-    public InferenceEngine(string modelPath, ModelOptions model, PipelineOptions options, ServerMetrics metrics, ILogger<InferenceEngine> logger,
+    /// <summary>
+    /// Loads the model on the calling thread (a startup cost, reported through <paramref name="metrics"/>) and starts the
+    /// inference thread. Throws what <see cref="ModelFile.Load(string, int?)"/> throws for a missing or malformed file.
+    /// </summary>
+    public InferenceEngine(string modelPath, ModelOptions model, PipelineOptions options, IInferenceMetrics metrics, ILogger<InferenceEngine> logger,
         TimeProvider time)
     {
         _options = options;
         _metrics = metrics;
         _logger = logger;
         _time = time;
-        _thread = new Thread(() => Run(modelPath, model)) { Name = "streammtl-inference", IsBackground = true };
-        _thread.Start();
-        Model = _loaded.Task.GetAwaiter().GetResult();
-        metrics.ModelLoadSeconds.Set(Model.LoadTime.TotalSeconds);
-        metrics.ModelInfo.WithLabels(Model.Version, Model.Config.BaseTask.Name(), string.Join(",", Model.Config.AllTasks.Select(t => t.Name())),
-            Model.Config.SplitLayer.ToString(System.Globalization.CultureInfo.InvariantCulture), $"{Model.InputWidth}x{Model.InputHeight}",
-            Model.Precision).Set(1);
+        _bfloat16 = model.BFloat16;
+        var clock = Stopwatch.StartNew();
+        if (model.Threads > 0)
+        {
+            // libtorch's intra-op pool is process-wide: setting it here holds for the inference thread too.
+            set_num_threads(model.Threads);
+        }
+        var (loaded, metadata) = ModelFile.Load(modelPath);
+        loaded.eval();
+        _model = loaded;
+        Model = new LoadedModel(modelPath, metadata, model.InputWidth, model.InputHeight, LoadedModel.VersionOf(modelPath, metadata),
+            clock.Elapsed, model.PrecisionName);
+        metrics.ModelLoaded(Model);
         Log.ModelLoaded(logger, modelPath, Model.Version, Model.Precision, Model.LoadTime.TotalSeconds);
         if (model.BFloat16 && Autocast.CpuHasBFloat16() == false)
         {
             Log.BFloat16Emulated(logger);
         }
+        _thread = new Thread(Run) { Name = "streammtl-inference", IsBackground = true };
+        _thread.Start();
     }
 
     public LoadedModel Model { get; }
@@ -100,30 +110,11 @@ public sealed partial class InferenceEngine : IDisposable
         }
     }
 
-    private void Run(string modelPath, ModelOptions modelOptions)
+    private void Run()
     {
-        try
-        {
-            var clock = Stopwatch.StartNew();
-            if (modelOptions.Threads > 0)
-            {
-                set_num_threads(modelOptions.Threads);
-            }
-            var (model, metadata) = ModelFile.Load(modelPath);
-            model.eval();
-            _model = model;
-            var loaded = new LoadedModel(modelPath, metadata, modelOptions.InputWidth, modelOptions.InputHeight,
-                LoadedModel.VersionOf(modelPath, metadata), clock.Elapsed, modelOptions.PrecisionName);
-            _loaded.SetResult(loaded);
-        }
-        catch (Exception e)
-        {
-            _loaded.SetException(e);
-            return;
-        }
         var batch = new List<(InferenceLane Lane, InferenceJob Job)>(_options.BatchSize);
         // Per thread, like no_grad: every forward pass of this engine runs on this thread.
-        using var precision = Autocast.BFloat16(modelOptions.BFloat16);
+        using var precision = Autocast.BFloat16(_bfloat16);
         try
         {
             while (!_stop.IsCancellationRequested)
@@ -146,7 +137,7 @@ public sealed partial class InferenceEngine : IDisposable
                 }
                 if (batch.Count > 0)
                 {
-                    _metrics.BatchSize.Observe(batch.Count);
+                    _metrics.BatchRun(batch.Count);
                     foreach (var group in batch.GroupBy(b => DenseBatch.Key(b.Lane, b.Job)))
                     {
                         if (group.Key is { } key && group.Count() > 1)
@@ -185,7 +176,7 @@ public sealed partial class InferenceEngine : IDisposable
                 lane.Runner?.Dispose();
                 lane.Runner = null;
             }
-            _model?.Dispose();
+            _model.Dispose();
         }
     }
 
@@ -220,7 +211,7 @@ public sealed partial class InferenceEngine : IDisposable
         }
         try
         {
-            lane.Runner ??= StreamRunners.Create(_model!, lane.Reuse);
+            lane.Runner ??= StreamRunners.Create(_model, lane.Reuse);
             if (lane.TakeReset())
             {
                 lane.Runner.Reset();
@@ -256,7 +247,7 @@ public sealed partial class InferenceEngine : IDisposable
         FrameAnalysis[] analyses;
         try
         {
-            analyses = DenseBatch.Run(_model!, Model, [.. live.Select(g => g.Job)], tasks, share);
+            analyses = DenseBatch.Run(_model, Model, [.. live.Select(g => g.Job)], tasks, share);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -298,13 +289,13 @@ public sealed partial class InferenceEngine : IDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Information, "Model {Path} loaded: {Version}, {Precision} matrix products, in {Seconds:F2} s")]
+        [LoggerMessage(101, LogLevel.Information, "Model {Path} loaded: {Version}, {Precision} matrix products, in {Seconds:F2} s")]
         public static partial void ModelLoaded(ILogger logger, string path, string version, string precision, double seconds);
 
-        [LoggerMessage(3, LogLevel.Warning, "Model:Precision is bfloat16 but this CPU has no native bfloat16 (no avx512_bf16, amx_bf16 or bf16 flag in /proc/cpuinfo): libtorch emulates it, slower than float32")]
+        [LoggerMessage(103, LogLevel.Warning, "Model:Precision is bfloat16 but this CPU has no native bfloat16 (no avx512_bf16, amx_bf16 or bf16 flag in /proc/cpuinfo): libtorch emulates it, slower than float32")]
         public static partial void BFloat16Emulated(ILogger logger);
 
-        [LoggerMessage(2, LogLevel.Error, "Inference failed on stream {Stream}")]
+        [LoggerMessage(102, LogLevel.Error, "Inference failed on stream {Stream}")]
         public static partial void InferenceFailed(ILogger logger, string stream, Exception error);
     }
 }

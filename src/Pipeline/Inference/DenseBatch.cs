@@ -1,10 +1,9 @@
+using StreamMtl.Pipeline.Runners;
 using System.Diagnostics;
-using StreamMtl.Pipeline.Flops;
-using StreamMtl.Pipeline.Inference;
 using StreamMtl.Pipeline.Model;
 using static TorchSharp.torch;
 
-namespace StreamMtl.Server.Inference;
+namespace StreamMtl.Pipeline.Inference;
 
 /// <summary>
 /// Runs frames of several dense streams (no temporal reuse, hence no per-stream state) as one [N,3,H,W] forward pass.

@@ -1,10 +1,6 @@
-using StreamMtl.Pipeline.Flops;
 using StreamMtl.Pipeline.Model;
 
-namespace StreamMtl.Pipeline.Inference;
-
-/// <summary>Tokens recomputed at one gated layer of one task in one frame.</summary>
-public sealed record LayerTokens(VisionTask Task, string Layer, int Recomputed, int Total);
+namespace StreamMtl.Pipeline.Runners;
 
 /// <summary>
 /// What one frame cost: dense-equivalent vs executed FLOPs per task (dense = the same tasks computed

@@ -1,4 +1,4 @@
-namespace StreamMtl.Pipeline.Reuse;
+namespace StreamMtl.Pipeline.Model;
 
 /// <summary>
 /// Reuse state of a run of blocks that one task owns (the shared trunk 1..l, or a task's blocks l+1..L

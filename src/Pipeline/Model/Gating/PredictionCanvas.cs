@@ -1,8 +1,7 @@
-using StreamMtl.Pipeline.Model;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
-namespace StreamMtl.Pipeline.Reuse;
+namespace StreamMtl.Pipeline.Model;
 
 /// <summary>
 /// The stream's last full-resolution outputs per task, updated patch by patch: heads and the finishing

@@ -1,6 +1,5 @@
-using StreamMtl.Pipeline.Model;
 
-namespace StreamMtl.Pipeline.Flops;
+namespace StreamMtl.Pipeline.Model;
 
 /// <summary>
 /// Counts floating-point operations of one forward pass, per task: executed (rows that really ran) next

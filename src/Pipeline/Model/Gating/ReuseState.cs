@@ -1,6 +1,5 @@
-using StreamMtl.Pipeline.Model;
 
-namespace StreamMtl.Pipeline.Reuse;
+namespace StreamMtl.Pipeline.Model;
 
 /// <summary>
 /// Everything temporal reuse remembers about one stream: the shared trunk's gates (blocks 1..l, gated

@@ -1,10 +1,9 @@
 using OpenCvSharp;
 using StreamMtl.Ingest.Frames;
 using StreamMtl.Pipeline.Model;
-using StreamMtl.Pipeline.Preprocess;
 using static TorchSharp.torch;
 
-namespace StreamMtl.Pipeline.Inference;
+namespace StreamMtl.Pipeline.Runners;
 
 /// <summary>Resizes a frame to the model input size (area interpolation) and normalises it to [1, 3, H, W].</summary>
 public static class FrameInput

@@ -1,9 +1,8 @@
 using System.Diagnostics;
-using StreamMtl.Pipeline.Flops;
 using StreamMtl.Pipeline.Model;
 using static TorchSharp.torch;
 
-namespace StreamMtl.Pipeline.Inference;
+namespace StreamMtl.Pipeline.Runners;
 
 /// <summary>A runner without temporal reuse: every frame is computed in full (with optional sub-task activation sharing).</summary>
 public sealed class DenseStreamRunner : IStreamRunner

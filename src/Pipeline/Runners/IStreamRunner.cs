@@ -1,7 +1,7 @@
 using StreamMtl.Pipeline.Model;
 using static TorchSharp.torch;
 
-namespace StreamMtl.Pipeline.Inference;
+namespace StreamMtl.Pipeline.Runners;
 
 /// <summary>
 /// Runs the model for one stream, owning that stream's state (temporal-reuse references and buffers).

@@ -1,8 +1,8 @@
+using StreamMtl.Pipeline.Runners;
 using StreamMtl.Ingest.Frames;
-using StreamMtl.Pipeline.Inference;
 using StreamMtl.Pipeline.Model;
 
-namespace StreamMtl.Server.Inference;
+namespace StreamMtl.Pipeline.Inference;
 
 /// <summary>One preprocessed frame (already at the model input size) waiting for the inference thread; owns the frame.</summary>
 public sealed class InferenceJob(Frame input, TaskSet tasks, long enqueuedAt, TimeSpan preprocess) : IDisposable

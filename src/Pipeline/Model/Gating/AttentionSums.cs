@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace StreamMtl.Pipeline.Reuse;
+namespace StreamMtl.Pipeline.Model;
 
 /// <summary>
 /// Per query row and head, the running softmax sums of one attention layer: U = sum_j exp(s_ij - m_i) v_j,

@@ -1,8 +1,8 @@
+using StreamMtl.Pipeline.Runners;
+using StreamMtl.Pipeline.Model;
 using System.Threading.Channels;
-using StreamMtl.Pipeline.Inference;
-using StreamMtl.Pipeline.Reuse;
 
-namespace StreamMtl.Server.Inference;
+namespace StreamMtl.Pipeline.Inference;
 
 /// <summary>
 /// One stream's way into the shared inference thread: a bounded input queue (drop policy chosen by the owner; dropped

@@ -1,7 +1,6 @@
-using StreamMtl.Pipeline.Model;
 using static TorchSharp.torch;
 
-namespace StreamMtl.Pipeline.Reuse;
+namespace StreamMtl.Pipeline.Model;
 
 /// <summary>
 /// An Eventful-style gate and buffer around one token-wise stage (LayerNorm+linear, MLP, head): keeps each

@@ -2,7 +2,7 @@ using StreamMtl.Pipeline.Model;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace StreamMtl.Pipeline.Preprocess;
+namespace StreamMtl.Pipeline.Runners;
 
 /// <summary>Turns BGR8 pixels into the model's normalised RGB float input.</summary>
 public static class ImageTensors

@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using StreamMtl.Pipeline.Model;
 using StreamMtl.Pipeline.Weights;
 
-namespace StreamMtl.Server.Inference;
+namespace StreamMtl.Pipeline.Inference;
 
 /// <summary>
 /// What the loaded model is: its architecture and metadata, the input size frames are resized to, a version string and

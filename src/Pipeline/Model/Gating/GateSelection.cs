@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace StreamMtl.Pipeline.Reuse;
+namespace StreamMtl.Pipeline.Model;
 
 /// <summary>
 /// The rows a gate recomputes this frame: <see cref="Rows"/> null means every row (keyframe, cold gate

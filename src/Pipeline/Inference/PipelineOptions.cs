@@ -1,0 +1,35 @@
+namespace StreamMtl.Pipeline.Inference;
+
+/// <summary>Queues, batching and timeouts of the frame pipeline.</summary>
+public sealed record PipelineOptions
+{
+    /// <summary>Frames of different streams run back to back on the inference thread per wake-up.</summary>
+    public int BatchSize { get; init; } = 4;
+
+    /// <summary>How long the inference thread waits for more streams' frames once it has one.</summary>
+    public TimeSpan BatchTimeout { get; init; } = TimeSpan.FromMilliseconds(2);
+
+    /// <summary>Results kept per subscriber before the oldest is dropped.</summary>
+    public int SubscriberQueue { get; init; } = 4;
+
+    /// <summary>A subscriber whose write does not complete within this is dropped.</summary>
+    public TimeSpan WriteTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>No source frame for this long means stalled (source torn down and reconnected).</summary>
+    public TimeSpan StallTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Results a Process call may have in flight (frames sent but results not yet written).</summary>
+    public int ProcessInFlight { get; init; } = 2;
+
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        if (BatchSize is < 1 or > 64) errors.Add($"BatchSize must be in 1..64, got {BatchSize}");
+        if (BatchTimeout < TimeSpan.Zero || BatchTimeout > TimeSpan.FromSeconds(1)) errors.Add($"BatchTimeout must be in 0..1 s, got {BatchTimeout}");
+        if (SubscriberQueue is < 1 or > 1024) errors.Add($"SubscriberQueue must be in 1..1024, got {SubscriberQueue}");
+        if (WriteTimeout <= TimeSpan.Zero) errors.Add("WriteTimeout must be positive");
+        if (StallTimeout <= TimeSpan.Zero) errors.Add("StallTimeout must be positive");
+        if (ProcessInFlight is < 1 or > 64) errors.Add($"ProcessInFlight must be in 1..64, got {ProcessInFlight}");
+        return errors;
+    }
+}
