@@ -32,6 +32,9 @@ public static class VisionTasks
 
     public static IEnumerable<VisionTask> Tasks(this TaskSet set) => All.Where(t => set.Contains(t));
 
+    /// <summary>The set's task names, comma-separated ("none" when empty), for messages.</summary>
+    public static string Describe(this TaskSet set) => set == TaskSet.None ? "none" : string.Join(", ", set.Tasks().Select(t => t.Name()));
+
     /// <summary>Lower-case name used in tensor names, metrics labels, CLI and API.</summary>
     public static string Name(this VisionTask task) => task switch
     {

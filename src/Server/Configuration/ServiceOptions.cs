@@ -1,3 +1,4 @@
+using StreamMtl.Pipeline.Streams;
 using StreamMtl.Pipeline.Inference;
 using StreamMtl.Pipeline.Model;
 

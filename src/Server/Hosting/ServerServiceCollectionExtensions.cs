@@ -9,7 +9,8 @@ using StreamMtl.Server.Service;
 using StreamMtl.Pipeline.Inference;
 using StreamMtl.Server.Metrics;
 using StreamMtl.Server.Security;
-using StreamMtl.Server.Streams;
+using StreamMtl.Pipeline.Streams;
+using StreamMtl.Ingest.Sources;
 
 namespace StreamMtl.Server.Hosting;
 
@@ -36,7 +37,15 @@ public static class ServerServiceCollectionExtensions
             return new InferenceEngine(path, options.Model, options.Pipeline, sp.GetRequiredService<ServerMetrics>(),
                 sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<InferenceEngine>>(), sp.GetRequiredService<TimeProvider>());
         });
-        services.AddSingleton<StreamRegistry>();
+        services.AddSingleton(sp => new SourcePolicy(sp.GetRequiredService<IOptions<ServiceOptions>>().Value.Security));
+        services.AddSingleton(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<ServiceOptions>>().Value;
+            var time = sp.GetRequiredService<TimeProvider>();
+            return new StreamRegistry(sp.GetRequiredService<InferenceEngine>(), new FrameSourceFactory(time), sp.GetRequiredService<ServerMetrics>(),
+                new RegistryOptions(options.Limits.MaxStreams, options.Limits.MaxSendMessageBytes, ApiMapping.MessageSize), options.Pipeline, time,
+                sp.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>());
+        });
         services.AddHostedService<StreamsHostedService>();
         services.AddSingleton<ApiKeyInterceptor>();
         services.AddGrpc(grpc =>

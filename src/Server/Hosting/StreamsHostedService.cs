@@ -3,7 +3,8 @@ using Microsoft.Extensions.Options;
 using StreamMtl.Pipeline.Model;
 using StreamMtl.Server.Configuration;
 using StreamMtl.Pipeline.Inference;
-using StreamMtl.Server.Streams;
+using StreamMtl.Pipeline.Streams;
+using StreamMtl.Server.Security;
 
 namespace StreamMtl.Server.Hosting;
 
@@ -11,7 +12,8 @@ namespace StreamMtl.Server.Hosting;
 /// Loads the model and starts the declared streams at startup. Shutdown stops every stream in StoppingAsync, before
 /// Kestrel starts draining, so subscriptions end (OK) at once instead of holding the server until its shutdown timeout.
 /// </summary>
-public sealed class StreamsHostedService(StreamRegistry registry, InferenceEngine engine, IOptions<ServiceOptions> options) : IHostedLifecycleService
+public sealed class StreamsHostedService(StreamRegistry registry, InferenceEngine engine, SourcePolicy policy, IOptions<ServiceOptions> options)
+    : IHostedLifecycleService
 {
     public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
@@ -21,22 +23,19 @@ public sealed class StreamsHostedService(StreamRegistry registry, InferenceEngin
 
     public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public Task StartAsync(CancellationToken cancellationToken)
+    public async Task StartAsync(CancellationToken cancellationToken)
     {
         foreach (var declared in options.Value.StartDeclaredStreams ? options.Value.Streams : [])
         {
             var tasks = declared.Tasks.Length == 0 ? engine.Model.Tasks
                 : declared.Tasks.Aggregate(TaskSet.None, (set, name) => VisionTasks.TryParse(name, out var t) ? set | t.ToSet() : set);
-            try
+            var definition = new StreamDefinition(declared.Id, declared.Source, tasks, declared.AlwaysOn, declared.MaxFps, declared.Reuse);
+            var failure = StreamAdmission.Check(definition, engine.Model, policy, trusted: true) ?? (await registry.AddAsync(definition)).Failure;
+            if (failure != null)
             {
-                registry.Add(new StreamDefinition(declared.Id, declared.Source, tasks, declared.AlwaysOn, declared.MaxFps, declared.Reuse), trusted: true);
-            }
-            catch (Grpc.Core.RpcException e)
-            {
-                throw new OptionsValidationException(ServiceOptions.Section, typeof(ServiceOptions), [$"Streams ({declared.Id}): {e.Status.Detail}"]);
+                throw new OptionsValidationException(ServiceOptions.Section, typeof(ServiceOptions), [$"Streams ({declared.Id}): {failure.Message}"]);
             }
         }
-        return Task.CompletedTask;
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)

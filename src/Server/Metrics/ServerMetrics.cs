@@ -1,5 +1,7 @@
 using StreamMtl.Pipeline.Inference;
 using StreamMtl.Pipeline.Model;
+using StreamMtl.Pipeline.Runners;
+using StreamMtl.Pipeline.Streams;
 using Prometheus;
 
 namespace StreamMtl.Server.Metrics;
@@ -8,7 +10,7 @@ namespace StreamMtl.Server.Metrics;
 /// The service's Prometheus metrics, on a registry of its own (one per host, so in-process tests do not share series).
 /// Labels stay low-cardinality: stream id (bounded by Limits:MaxStreams), task, stage, queue, reason.
 /// </summary>
-public sealed class ServerMetrics : IInferenceMetrics
+public sealed class ServerMetrics : IInferenceMetrics, IStreamMetrics
 {
     private static readonly double[] LatencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5];
     private static readonly double[] RatioBuckets = [0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1];
@@ -84,7 +86,7 @@ public sealed class ServerMetrics : IInferenceMetrics
     public void BatchRun(int frames) => BatchSize.Observe(frames);
 
     /// <summary>Publishes a stream's series at zero, so dashboards show it (and rate() works) before the first event.</summary>
-    public void Touch(string stream, IEnumerable<string> tasks)
+    public void StreamOpened(string stream, TaskSet tasks)
     {
         FramesIngested.WithLabels(stream);
         FramesProcessed.WithLabels(stream);
@@ -96,7 +98,7 @@ public sealed class ServerMetrics : IInferenceMetrics
         {
             FramesDropped.WithLabels(stream, reason);
         }
-        foreach (var task in tasks)
+        foreach (var task in tasks.Tasks().Select(t => t.Name()))
         {
             FlopsDense.WithLabels(stream, task);
             FlopsExecuted.WithLabels(stream, task);
@@ -104,7 +106,7 @@ public sealed class ServerMetrics : IInferenceMetrics
     }
 
     /// <summary>Removes a stream's series when it is removed, so ids do not accumulate.</summary>
-    public void Forget(string stream)
+    public void StreamClosed(string stream)
     {
         foreach (var collector in new Collector[] { FramesIngested, FramesProcessed, FramesDropped, SourceReconnects, SourceUp, StageLatency,
             EndToEndLatency, QueueDepth, Subscribers, SubscribersDropped, ResultsSent, ResultBytes, FlopsDense, FlopsExecuted,
@@ -113,6 +115,44 @@ public sealed class ServerMetrics : IInferenceMetrics
             RemoveStream(collector, stream);
         }
     }
+
+    public void StreamCount(int streams) => Streams.Set(streams);
+
+    public void FrameIngested(string stream) => FramesIngested.WithLabels(stream).Inc();
+
+    void IStreamMetrics.FramesDropped(string stream, string reason, long count) => FramesDropped.WithLabels(stream, reason).Inc(count);
+
+    public void FrameProcessed(string stream, FrameAccounting accounting, TimeSpan queue, TimeSpan inference)
+    {
+        FramesProcessed.WithLabels(stream).Inc();
+        foreach (var (task, dense) in accounting.DenseFlops)
+        {
+            FlopsDense.WithLabels(stream, task.Name()).Inc(dense);
+            FlopsExecuted.WithLabels(stream, task.Name()).Inc(accounting.ExecutedFlops.GetValueOrDefault(task));
+        }
+        FlopsSavedRatio.WithLabels(stream).Observe(accounting.SavedRatio);
+        TokensRecomputedRatio.WithLabels(stream).Observe(accounting.RecomputedRatio);
+        if (accounting.Keyframe)
+        {
+            Keyframes.WithLabels(stream).Inc();
+        }
+        StageLatency.WithLabels(stream, "queue").Observe(queue.TotalSeconds);
+        StageLatency.WithLabels(stream, "inference").Observe(inference.TotalSeconds);
+    }
+
+    public void StageTime(string stream, string stage, TimeSpan elapsed) => StageLatency.WithLabels(stream, stage).Observe(elapsed.TotalSeconds);
+
+    void IStreamMetrics.QueueDepth(string stream, string queue, int depth) => QueueDepth.WithLabels(stream, queue).Set(depth);
+
+    public void EndToEnd(string stream, TimeSpan latency) => EndToEndLatency.WithLabels(stream).Observe(latency.TotalSeconds);
+
+    void IStreamMetrics.SourceUp(string stream, bool up) => SourceUp.WithLabels(stream).Set(up ? 1 : 0);
+
+    void IStreamMetrics.SourceReconnects(string stream, long count) => SourceReconnects.WithLabels(stream).Inc(count);
+
+    public void SubscriberCount(string stream, int subscribers) => Subscribers.WithLabels(stream).Set(subscribers);
+
+    public void SubscriberEnded(string stream, string reason) => SubscribersDropped.WithLabels(stream, reason).Inc();
 
     private static void RemoveStream(Collector collector, string stream)
     {

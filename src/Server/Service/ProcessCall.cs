@@ -2,11 +2,10 @@ using System.Diagnostics;
 using System.Threading.Channels;
 using Grpc.Core;
 using StreamMtl.Api.V1;
-using StreamMtl.Server.Configuration;
-using StreamMtl.Server.Results;
 using StreamMtl.Pipeline.Inference;
+using StreamMtl.Pipeline.Streams;
+using StreamMtl.Server.Configuration;
 using StreamMtl.Server.Metrics;
-using StreamMtl.Server.Streams;
 
 namespace StreamMtl.Server.Service;
 
@@ -23,19 +22,19 @@ public sealed class ProcessCall(InferenceEngine engine, ServerMetrics metrics, P
         {
             return;
         }
-        var config = requests.Current.Config ?? throw VisionGrpcService.Invalid("the first Process message must be a config");
+        var config = requests.Current.Config ?? throw ApiMapping.Invalid("the first Process message must be a config");
         string id = string.IsNullOrEmpty(config.StreamId) ? "process" : config.StreamId;
         if (!StreamIds.IsValid(id))
         {
-            throw VisionGrpcService.Invalid($"stream_id '{id}' must be 1..64 characters of [A-Za-z0-9_.-]");
+            throw ApiMapping.Invalid($"stream_id '{id}' must be 1..64 characters of [A-Za-z0-9_.-]");
         }
-        var spec = OutputSpec.TryCreate(config.Tasks, config.Encoding, config.OutputSize, engine.Model.Tasks, engine.Model, options.Limits, out var error)
-            ?? throw VisionGrpcService.Invalid(error!);
-        var reuse = VisionGrpcService.ToReuse(config.Reuse);
+        var spec = ApiMapping.ToOutputSpec(config.Tasks, config.Encoding, config.OutputSize, engine.Model.Tasks, engine.Model, options.Limits, out var error)
+            ?? throw ApiMapping.Invalid(error!);
+        var reuse = ApiMapping.ToReuse(config.Reuse);
         var reuseErrors = reuse.Validate();
         if (reuseErrors.Count > 0)
         {
-            throw VisionGrpcService.Invalid("invalid reuse settings: " + string.Join("; ", reuseErrors));
+            throw ApiMapping.Invalid("invalid reuse settings: " + string.Join("; ", reuseErrors));
         }
         if (!sessions.TryEnter(options.Limits.MaxProcessSessions))
         {
@@ -59,13 +58,13 @@ public sealed class ProcessCall(InferenceEngine engine, ServerMetrics metrics, P
             long next = 0;
             while (await requests.MoveNext(stop.Token))
             {
-                var frameMessage = requests.Current.Frame ?? throw VisionGrpcService.Invalid("after the config, every Process message must be a frame");
+                var frameMessage = requests.Current.Frame ?? throw ApiMapping.Invalid("after the config, every Process message must be a frame");
                 long index = frameMessage.Index != 0 ? frameMessage.Index : next;
                 next = index + 1;
                 var clock = Stopwatch.StartNew();
                 using var frame = ClientFrameDecoder.TryDecode(frameMessage, index, time.GetUtcNow(), options.Limits, out error)
-                    ?? throw VisionGrpcService.Invalid(error!);
-                metrics.FramesIngested.WithLabels(id).Inc();
+                    ?? throw ApiMapping.Invalid(error!);
+                metrics.FrameIngested(id);
                 var input = Preprocess.Resize(frame, engine.Model.InputWidth, engine.Model.InputHeight);
                 var job = new InferenceJob(input, spec.Tasks, time.GetTimestamp(), clock.Elapsed);
                 try
@@ -107,34 +106,31 @@ public sealed class ProcessCall(InferenceEngine engine, ServerMetrics metrics, P
                     left.Dispose();
                 }
                 sessions.Exit();
-                metrics.Forget(id);
+                metrics.StreamClosed(id);
             }
         }
     }
 
-    private async System.Threading.Tasks.Task WriteAsync(string id, OutputSpec spec, ChannelReader<InferenceOutput> results,
+    private async System.Threading.Tasks.Task WriteAsync(string id, Pipeline.Results.OutputSpec spec, ChannelReader<InferenceOutput> results,
         IServerStreamWriter<FrameResult> responses, SemaphoreSlim slots, CancellationToken cancellationToken)
     {
         await foreach (var output in results.ReadAllAsync(cancellationToken))
         {
             using (output)
             {
-                if (output.Analysis is not { } analysis)
+                if (output.Analysis is null)
                 {
                     throw new RpcException(new Status(StatusCode.Internal, "inference failed: " + output.Error));
                 }
-                PipelineMetrics.Record(metrics, id, output);
-                var clock = Stopwatch.StartNew();
-                var result = ResultEncoder.Encode(id, analysis, output.Job.Input.Image, output.Job.Input.CaptureTime, spec, PipelineMetrics.Timings(output));
-                result.Timings.Add(new StageTiming { Stage = "encode", Seconds = clock.Elapsed.TotalSeconds });
-                metrics.StageLatency.WithLabels(id, "encode").Observe(clock.Elapsed.TotalSeconds);
+                ResultStage.Record(metrics, id, output);
+                var result = ApiMapping.ToApi(ResultStage.Encode(metrics, id, output, spec), 0);
                 try
                 {
-                    await responses.WriteAsync(result, cancellationToken).WaitAsync(options.Pipeline.WriteTimeout, time, cancellationToken);
+                    await TimedWrite.WithinAsync(responses.WriteAsync(result, cancellationToken), options.Pipeline.WriteTimeout, time, cancellationToken);
                 }
-                catch (TimeoutException)
+                catch (PipelineException e)
                 {
-                    throw new RpcException(new Status(StatusCode.DeadlineExceeded, "client did not accept a result in time"));
+                    throw ApiMapping.ToRpc(e.Failure);
                 }
                 metrics.ResultsSent.WithLabels(id).Inc();
                 slots.Release();

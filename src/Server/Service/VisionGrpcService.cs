@@ -3,23 +3,25 @@ using Microsoft.Extensions.Options;
 using StreamMtl.Api.V1;
 using StreamMtl.Ingest.Synthetic;
 using StreamMtl.Pipeline.Model;
-using StreamMtl.Server.Configuration;
-using StreamMtl.Server.Results;
+using StreamMtl.Ingest.Sources;
 using StreamMtl.Pipeline.Inference;
+using StreamMtl.Pipeline.Results;
+using StreamMtl.Pipeline.Streams;
+using StreamMtl.Server.Configuration;
 using StreamMtl.Server.Metrics;
-using StreamMtl.Server.Streams;
+using StreamMtl.Server.Security;
 
 namespace StreamMtl.Server.Service;
 
 /// <summary>The streammtl.v1.VisionService endpoints: stream management, Subscribe, Process and model info.</summary>
 public sealed class VisionGrpcService(StreamRegistry streams, InferenceEngine engine, ServerMetrics metrics, ProcessSessions sessions,
-    IOptions<ServiceOptions> options, TimeProvider time) : VisionService.VisionServiceBase
+    SourcePolicy policy, IOptions<ServiceOptions> options, TimeProvider time) : VisionService.VisionServiceBase
 {
     private readonly ServiceOptions _options = options.Value;
 
-    public override System.Threading.Tasks.Task<StreamInfo> AddStream(AddStreamRequest request, ServerCallContext context)
+    public override async System.Threading.Tasks.Task<StreamInfo> AddStream(AddStreamRequest request, ServerCallContext context)
     {
-        var tasks = ApiTasks.ToSet(request.Tasks, out var taskError);
+        var tasks = ApiMapping.ToSet(request.Tasks, out var taskError);
         if (taskError != null)
         {
             throw Invalid(taskError);
@@ -35,9 +37,13 @@ public sealed class VisionGrpcService(StreamRegistry streams, InferenceEngine en
             throw Invalid($"size must be even pixels in 2..8192, both or neither, got {width}x{height}");
         }
         var definition = new StreamDefinition(request.Id, request.SourceUri, tasks == TaskSet.None ? engine.Model.Tasks : tasks,
-            request.AlwaysOn, request.MaxFps, ToReuse(request.Reuse), width, height);
-        var stream = streams.Add(definition, trusted: false);
-        return System.Threading.Tasks.Task.FromResult(stream.Describe());
+            request.AlwaysOn, request.MaxFps, ApiMapping.ToReuse(request.Reuse), width, height);
+        if (StreamAdmission.Check(definition, engine.Model, policy, trusted: false) is { } refused)
+        {
+            throw ApiMapping.ToRpc(refused);
+        }
+        var (stream, failure) = await streams.AddAsync(definition);
+        return ApiMapping.ToApi((stream ?? throw ApiMapping.ToRpc(failure!)).Snapshot());
     }
 
     public override async System.Threading.Tasks.Task<RemoveStreamResponse> RemoveStream(RemoveStreamRequest request, ServerCallContext context)
@@ -52,18 +58,18 @@ public sealed class VisionGrpcService(StreamRegistry streams, InferenceEngine en
     public override System.Threading.Tasks.Task<ListStreamsResponse> ListStreams(ListStreamsRequest request, ServerCallContext context)
     {
         var response = new ListStreamsResponse();
-        response.Streams.AddRange(streams.All.Select(s => s.Describe()));
+        response.Streams.AddRange(streams.All.Select(s => ApiMapping.ToApi(s.Snapshot())));
         return System.Threading.Tasks.Task.FromResult(response);
     }
 
     public override System.Threading.Tasks.Task<StreamInfo> GetStream(GetStreamRequest request, ServerCallContext context) =>
-        System.Threading.Tasks.Task.FromResult((streams.Find(request.Id) ?? throw NotFound(request.Id)).Describe());
+        System.Threading.Tasks.Task.FromResult(ApiMapping.ToApi((streams.Find(request.Id) ?? throw NotFound(request.Id)).Snapshot()));
 
     public override async System.Threading.Tasks.Task Subscribe(SubscribeRequest request, IServerStreamWriter<FrameResult> responseStream,
         ServerCallContext context)
     {
         var stream = streams.Find(request.StreamId) ?? throw NotFound(request.StreamId);
-        var spec = OutputSpec.TryCreate(request.Tasks, request.Encoding, request.OutputSize, stream.Definition.Tasks, engine.Model, _options.Limits,
+        var spec = ApiMapping.ToOutputSpec(request.Tasks, request.Encoding, request.OutputSize, stream.Definition.Tasks, engine.Model, _options.Limits,
             out var error) ?? throw Invalid(error!);
         var status = stream.Status;
         if (status.State is Ingest.Supervision.StreamState.Failed or Ingest.Supervision.StreamState.Stopped)
@@ -79,13 +85,21 @@ public sealed class VisionGrpcService(StreamRegistry streams, InferenceEngine en
         string? reason = "client_gone";
         try
         {
-            await subscriber.PumpAsync(responseStream, _options.Pipeline.WriteTimeout, time, r => Sent(stream.Id, r), context.CancellationToken);
+            await subscriber.PumpAsync(async (result, dropped, cancellationToken) =>
+            {
+                var message = ApiMapping.ToApi(result, dropped);
+                await responseStream.WriteAsync(message, cancellationToken);
+                Sent(stream.Id, message);
+            }, _options.Pipeline.WriteTimeout, time, context.CancellationToken);
             reason = null;
         }
-        catch (RpcException e) when (e.StatusCode == StatusCode.DeadlineExceeded)
+        catch (PipelineException e)
         {
-            reason = "write_timeout";
-            throw;
+            if (e.Failure.Kind == FailureKind.DeadlineExceeded)
+            {
+                reason = "write_timeout";
+            }
+            throw ApiMapping.ToRpc(e.Failure);
         }
         catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
         {
@@ -105,7 +119,7 @@ public sealed class VisionGrpcService(StreamRegistry streams, InferenceEngine en
         var model = engine.Model;
         var info = new ModelInfo
         {
-            BaseTask = ApiTasks.ToApi(model.Config.BaseTask),
+            BaseTask = ApiMapping.ToApi(model.Config.BaseTask),
             InputSize = new Api.V1.Size { Width = model.InputWidth, Height = model.InputHeight },
             SplitLayer = model.Config.SplitLayer,
             Patch = model.Config.Patch,
@@ -113,7 +127,7 @@ public sealed class VisionGrpcService(StreamRegistry streams, InferenceEngine en
             Version = model.Version,
             Precision = model.Precision,
         };
-        info.Tasks.AddRange(model.Config.AllTasks.Select(ApiTasks.ToApi));
+        info.Tasks.AddRange(model.Config.AllTasks.Select(ApiMapping.ToApi));
         for (int i = 0; i < model.Metadata.Classes.Length; i++)
         {
             var (r, g, b) = i < SyntheticClasses.Colors.Count ? SyntheticClasses.Colors[i] : ((byte)(37 * i), (byte)(91 * i), (byte)(151 * i));
@@ -132,27 +146,7 @@ public sealed class VisionGrpcService(StreamRegistry streams, InferenceEngine en
         metrics.ResultBytes.WithLabels(stream).Inc(result.CalculateSize());
     }
 
-    /// <summary>API reuse settings over the defaults; validated by the caller.</summary>
-    public static Pipeline.Model.ReuseSettings ToReuse(Api.V1.ReuseSettings? reuse)
-    {
-        var settings = Pipeline.Model.ReuseSettings.Default;
-        if (reuse == null)
-        {
-            return settings;
-        }
-        return settings with
-        {
-            Dense = reuse.Dense,
-            Threshold = reuse.Threshold ?? settings.Threshold,
-            Budget = reuse.Budget ?? settings.Budget,
-            KeyframeInterval = reuse.KeyframeInterval ?? settings.KeyframeInterval,
-            SceneCutLimit = reuse.SceneCutLimit ?? settings.SceneCutLimit,
-            ShareThreshold = reuse.ShareThreshold ?? settings.ShareThreshold,
-            MaxIndexStep = reuse.MaxIndexStep ?? settings.MaxIndexStep,
-        };
-    }
+    private static RpcException Invalid(string message) => ApiMapping.Invalid(message);
 
-    internal static RpcException Invalid(string message) => new(new Status(StatusCode.InvalidArgument, message));
-
-    private static RpcException NotFound(string id) => new(new Status(StatusCode.NotFound, $"no stream '{id}'"));
+    private static RpcException NotFound(string id) => ApiMapping.NotFound(id);
 }

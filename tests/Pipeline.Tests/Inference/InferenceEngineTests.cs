@@ -5,31 +5,23 @@ using OpenCvSharp;
 using StreamMtl.Ingest.Frames;
 using StreamMtl.Pipeline.Inference;
 using StreamMtl.Pipeline.Model;
-using StreamMtl.Pipeline.Weights;
 
 namespace StreamMtl.Pipeline.Tests.Inference;
 
 /// <summary>The inference engine without a host: lanes in, one output per job out, batching, lane lifetimes, load errors.</summary>
 public sealed class InferenceEngineTests : IDisposable
 {
-    private const int Width = 64;
-    private const int Height = 48;
+    private const int Width = TinyEngine.Width;
+    private const int Height = TinyEngine.Height;
     private static readonly ReuseSettings DenseSettings = new() { Dense = true };
     private readonly TempDirectory _dir = new();
-    private readonly string _modelPath;
-
-    public InferenceEngineTests()
-    {
-        _modelPath = _dir.File("tiny.safetensors");
-        using var model = TinyModels.WithRandomDeltas(TinyModels.Config());
-        ModelFile.Save(_modelPath, model, new ModelMetadata { Config = model.Config, Classes = ["a", "b", "c", "d", "e", "f", "g"] });
-    }
 
     [Fact]
     public async Task Every_job_of_every_lane_comes_back_once_with_its_frame_and_tasks()
     {
         var metrics = new RecordingMetrics();
-        using var engine = Start(metrics, batchSize: 4);
+        using var tiny = new TinyEngine(metrics, batchSize: 4);
+        var engine = tiny.Engine;
         Assert.Equal(1, metrics.Loaded);
         Assert.Equal($"{Width}x{Height}", $"{engine.Model.InputWidth}x{engine.Model.InputHeight}");
         var outputs = new ConcurrentDictionary<string, ConcurrentBag<(long Index, TaskSet Tasks, bool Ok)>>();
@@ -68,7 +60,8 @@ public sealed class InferenceEngineTests : IDisposable
     [Fact]
     public async Task Dense_lanes_batched_together_give_each_frame_what_it_gets_alone()
     {
-        using var engine = Start(new RecordingMetrics(), batchSize: 4, batchTimeout: TimeSpan.FromMilliseconds(200));
+        using var tiny = new TinyEngine(new RecordingMetrics(), batchSize: 4, batchTimeout: TimeSpan.FromMilliseconds(200));
+        var engine = tiny.Engine;
         var alone = await RunAlone(engine);
         var results = new ConcurrentDictionary<string, Predictions>();
         var lanes = new[] { "a", "b", "c" }.Select(id => engine.OpenLane(id, DenseSettings, 2, BoundedChannelFullMode.Wait, _ => { },
@@ -95,7 +88,8 @@ public sealed class InferenceEngineTests : IDisposable
     [Fact]
     public void A_closed_lane_takes_no_more_jobs_and_invalid_reuse_settings_are_refused()
     {
-        using var engine = Start(new RecordingMetrics(), batchSize: 1);
+        using var tiny = new TinyEngine(new RecordingMetrics(), batchSize: 1);
+        var engine = tiny.Engine;
         var lane = engine.OpenLane("x", DenseSettings, 1, BoundedChannelFullMode.DropOldest, _ => { }, o => o.Dispose());
         lane.Dispose();
         using var job = Job(0, TaskSet.All);
@@ -125,13 +119,6 @@ public sealed class InferenceEngineTests : IDisposable
         Assert.True(lane.TryEnqueue(Job(0, TaskSet.All)));
         return await done.Task.WaitAsync(TimeSpan.FromSeconds(30));
     }
-
-    private InferenceEngine Start(IInferenceMetrics metrics, int batchSize, TimeSpan? batchTimeout = null) =>
-        new(_modelPath, new ModelOptions { InputWidth = Width, InputHeight = Height }, new PipelineOptions
-        {
-            BatchSize = batchSize,
-            BatchTimeout = batchTimeout ?? TimeSpan.FromMilliseconds(2),
-        }, metrics, NullLogger<InferenceEngine>.Instance, TimeProvider.System);
 
     /// <summary>A deterministic frame at the model's input size (a gradient shifted by the index).</summary>
     private static InferenceJob Job(long index, TaskSet tasks)

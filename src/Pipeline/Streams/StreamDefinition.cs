@@ -1,6 +1,6 @@
 using StreamMtl.Pipeline.Model;
 
-namespace StreamMtl.Server.Streams;
+namespace StreamMtl.Pipeline.Streams;
 
 /// <summary>A stream as added (from configuration or AddStream): immutable.</summary>
 public sealed record StreamDefinition(string Id, string SourceUri, TaskSet Tasks, bool AlwaysOn, double MaxFps, ReuseSettings Reuse,

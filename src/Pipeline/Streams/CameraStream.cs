@@ -2,21 +2,14 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
-using OpenCvSharp;
-using StreamMtl.Api.V1;
-using LogLevel = Microsoft.Extensions.Logging.LogLevel;
-using StreamState = StreamMtl.Ingest.Supervision.StreamState;
-using Task = System.Threading.Tasks.Task;
 using StreamMtl.Ingest.Frames;
 using StreamMtl.Ingest.Sources;
 using StreamMtl.Ingest.Supervision;
-using StreamMtl.Pipeline.Model;
-using StreamMtl.Server.Configuration;
-using StreamMtl.Server.Results;
 using StreamMtl.Pipeline.Inference;
-using StreamMtl.Server.Metrics;
+using StreamMtl.Pipeline.Model;
+using StreamMtl.Pipeline.Results;
 
-namespace StreamMtl.Server.Streams;
+namespace StreamMtl.Pipeline.Streams;
 
 /// <summary>
 /// One camera stream: supervised source -> reader/preprocess (resize to the model size) -> inference lane (capacity 1,
@@ -29,7 +22,7 @@ public sealed partial class CameraStream : IAsyncDisposable
     private readonly InferenceLane _lane;
     private readonly Channel<InferenceOutput> _encodeQueue;
     private readonly ConcurrentDictionary<long, Subscriber> _subscribers = new();
-    private readonly ServerMetrics _metrics;
+    private readonly IStreamMetrics _metrics;
     private readonly LoadedModel _model;
     private readonly PipelineOptions _pipeline;
     private readonly TimeProvider _time;
@@ -45,7 +38,7 @@ public sealed partial class CameraStream : IAsyncDisposable
     private long _lastAccepted = long.MinValue;
     private int _stopped;
 
-    public CameraStream(StreamDefinition definition, FrameSourceFactory factory, InferenceEngine engine, ServerMetrics metrics,
+    public CameraStream(StreamDefinition definition, FrameSourceFactory factory, InferenceEngine engine, IStreamMetrics metrics,
         PipelineOptions pipeline, TimeProvider time, ILogger logger)
     {
         Definition = definition;
@@ -65,8 +58,8 @@ public sealed partial class CameraStream : IAsyncDisposable
                 Drop("encode_busy");
             });
         _lane = engine.OpenLane(definition.Id, definition.Reuse, 1, BoundedChannelFullMode.DropOldest, _ => Drop("inference_busy"), Deliver);
-        metrics.Touch(Id, definition.Tasks.Tasks().Select(t => t.Name()));
-        metrics.SourceUp.WithLabels(Id).Set(0);
+        metrics.StreamOpened(Id, definition.Tasks);
+        metrics.SourceUp(Id, false);
     }
 
     public StreamDefinition Definition { get; }
@@ -100,7 +93,7 @@ public sealed partial class CameraStream : IAsyncDisposable
             }
             var subscriber = new Subscriber(spec, _pipeline.SubscriberQueue, () => Drop("subscriber_slow"));
             _subscribers[subscriber.Id] = subscriber;
-            _metrics.Subscribers.WithLabels(Id).Set(_subscribers.Count);
+            _metrics.SubscriberCount(Id, _subscribers.Count);
             return subscriber;
         }
     }
@@ -110,50 +103,20 @@ public sealed partial class CameraStream : IAsyncDisposable
         if (_subscribers.TryRemove(subscriber.Id, out _))
         {
             subscriber.Complete();
-            _metrics.Subscribers.WithLabels(Id).Set(_subscribers.Count);
+            _metrics.SubscriberCount(Id, _subscribers.Count);
             if (reason != null)
             {
-                _metrics.SubscribersDropped.WithLabels(Id, reason).Inc();
+                _metrics.SubscriberEnded(Id, reason);
             }
         }
     }
 
-    public StreamInfo Describe()
+    /// <summary>The stream as it is now: definition, source state and counters.</summary>
+    public StreamSnapshot Snapshot()
     {
         var status = Status;
-        var info = new StreamInfo
-        {
-            Id = Id,
-            SourceUri = status.DisplayUri,
-            State = status.State switch
-            {
-                StreamState.Connecting => StreamMtl.Api.V1.StreamState.Connecting,
-                StreamState.Running => StreamMtl.Api.V1.StreamState.Running,
-                StreamState.Stalled => StreamMtl.Api.V1.StreamState.Stalled,
-                StreamState.Backoff => StreamMtl.Api.V1.StreamState.Backoff,
-                StreamState.Stopped => StreamMtl.Api.V1.StreamState.Stopped,
-                StreamState.Failed => StreamMtl.Api.V1.StreamState.Failed,
-                _ => StreamMtl.Api.V1.StreamState.Unspecified,
-            },
-            StateSince = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(status.StateSince),
-            LastError = status.LastError ?? "",
-            AlwaysOn = Definition.AlwaysOn,
-            Subscribers = _subscribers.Count,
-            Counters = new StreamCounters
-            {
-                FramesIngested = Interlocked.Read(ref _ingested),
-                FramesProcessed = Interlocked.Read(ref _processed),
-                FramesDropped = Interlocked.Read(ref _dropped) + status.Drops,
-                Reconnects = status.Reconnects,
-                Stalls = status.Stalls,
-            },
-        };
-        if (status.LastFrameAt is { } last)
-        {
-            info.LastFrameTime = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(last);
-        }
-        info.Tasks.AddRange(ApiTasks.ToApi(Definition.Tasks));
-        return info;
+        return new StreamSnapshot(Definition, status, _subscribers.Count, Interlocked.Read(ref _ingested), Interlocked.Read(ref _processed),
+            Interlocked.Read(ref _dropped) + status.Drops);
     }
 
     private TaskSet ComputedTasks()
@@ -177,7 +140,7 @@ public sealed partial class CameraStream : IAsyncDisposable
             await foreach (var frame in _supervisor.Frames.ReadAllAsync(stop).ConfigureAwait(false))
             {
                 Interlocked.Increment(ref _ingested);
-                _metrics.FramesIngested.WithLabels(Id).Inc();
+                _metrics.FrameIngested(Id);
                 CountSourceDrops();
                 Accept(frame);
             }
@@ -195,7 +158,7 @@ public sealed partial class CameraStream : IAsyncDisposable
             var status = _supervisor.Status;
             if (!stop.IsCancellationRequested && status.State == StreamState.Failed)
             {
-                CompleteSubscribers(new Grpc.Core.RpcException(new Grpc.Core.Status(Grpc.Core.StatusCode.Unavailable, $"source failed: {status.LastError}")));
+                CompleteSubscribers(new Failure(FailureKind.Unavailable, $"source failed: {status.LastError}"));
             }
         }
     }
@@ -225,13 +188,13 @@ public sealed partial class CameraStream : IAsyncDisposable
             input = Preprocess.Resize(frame, _model.InputWidth, _model.InputHeight);
         }
         var preprocess = clock.Elapsed;
-        _metrics.StageLatency.WithLabels(Id, "preprocess").Observe(preprocess.TotalSeconds);
+        _metrics.StageTime(Id, "preprocess", preprocess);
         var job = new InferenceJob(input, tasks, _time.GetTimestamp(), preprocess);
         if (!_lane.TryEnqueue(job))
         {
             job.Dispose();
         }
-        _metrics.QueueDepth.WithLabels(Id, "inference").Set(_lane.QueueDepth);
+        _metrics.QueueDepth(Id, "inference", _lane.QueueDepth);
     }
 
     private void Deliver(InferenceOutput output)
@@ -248,17 +211,17 @@ public sealed partial class CameraStream : IAsyncDisposable
         {
             using (output)
             {
-                _metrics.QueueDepth.WithLabels(Id, "encode").Set(_encodeQueue.Reader.Count);
-                if (output.Analysis is not { } analysis)
+                _metrics.QueueDepth(Id, "encode", _encodeQueue.Reader.Count);
+                if (output.Analysis is null)
                 {
                     Drop("error");
                     continue;
                 }
                 Interlocked.Increment(ref _processed);
-                PipelineMetrics.Record(_metrics, Id, output);
+                ResultStage.Record(_metrics, Id, output);
                 try
                 {
-                    Fanout(output, analysis);
+                    Fanout(output);
                 }
                 catch (Exception e)
                 {
@@ -269,7 +232,7 @@ public sealed partial class CameraStream : IAsyncDisposable
         }
     }
 
-    private void Fanout(InferenceOutput output, Pipeline.Runners.FrameAnalysis analysis)
+    private void Fanout(InferenceOutput output)
     {
         var capture = output.Job.Input.CaptureTime;
         foreach (var group in _subscribers.Values.GroupBy(s => s.Spec))
@@ -279,12 +242,8 @@ public sealed partial class CameraStream : IAsyncDisposable
                 // Subscribed after this frame's tasks were chosen: it starts with the next frame rather than get a result missing its tasks.
                 continue;
             }
-            var clock = Stopwatch.StartNew();
-            var result = ResultEncoder.Encode(Id, analysis, output.Job.Input.Image, capture, group.Key, PipelineMetrics.Timings(output));
-            var encode = clock.Elapsed;
-            result.Timings.Add(new StageTiming { Stage = "encode", Seconds = encode.TotalSeconds });
-            _metrics.StageLatency.WithLabels(Id, "encode").Observe(encode.TotalSeconds);
-            int size = result.CalculateSize();
+            var result = ResultStage.Encode(_metrics, Id, output, group.Key);
+            int size = MessageSize(result);
             if (size > MaxMessageBytes)
             {
                 Drop("error");
@@ -292,10 +251,11 @@ public sealed partial class CameraStream : IAsyncDisposable
                 EndOversized(group, size);
                 continue;
             }
-            _metrics.EndToEndLatency.WithLabels(Id).Observe(Math.Max(0, (_time.GetUtcNow() - capture).TotalSeconds));
+            var latency = _time.GetUtcNow() - capture;
+            _metrics.EndToEnd(Id, latency > TimeSpan.Zero ? latency : TimeSpan.Zero);
             foreach (var subscriber in group)
             {
-                subscriber.Offer(result.Clone());
+                subscriber.Offer(result);
             }
         }
     }
@@ -315,20 +275,23 @@ public sealed partial class CameraStream : IAsyncDisposable
             {
                 continue;
             }
-            subscriber.Complete(new Grpc.Core.RpcException(new Grpc.Core.Status(Grpc.Core.StatusCode.ResourceExhausted,
-                $"results of {size} bytes exceed the {MaxMessageBytes}-byte message limit: request a smaller output size, fewer tasks or PNG encodings")));
-            _metrics.Subscribers.WithLabels(Id).Set(_subscribers.Count);
-            _metrics.SubscribersDropped.WithLabels(Id, "result_too_large").Inc();
+            subscriber.Complete(new Failure(FailureKind.ResourceExhausted,
+                $"results of {size} bytes exceed the {MaxMessageBytes}-byte message limit: request a smaller output size, fewer tasks or PNG encodings"));
+            _metrics.SubscriberCount(Id, _subscribers.Count);
+            _metrics.SubscriberEnded(Id, "result_too_large");
         }
     }
 
     /// <summary>Largest encoded result handed to subscribers (the send limit).</summary>
     public int MaxMessageBytes { get; init; } = 4 * 1024 * 1024;
 
+    /// <summary>The size a result takes on the wire, measured by the door that sends it; by default its payload plus 1 KiB.</summary>
+    public Func<EncodedResult, int> MessageSize { get; init; } = r => (int)Math.Min(int.MaxValue, r.PayloadBytes + 1024);
+
     private void Drop(string reason)
     {
         Interlocked.Increment(ref _dropped);
-        _metrics.FramesDropped.WithLabels(Id, reason).Inc();
+        _metrics.FramesDropped(Id, reason);
     }
 
     private void CountSourceDrops()
@@ -337,34 +300,33 @@ public sealed partial class CameraStream : IAsyncDisposable
         long delta = drops - Interlocked.Exchange(ref _sourceDropsSeen, drops);
         if (delta > 0)
         {
-            _metrics.FramesDropped.WithLabels(Id, "source_overwritten").Inc(delta);
+            _metrics.FramesDropped(Id, "source_overwritten", delta);
         }
     }
 
     private void OnStateChanged(StreamStatus status)
     {
-        _metrics.SourceUp.WithLabels(Id).Set(status.State == StreamState.Running ? 1 : 0);
+        _metrics.SourceUp(Id, status.State == StreamState.Running);
         long delta = status.Reconnects - Interlocked.Exchange(ref _reconnectsSeen, status.Reconnects);
         if (delta > 0)
         {
-            _metrics.SourceReconnects.WithLabels(Id).Inc(delta);
+            _metrics.SourceReconnects(Id, delta);
         }
         if (status.State is StreamState.Connecting && status.Reconnects > 0)
         {
             // New connection: the reuse references belong to the old one.
             _lane.RequestReset();
         }
-        Log.StateChanged(_logger, Id, status.State, status.LastError ?? "");
     }
 
-    private void CompleteSubscribers(Exception? error)
+    private void CompleteSubscribers(Failure? failure)
     {
         foreach (var subscriber in _subscribers.Values)
         {
             _subscribers.TryRemove(subscriber.Id, out _);
-            subscriber.Complete(error);
+            subscriber.Complete(failure);
         }
-        _metrics.Subscribers.WithLabels(Id).Set(0);
+        _metrics.SubscriberCount(Id, 0);
     }
 
     /// <summary>Stops the source, drains the pipeline and completes every subscriber (their calls end with OK).</summary>
@@ -387,9 +349,6 @@ public sealed partial class CameraStream : IAsyncDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(10, LogLevel.Information, "Stream {Stream}: source {State} {Error}")]
-        public static partial void StateChanged(ILogger logger, string stream, StreamState state, string error);
-
         [LoggerMessage(11, LogLevel.Error, "Stream {Stream}: reader failed")]
         public static partial void ReaderFailed(ILogger logger, string stream, Exception error);
 

@@ -1,7 +1,7 @@
 using OpenCvSharp;
 using StreamMtl.Ingest.Frames;
 
-namespace StreamMtl.Server.Streams;
+namespace StreamMtl.Pipeline.Streams;
 
 /// <summary>The preprocess stage: resize to the model input size off the inference thread (which then only normalises).</summary>
 public static class Preprocess

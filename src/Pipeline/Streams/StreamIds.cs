@@ -1,4 +1,4 @@
-namespace StreamMtl.Server.Configuration;
+namespace StreamMtl.Pipeline.Streams;
 
 /// <summary>Stream ids appear in metric labels and logs, so they are short and plain.</summary>
 public static class StreamIds

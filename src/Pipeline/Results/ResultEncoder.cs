@@ -1,118 +1,88 @@
 using System.Runtime.InteropServices;
-using Google.Protobuf;
-using Google.Protobuf.WellKnownTypes;
 using OpenCvSharp;
-using StreamMtl.Api.V1;
-using StreamMtl.Pipeline.Runners;
 using StreamMtl.Pipeline.Model;
+using StreamMtl.Pipeline.Runners;
 
-namespace StreamMtl.Server.Results;
+namespace StreamMtl.Pipeline.Results;
 
-/// <summary>Turns one frame's predictions into a <see cref="FrameResult"/> for one <see cref="OutputSpec"/> (resize, PNG/float16, optional input JPEG).</summary>
+/// <summary>Turns one frame's predictions into an <see cref="EncodedResult"/> for one <see cref="OutputSpec"/> (resize, PNG/float16, optional input JPEG).</summary>
 public static class ResultEncoder
 {
-    public static FrameResult Encode(string streamId, FrameAnalysis analysis, Mat? input, DateTimeOffset captureTime, OutputSpec spec,
-        IEnumerable<StageTiming> timings)
+    public static EncodedResult Encode(string streamId, FrameAnalysis analysis, Mat? input, DateTimeOffset captureTime, OutputSpec spec,
+        IReadOnlyList<StageTime> timings)
     {
-        var result = new FrameResult
-        {
-            StreamId = streamId,
-            FrameIndex = analysis.FrameIndex,
-            CaptureTime = Timestamp.FromDateTimeOffset(captureTime),
-            Accounting = Accounting(analysis.Accounting),
-        };
-        result.Timings.AddRange(timings);
+        var outputs = new List<EncodedOutput>(3);
         var p = analysis.Outputs;
         if (spec.Tasks.Contains(VisionTask.Segmentation) && p.Labels != null)
         {
-            result.Outputs.Add(Labels(p, spec));
+            outputs.Add(Labels(p, spec));
         }
         if (spec.Tasks.Contains(VisionTask.Depth) && p.Depth != null)
         {
-            result.Outputs.Add(Depth(p, spec));
+            outputs.Add(Depth(p, spec));
         }
         if (spec.Tasks.Contains(VisionTask.Normals) && p.Normals != null)
         {
-            result.Outputs.Add(Normals(p, spec));
+            outputs.Add(Normals(p, spec));
         }
-        if (spec.IncludeInput && input != null && !input.Empty())
-        {
-            result.InputJpeg = Jpeg(input, spec);
-        }
-        return result;
+        byte[]? jpeg = spec.IncludeInput && input != null && !input.Empty() ? Jpeg(input, spec) : null;
+        return new EncodedResult(streamId, analysis.FrameIndex, captureTime, analysis.Accounting, timings, outputs, jpeg);
     }
 
-    public static Api.V1.Accounting Accounting(FrameAccounting a)
-    {
-        var accounting = new Api.V1.Accounting
-        {
-            FlopsSavedRatio = a.SavedRatio,
-            TokensRecomputed = a.Tokens.Sum(t => (long)t.Recomputed),
-            TokensTotal = a.Tokens.Sum(t => (long)t.Total),
-            Keyframe = a.Keyframe,
-            KeyframeReason = a.KeyframeReason ?? "",
-        };
-        foreach (var (task, dense) in a.DenseFlops.OrderBy(kv => kv.Key))
-        {
-            accounting.Flops.Add(new TaskFlops { Task = ApiTasks.ToApi(task), Dense = dense, Executed = a.ExecutedFlops.GetValueOrDefault(task) });
-        }
-        return accounting;
-    }
-
-    private static TaskOutput Labels(Predictions p, OutputSpec spec)
+    private static EncodedOutput Labels(Predictions p, OutputSpec spec)
     {
         using var mat = FromArray(p.Labels!, p.Height, p.Width, MatType.CV_8UC1);
         using var sized = Resize(mat, spec, InterpolationFlags.Nearest);
-        return Png(Api.V1.Task.Segmentation, OutputFormat.PngLabels, sized, 1f);
+        return Png(VisionTask.Segmentation, PayloadFormat.PngLabels, sized, 1f);
     }
 
-    private static TaskOutput Depth(Predictions p, OutputSpec spec)
+    private static EncodedOutput Depth(Predictions p, OutputSpec spec)
     {
         using var mat = FromArray(p.Depth!, p.Height, p.Width, MatType.CV_32FC1);
         using var sized = Resize(mat, spec, InterpolationFlags.Linear);
-        if (spec.Depth == OutputFormat.Float16)
+        if (spec.Depth == PayloadFormat.Float16)
         {
-            return Half(Api.V1.Task.Depth, sized, spec);
+            return Half(VisionTask.Depth, sized, spec);
         }
         using var units = new Mat();
         // Saturating conversion: negative -> 0, beyond 65535 units -> 65535.
         sized.ConvertTo(units, MatType.CV_16UC1, 1.0 / spec.DepthScale);
-        return Png(Api.V1.Task.Depth, OutputFormat.Png16Depth, units, spec.DepthScale);
+        return Png(VisionTask.Depth, PayloadFormat.Png16Depth, units, spec.DepthScale);
     }
 
-    private static TaskOutput Normals(Predictions p, OutputSpec spec)
+    private static EncodedOutput Normals(Predictions p, OutputSpec spec)
     {
         using var mat = FromArray(p.Normals!, p.Height, p.Width, MatType.CV_32FC3);
         using var sized = Resize(mat, spec, InterpolationFlags.Linear);
-        if (spec.Normals == OutputFormat.Float16)
+        if (spec.Normals == PayloadFormat.Float16)
         {
-            return Half(Api.V1.Task.Normals, sized, spec);
+            return Half(VisionTask.Normals, sized, spec);
         }
         using var rgb = new Mat();
         sized.ConvertTo(rgb, MatType.CV_8UC3, 127.5, 127.5);
         // OpenCV writes BGR order; swap so the PNG's R,G,B are x,y,z.
         using var bgr = new Mat();
         Cv2.CvtColor(rgb, bgr, ColorConversionCodes.RGB2BGR);
-        return Png(Api.V1.Task.Normals, OutputFormat.PngRgb8Normals, bgr, 1f);
+        return Png(VisionTask.Normals, PayloadFormat.PngRgb8Normals, bgr, 1f);
     }
 
-    private static ByteString Jpeg(Mat input, OutputSpec spec)
+    private static byte[] Jpeg(Mat input, OutputSpec spec)
     {
         using var sized = Resize(input, spec, InterpolationFlags.Area);
         Cv2.ImEncode(".jpg", sized, out byte[] jpeg, new ImageEncodingParam(ImwriteFlags.JpegQuality, spec.JpegQuality));
-        return UnsafeByteOperations.UnsafeWrap(jpeg);
+        return jpeg;
     }
 
-    private static TaskOutput Png(Api.V1.Task task, OutputFormat format, Mat mat, float scale)
+    private static EncodedOutput Png(VisionTask task, PayloadFormat format, Mat mat, float scale)
     {
         // Fast compression for model-sized outputs; large (upsampled, smooth) outputs compress far better with more effort,
         // which keeps 1080p results under the 4 MB default client limit.
         int level = (long)mat.Width * mat.Height > 500_000 ? 6 : 1;
         Cv2.ImEncode(".png", mat, out byte[] png, new ImageEncodingParam(ImwriteFlags.PngCompression, level));
-        return new TaskOutput { Task = task, Format = format, Width = mat.Width, Height = mat.Height, Scale = scale, Data = UnsafeByteOperations.UnsafeWrap(png) };
+        return new EncodedOutput(task, format, mat.Width, mat.Height, scale, png);
     }
 
-    private static unsafe TaskOutput Half(Api.V1.Task task, Mat mat, OutputSpec spec)
+    private static unsafe EncodedOutput Half(VisionTask task, Mat mat, OutputSpec spec)
     {
         int count = mat.Width * mat.Height * mat.Channels();
         var src = new ReadOnlySpan<float>((void*)mat.Data, count);
@@ -122,7 +92,7 @@ public static class ResultEncoder
         {
             dst[i] = (System.Half)src[i];
         }
-        return new TaskOutput { Task = task, Format = OutputFormat.Float16, Width = spec.Width, Height = spec.Height, Scale = 1f, Data = UnsafeByteOperations.UnsafeWrap(bytes) };
+        return new EncodedOutput(task, PayloadFormat.Float16, spec.Width, spec.Height, 1f, bytes);
     }
 
     private static Mat Resize(Mat mat, OutputSpec spec, InterpolationFlags interpolation)

@@ -1,0 +1,58 @@
+using OpenCvSharp;
+using StreamMtl.Pipeline.Model;
+using StreamMtl.Pipeline.Results;
+using StreamMtl.Pipeline.Runners;
+
+namespace StreamMtl.Pipeline.Tests.Streams;
+
+/// <summary>The encode stage: each task in the format its spec asks for, at the spec's size, decodable, values kept.</summary>
+public sealed class ResultEncoderTests
+{
+    private const int W = 8;
+    private const int H = 6;
+
+    [Fact]
+    public void Pngs_decode_to_the_labels_depth_units_and_normals_at_the_requested_size()
+    {
+        var spec = new OutputSpec(TaskSet.All, PayloadFormat.Png16Depth, PayloadFormat.PngRgb8Normals, 0.001f, true, 90, W * 2, H * 2);
+        using var input = new Mat(H, W, MatType.CV_8UC3, Scalar.All(100));
+        var result = ResultEncoder.Encode("cam", Analysis(), input, DateTimeOffset.UnixEpoch, spec, [new StageTime("queue", TimeSpan.FromMilliseconds(3))]);
+
+        Assert.Equal(["segmentation", "depth", "normals"], result.Outputs.Select(o => o.Task.Name()));
+        Assert.All(result.Outputs, o => Assert.Equal((W * 2, H * 2), (o.Width, o.Height)));
+        using var labels = Cv2.ImDecode(result.Outputs[0].Data, ImreadModes.Unchanged);
+        Assert.Equal(3, labels.At<byte>(0, 0));
+        Assert.Equal(5, labels.At<byte>(H * 2 - 1, W * 2 - 1));
+        using var depth = Cv2.ImDecode(result.Outputs[1].Data, ImreadModes.Unchanged);
+        Assert.Equal(MatType.CV_16UC1, depth.Type());
+        Assert.Equal(2500, depth.At<ushort>(0, 0));
+        Assert.Equal(0.001f, result.Outputs[1].Scale);
+        using var normals = Cv2.ImDecode(result.Outputs[2].Data, ImreadModes.Color);
+        var bgr = normals.At<Vec3b>(0, 0);
+        Assert.Equal((128, 128, 255), (bgr.Item2, bgr.Item1, bgr.Item0)); // R,G,B = x,y,z = (0, 0, 1): 127.5 rounds up
+        Assert.NotNull(result.InputJpeg);
+        Assert.Equal(["queue"], result.Timings.Select(t => t.Stage));
+    }
+
+    [Fact]
+    public void Float16_payloads_have_exact_sizes_and_only_asked_tasks_are_encoded()
+    {
+        var spec = new OutputSpec(TaskSet.Depth | TaskSet.Normals, PayloadFormat.Float16, PayloadFormat.Float16, 0.001f, false, 80, W, H);
+        var result = ResultEncoder.Encode("cam", Analysis(), null, DateTimeOffset.UnixEpoch, spec, []);
+        Assert.Equal([VisionTask.Depth, VisionTask.Normals], result.Outputs.Select(o => o.Task));
+        Assert.Equal(W * H * 2, result.Outputs[0].Data.Length);
+        Assert.Equal(W * H * 6, result.Outputs[1].Data.Length);
+        Assert.Equal(2.5f, (float)BitConverter.ToHalf(result.Outputs[0].Data, 0));
+        Assert.Null(result.InputJpeg);
+        Assert.Equal(spec.RawBytes(), result.PayloadBytes);
+    }
+
+    private static FrameAnalysis Analysis()
+    {
+        var labels = Enumerable.Range(0, W * H).Select(i => (byte)(i < W * H / 2 ? 3 : 5)).ToArray();
+        var depth = Enumerable.Repeat(2.5f, W * H).ToArray();
+        var normals = Enumerable.Range(0, W * H * 3).Select(i => i % 3 == 2 ? 1f : 0f).ToArray();
+        var accounting = new FrameAccounting(new Dictionary<VisionTask, long>(), new Dictionary<VisionTask, long>(), [], true, "start");
+        return new FrameAnalysis(9, new Predictions(W, H, labels, depth, normals), accounting, TimeSpan.FromMilliseconds(5));
+    }
+}
