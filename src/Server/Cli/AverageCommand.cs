@@ -1,3 +1,4 @@
+using System.CommandLine;
 using StreamMtl.Training.Surgery;
 using StreamMtl.Pipeline.Weights;
 
@@ -6,19 +7,18 @@ namespace StreamMtl.Server.Cli;
 /// <summary>streammtl average: the element-wise mean of several model files of one architecture.</summary>
 public static class AverageCommand
 {
-    public const string Help = """
-        usage: streammtl average --models A,B[,...] --out F
+    private static readonly Option<string?> Models = CliOptions.OptionalText("--models", "LIST", "model files of one architecture, e.g. the " +
+        "checkpoints a training run wrote along its last steps (stochastic weight averaging); required");
+    private static readonly Option<string?> Out = CliOptions.OptionalText("--out", "F", "the averaged model (may be one of the inputs); required");
 
-          --models LIST  model files of one architecture, e.g. the checkpoints a training run wrote along
-                         its last steps (stochastic weight averaging)
-          --out F        the averaged model (may be one of the inputs)
-        """;
+    /// <summary>The average command with its options; its body is <see cref="Run"/>.</summary>
+    internal static Command Create() =>
+        CliOptions.Command("average", "average the weights of several model files (e.g. a run's last checkpoints)", Run, Models, Out);
 
-    public static int Run(CliArgs args)
+    public static int Run(ParseResult args)
     {
-        string list = args.String("models") ?? throw new CliException("--models A,B[,...] is required");
-        string output = args.String("out") ?? throw new CliException("--out F is required");
-        args.EnsureAllUsed();
+        string list = args.GetValue(Models) ?? throw new CliException("--models A,B[,...] is required");
+        string output = args.GetValue(Out) ?? throw new CliException("--out F is required");
         var inputs = list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         if (inputs.Length < 2)
         {

@@ -1,4 +1,4 @@
-using System.Globalization;
+using System.CommandLine;
 using System.Text.Json;
 using StreamMtl.Ingest.Synthetic;
 using StreamMtl.Training.Benchmarks;
@@ -8,32 +8,11 @@ using StreamMtl.Pipeline.Weights;
 namespace StreamMtl.Server.Cli;
 
 /// <summary>streammtl bench: measured figures for the docs and issue notes (never timed unit tests).</summary>
-public static class BenchCommand
+public static partial class BenchCommand
 {
-    public const string Help = """
-        usage: streammtl bench --kind render|model|reuse [options]   (--source alone implies --kind reuse)
-
-          render: synthetic camera rendering speed
-            --size WxH      [320x240]   --frames N [600]   --truth true|false [true]   --mode static|moving
-          model: forward ms/frame of base only, all tasks dense, all tasks with activation sharing
-            --model F       [shipped]   --size WxH [320x240]   --rounds N [20]   --batch N [1]
-            --threshold X   sharing threshold for the shared row [0.3]
-          reuse: dense vs temporal token reuse on the same frames, same process (FLOPs, ms/frame, fidelity)
-            --source URI    e.g. ../shared/videos/vtest.avi#mode=batch or synthetic://static?seed=3&w=320&h=240&realtime=0
-            --model F       [shipped]  (random = untrained weights, for development)
-            --size WxH      [320x240]  --frames N [300]
-            --threshold X   --budget X  --keyframe K  --scene-cut X  --refresh X   --incremental true|false   [ReuseSettings defaults]
-            --threads N     [cores]  intra-op threads
-            --bf16          each setting also with bfloat16 matrix products (Model:Precision=bfloat16), against
-                            the same float32 dense
-            --sweep         cross product of --thresholds LIST x --budgets LIST x --refreshes LIST
-                            [0.05,0.1,0.15,0.2,0.3 x budget x refresh]   --plot PNG  FLOPs saved vs seg agreement
-          --json OUT        write the results as JSON
-        """;
-
-    public static int Run(CliArgs args)
+    public static int Run(ParseResult args)
     {
-        string kind = args.String("kind", args.String("source") != null ? "reuse" : "model");
+        string kind = args.GetValue(Options.Kind) ?? (args.GetValue(Options.Source) != null ? "reuse" : "model");
         return kind switch
         {
             "render" => Render(args),
@@ -43,14 +22,14 @@ public static class BenchCommand
         };
     }
 
-    private static int Render(CliArgs args)
+    private static int Render(ParseResult args)
     {
-        var (w, h) = Sizes.Parse(args.String("size", "320x240"));
-        int frames = args.Int("frames", 600, 1);
-        bool truth = !args.String("truth", "true").Equals("false", StringComparison.OrdinalIgnoreCase);
-        var mode = args.String("mode", "static") == "moving" ? SyntheticMode.Moving : SyntheticMode.Static;
-        string? json = args.String("json");
-        args.EnsureAllUsed();
+        var (w, h) = Sizes.Parse(args.GetRequiredValue(Options.Size));
+        int frames = args.GetValue(Options.Frames) ?? 600;
+        bool truth = args.GetValue(Options.Truth);
+        var mode = args.GetRequiredValue(Options.Mode) == "moving" ? SyntheticMode.Moving : SyntheticMode.Static;
+        string? json = args.GetValue(Options.Json);
+        Options.EnsureOnly(args, "render", Options.Render);
         var spec = new SyntheticSpec(Mode: mode, Seed: 7, Width: w, Height: h, Truth: truth, Realtime: false);
         var result = RenderBenchmark.Run(spec, frames, truth);
         Console.WriteLine($"render {w}x{h} {mode} truth={truth}: {result}");
@@ -58,15 +37,15 @@ public static class BenchCommand
         return 0;
     }
 
-    private static int Model(CliArgs args)
+    private static int Model(ParseResult args)
     {
-        string path = ModelLocator.Resolve(args.String("model"));
-        var (w, h) = Sizes.ParseModelInput(args.String("size", "320x240"));
-        int rounds = args.Int("rounds", 20, 1);
-        int batch = args.Int("batch", 1, 1, 64);
-        float threshold = (float)args.Double("threshold", 0.3, 0, 100);
-        string? json = args.String("json");
-        args.EnsureAllUsed();
+        string path = ModelLocator.Resolve(args.GetValue(Options.Model));
+        var (w, h) = Sizes.ParseModelInput(args.GetRequiredValue(Options.Size));
+        int rounds = args.GetValue(Options.Rounds);
+        int batch = args.GetValue(Options.Batch);
+        float threshold = (float)(args.GetValue(Options.Threshold) ?? 0.3);
+        string? json = args.GetValue(Options.Json);
+        Options.EnsureOnly(args, "model", Options.ModelSpeed);
         TorchSharp.torch.set_num_threads(Environment.ProcessorCount);
         var (model, _) = ModelFile.Load(path);
         using var _m = model;
@@ -88,31 +67,35 @@ public static class BenchCommand
         return 0;
     }
 
-    private static int Reuse(CliArgs args)
+    private static int Reuse(ParseResult args)
     {
-        string source = args.String("source") ?? throw new CliException("--source URI is required for --kind reuse");
-        string? modelArg = args.String("model");
-        var (w, h) = Sizes.ParseModelInput(args.String("size", "320x240"));
-        int frames = args.Int("frames", 300, 2);
+        string source = args.GetValue(Options.Source) ?? throw new CliException("--source URI is required for --kind reuse");
+        string? modelArg = args.GetValue(Options.Model);
+        var (w, h) = Sizes.ParseModelInput(args.GetRequiredValue(Options.Size));
+        int frames = args.GetValue(Options.Frames) ?? 300;
+        if (frames < 2)
+        {
+            throw new CliException($"--frames must be at least 2 for --kind reuse, got {frames}");
+        }
         var d = ReuseSettings.Default;
         var single = d with
         {
-            Threshold = (float)args.Double("threshold", d.Threshold, 0, 100),
-            Budget = (float)args.Double("budget", d.Budget, 0, 1),
-            KeyframeInterval = args.Int("keyframe", d.KeyframeInterval, 0),
-            SceneCutLimit = (float)args.Double("scene-cut", d.SceneCutLimit, 0, 1),
-            AttentionRefresh = (float)args.Double("refresh", d.AttentionRefresh, 0, 1),
-            IncrementalAttention = args.String("incremental", d.IncrementalAttention ? "true" : "false") == "true",
+            Threshold = Or(args.GetValue(Options.Threshold), d.Threshold),
+            Budget = Or(args.GetValue(Options.Budget), d.Budget),
+            KeyframeInterval = args.GetValue(Options.Keyframe),
+            SceneCutLimit = Or(args.GetValue(Options.SceneCut), d.SceneCutLimit),
+            AttentionRefresh = Or(args.GetValue(Options.Refresh), d.AttentionRefresh),
+            IncrementalAttention = args.GetValue(Options.Incremental),
         };
-        int threads = args.Int("threads", Environment.ProcessorCount, 1, 256);
-        bool bf16 = args.Flag("bf16");
-        bool sweep = args.Flag("sweep");
-        var thresholds = Numbers(args.String("thresholds"), [0.05, 0.1, 0.15, 0.2, 0.3]);
-        var budgets = Numbers(args.String("budgets"), [single.Budget]);
-        var refreshes = Numbers(args.String("refreshes"), [single.AttentionRefresh]);
-        string? json = args.String("json");
-        string? plot = args.String("plot");
-        args.EnsureAllUsed();
+        int threads = args.GetValue(Options.Threads) ?? Environment.ProcessorCount;
+        bool bf16 = args.GetValue(Options.BFloat16);
+        bool sweep = args.GetValue(Options.Sweep);
+        var thresholds = args.GetValue(Options.Thresholds) ?? [0.05, 0.1, 0.15, 0.2, 0.3];
+        var budgets = args.GetValue(Options.Budgets) ?? [single.Budget];
+        var refreshes = args.GetValue(Options.Refreshes) ?? [single.AttentionRefresh];
+        string? json = args.GetValue(Options.Json);
+        string? plot = args.GetValue(Options.Plot);
+        Options.EnsureOnly(args, "reuse", Options.Reuse);
 
         var settings = sweep
             ? (from t in thresholds from b in budgets from r in refreshes
@@ -146,9 +129,8 @@ public static class BenchCommand
         return 0;
     }
 
-    private static double[] Numbers(string? text, double[] fallback) => text == null
-        ? fallback
-        : [.. text.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(v => double.Parse(v, CultureInfo.InvariantCulture))];
+    /// <summary>A reuse setting given on the command line, else its default.</summary>
+    private static float Or(double? value, float fallback) => value is double v ? (float)v : fallback;
 
     private static void WriteJson<T>(string? path, T value)
     {

@@ -1,97 +1,103 @@
+using System.CommandLine;
+using System.CommandLine.Help;
+using System.CommandLine.Invocation;
 using StreamMtl.Ingest.Sources;
 using StreamMtl.Pipeline.Weights;
 
 namespace StreamMtl.Server.Cli;
 
-/// <summary>The streammtl command line: one subcommand per job.</summary>
+/// <summary>The streammtl command line: one subcommand per job, parsed by System.CommandLine.</summary>
 public static class CommandLine
 {
-    private const string Usage = """
-        usage: streammtl <command> [options]
+    /// <summary>Exit code of a usage error: a parse error, a refused combination of options, no command at all.</summary>
+    public const int UsageError = 2;
 
-        commands:
-          serve   run the gRPC service (default source: the synthetic camera, default model: the shipped one)
-          watch   subscribe to a stream and write colour-mapped results side by side with the input
-          train   train the model on synthetic-camera data (stages: base, sub, single, all)
-          eval    evaluate a model on held-out synthetic sequences (--json report)
-          bench   benchmarks: --kind render | model
-          ingest-bench  first-frame latency and frame interval of a source
-          soak    read a source in a loop and report process memory
-          info    print a model file's metadata
-          average average the weights of several model files (e.g. a run's last checkpoints)
-          calibrate  per-class segmentation offsets chosen for mIoU on a validation set, folded into the model
-          help    this text
+    // A value that starts with @ is a value: the hand-written parser never read response files, and scripts pass paths through.
+    private static readonly ParserConfiguration Parsing = new() { ResponseFileTokenReplacer = null };
 
-        run 'streammtl <command> --help' for the options of a command.
-        """;
+    private static readonly Command Root = CreateRoot();
 
-    public static async Task<int> RunAsync(string[] args)
+    public static Task<int> RunAsync(string[] args) => RunAsync(args, Console.Out, Console.Error);
+
+    /// <summary>Runs a command line with help and error messages written to <paramref name="output"/> and <paramref name="error"/>.</summary>
+    internal static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error)
     {
-        if (args.Length == 0 || args[0] is "help" or "--help" or "-h")
+        // Exceptions reach the handlers below; the commands handle Ctrl+C and SIGTERM themselves (train checkpoints, serve drains).
+        var invocation = new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null };
+        if (args.Length == 0)
         {
-            Console.WriteLine(Usage);
-            return args.Length == 0 ? 2 : 0;
+            // The usage, but as a failure: a bare `streammtl` in a script is a mistake.
+            await Root.Parse(["--help"], Parsing).InvokeAsync(invocation);
+            return UsageError;
         }
-        string command = args[0];
+        var result = Root.Parse(args, Parsing);
+        string name = result.CommandResult.Command == Root ? Root.Name : $"{Root.Name} {result.CommandResult.Command.Name}";
+        if (result.Action is ParseErrorAction)
+        {
+            foreach (var parseError in result.Errors)
+            {
+                error.WriteLine($"{name}: {parseError.Message}");
+            }
+            error.WriteLine($"run '{name} --help' for the options");
+            return UsageError;
+        }
         try
         {
-            if (command == "serve")
-            {
-                // serve passes --StreamMtl:Key=value options through to the host configuration.
-                return await ServeCommand.RunAsync(args[1..]);
-            }
-            if (command == "watch")
-            {
-                return await WatchCommand.RunAsync(CliArgs.Parse(args.Skip(1)));
-            }
-            var options = CliArgs.Parse(args.Skip(1));
-            if (options.Flag("help"))
-            {
-                Console.WriteLine(HelpFor(command));
-                return 0;
-            }
-            return command switch
-            {
-                "train" => TrainCommand.Run(options),
-                "eval" => EvalCommand.Run(options),
-                "bench" => BenchCommand.Run(options),
-                "info" => InfoCommand.Run(options),
-                "average" => AverageCommand.Run(options),
-                "calibrate" => CalibrateCommand.Run(options),
-                "ingest-bench" => await IngestBenchCommand.RunAsync(options),
-                "soak" => await SoakCommand.RunAsync(options),
-                _ => throw new CliException($"unknown command '{command}'\n\n{Usage}"),
-            };
+            return await result.InvokeAsync(invocation);
         }
         catch (CliException e)
         {
-            Console.Error.WriteLine($"streammtl {command}: {e.Message}");
-            return 2;
+            error.WriteLine($"{name}: {e.Message}");
+            return UsageError;
         }
         catch (ModelFormatException e)
         {
-            Console.Error.WriteLine($"streammtl {command}: model file error: {e.Message}");
+            error.WriteLine($"{name}: model file error: {e.Message}");
             return 1;
         }
         catch (SourceException e)
         {
-            Console.Error.WriteLine($"streammtl {command}: source error ({e.Kind}): {e.Message}");
+            error.WriteLine($"{name}: source error ({e.Kind}): {e.Message}");
             return 1;
         }
     }
 
-    private static string HelpFor(string command) => command switch
+    /// <summary>Parses a command line without running it (for a caller that runs the command's body itself); a parse error throws <see cref="CliException"/>.</summary>
+    internal static ParseResult Parse(params string[] args)
     {
-        "serve" => ServeCommand.Help,
-        "watch" => WatchCommand.Help,
-        "train" => TrainCommand.Help,
-        "eval" => EvalCommand.Help,
-        "bench" => BenchCommand.Help,
-        "info" => InfoCommand.Help,
-        "average" => AverageCommand.Help,
-        "calibrate" => CalibrateCommand.Help,
-        "ingest-bench" => IngestBenchCommand.Help,
-        "soak" => SoakCommand.Help,
-        _ => Usage,
-    };
+        var result = Root.Parse(args, Parsing);
+        return result.Errors.Count == 0 ? result : throw new CliException(string.Join("\n", result.Errors.Select(e => e.Message)));
+    }
+
+    private static Command CreateRoot()
+    {
+        var root = new Command("streammtl", "real-time multi-task vision (segmentation, depth, normals) over video streams: the gRPC service and its tools");
+        var serve = ServeCommand.Create();
+        var calibrate = CalibrateCommand.Create();
+        Command[] commands =
+        [
+            serve, WatchCommand.Create(), TrainCommand.Create(), EvalCommand.Create(), BenchCommand.Create(), IngestBenchCommand.Create(),
+            SoakCommand.Create(), InfoCommand.Create(), AverageCommand.Create(), calibrate,
+        ];
+        foreach (var command in commands)
+        {
+            root.Subcommands.Add(command);
+        }
+        root.Subcommands.Add(HelpCommand([.. commands.Select(c => c.Name)]));
+        var help = new HelpOption();
+        help.Action = new NotedHelp((HelpAction)help.Action!, new Dictionary<Command, string> { [serve] = ServeCommand.Notes, [calibrate] = CalibrateCommand.Notes });
+        root.Options.Add(help);
+        return root;
+    }
+
+    /// <summary>`streammtl help [command]`: the same text as --help, exit code 0.</summary>
+    private static Command HelpCommand(string[] names)
+    {
+        var command = new Argument<string?>("command") { Arity = ArgumentArity.ZeroOrOne, Description = "the command to describe" };
+        command.AcceptOnlyFromAmong(names);
+        var help = new Command("help", "this text, or a command's options") { command };
+        help.SetAction(result =>
+            Root.Parse(result.GetValue(command) is { } name ? [name, "--help"] : ["--help"], Parsing).Invoke(result.InvocationConfiguration));
+        return help;
+    }
 }

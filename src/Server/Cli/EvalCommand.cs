@@ -1,3 +1,4 @@
+using System.CommandLine;
 using StreamMtl.Pipeline.Model;
 using StreamMtl.Training.Evaluation;
 using StreamMtl.Training;
@@ -6,53 +7,29 @@ using StreamMtl.Pipeline.Weights;
 namespace StreamMtl.Server.Cli;
 
 /// <summary>streammtl eval: metrics, FLOPs and Delta-m on held-out synthetic sequences.</summary>
-public static class EvalCommand
+public static partial class EvalCommand
 {
-    public const string Help = """
-        usage: streammtl eval [--model F] [options]
-
-          --model F          model file                                  [the shipped model]
-          --baselines LIST   single-task baselines, e.g. depth=models/baseline-depth.safetensors,normals=...
-                             (default: baseline-*.safetensors beside the model, if present)
-          --json OUT         write the full report as JSON
-          --sequences N      held-out sequences (seeds 1..N, never used in training)   [8]
-          --first-seed S     start the sequences at seed S instead of 1: a validation set (e.g. 101) for
-                             choosing among models without looking at the evaluation set; S+N-1 < 10000 [1]
-          --frames N         frames per sequence                                         [12]
-          --stride N         frames between evaluated frames                             [20]
-          --size WxH         input size                                                  [320x240]
-          --threshold X      sub-task activation-sharing threshold (0 = exact)           [0]
-          --split L          override the split layer
-          --bf16             run the shared model's matrix products in bfloat16 (baselines stay float32)
-          --record           store the headline figures in the model file's metadata ("metrics", shown by
-                             `streammtl info`); only for the file as stored (no --split, --threshold, --bf16)
-          --dump DIR         write one PNG per frame showing where the shared model errs (input,
-                             segmentation errors, depth relative error, true and predicted normals,
-                             normals angle error)
-        """;
-
-    public static int Run(CliArgs args)
+    public static int Run(ParseResult args)
     {
-        string model = ModelLocator.Resolve(args.String("model"));
-        var (width, height) = Sizes.ParseModelInput(args.String("size", "320x240"));
+        string model = ModelLocator.Resolve(args.GetValue(Options.Model));
+        var (width, height) = Sizes.ParseModelInput(args.GetRequiredValue(Options.Size));
         var options = new EvalOptions
         {
             ModelPath = model,
-            Baselines = ParseBaselines(args.String("baselines"), model),
-            Sequences = args.Int("sequences", SyntheticDataset.EvaluationSequences, 1, 1000),
-            FirstSeed = args.Int("first-seed", 1, 1, SyntheticDataset.FirstTrainingSeed - 1),
-            FramesPerSequence = args.Int("frames", 12, 1, 10000),
-            FrameStride = args.Int("stride", 20, 1, 100000),
+            Baselines = ParseBaselines(args.GetValue(Options.Baselines), model),
+            Sequences = args.GetValue(Options.Sequences),
+            FirstSeed = args.GetValue(Options.FirstSeed),
+            FramesPerSequence = args.GetValue(Options.Frames),
+            FrameStride = args.GetValue(Options.Stride),
             Width = width,
             Height = height,
-            ShareThreshold = (float)args.Double("threshold", 0, 0, 100),
-            SplitLayer = args.OptionalInt("split", 0, 64),
-            BFloat16 = args.Flag("bf16"),
+            ShareThreshold = (float)args.GetValue(Options.Threshold),
+            SplitLayer = args.GetValue(Options.Split),
+            BFloat16 = args.GetValue(Options.BFloat16),
         };
-        string? json = args.String("json");
-        string? dump = args.String("dump");
-        bool record = args.Flag("record");
-        args.EnsureAllUsed();
+        string? json = args.GetValue(Options.Json);
+        string? dump = args.GetValue(Options.Dump);
+        bool record = args.GetValue(Options.Record);
         if (record && (options.SplitLayer != null || options.ShareThreshold != 0 || options.BFloat16 || options.FirstSeed != 1))
         {
             throw new CliException("--record stores figures of the model as stored, on the evaluation set; drop --split, --threshold, --bf16 and --first-seed");

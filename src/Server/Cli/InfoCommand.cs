@@ -1,3 +1,4 @@
+using System.CommandLine;
 using StreamMtl.Pipeline.Weights;
 
 namespace StreamMtl.Server.Cli;
@@ -5,12 +6,14 @@ namespace StreamMtl.Server.Cli;
 /// <summary>streammtl info: a model file's architecture, classes, training record and metrics.</summary>
 public static class InfoCommand
 {
-    public const string Help = "usage: streammtl info [--model F]   print a model file's metadata as JSON";
+    private static readonly Option<string?> Model = CliOptions.ModelPath();
 
-    public static int Run(CliArgs args)
+    /// <summary>The info command with its option; its body is <see cref="Run"/>.</summary>
+    internal static Command Create() => CliOptions.Command("info", "print a model file's metadata as JSON", Run, Model);
+
+    public static int Run(ParseResult args)
     {
-        string path = ModelLocator.Resolve(args.String("model"));
-        args.EnsureAllUsed();
+        string path = ModelLocator.Resolve(args.GetValue(Model));
         Console.WriteLine(ModelFile.ReadMetadata(path).ToJson());
         return 0;
     }

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using StreamMtl.Ingest.Bench;
 
 namespace StreamMtl.Server.Cli;
@@ -5,18 +6,17 @@ namespace StreamMtl.Server.Cli;
 /// <summary>streammtl ingest-bench: first-frame latency and steady-state frame interval of a source.</summary>
 public static class IngestBenchCommand
 {
-    public const string Help = """
-        usage: streammtl ingest-bench --source URI [--frames N]
+    private static readonly Option<string?> Source = CliOptions.OptionalText("--source", "URI", "source to open (file, rtsp://, synthetic://, ...); required");
+    private static readonly Option<int> Frames = CliOptions.Int("--frames", "frames to read", 200, min: 2);
 
-          --source URI   source to open (file, rtsp://, synthetic://, ...)
-          --frames N     frames to read                 [200]
-        """;
+    /// <summary>The ingest-bench command with its options; its body is <see cref="RunAsync"/>.</summary>
+    internal static Command Create() =>
+        CliOptions.Command("ingest-bench", "first-frame latency and frame interval of a source", RunAsync, Source, Frames);
 
-    public static async Task<int> RunAsync(CliArgs args)
+    public static async Task<int> RunAsync(ParseResult args)
     {
-        string uri = args.String("source") ?? throw new CliException("--source is required");
-        int frames = args.Int("frames", 200, 2);
-        args.EnsureAllUsed();
+        string uri = args.GetValue(Source) ?? throw new CliException("--source is required");
+        int frames = args.GetValue(Frames);
         var result = await IngestBenchmark.RunAsync(uri, frames);
         Console.WriteLine(result);
         return 0;

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using StreamMtl.Ingest.Bench;
 
 namespace StreamMtl.Server.Cli;
@@ -5,18 +6,17 @@ namespace StreamMtl.Server.Cli;
 /// <summary>streammtl soak: reads a source at full speed for a while and reports process memory over time.</summary>
 public static class SoakCommand
 {
-    public const string Help = """
-        usage: streammtl soak [--source URI] [--seconds N]
+    private static readonly Option<string> Source = CliOptions.Text("--source", "URI", "source to read in a loop", "../shared/videos/vtest.avi#mode=batch&loop=1");
+    private static readonly Option<int> Seconds = CliOptions.Int("--seconds", "duration", 600, min: 1);
 
-          --source URI   source to read in a loop     [../shared/videos/vtest.avi#mode=batch&loop=1]
-          --seconds N    duration                      [600]
-        """;
+    /// <summary>The soak command with its options; its body is <see cref="RunAsync"/>.</summary>
+    internal static Command Create() =>
+        CliOptions.Command("soak", "read a source in a loop and report process memory", RunAsync, Source, Seconds);
 
-    public static async Task<int> RunAsync(CliArgs args)
+    public static async Task<int> RunAsync(ParseResult args)
     {
-        string uri = args.String("source", "../shared/videos/vtest.avi#mode=batch&loop=1");
-        int seconds = args.Int("seconds", 600, 1);
-        args.EnsureAllUsed();
+        string uri = args.GetRequiredValue(Source);
+        int seconds = args.GetValue(Seconds);
         Console.WriteLine($"soak: reading {uri} for {seconds} s");
         var result = await SoakRunner.RunAsync(uri, TimeSpan.FromSeconds(seconds));
         foreach (var s in result.Samples)

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using StreamMtl.Pipeline.Model;
@@ -7,59 +8,8 @@ using StreamMtl.Pipeline.Weights;
 namespace StreamMtl.Server.Cli;
 
 /// <summary>streammtl train: one stage, or the whole plan that produces the shipped model and its baselines.</summary>
-public static class TrainCommand
+public static partial class TrainCommand
 {
-    public const string Help = """
-        usage: streammtl train --stage base|sub|single|all [options]
-
-          --stage S        base: segmentation trunk + head; sub: one sub-task's low-rank deltas + head on a
-                           frozen base (--init); single: a full single-task baseline; all: base, then each
-                           sub-task, then the depth and normals baselines (writes DIR/streammtl-default,
-                           DIR/baseline-depth, DIR/baseline-normals .safetensors)
-          --task T         segmentation | depth | normals (sub, single); sub also takes a list, e.g.
-                           depth,normals: one frozen-trunk pass trains both (each its own loss)
-                           [base: segmentation; sub: depth,normals]
-          --out PATH       output model file (for --stage all: a directory)       [models]
-          --init PATH      start from this model (required for sub)
-          --steps N        optimiser steps per stage                               [3000]
-          --sub-steps N    steps per sub-task stage in --stage all                 [steps/2]
-          --batch N        crops per step                                          [8]
-          --crop RxC       crop size in tokens (16 px)                             [8x10]
-          --lr X           peak learning rate                                      [0.001]
-          --seed N         seed for weights and data                               [1]
-          --resume         continue from OUT.ckpt if present (written every 250 steps, and on Ctrl+C or
-                           SIGTERM, which stop the run with exit code 130); weights, AdamW state and data
-                           continue as in an uninterrupted run
-          --split L        new model: split layer (and first delta block); sub: train the sub-task with
-                           this split (its own blocks L+1..end); base with --init and --aux: the split
-                           the auxiliary losses run through                       [blocks/2; file's]
-          --blocks N --dim N --heads N --rank N --head-hidden N   architecture of a new model
-          --refine LIST    heads that get the pixel-aware conv refinement, e.g. segmentation; with
-                           --init, added to the loaded model (starting as the identity)  [none]
-          --refine-hidden N  hidden channels of the refinement                  [6]
-          --heads-only     train the heads only (everything else frozen), e.g. a new --refine on a
-                           trained model without moving its trunk
-          --grow N@K       base with --init: deepen the loaded model's shared trunk by N new blocks
-                           after its block K, each starting as the identity (so training continues
-                           from the trained model); the split layer moves up by N, e.g. 4@6
-          --stem LIST      hierarchical patch stem widths, e.g. 48,96; "linear" = plain patch embedding [linear]
-          --temporal W     temporal-consistency penalty weight: batches become pairs of neighbouring
-                           frames and the trained blocks' outputs are kept close between them [0 = off]
-          --temporal-gap N largest frame distance within a pair                    [2]
-          --stability W    output-stability penalty weight: batches become pairs of one frame
-                           degraded twice (needs --jpeg), and the trained tasks' outputs on the two
-                           copies are kept close (segmentation: symmetric KL) [0 = off; not with --temporal]
-          --lovasz W       add the Lovász-softmax loss x W to the segmentation loss: a surrogate of
-                           the IoU that mIoU averages                           [0 = off]
-          --aux W          base stage: add depth and normals losses x W through the sub-task
-                           branches, so the shared blocks learn geometry too     [0 = off]
-          --jpeg Q         compression augmentation: re-encode 75% of crops as JPEG at a quality
-                           drawn from Q..95, each pair frame on its own        [0 = off]
-          --bf16           matrix products in bfloat16 (float32 weights, gradients and optimiser
-                           state): 1.23x the steps per second measured on an AVX-512 BF16 CPU
-          --threads N      torch CPU threads                                      [all cores]
-        """;
-
     private static (int Count, int After) ParseGrow(string text)
     {
         var parts = text.Split('@');
@@ -96,58 +46,61 @@ public static class TrainCommand
             .Select(name => VisionTasks.TryParse(name, out var t) ? t : throw new CliException(unknown(name)))
             .Distinct()];
 
-    public static int Run(CliArgs args)
+    public static int Run(ParseResult args)
     {
-        string stage = args.String("stage", "all");
-        string output = args.String("out", "models");
-        int steps = args.Int("steps", 3000, 1);
-        int subSteps = args.Int("sub-steps", Math.Max(1, steps / 2), 1);
-        var (cropRows, cropCols) = ParseCrop(args.String("crop", "8x10"));
+        string stage = args.GetRequiredValue(Options.Stage);
+        string output = args.GetRequiredValue(Options.Out);
+        int steps = args.GetValue(Options.Steps);
+        int subSteps = args.GetValue(Options.SubSteps) ?? Math.Max(1, steps / 2);
+        var (cropRows, cropCols) = ParseCrop(args.GetRequiredValue(Options.Crop));
         var defaults = new ModelConfig();
         var config = defaults with
         {
-            Blocks = args.Int("blocks", defaults.Blocks, 1, 64),
-            Dim = args.Int("dim", defaults.Dim, 8, 4096),
-            Heads = args.Int("heads", defaults.Heads, 1, 64),
-            Rank = args.Int("rank", defaults.Rank, 1, 1024),
-            HeadHidden = args.Int("head-hidden", defaults.HeadHidden, 1, 4096),
-            StemWidths = ParseStem(args.String("stem", "linear")),
-            RefineTasks = args.String("refine") is { } refine
+            Blocks = args.GetValue(Options.Blocks),
+            Dim = args.GetValue(Options.Dim),
+            Heads = args.GetValue(Options.Heads),
+            Rank = args.GetValue(Options.Rank),
+            HeadHidden = args.GetValue(Options.HeadHidden),
+            StemWidths = ParseStem(args.GetRequiredValue(Options.Stem)),
+            RefineTasks = args.GetValue(Options.Refine) is { } refine
                 ? ParseTasks(refine, name => $"--refine: '{name}' is not a task (segmentation, depth, normals)")
                 : [],
-            RefineHidden = args.Int("refine-hidden", defaults.RefineHidden, 1, 256),
+            RefineHidden = args.GetValue(Options.RefineHidden),
         };
-        int? splitOption = args.OptionalInt("split", 0, config.Blocks);
+        int? splitOption = args.GetValue(Options.Split);
+        if (splitOption > config.Blocks)
+        {
+            throw new CliException($"--split must be between 0 and {config.Blocks}, got {splitOption}");
+        }
         int split = splitOption ?? config.Blocks / 2;
         config = config with { SplitLayer = split, DeltaFrom = split };
-        var grow = args.String("grow") is { } growText ? ParseGrow(growText) : (Count: 0, After: 0);
+        var grow = args.GetValue(Options.Grow) is { } growText ? ParseGrow(growText) : (Count: 0, After: 0);
         var template = new TrainOptions
         {
             OutputPath = output,
             Steps = steps,
-            Batch = args.Int("batch", 8, 1, 4096),
+            Batch = args.GetValue(Options.Batch),
             CropRows = cropRows,
             CropCols = cropCols,
-            LearningRate = args.Double("lr", 1e-3, 1e-7, 1),
-            Seed = args.Int("seed", 1),
-            Resume = args.Flag("resume"),
-            TemporalWeight = args.Double("temporal", 0, 0, 1000),
-            TemporalGap = args.Int("temporal-gap", 2, 1, 100),
-            StabilityWeight = args.Double("stability", 0, 0, 1000),
-            LovaszWeight = args.Double("lovasz", 0, 0, 1000),
-            JpegMinQuality = args.Int("jpeg", 0, 0, 100),
-            BFloat16 = args.Flag("bf16"),
-            HeadsOnly = args.Flag("heads-only"),
+            LearningRate = args.GetValue(Options.LearningRate),
+            Seed = args.GetValue(Options.Seed),
+            Resume = args.GetValue(Options.Resume),
+            TemporalWeight = args.GetValue(Options.Temporal),
+            TemporalGap = args.GetValue(Options.TemporalGap),
+            StabilityWeight = args.GetValue(Options.Stability),
+            LovaszWeight = args.GetValue(Options.Lovasz),
+            JpegMinQuality = args.GetValue(Options.Jpeg),
+            BFloat16 = args.GetValue(Options.BFloat16),
+            HeadsOnly = args.GetValue(Options.HeadsOnly),
             GrowBlocks = grow.Count,
             GrowAfter = grow.After,
-            AuxiliaryWeight = args.Double("aux", 0, 0, 1000),
-            InitPath = args.String("init") is { } init ? ModelLocator.Resolve(init) : null,
+            AuxiliaryWeight = args.GetValue(Options.Aux),
+            InitPath = args.GetValue(Options.Init) is { } init ? ModelLocator.Resolve(init) : null,
             Config = config,
             SplitLayer = splitOption,
         };
-        string? taskName = args.String("task");
-        int threads = args.Int("threads", Environment.ProcessorCount, 1, 1024);
-        args.EnsureAllUsed();
+        string? taskName = args.GetValue(Options.Task);
+        int threads = args.GetValue(Options.Threads) ?? Environment.ProcessorCount;
         if (template.TemporalWeight > 0 && !TrainingBatch.HoldsPairs(template.Batch))
         {
             throw new CliException($"--batch {template.Batch}: --temporal trains on pairs of neighbouring frames, so the batch must be even and at least 2");

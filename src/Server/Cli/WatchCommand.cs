@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using Grpc.Core;
 using Grpc.Net.Client;
@@ -10,28 +11,27 @@ namespace StreamMtl.Server.Cli;
 /// <summary>streammtl watch: subscribes to a stream and writes input | segmentation | depth | normals side by side, with fps and FLOPs saved.</summary>
 public static class WatchCommand
 {
-    public const string Help = """
-        usage: streammtl watch --stream ID --out DIR|FILE.mp4 [options]
+    private static readonly Option<string> Server = CliOptions.Text("--server", "URL", "service address", "http://127.0.0.1:50051");
+    private static readonly Option<string> Stream = CliOptions.Text("--stream", "ID", "stream to subscribe to", "camera");
+    private static readonly Option<string?> Out = CliOptions.OptionalText("--out", "PATH", "a directory (one PNG per frame) or a .mp4/.avi file; required");
+    private static readonly Option<string?> Tasks = CliOptions.OptionalText("--tasks", "LIST", "comma-separated tasks [default: all the stream serves]");
+    private static readonly Option<string?> Size = CliOptions.OptionalText("--size", "WxH", "output size per panel [default: the model input size]");
+    private static readonly Option<int> Frames = CliOptions.Int("--frames", "stop after N frames (0 = until Ctrl+C)", 0, min: 0);
+    private static readonly Option<string?> ApiKey = CliOptions.OptionalText("--api-key", "K", "API key (metadata x-api-key)");
 
-          --server URL     service address                       [http://127.0.0.1:50051]
-          --stream ID      stream to subscribe to                [camera]
-          --out PATH       a directory (one PNG per frame) or a .mp4/.avi file
-          --tasks LIST     comma-separated tasks                 [all the stream serves]
-          --size WxH       output size per panel                 [the model input size]
-          --frames N       stop after N frames (0 = until Ctrl+C) [0]
-          --api-key K      API key (metadata x-api-key)
-        """;
+    /// <summary>The watch command with its options; its body is <see cref="RunAsync"/>.</summary>
+    internal static Command Create() => CliOptions.Command("watch", "subscribe to a stream and write colour-mapped results side by side with the input",
+        RunAsync, Server, Stream, Out, Tasks, Size, Frames, ApiKey);
 
-    public static async Task<int> RunAsync(CliArgs args)
+    public static async Task<int> RunAsync(ParseResult args)
     {
-        string server = args.String("server", "http://127.0.0.1:50051");
-        string stream = args.String("stream", "camera");
-        string output = args.String("out") ?? throw new CliException("--out DIR|FILE.mp4 is required");
-        string? tasks = args.String("tasks");
-        string? size = args.String("size");
-        int limit = args.Int("frames", 0, 0);
-        string? apiKey = args.String("api-key");
-        args.EnsureAllUsed();
+        string server = args.GetRequiredValue(Server);
+        string stream = args.GetRequiredValue(Stream);
+        string output = args.GetValue(Out) ?? throw new CliException("--out DIR|FILE.mp4 is required");
+        string? tasks = args.GetValue(Tasks);
+        string? size = args.GetValue(Size);
+        int limit = args.GetValue(Frames);
+        string? apiKey = args.GetValue(ApiKey);
 
         using var channel = GrpcChannel.ForAddress(server);
         var client = new VisionService.VisionServiceClient(channel);

@@ -39,7 +39,7 @@ public sealed class CliInputErrorTests : IDisposable
     {
         string model = Path.Combine(_dir, "model.safetensors");
         File.WriteAllBytes(model, [1, 2, 3]);
-        var error = Assert.Throws<CliException>(() => EvalCommand.Run(CliArgs.Parse(["--model", model, "--size", "100x77"])));
+        var error = Assert.Throws<CliException>(() => EvalCommand.Run(CommandLine.Parse(["eval", "--model", model, "--size", "100x77"])));
         Assert.StartsWith("size 100x77: the model reads 16x16 patches", error.Message, StringComparison.Ordinal);
     }
 
@@ -73,10 +73,10 @@ public sealed class CliInputErrorTests : IDisposable
         string model = Path.Combine(_dir, "a.safetensors");
         File.WriteAllBytes(model, [1, 2, 3]);
         string output = Path.Combine(_dir, "avg.safetensors");
-        var one = Assert.Throws<CliException>(() => AverageCommand.Run(CliArgs.Parse(["--models", model, "--out", output])));
+        var one = Assert.Throws<CliException>(() => AverageCommand.Run(CommandLine.Parse(["average", "--models", model, "--out", output])));
         Assert.Equal("--models: averaging needs at least two files, got 1", one.Message);
         string missing = Path.Combine(_dir, "missing.safetensors");
-        var gone = Assert.Throws<CliException>(() => AverageCommand.Run(CliArgs.Parse(["--models", $"{model},{missing}", "--out", output])));
+        var gone = Assert.Throws<CliException>(() => AverageCommand.Run(CommandLine.Parse(["average", "--models", $"{model},{missing}", "--out", output])));
         Assert.Equal($"--models: {missing} does not exist", gone.Message);
         Assert.False(File.Exists(output));
     }
@@ -87,17 +87,17 @@ public sealed class CliInputErrorTests : IDisposable
         string model = Path.Combine(_dir, "m.safetensors");
         File.WriteAllBytes(model, [1, 2, 3]);
         string output = Path.Combine(_dir, "calibrated.safetensors");
-        var test = Assert.Throws<CliException>(() => CalibrateCommand.Run(CliArgs.Parse(["--model", model, "--out", output, "--first-seed", "5"])));
+        var test = Assert.Throws<CliException>(() => CalibrateCommand.Run(CommandLine.Parse(["calibrate", "--model", model, "--out", output, "--first-seed", "5"])));
         Assert.Equal("--first-seed 5: seeds 1..8 are the evaluation set; calibrating on them would tune the model on its own test (use e.g. 101)", test.Message);
-        var training = Assert.Throws<CliException>(() => CalibrateCommand.Run(CliArgs.Parse(["--model", model, "--out", output, "--first-seed", "9990", "--sequences", "16"])));
+        var training = Assert.Throws<CliException>(() => CalibrateCommand.Run(CommandLine.Parse(["calibrate", "--model", model, "--out", output, "--first-seed", "9990", "--sequences", "16"])));
         Assert.Equal("--first-seed 9990 --sequences 16: the seeds would reach 10000, where training data starts", training.Message);
-        var noOutput = Assert.Throws<CliException>(() => CalibrateCommand.Run(CliArgs.Parse(["--model", model])));
+        var noOutput = Assert.Throws<CliException>(() => CalibrateCommand.Run(CommandLine.Parse(["calibrate", "--model", model])));
         Assert.Equal("--out G is required", noOutput.Message);
         Assert.False(File.Exists(output));
     }
 
     private int Train(params string[] args) =>
-        TrainCommand.Run(CliArgs.Parse([.. args, "--steps", "1", "--threads", "1", "--out", Path.Combine(_dir, "out.safetensors")]));
+        TrainCommand.Run(CommandLine.Parse(["train", .. args, "--steps", "1", "--threads", "1", "--out", Path.Combine(_dir, "out.safetensors")]));
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 }

@@ -79,9 +79,9 @@ public sealed class EvalCommandTests : IDisposable
             Assert.Equal(2, report.RootElement.GetProperty("sequences").GetInt32());
         }
 
-        var reaching = Assert.Throws<CliException>(() => EvalCommand.Run(CliArgs.Parse(["--model", model, "--first-seed", "9995", "--sequences", "8"])));
+        var reaching = Assert.Throws<CliException>(() => EvalCommand.Run(CommandLine.Parse(["eval", "--model", model, "--first-seed", "9995", "--sequences", "8"])));
         Assert.Equal("--first-seed 9995 --sequences 8: the seeds would reach 10000, where training data starts", reaching.Message);
-        var recorded = Assert.Throws<CliException>(() => EvalCommand.Run(CliArgs.Parse(["--model", model, "--first-seed", "101", "--record"])));
+        var recorded = Assert.Throws<CliException>(() => EvalCommand.Run(CommandLine.Parse(["eval", "--model", model, "--first-seed", "101", "--record"])));
         Assert.StartsWith("--record stores figures of the model as stored, on the evaluation set", recorded.Message, StringComparison.Ordinal);
         Assert.Throws<ArgumentException>(() => SyntheticDataset.Evaluation(8, firstSeed: 9993));
         Assert.Equal(101, SyntheticDataset.Evaluation(2, firstSeed: 101).Sequence(0).Seed);

@@ -56,7 +56,7 @@ public sealed partial class TrainCommandTests : IDisposable
     {
         string output = Path.Combine(_dir, "odd.safetensors");
         string[] args = [.. TinyModel.Where((_, i) => i < TinyModel.Length - 2), "--batch", batch, "--temporal", "0.3", "--steps", "5", "--out", output];
-        var error = Assert.Throws<CliException>(() => TrainCommand.Run(CliArgs.Parse(args)));
+        var error = Assert.Throws<CliException>(() => TrainCommand.Run(CommandLine.Parse(["train", .. args])));
         Assert.Equal($"--batch {batch}: --temporal trains on pairs of neighbouring frames, so the batch must be even and at least 2", error.Message);
         Assert.False(File.Exists(output + ".ckpt"));
     }
@@ -69,7 +69,7 @@ public sealed partial class TrainCommandTests : IDisposable
     {
         string output = Path.Combine(_dir, "stability.safetensors");
         string[] args = [.. TinyModel.Where((_, i) => i < TinyModel.Length - 2), .. options.Split(' '), "--steps", "5", "--out", output];
-        var error = Assert.Throws<CliException>(() => TrainCommand.Run(CliArgs.Parse(args)));
+        var error = Assert.Throws<CliException>(() => TrainCommand.Run(CommandLine.Parse(["train", .. args])));
         Assert.Equal(message, error.Message);
         Assert.False(File.Exists(output + ".ckpt"));
     }
@@ -79,7 +79,7 @@ public sealed partial class TrainCommandTests : IDisposable
     {
         string output = Path.Combine(_dir, "refine.safetensors");
         string[] args = [.. TinyModel, "--refine", "segmentation,colour", "--steps", "5", "--out", output];
-        var error = Assert.Throws<CliException>(() => TrainCommand.Run(CliArgs.Parse(args)));
+        var error = Assert.Throws<CliException>(() => TrainCommand.Run(CommandLine.Parse(["train", .. args])));
         Assert.Equal("--refine: 'colour' is not a task (segmentation, depth, normals)", error.Message);
         Assert.False(File.Exists(output + ".ckpt"));
     }
@@ -104,7 +104,7 @@ public sealed partial class TrainCommandTests : IDisposable
 
         string grown = Path.Combine(_dir, "grown.safetensors");
         string[] warmStart = ["--stage", "base", "--threads", "1", "--crop", "2x3", "--batch", "2", "--init", trained, "--out", grown];
-        var outside = Assert.Throws<CliException>(() => TrainCommand.Run(CliArgs.Parse([.. warmStart, "--grow", "1@2", "--steps", "1"])));
+        var outside = Assert.Throws<CliException>(() => TrainCommand.Run(CommandLine.Parse(["train", .. warmStart, "--grow", "1@2", "--steps", "1"])));
         Assert.Equal("new blocks go into the shared trunk: after block 0..1 of this model (its first block with sub-task deltas is 2), got 2", outside.Message);
         await using (var grow = ChildProcess.Start(cli, ["train", .. warmStart, "--grow", "2@1", "--steps", "2"]))
         {
@@ -114,9 +114,9 @@ public sealed partial class TrainCommandTests : IDisposable
         Assert.Equal((4, 3), (config.Blocks, config.SplitLayer));
 
         string averaged = Path.Combine(_dir, "averaged.safetensors");
-        Assert.Throws<ModelFormatException>(() => AverageCommand.Run(CliArgs.Parse(["--models", $"{trained},{grown}", "--out", averaged])));
+        Assert.Throws<ModelFormatException>(() => AverageCommand.Run(CommandLine.Parse(["average", "--models", $"{trained},{grown}", "--out", averaged])));
         Assert.False(File.Exists(averaged));
-        Assert.Equal(0, AverageCommand.Run(CliArgs.Parse(["--models", $"{trained},{trained}", "--out", averaged])));
+        Assert.Equal(0, AverageCommand.Run(CommandLine.Parse(["average", "--models", $"{trained},{trained}", "--out", averaged])));
         Assert.Equal("average", ModelFile.ReadMetadata(averaged).Training[^1].Stage);
     }
 

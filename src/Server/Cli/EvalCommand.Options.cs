@@ -1,0 +1,37 @@
+using System.CommandLine;
+using StreamMtl.Training;
+using static StreamMtl.Server.Cli.CliOptions;
+
+namespace StreamMtl.Server.Cli;
+
+public static partial class EvalCommand
+{
+    /// <summary>The options of <c>streammtl eval</c>.</summary>
+    internal static class Options
+    {
+        public static readonly Option<string?> Model = ModelPath();
+        public static readonly Option<string?> Baselines = OptionalText("--baselines", "LIST", "single-task baselines, e.g. " +
+            "depth=models/baseline-depth.safetensors,normals=... [default: baseline-*.safetensors beside the model, if present]");
+        public static readonly Option<string?> Json = OptionalText("--json", "OUT", "write the full report as JSON");
+        public static readonly Option<int> Sequences = Int("--sequences", "held-out sequences (seeds 1..N, never used in training)",
+            SyntheticDataset.EvaluationSequences, 1, 1000);
+        public static readonly Option<int> FirstSeed = Int("--first-seed", "start the sequences at seed S instead of 1: a validation set " +
+            "(e.g. 101) for choosing among models without looking at the evaluation set; S+N-1 < 10000", 1, 1, SyntheticDataset.FirstTrainingSeed - 1,
+            helpName: "S");
+        public static readonly Option<int> Frames = Int("--frames", "frames per sequence", 12, 1, 10000);
+        public static readonly Option<int> Stride = Int("--stride", "frames between evaluated frames", 20, 1, 100000);
+        public static readonly Option<string> Size = InputSize();
+        public static readonly Option<double> Threshold = Double("--threshold", "sub-task activation-sharing threshold (0 = exact)", 0, 0, 100);
+        public static readonly Option<int?> Split = OptionalInt("--split", "override the split layer", 0, 64, helpName: "L");
+        public static readonly Option<bool> BFloat16 = Flag("--bf16", "run the shared model's matrix products in bfloat16 (baselines stay float32)");
+        public static readonly Option<bool> Record = Flag("--record", "store the headline figures in the model file's metadata (\"metrics\", " +
+            "shown by `streammtl info`); only for the file as stored (no --split, --threshold, --bf16)");
+        public static readonly Option<string?> Dump = OptionalText("--dump", "DIR", "write one PNG per frame showing where the shared model errs " +
+            "(input, segmentation errors, depth relative error, true and predicted normals, normals angle error)");
+    }
+
+    /// <summary>The eval command with its options; its body is <see cref="Run"/>.</summary>
+    internal static Command Create() => CliOptions.Command("eval", "evaluate a model on held-out synthetic sequences (--json report)", Run,
+        Options.Model, Options.Baselines, Options.Json, Options.Sequences, Options.FirstSeed, Options.Frames, Options.Stride, Options.Size,
+        Options.Threshold, Options.Split, Options.BFloat16, Options.Record, Options.Dump);
+}
