@@ -1,3 +1,4 @@
+using StreamMtl.Ingest.Supervision;
 using System.Diagnostics;
 using StreamMtl.Ingest.Sources;
 

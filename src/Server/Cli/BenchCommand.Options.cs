@@ -1,5 +1,5 @@
 using System.CommandLine;
-using StreamMtl.Pipeline.Reuse;
+using StreamMtl.Pipeline.Model;
 using static StreamMtl.Server.Cli.CliOptions;
 
 namespace StreamMtl.Server.Cli;

@@ -1,3 +1,4 @@
+using StreamMtl.Server.Hosting;
 using System.CommandLine;
 using System.Text.Json;
 using StreamMtl.Ingest.Synthetic;
@@ -39,7 +40,7 @@ public static partial class BenchCommand
 
     private static int Model(ParseResult args)
     {
-        string path = ModelLocator.Resolve(args.GetValue(Options.Model));
+        string path = ModelArgument.Resolve(args.GetValue(Options.Model));
         var (w, h) = Sizes.ParseModelInput(args.GetRequiredValue(Options.Size));
         int rounds = args.GetValue(Options.Rounds);
         int batch = args.GetValue(Options.Batch);
@@ -102,7 +103,7 @@ public static partial class BenchCommand
                select single with { Threshold = (float)t, Budget = (float)b, AttentionRefresh = (float)r }).ToList()
             : [single];
         TorchSharp.torch.set_num_threads(threads);
-        var model = modelArg == "random" ? new MultiTaskVit(new ModelConfig()) : ModelFile.Load(ModelLocator.Resolve(modelArg)).Model;
+        var model = modelArg == "random" ? new MultiTaskVit(new ModelConfig()) : ModelFile.Load(ModelArgument.Resolve(modelArg)).Model;
         using var _m = model;
         model.eval();
         var loaded = BenchFrames.LoadAsync(source, frames, w, h).GetAwaiter().GetResult();

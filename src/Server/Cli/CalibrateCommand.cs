@@ -1,3 +1,4 @@
+using StreamMtl.Server.Hosting;
 using System.CommandLine;
 using StreamMtl.Training.Calibration;
 using StreamMtl.Training.Evaluation;
@@ -10,7 +11,7 @@ public static partial class CalibrateCommand
 {
     public static int Run(ParseResult args)
     {
-        string model = ModelLocator.Resolve(args.GetValue(Options.Model));
+        string model = ModelArgument.Resolve(args.GetValue(Options.Model));
         string output = args.GetValue(Options.Out) ?? throw new CliException("--out G is required");
         var (width, height) = Sizes.ParseModelInput(args.GetRequiredValue(Options.Size));
         var validation = new EvalOptions

@@ -1,3 +1,4 @@
+using StreamMtl.Server.Hosting;
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;

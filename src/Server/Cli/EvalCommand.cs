@@ -1,3 +1,4 @@
+using StreamMtl.Server.Hosting;
 using System.CommandLine;
 using StreamMtl.Pipeline.Model;
 using StreamMtl.Training.Evaluation;
@@ -11,7 +12,7 @@ public static partial class EvalCommand
 {
     public static int Run(ParseResult args)
     {
-        string model = ModelLocator.Resolve(args.GetValue(Options.Model));
+        string model = ModelArgument.Resolve(args.GetValue(Options.Model));
         var (width, height) = Sizes.ParseModelInput(args.GetRequiredValue(Options.Size));
         var options = new EvalOptions
         {

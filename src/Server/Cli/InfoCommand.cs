@@ -1,3 +1,4 @@
+using StreamMtl.Server.Hosting;
 using System.CommandLine;
 using StreamMtl.Pipeline.Weights;
 
@@ -13,7 +14,7 @@ public static class InfoCommand
 
     public static int Run(ParseResult args)
     {
-        string path = ModelLocator.Resolve(args.GetValue(Model));
+        string path = ModelArgument.Resolve(args.GetValue(Model));
         Console.WriteLine(ModelFile.ReadMetadata(path).ToJson());
         return 0;
     }

@@ -23,7 +23,7 @@ public static partial class ServeCommand
         bool noCamera = options.GetValue(Options.NoCamera);
         if (options.GetValue(Options.Model) is { } model)
         {
-            overrides["StreamMtl:Model:Path"] = ModelLocator.Resolve(model);
+            overrides["StreamMtl:Model:Path"] = ModelArgument.Resolve(model);
         }
         if (options.GetValue(Options.Size) is { } size)
         {

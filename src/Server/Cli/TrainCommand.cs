@@ -1,3 +1,4 @@
+using StreamMtl.Server.Hosting;
 using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;
@@ -95,7 +96,7 @@ public static partial class TrainCommand
             GrowBlocks = grow.Count,
             GrowAfter = grow.After,
             AuxiliaryWeight = args.GetValue(Options.Aux),
-            InitPath = args.GetValue(Options.Init) is { } init ? ModelLocator.Resolve(init) : null,
+            InitPath = args.GetValue(Options.Init) is { } init ? ModelArgument.Resolve(init) : null,
             Config = config,
             SplitLayer = splitOption,
         };

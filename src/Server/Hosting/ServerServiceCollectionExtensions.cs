@@ -1,9 +1,9 @@
+using StreamMtl.Ingest.Supervision;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
-using StreamMtl.Server.Cli;
 using StreamMtl.Server.Configuration;
 using StreamMtl.Server.Service;
 using StreamMtl.Pipeline.Inference;

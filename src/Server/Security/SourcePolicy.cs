@@ -1,3 +1,4 @@
+using StreamMtl.Ingest.Supervision;
 using StreamMtl.Ingest.Sources;
 using StreamMtl.Server.Configuration;
 

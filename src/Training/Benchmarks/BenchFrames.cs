@@ -1,3 +1,4 @@
+using StreamMtl.Ingest.Supervision;
 using OpenCvSharp;
 using StreamMtl.Ingest.Frames;
 using StreamMtl.Ingest.Sources;

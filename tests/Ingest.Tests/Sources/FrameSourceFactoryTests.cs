@@ -1,3 +1,4 @@
+using StreamMtl.Ingest.Supervision;
 using StreamMtl.Ingest.Frames;
 using StreamMtl.Ingest.Network;
 using StreamMtl.Ingest.Sources;

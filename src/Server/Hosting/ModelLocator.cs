@@ -1,4 +1,4 @@
-namespace StreamMtl.Server.Cli;
+namespace StreamMtl.Server.Hosting;
 
 /// <summary>Finds the shipped model: $STREAMMTL_MODEL, else models/ beside the executable, else models/ in the repo.</summary>
 public static class ModelLocator
@@ -26,15 +26,5 @@ public static class ModelLocator
             }
         }
         return beside;
-    }
-
-    public static string Resolve(string? path)
-    {
-        string resolved = path ?? Default();
-        if (!File.Exists(resolved))
-        {
-            throw new CliException($"model file not found: {resolved}");
-        }
-        return resolved;
     }
 }

@@ -1,7 +1,8 @@
+using StreamMtl.Ingest.Sources;
 using StreamMtl.Ingest.Network;
 using StreamMtl.Ingest.Synthetic;
 
-namespace StreamMtl.Ingest.Sources;
+namespace StreamMtl.Ingest.Supervision;
 
 /// <summary>Creates the right <see cref="IFrameSource"/> for a URI string; extra schemes can be registered.</summary>
 public sealed class FrameSourceFactory

@@ -1,8 +1,5 @@
 namespace StreamMtl.Training.Benchmarks;
 
-/// <summary>Accuracy of one run against ground truth (synthetic sources only).</summary>
-public sealed record TruthScores(double SegmentationMIoU, double DepthAbsRel, double NormalsMeanDeg);
-
 /// <summary>
 /// One reuse setting measured against dense on the same frames: FLOPs (all tasks and encoder only, i.e.
 /// without the heads), wall-clock, fidelity to dense, and accuracy against truth for both when known.
