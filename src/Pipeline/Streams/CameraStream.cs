@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
@@ -21,7 +20,7 @@ public sealed partial class CameraStream : IAsyncDisposable
     private readonly StreamSupervisor _supervisor;
     private readonly InferenceLane _lane;
     private readonly Channel<InferenceOutput> _encodeQueue;
-    private readonly ConcurrentDictionary<long, Subscriber> _subscribers = new();
+    private readonly FanOut _fanOut;
     private readonly IStreamMetrics _metrics;
     private readonly LoadedModel _model;
     private readonly PipelineOptions _pipeline;
@@ -39,7 +38,7 @@ public sealed partial class CameraStream : IAsyncDisposable
     private int _stopped;
 
     public CameraStream(StreamDefinition definition, FrameSourceFactory factory, InferenceEngine engine, IStreamMetrics metrics,
-        PipelineOptions pipeline, TimeProvider time, ILogger logger)
+        PipelineOptions pipeline, TimeProvider time, ILogger logger, int maxMessageBytes = 4 * 1024 * 1024, Func<EncodedResult, int>? messageSize = null)
     {
         Definition = definition;
         _metrics = metrics;
@@ -57,6 +56,11 @@ public sealed partial class CameraStream : IAsyncDisposable
                 output.Dispose();
                 Drop("encode_busy");
             });
+        _fanOut = new FanOut(definition.Id, pipeline.SubscriberQueue, metrics, time, logger, Drop)
+        {
+            MaxMessageBytes = maxMessageBytes,
+            MessageSize = messageSize ?? FanOut.EstimatedSize,
+        };
         _lane = engine.OpenLane(definition.Id, definition.Reuse, 1, BoundedChannelFullMode.DropOldest, _ => Drop("inference_busy"), Deliver);
         metrics.StreamOpened(Id, definition.Tasks);
         metrics.SourceUp(Id, false);
@@ -66,7 +70,7 @@ public sealed partial class CameraStream : IAsyncDisposable
     public string Id => Definition.Id;
     public string DisplayUri => _supervisor.DisplayUri;
     public StreamStatus Status => _supervisor.Status;
-    public int SubscriberCount => _subscribers.Count;
+    public int SubscriberCount => _fanOut.Count;
 
     public void Start()
     {
@@ -78,60 +82,26 @@ public sealed partial class CameraStream : IAsyncDisposable
     /// <summary>Adds a subscriber; null with a reason when the stream cannot take one.</summary>
     public Subscriber? Subscribe(OutputSpec spec, int maxSubscribers, out string? error)
     {
-        error = null;
         if (Volatile.Read(ref _stopped) == 1)
         {
             error = "stream is stopping";
             return null;
         }
-        lock (_subscribers)
-        {
-            if (_subscribers.Count >= maxSubscribers)
-            {
-                error = $"stream '{Id}' already has {maxSubscribers} subscribers";
-                return null;
-            }
-            var subscriber = new Subscriber(spec, _pipeline.SubscriberQueue, () => Drop("subscriber_slow"));
-            _subscribers[subscriber.Id] = subscriber;
-            _metrics.SubscriberCount(Id, _subscribers.Count);
-            return subscriber;
-        }
+        return _fanOut.Add(spec, maxSubscribers, out error);
     }
 
-    public void Unsubscribe(Subscriber subscriber, string? reason)
-    {
-        if (_subscribers.TryRemove(subscriber.Id, out _))
-        {
-            subscriber.Complete();
-            _metrics.SubscriberCount(Id, _subscribers.Count);
-            if (reason != null)
-            {
-                _metrics.SubscriberEnded(Id, reason);
-            }
-        }
-    }
+    public void Unsubscribe(Subscriber subscriber, string? reason) => _fanOut.Remove(subscriber, reason);
 
     /// <summary>The stream as it is now: definition, source state and counters.</summary>
     public StreamSnapshot Snapshot()
     {
         var status = Status;
-        return new StreamSnapshot(Definition, status, _subscribers.Count, Interlocked.Read(ref _ingested), Interlocked.Read(ref _processed),
+        return new StreamSnapshot(Definition, status, _fanOut.Count, Interlocked.Read(ref _ingested), Interlocked.Read(ref _processed),
             Interlocked.Read(ref _dropped) + status.Drops);
     }
 
-    private TaskSet ComputedTasks()
-    {
-        if (Definition.AlwaysOn)
-        {
-            return Definition.Tasks;
-        }
-        var set = TaskSet.None;
-        foreach (var subscriber in _subscribers.Values)
-        {
-            set |= subscriber.Spec.Tasks;
-        }
-        return set & Definition.Tasks;
-    }
+    /// <summary>What to compute for the next frame: every task when always-on, else what subscribers asked for.</summary>
+    private TaskSet ComputedTasks() => Definition.AlwaysOn ? Definition.Tasks : _fanOut.Tasks & Definition.Tasks;
 
     private async Task ReadAsync(CancellationToken stop)
     {
@@ -158,7 +128,7 @@ public sealed partial class CameraStream : IAsyncDisposable
             var status = _supervisor.Status;
             if (!stop.IsCancellationRequested && status.State == StreamState.Failed)
             {
-                CompleteSubscribers(new Failure(FailureKind.Unavailable, $"source failed: {status.LastError}"));
+                _fanOut.CompleteAll(new Failure(FailureKind.Unavailable, $"source failed: {status.LastError}"));
             }
         }
     }
@@ -221,7 +191,7 @@ public sealed partial class CameraStream : IAsyncDisposable
                 ResultStage.Record(_metrics, Id, output);
                 try
                 {
-                    Fanout(output);
+                    _fanOut.Deliver(output);
                 }
                 catch (Exception e)
                 {
@@ -231,62 +201,6 @@ public sealed partial class CameraStream : IAsyncDisposable
             }
         }
     }
-
-    private void Fanout(InferenceOutput output)
-    {
-        var capture = output.Job.Input.CaptureTime;
-        foreach (var group in _subscribers.Values.GroupBy(s => s.Spec))
-        {
-            if (!output.Job.Tasks.HasFlag(group.Key.Tasks))
-            {
-                // Subscribed after this frame's tasks were chosen: it starts with the next frame rather than get a result missing its tasks.
-                continue;
-            }
-            var result = ResultStage.Encode(_metrics, Id, output, group.Key);
-            int size = MessageSize(result);
-            if (size > MaxMessageBytes)
-            {
-                Drop("error");
-                Log.ResultTooLarge(_logger, Id, size);
-                EndOversized(group, size);
-                continue;
-            }
-            var latency = _time.GetUtcNow() - capture;
-            _metrics.EndToEnd(Id, latency > TimeSpan.Zero ? latency : TimeSpan.Zero);
-            foreach (var subscriber in group)
-            {
-                subscriber.Offer(result);
-            }
-        }
-    }
-
-    /// <summary>Oversized results in a row after which a subscriber is ended (one large frame is dropped, a spec that never fits is refused).</summary>
-    public const int MaxOversizedInARow = 3;
-
-    /// <summary>
-    /// A spec whose results keep exceeding the send limit would never get a result: without ending it, its subscriber waits
-    /// forever (no write, so no write timeout) while every frame is computed and encoded at full size for nothing.
-    /// </summary>
-    private void EndOversized(IEnumerable<Subscriber> group, int size)
-    {
-        foreach (var subscriber in group)
-        {
-            if (subscriber.CountOversized() < MaxOversizedInARow || !_subscribers.TryRemove(subscriber.Id, out _))
-            {
-                continue;
-            }
-            subscriber.Complete(new Failure(FailureKind.ResourceExhausted,
-                $"results of {size} bytes exceed the {MaxMessageBytes}-byte message limit: request a smaller output size, fewer tasks or PNG encodings"));
-            _metrics.SubscriberCount(Id, _subscribers.Count);
-            _metrics.SubscriberEnded(Id, "result_too_large");
-        }
-    }
-
-    /// <summary>Largest encoded result handed to subscribers (the send limit).</summary>
-    public int MaxMessageBytes { get; init; } = 4 * 1024 * 1024;
-
-    /// <summary>The size a result takes on the wire, measured by the door that sends it; by default its payload plus 1 KiB.</summary>
-    public Func<EncodedResult, int> MessageSize { get; init; } = r => (int)Math.Min(int.MaxValue, r.PayloadBytes + 1024);
 
     private void Drop(string reason)
     {
@@ -319,16 +233,6 @@ public sealed partial class CameraStream : IAsyncDisposable
         }
     }
 
-    private void CompleteSubscribers(Failure? failure)
-    {
-        foreach (var subscriber in _subscribers.Values)
-        {
-            _subscribers.TryRemove(subscriber.Id, out _);
-            subscriber.Complete(failure);
-        }
-        _metrics.SubscriberCount(Id, 0);
-    }
-
     /// <summary>Stops the source, drains the pipeline and completes every subscriber (their calls end with OK).</summary>
     public async ValueTask DisposeAsync()
     {
@@ -343,7 +247,7 @@ public sealed partial class CameraStream : IAsyncDisposable
         _lane.Dispose();
         _encodeQueue.Writer.TryComplete();
         await _encoder.ConfigureAwait(false);
-        CompleteSubscribers(null);
+        _fanOut.CompleteAll(null);
         _stop.Dispose();
     }
 
@@ -354,8 +258,5 @@ public sealed partial class CameraStream : IAsyncDisposable
 
         [LoggerMessage(12, LogLevel.Error, "Stream {Stream}: encoding failed")]
         public static partial void EncodeFailed(ILogger logger, string stream, Exception error);
-
-        [LoggerMessage(13, LogLevel.Warning, "Stream {Stream}: result of {Bytes} bytes over the message limit dropped")]
-        public static partial void ResultTooLarge(ILogger logger, string stream, int bytes);
     }
 }

@@ -1,3 +1,4 @@
+using StreamMtl.Ingest.Supervision;
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using StreamMtl.Ingest.Sources;
@@ -75,11 +76,8 @@ public sealed partial class StreamRegistry : IAsyncDisposable
             {
                 return (null, Fail(FailureKind.ResourceExhausted, $"the server already runs {_options.MaxStreams} streams (Limits:MaxStreams)"));
             }
-            stream = new CameraStream(definition, _factory, _engine, _metrics, _pipeline, _time, _loggers.CreateLogger<CameraStream>())
-            {
-                MaxMessageBytes = _options.MaxMessageBytes,
-                MessageSize = _options.MessageSize,
-            };
+            stream = new CameraStream(definition, _factory, _engine, _metrics, _pipeline, _time, _loggers.CreateLogger<CameraStream>(),
+                _options.MaxMessageBytes, _options.MessageSize);
             _streams[definition.Id] = stream;
             _metrics.StreamCount(_streams.Count);
         }

@@ -1,3 +1,4 @@
+using StreamMtl.Ingest.Supervision;
 using Microsoft.Extensions.Logging.Abstractions;
 using StreamMtl.Ingest.Sources;
 using StreamMtl.Pipeline.Inference;
@@ -94,10 +95,7 @@ public sealed class CameraStreamTests : IDisposable
     private CameraStream Start(bool alwaysOn, int maxMessageBytes = 4 << 20)
     {
         var stream = new CameraStream(Definition("cam") with { AlwaysOn = alwaysOn }, new FrameSourceFactory(TimeProvider.System), _tiny.Engine,
-            _metrics, new PipelineOptions(), TimeProvider.System, NullLogger.Instance)
-        {
-            MaxMessageBytes = maxMessageBytes,
-        };
+            _metrics, new PipelineOptions(), TimeProvider.System, NullLogger.Instance, maxMessageBytes);
         stream.Start();
         return stream;
     }
