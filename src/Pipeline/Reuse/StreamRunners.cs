@@ -6,15 +6,8 @@ namespace StreamMtl.Pipeline.Reuse;
 /// <summary>Creates the runner a stream's settings ask for.</summary>
 public static class StreamRunners
 {
-    public static IStreamRunner Create(MultiTaskVit model, ReuseSettings settings)
-    {
-        var errors = settings.Validate();
-        if (errors.Count > 0)
-        {
-            throw new ArgumentException("invalid reuse settings: " + string.Join("; ", errors), nameof(settings));
-        }
-        return settings.Dense
-            ? new DenseStreamRunner(model, settings.ShareThreshold)
-            : new ReuseStreamRunner(model, settings);
-    }
+    /// <summary>Settings arrive validated (the door and the inference engine's OpenLane check them; the reuse runner's constructor guards its own).</summary>
+    public static IStreamRunner Create(MultiTaskVit model, ReuseSettings settings) => settings.Dense
+        ? new DenseStreamRunner(model, settings.ShareThreshold)
+        : new ReuseStreamRunner(model, settings);
 }

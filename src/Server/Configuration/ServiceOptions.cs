@@ -152,7 +152,7 @@ public sealed record StreamDeclaration
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>();
-        if (!StreamIds.IsValid(Id)) errors.Add($"Id '{Id}' must be 1..64 characters of [A-Za-z0-9_.-]");
+        if (!StreamIds.IsValid(Id)) errors.Add($"Id '{Id}' must be {StreamIds.Rule}");
         if (string.IsNullOrWhiteSpace(Source)) errors.Add("Source is required");
         foreach (var task in Tasks.Where(t => !StreamMtl.Pipeline.Model.VisionTasks.TryParse(t, out _)))
         {

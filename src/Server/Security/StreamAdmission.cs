@@ -13,7 +13,7 @@ public static class StreamAdmission
     {
         if (!StreamIds.IsValid(definition.Id))
         {
-            return Refuse($"stream id '{definition.Id}' must be 1..64 characters of [A-Za-z0-9_.-]");
+            return Refuse($"stream id '{definition.Id}' must be {StreamIds.Rule}");
         }
         if (!trusted && policy.Check(definition.SourceUri) is { } denied)
         {
