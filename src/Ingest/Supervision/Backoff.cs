@@ -12,12 +12,23 @@ public sealed class Backoff
         _random = random ?? Random.Shared;
     }
 
-    /// <summary>The delay before reconnect attempt <paramref name="attempt"/> (0-based).</summary>
-    public TimeSpan Delay(int attempt)
+    /// <summary>The delay before reconnect attempt <paramref name="attempt"/> (0-based) of an outage long past its fast-retry window.</summary>
+    public TimeSpan Delay(int attempt) => Delay(attempt, TimeSpan.MaxValue);
+
+    /// <summary>
+    /// The delay before reconnect attempt <paramref name="attempt"/> (0-based) of an outage that began
+    /// <paramref name="outage"/> ago: capped at <see cref="SupervisorOptions.FastRetryMax"/> within the
+    /// <see cref="SupervisorOptions.FastRetryWindow"/> (a blip is noticed back within seconds), at
+    /// <see cref="SupervisorOptions.BackoffMax"/> after it (a dead camera is not hammered).
+    /// </summary>
+    public TimeSpan Delay(int attempt, TimeSpan outage)
     {
+        double cap = outage < _options.FastRetryWindow
+            ? Math.Min(_options.FastRetryMax.TotalSeconds, _options.BackoffMax.TotalSeconds)
+            : _options.BackoffMax.TotalSeconds;
         var exponent = Math.Min(attempt, 30);
-        var baseSeconds = Math.Min(_options.BackoffMax.TotalSeconds, _options.BackoffInitial.TotalSeconds * Math.Pow(2, exponent));
+        var baseSeconds = Math.Min(cap, _options.BackoffInitial.TotalSeconds * Math.Pow(2, exponent));
         var spread = 1 + (_options.BackoffJitter * ((2 * _random.NextDouble()) - 1));
-        return TimeSpan.FromSeconds(Math.Min(_options.BackoffMax.TotalSeconds, baseSeconds * spread));
+        return TimeSpan.FromSeconds(Math.Min(cap, baseSeconds * spread));
     }
 }

@@ -114,12 +114,13 @@ public sealed class StreamSupervisor : IAsyncDisposable
     private async Task RunAsync(CancellationToken stop)
     {
         var attempt = 0;
+        long outageSince = _time.GetTimestamp();
         try
         {
             while (!stop.IsCancellationRequested)
             {
                 SetState(StreamState.Connecting);
-                var (outcome, ranFor) = await RunOnceAsync(stop).ConfigureAwait(false);
+                var (outcome, delivered) = await RunOnceAsync(stop).ConfigureAwait(false);
                 if (outcome is Outcome.Stopped or Outcome.Completed || stop.IsCancellationRequested)
                 {
                     SetState(StreamState.Stopped);
@@ -130,11 +131,13 @@ public sealed class StreamSupervisor : IAsyncDisposable
                     SetState(StreamState.Failed);
                     return;
                 }
-                if (ranFor >= _options.StableAfter)
+                if (delivered)
                 {
+                    // Backoff grows only while attempts fail: a camera that blips often must come back as fast as the first time.
                     attempt = 0;
+                    outageSince = _time.GetTimestamp();
                 }
-                var delay = _backoff.Delay(attempt);
+                var delay = _backoff.Delay(attempt, _time.GetElapsedTime(outageSince));
                 IngestLog.BackingOff(_logger, DisplayUri, delay, attempt + 1);
                 attempt++;
                 SetState(StreamState.Backoff);
@@ -152,7 +155,7 @@ public sealed class StreamSupervisor : IAsyncDisposable
         }
     }
 
-    private async Task<(Outcome Outcome, TimeSpan RanFor)> RunOnceAsync(CancellationToken stop)
+    private async Task<(Outcome Outcome, bool Delivered)> RunOnceAsync(CancellationToken stop)
     {
         using var read = CancellationTokenSource.CreateLinkedTokenSource(stop);
         var timedOut = 0;
@@ -195,38 +198,38 @@ public sealed class StreamSupervisor : IAsyncDisposable
             if (source.Info.IsLive)
             {
                 Fail(SourceErrorKind.Unreachable, $"{DisplayUri}: stream ended");
-                return (Outcome.Disconnected, RanFor(firstFrameAt));
+                return (Outcome.Disconnected, firstFrameAt != 0);
             }
-            return (Outcome.Completed, RanFor(firstFrameAt));
+            return (Outcome.Completed, firstFrameAt != 0);
         }
         catch (Exception ex) when (Volatile.Read(ref timedOut) == 1 && !stop.IsCancellationRequested && ex is OperationCanceledException or SourceException)
         {
             if (firstFrameAt == 0)
             {
                 Fail(SourceErrorKind.Unreachable, $"{DisplayUri}: no frame within the connect timeout of {_options.ConnectTimeout.TotalSeconds:0.#} s");
-                return (Outcome.Disconnected, TimeSpan.Zero);
+                return (Outcome.Disconnected, false);
             }
             Interlocked.Increment(ref _stalls);
             IngestLog.Stalled(_logger, DisplayUri, _options.StallTimeout);
             Fail(SourceErrorKind.Stalled, $"{DisplayUri}: no frame for {_options.StallTimeout.TotalSeconds:0.#} s (stalled)");
             SetState(StreamState.Stalled);
-            return (Outcome.Stalled, RanFor(firstFrameAt));
+            return (Outcome.Stalled, firstFrameAt != 0);
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
-            return (Outcome.Stopped, RanFor(firstFrameAt));
+            return (Outcome.Stopped, firstFrameAt != 0);
         }
         catch (SourceException ex)
         {
             Fail(ex.Kind, ex.Message);
-            return (ex.IsPermanent ? Outcome.Failed : Outcome.Disconnected, RanFor(firstFrameAt));
+            return (ex.IsPermanent ? Outcome.Failed : Outcome.Disconnected, firstFrameAt != 0);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             // A bug or an unforeseen library failure: retry like a disconnect rather than take the service down.
             IngestLog.Unexpected(_logger, DisplayUri, ex);
             Fail(SourceErrorKind.Corrupt, $"{DisplayUri}: {ex.GetType().Name}: {UriRedactor.Redact(ex.Message)}", log: false);
-            return (Outcome.Disconnected, RanFor(firstFrameAt));
+            return (Outcome.Disconnected, firstFrameAt != 0);
         }
         finally
         {
@@ -237,7 +240,6 @@ public sealed class StreamSupervisor : IAsyncDisposable
         }
     }
 
-    private TimeSpan RanFor(long firstFrameAt) => firstFrameAt == 0 ? TimeSpan.Zero : _time.GetElapsedTime(firstFrameAt);
 
     private void Fail(SourceErrorKind kind, string message, bool log = true)
     {

@@ -15,11 +15,14 @@ public sealed record SupervisorOptions
 
     public TimeSpan BackoffMax { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>How long into an outage reconnects stay fast (at most <see cref="FastRetryMax"/> apart).</summary>
+    public TimeSpan FastRetryWindow { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Longest delay between reconnect attempts within <see cref="FastRetryWindow"/> of an outage's start.</summary>
+    public TimeSpan FastRetryMax { get; init; } = TimeSpan.FromSeconds(1.5);
+
     /// <summary>Random spread of each backoff delay, as a fraction (0.2 = +-20%), so cameras do not reconnect in lockstep.</summary>
     public double BackoffJitter { get; init; } = 0.2;
-
-    /// <summary>A connection that ran this long resets the backoff to its initial delay.</summary>
-    public TimeSpan StableAfter { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Frames kept for the consumer; older ones are dropped (1 = newest frame only).</summary>
     public int Capacity { get; init; } = 1;
@@ -39,6 +42,10 @@ public sealed record SupervisorOptions
         if (BackoffInitial <= TimeSpan.Zero || BackoffMax < BackoffInitial)
         {
             errors.Add("backoff needs 0 < initial <= max");
+        }
+        if (FastRetryWindow < TimeSpan.Zero || FastRetryMax <= TimeSpan.Zero)
+        {
+            errors.Add("fast retry window must be >= 0 and fast retry max positive");
         }
         if (BackoffJitter is < 0 or >= 1)
         {

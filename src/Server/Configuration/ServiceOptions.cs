@@ -88,6 +88,13 @@ public sealed record LimitOptions
 
     public int MaxOutputWidth { get; init; } = 1920;
     public int MaxOutputHeight { get; init; } = 1080;
+    /// <summary>Largest source resolution an API-added stream may ask for (size, or a synthetic camera's w and h); configured streams are trusted.</summary>
+    public int MaxSourceWidth { get; init; } = 1920;
+    public int MaxSourceHeight { get; init; } = 1080;
+
+    /// <summary>Highest frame rate an API-added stream may ask for (max_fps, or a synthetic camera's fps).</summary>
+    public double MaxSourceFps { get; init; } = 30;
+
     public int MaxClientFrameWidth { get; init; } = 3840;
     public int MaxClientFrameHeight { get; init; } = 2160;
 
@@ -100,6 +107,8 @@ public sealed record LimitOptions
         if (MaxSendMessageBytes < 64 * 1024) errors.Add($"MaxSendMessageBytes must be >= 65536, got {MaxSendMessageBytes}");
         if (MaxReceiveMessageBytes < 64 * 1024) errors.Add($"MaxReceiveMessageBytes must be >= 65536, got {MaxReceiveMessageBytes}");
         if (MaxOutputWidth is < 16 or > 8192 || MaxOutputHeight is < 16 or > 8192) errors.Add("MaxOutputWidth/Height must be in 16..8192");
+        if (MaxSourceWidth is < 16 or > 8192 || MaxSourceHeight is < 16 or > 8192) errors.Add("MaxSourceWidth/Height must be in 16..8192");
+        if (!(MaxSourceFps is > 0 and <= 1000)) errors.Add($"MaxSourceFps must be in (0, 1000], got {MaxSourceFps}");
         if (MaxClientFrameWidth is < 16 or > 8192 || MaxClientFrameHeight is < 16 or > 8192) errors.Add("MaxClientFrameWidth/Height must be in 16..8192");
         return errors;
     }

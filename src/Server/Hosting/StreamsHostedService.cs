@@ -30,7 +30,7 @@ public sealed class StreamsHostedService(StreamRegistry registry, InferenceEngin
             var tasks = declared.Tasks.Length == 0 ? engine.Model.Tasks
                 : declared.Tasks.Aggregate(TaskSet.None, (set, name) => VisionTasks.TryParse(name, out var t) ? set | t.ToSet() : set);
             var definition = new StreamDefinition(declared.Id, declared.Source, tasks, declared.AlwaysOn, declared.MaxFps, declared.Reuse);
-            var failure = StreamAdmission.Check(definition, engine.Model, policy, trusted: true) ?? (await registry.AddAsync(definition)).Failure;
+            var failure = StreamAdmission.Check(definition, engine.Model, policy, options.Value.Limits, trusted: true) ?? (await registry.AddAsync(definition)).Failure;
             if (failure != null)
             {
                 throw new OptionsValidationException(ServiceOptions.Section, typeof(ServiceOptions), [$"Streams ({declared.Id}): {failure.Message}"]);

@@ -1,4 +1,6 @@
 using StreamMtl.Ingest.Sources;
+using StreamMtl.Ingest.Synthetic;
+using StreamMtl.Server.Configuration;
 using StreamMtl.Pipeline.Inference;
 using StreamMtl.Pipeline.Model;
 using StreamMtl.Pipeline.Streams;
@@ -9,15 +11,23 @@ namespace StreamMtl.Server.Security;
 public static class StreamAdmission
 {
     /// <summary>Why <paramref name="definition"/> may not run here, or null; untrusted (API) URIs must pass the allowlist.</summary>
-    public static Failure? Check(StreamDefinition definition, LoadedModel model, SourcePolicy policy, bool trusted)
+    public static Failure? Check(StreamDefinition definition, LoadedModel model, SourcePolicy policy, LimitOptions limits, bool trusted)
     {
         if (!StreamIds.IsValid(definition.Id))
         {
-            return Refuse($"stream id '{definition.Id}' must be {StreamIds.Rule}");
+            return Refuse($"stream id '{InputText.Echo(definition.Id)}' must be {StreamIds.Rule}");
+        }
+        if (!trusted && InputText.CheckUri(definition.SourceUri) is { } malformed)
+        {
+            return Refuse(malformed);
         }
         if (!trusted && policy.Check(definition.SourceUri) is { } denied)
         {
             return Refuse("source not allowed: " + denied);
+        }
+        if (!trusted && SyntheticCost(definition.SourceUri, limits) is { } tooCostly)
+        {
+            return new Failure(FailureKind.ResourceExhausted, tooCostly);
         }
         if ((definition.Tasks & ~model.Tasks) != TaskSet.None)
         {
@@ -25,6 +35,29 @@ public static class StreamAdmission
         }
         var reuseErrors = definition.Reuse.Validate();
         return reuseErrors.Count > 0 ? Refuse("invalid reuse settings: " + string.Join("; ", reuseErrors)) : null;
+    }
+
+    /// <summary>The synthetic camera renders every frame on the CPU: from the API it may not ask for more than the source limits allow.</summary>
+    private static string? SyntheticCost(string uri, LimitOptions limits)
+    {
+        if (!uri.StartsWith("synthetic:", StringComparison.OrdinalIgnoreCase))
+        {
+            return null;
+        }
+        SyntheticSpec spec;
+        try
+        {
+            spec = SyntheticSpec.Parse(uri);
+        }
+        catch (SourceException)
+        {
+            return null; // malformed: the registry's parse reports it as an invalid argument
+        }
+        if (spec.Width > limits.MaxSourceWidth || spec.Height > limits.MaxSourceHeight)
+        {
+            return $"a synthetic camera of {spec.Width}x{spec.Height} is over Limits:MaxSourceWidth/Height ({limits.MaxSourceWidth}x{limits.MaxSourceHeight})";
+        }
+        return spec.Fps > limits.MaxSourceFps ? $"a synthetic camera at {spec.Fps} fps is over Limits:MaxSourceFps ({limits.MaxSourceFps})" : null;
     }
 
     private static Failure Refuse(string message) => Failure.Invalid(UriRedactor.Redact(message));

@@ -254,5 +254,5 @@ public static class ApiMapping
 
     public static RpcException Invalid(string message) => new(new Status(StatusCode.InvalidArgument, message));
 
-    public static RpcException NotFound(string id) => new(new Status(StatusCode.NotFound, $"no stream '{id}'"));
+    public static RpcException NotFound(string id) => new(new Status(StatusCode.NotFound, $"no stream '{Security.InputText.Echo(id)}'"));
 }

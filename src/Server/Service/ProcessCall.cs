@@ -26,7 +26,7 @@ public sealed class ProcessCall(InferenceEngine engine, ServerMetrics metrics, P
         string id = string.IsNullOrEmpty(config.StreamId) ? "process" : config.StreamId;
         if (!StreamIds.IsValid(id))
         {
-            throw ApiMapping.Invalid($"stream_id '{id}' must be {StreamIds.Rule}");
+            throw ApiMapping.Invalid($"stream_id '{Security.InputText.Echo(id)}' must be {StreamIds.Rule}");
         }
         var spec = ApiMapping.ToOutputSpec(config.Tasks, config.Encoding, config.OutputSize, engine.Model.Tasks, engine.Model, options.Limits, out var error)
             ?? throw ApiMapping.Invalid(error!);

@@ -26,19 +26,21 @@ public sealed class VisionGrpcService(StreamRegistry streams, InferenceEngine en
         {
             throw Invalid(taskError);
         }
-        if (request.MaxFps < 0 || double.IsNaN(request.MaxFps) || double.IsInfinity(request.MaxFps))
+        var limits = _options.Limits;
+        if (!(request.MaxFps >= 0 && request.MaxFps <= limits.MaxSourceFps))
         {
-            throw Invalid($"max_fps must be >= 0, got {request.MaxFps}");
+            throw Invalid($"max_fps must be in 0..{limits.MaxSourceFps} (0 = the source's rate; Limits:MaxSourceFps), got {request.MaxFps}");
         }
         int width = request.Size?.Width ?? 0;
         int height = request.Size?.Height ?? 0;
-        if (width < 0 || height < 0 || width > 8192 || height > 8192 || (width == 0) != (height == 0) || width % 2 != 0 || height % 2 != 0)
+        if (width < 0 || height < 0 || width > limits.MaxSourceWidth || height > limits.MaxSourceHeight || (width == 0) != (height == 0)
+            || width % 2 != 0 || height % 2 != 0 || (width != 0 && (width < 16 || height < 16)))
         {
-            throw Invalid($"size must be even pixels in 2..8192, both or neither, got {width}x{height}");
+            throw Invalid($"size must be even pixels in 16x16..{limits.MaxSourceWidth}x{limits.MaxSourceHeight} (Limits:MaxSource*), both or neither, got {width}x{height}");
         }
         var definition = new StreamDefinition(request.Id, request.SourceUri, tasks == TaskSet.None ? engine.Model.Tasks : tasks,
             request.AlwaysOn, request.MaxFps, ApiMapping.ToReuse(request.Reuse), width, height);
-        if (StreamAdmission.Check(definition, engine.Model, policy, trusted: false) is { } refused)
+        if (StreamAdmission.Check(definition, engine.Model, policy, limits, trusted: false) is { } refused)
         {
             throw ApiMapping.ToRpc(refused);
         }
@@ -101,8 +103,10 @@ public sealed class VisionGrpcService(StreamRegistry streams, InferenceEngine en
             }
             throw ApiMapping.ToRpc(e.Failure);
         }
-        catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
+        catch (Exception e) when (context.CancellationToken.IsCancellationRequested
+            && e is OperationCanceledException or ObjectDisposedException or IOException or InvalidOperationException)
         {
+            // The client went away mid-write: Kestrel may fail the write with any of these once the request is aborted.
         }
         finally
         {

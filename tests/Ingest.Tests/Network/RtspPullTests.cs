@@ -54,6 +54,97 @@ public sealed class RtspPullTests(TestClip clip, ITestOutputHelper output)
         output.WriteLine($"20 frames {width}x{height} in {watch.ElapsedMilliseconds} ms");
     }
 
+    /// <summary>
+    /// Issue 21's bar with the production defaults: however many blips came before, frames flow again within 3 s of the
+    /// camera being back (the backoff resets once frames flow and stays short within an outage's first minute).
+    /// </summary>
+    [Fact]
+    public async Task Ten_kill_and_restart_cycles_each_recover_within_three_seconds_with_the_default_policy()
+    {
+        using var server = new RtspServer(clip.Path);
+        server.Start();
+        await using var supervisor = StreamSupervisor.Create(_factory, server.Url);
+        using var drain = new CancellationTokenSource();
+        var consumer = Task.Run(async () =>
+        {
+            await foreach (var frame in supervisor.Frames.ReadAllAsync(drain.Token))
+            {
+                frame.Dispose();
+            }
+        });
+        var recoveries = new List<double>();
+        try
+        {
+            supervisor.Start();
+            await Eventually.UntilAsync(() => supervisor.Status is { State: StreamState.Running, Frames: >= 5 }, Bound, () => supervisor.Status.ToString());
+            for (var round = 1; round <= 10; round++)
+            {
+                server.Kill();
+                await Eventually.UntilAsync(() => supervisor.Status.State is StreamState.Backoff or StreamState.Connecting or StreamState.Stalled,
+                    Bound, () => $"round {round} disconnect: {supervisor.Status}");
+                server.Start();
+                var framesAtRestart = supervisor.Status.Frames;
+                var back = await Eventually.UntilAsync(() => supervisor.Status is { State: StreamState.Running } s && s.Frames > framesAtRestart,
+                    Bound, () => $"round {round} recovery: {supervisor.Status}");
+                recoveries.Add(back.TotalSeconds);
+            }
+        }
+        finally
+        {
+            await supervisor.StopAsync();
+            drain.Cancel();
+            await consumer.ContinueWith(_ => { });
+        }
+        var sorted = recoveries.Order().ToList();
+        output.WriteLine($"recovery after the server is back, s: {string.Join(", ", recoveries.Select(r => r.ToString("F2")))}; "
+            + $"median {sorted[sorted.Count / 2]:F2}, max {sorted[^1]:F2}");
+        Assert.All(recoveries, r => Assert.True(r <= 3, $"a recovery took {r:F2} s: {string.Join(", ", recoveries.Select(x => x.ToString("F2")))}"));
+    }
+
+    /// <summary>Issue 21's freeze bar with the production defaults: a camera frozen past the stall timeout streams again within 3 s of waking.</summary>
+    [Fact]
+    public async Task Three_freezes_past_the_stall_timeout_each_recover_within_three_seconds_of_waking()
+    {
+        using var server = new RtspServer(clip.Path);
+        server.Start();
+        await using var supervisor = StreamSupervisor.Create(_factory, server.Url);
+        using var drain = new CancellationTokenSource();
+        var consumer = Task.Run(async () =>
+        {
+            await foreach (var frame in supervisor.Frames.ReadAllAsync(drain.Token))
+            {
+                frame.Dispose();
+            }
+        });
+        var recoveries = new List<double>();
+        try
+        {
+            supervisor.Start();
+            await Eventually.UntilAsync(() => supervisor.Status is { State: StreamState.Running, Frames: >= 5 }, Bound, () => supervisor.Status.ToString());
+            for (var round = 1; round <= 3; round++)
+            {
+                var stalls = supervisor.Status.Stalls;
+                server.Freeze();
+                await Eventually.UntilAsync(() => supervisor.Status.Stalls > stalls, Bound, () => $"round {round} stall: {supervisor.Status}");
+                await Task.Delay(TimeSpan.FromSeconds(2));
+                var framesAtThaw = supervisor.Status.Frames;
+                server.Thaw();
+                var back = await Eventually.UntilAsync(() => supervisor.Status is { State: StreamState.Running } s && s.Frames > framesAtThaw,
+                    Bound, () => $"round {round} recovery: {supervisor.Status}");
+                recoveries.Add(back.TotalSeconds);
+            }
+        }
+        finally
+        {
+            server.Thaw();
+            await supervisor.StopAsync();
+            drain.Cancel();
+            await consumer.ContinueWith(_ => { });
+        }
+        output.WriteLine($"frames again after SIGCONT, s: {string.Join(", ", recoveries.Select(r => r.ToString("F2")))}");
+        Assert.All(recoveries, r => Assert.True(r <= 3, $"a recovery took {r:F2} s: {string.Join(", ", recoveries.Select(x => x.ToString("F2")))}"));
+    }
+
     [Fact]
     public async Task Server_killed_mid_stream_is_a_disconnect_then_resumes_three_times_without_leaks()
     {

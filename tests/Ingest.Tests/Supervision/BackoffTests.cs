@@ -27,6 +27,18 @@ public sealed class BackoffTests
     }
 
     [Fact]
+    public void Within_the_fast_retry_window_delays_stay_short_and_grow_to_the_cap_after_it()
+    {
+        var backoff = new Backoff(new SupervisorOptions { BackoffJitter = 0 });
+
+        var early = Enumerable.Range(0, 8).Select(a => backoff.Delay(a, TimeSpan.FromSeconds(10)).TotalSeconds).ToArray();
+        var late = Enumerable.Range(0, 8).Select(a => backoff.Delay(a, TimeSpan.FromSeconds(61)).TotalSeconds).ToArray();
+
+        Assert.Equal([0.5, 1, 1.5, 1.5, 1.5, 1.5, 1.5, 1.5], early);
+        Assert.Equal([0.5, 1, 2, 4, 8, 16, 30, 30], late);
+    }
+
+    [Fact]
     public void Options_report_every_problem()
     {
         var errors = new SupervisorOptions { StallTimeout = TimeSpan.Zero, BackoffJitter = 2, Capacity = 0 }.Validate();

@@ -46,7 +46,8 @@ internal sealed class ServerUnderTest : IAsyncDisposable
         ["StreamMtl:Pipeline:StallTimeout"] = "00:00:15",
     };
 
-    public static async Task<ServerUnderTest> StartInProcessAsync(IDictionary<string, string?>? overrides = null)
+    public static async Task<ServerUnderTest> StartInProcessAsync(IDictionary<string, string?>? overrides = null,
+        Microsoft.Extensions.Logging.ILoggerProvider? logs = null)
     {
         var config = BaseConfig();
         foreach (var (k, v) in overrides ?? new Dictionary<string, string?>())
@@ -58,6 +59,7 @@ internal sealed class ServerUnderTest : IAsyncDisposable
             builder.Configuration.Sources.Clear();
             builder.Configuration.AddInMemoryCollection(config);
             if (Environment.GetEnvironmentVariable("STREAMMTL_TEST_LOGS") != "1") builder.Logging.ClearProviders();
+            if (logs != null) builder.Logging.AddProvider(logs);
             builder.WebHost.UseTestServer();
         }, separatePorts: false);
         await app.StartAsync();
