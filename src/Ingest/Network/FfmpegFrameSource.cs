@@ -37,6 +37,9 @@ public sealed class FfmpegFrameSource : IFrameSource
 
     public SourceInfo Info { get; private set; }
 
+    /// <summary>A live stream keeps its connection while idle and decodes key frames only.</summary>
+    public IdleMode WhenIdle => IdleMode.Reconnect;
+
     /// <summary>True when the source waits for a publisher to push to it (RTSP listen mode).</summary>
     public bool IsListener { get; }
 

@@ -73,8 +73,8 @@ public sealed class FileFrameSource : IFrameSource
             }
             if (reportedCount > 0 && passFrames < reportedCount * TruncatedFraction)
             {
-                throw new SourceException(SourceErrorKind.Corrupt,
-                    $"{DisplayUri}: decoding stopped after {passFrames} of {reportedCount} frames (truncated or corrupt file)");
+                throw new SourceException(SourceErrorKind.Truncated,
+                    $"{DisplayUri}: decoding stopped after {passFrames} of {reportedCount} frames (truncated or corrupt file; not replayed)");
             }
             if (!_options.Loop)
             {

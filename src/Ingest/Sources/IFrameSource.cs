@@ -16,4 +16,7 @@ public interface IFrameSource : IAsyncDisposable
     /// <see cref="SourceException"/> with a specific <see cref="SourceErrorKind"/>.
     /// </summary>
     IAsyncEnumerable<Frame> ReadAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>What a supervisor does while nobody wants this source's frames; pull sources are simply not read.</summary>
+    IdleMode WhenIdle => IdleMode.Pause;
 }

@@ -13,6 +13,8 @@ public enum SourceErrorKind
     NotAVideo,
     /// <summary>The stream ended early or a frame could not be decoded.</summary>
     Corrupt,
+    /// <summary>A file ends well before its header says: reading it again would replay the same frames, so it is not retried.</summary>
+    Truncated,
     /// <summary>A network peer could not be reached or dropped the connection.</summary>
     Unreachable,
     /// <summary>No frame arrived within the stall timeout.</summary>
@@ -37,5 +39,5 @@ public sealed class SourceException : Exception
     /// <summary>Permanent failures are not retried by a supervisor.</summary>
     public bool IsPermanent => Kind is SourceErrorKind.InvalidUri or SourceErrorKind.UnsupportedScheme
         or SourceErrorKind.NotFound or SourceErrorKind.NotAVideo or SourceErrorKind.DependencyMissing
-        or SourceErrorKind.Forbidden;
+        or SourceErrorKind.Forbidden or SourceErrorKind.Truncated;
 }

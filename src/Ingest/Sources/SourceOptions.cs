@@ -37,6 +37,9 @@ public sealed record SourceOptions
     /// <summary>Socket read/connect timeout handed to ffmpeg; the supervisor's stall timeout still applies.</summary>
     public TimeSpan IoTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>Decode key frames only (a live stream nobody watches: the connection stays, the decoding cost goes).</summary>
+    public bool KeyframesOnly { get; init; }
+
     /// <summary>The ffmpeg executable for network sources; a bare name is looked up on PATH.</summary>
     public string FfmpegPath { get; init; } = "ffmpeg";
 

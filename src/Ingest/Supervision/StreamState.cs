@@ -13,6 +13,8 @@ public enum StreamState
     Backoff,
     /// <summary>Finished: stopped by the owner or a finite source ended.</summary>
     Stopped,
+    /// <summary>Nobody wants frames: a pull source is not read, a live stream decodes key frames only.</summary>
+    Idle,
     /// <summary>Gave up on a permanent error (missing file, bad URI, no ffmpeg); see the last error.</summary>
     Failed,
 }

@@ -14,7 +14,8 @@ namespace StreamMtl.Ingest.Supervision;
 /// </summary>
 public sealed class StreamSupervisor : IAsyncDisposable
 {
-    private readonly Func<IFrameSource> _createSource;
+    private readonly Func<bool, IFrameSource> _createSource;
+    private readonly SourceDemand _demand;
     private readonly SupervisorOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -35,7 +36,18 @@ public sealed class StreamSupervisor : IAsyncDisposable
 
     public StreamSupervisor(string displayUri, Func<IFrameSource> createSource, SupervisorOptions? options = null,
         TimeProvider? time = null, ILogger? logger = null, Random? random = null)
+        : this(displayUri, _ => createSource(), SourceDemand.Always, options, time, logger, random)
     {
+    }
+
+    /// <summary>
+    /// Supervises sources made by <paramref name="createSource"/> (its argument: whether nobody wants frames, so a live
+    /// source should decode key frames only) and reads them only while <paramref name="demand"/> wants frames.
+    /// </summary>
+    public StreamSupervisor(string displayUri, Func<bool, IFrameSource> createSource, SourceDemand demand, SupervisorOptions? options = null,
+        TimeProvider? time = null, ILogger? logger = null, Random? random = null)
+    {
+        _demand = demand;
         _options = options ?? SupervisorOptions.Default;
         var errors = _options.Validate();
         if (errors.Count > 0)
@@ -53,8 +65,12 @@ public sealed class StreamSupervisor : IAsyncDisposable
 
     /// <summary>Supervises the source that <paramref name="factory"/> makes for <paramref name="uri"/> (re-created per connection).</summary>
     public static StreamSupervisor Create(FrameSourceFactory factory, string uri, SourceOptions? sourceOptions = null,
-        SupervisorOptions? options = null, TimeProvider? time = null, ILogger? logger = null)
-        => new(uri, () => factory.Create(uri, sourceOptions), options, time, logger);
+        SupervisorOptions? options = null, TimeProvider? time = null, ILogger? logger = null, SourceDemand? demand = null)
+    {
+        var full = sourceOptions ?? SourceOptions.Default;
+        var keyframes = full with { KeyframesOnly = true };
+        return new(uri, idle => factory.Create(uri, idle ? keyframes : full), demand ?? SourceDemand.Always, options, time, logger);
+    }
 
     public string DisplayUri { get; }
 
@@ -131,6 +147,13 @@ public sealed class StreamSupervisor : IAsyncDisposable
                     SetState(StreamState.Failed);
                     return;
                 }
+                if (outcome == Outcome.Retune)
+                {
+                    // Demand changed under a live source: reconnect at once in the other mode; not a failure.
+                    attempt = 0;
+                    outageSince = _time.GetTimestamp();
+                    continue;
+                }
                 if (delivered)
                 {
                     // Backoff grows only while attempts fail: a camera that blips often must come back as fast as the first time.
@@ -159,34 +182,55 @@ public sealed class StreamSupervisor : IAsyncDisposable
     {
         using var read = CancellationTokenSource.CreateLinkedTokenSource(stop);
         var timedOut = 0;
+        var retuned = 0;
         // One timer re-armed per frame: the watchdog costs no allocation per frame.
         using var watchdog = _time.CreateTimer(_ =>
         {
             Interlocked.Exchange(ref timedOut, 1);
-            try
-            {
-                read.Cancel();
-            }
-            catch (ObjectDisposedException)
-            {
-                // The connection ended while the timer fired.
-            }
+            CancelQuietly(read);
         }, null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         long firstFrameAt = 0;
         IFrameSource? source = null;
+        CancellationTokenRegistration onDemandChange = default;
         try
         {
-            source = _createSource();
+            var (wanted, changed) = _demand.Current;
+            source = _createSource(!wanted);
+            var reconnectsWhenIdle = source.WhenIdle == IdleMode.Reconnect;
+            if (reconnectsWhenIdle)
+            {
+                onDemandChange = changed.Register(() =>
+                {
+                    Interlocked.Exchange(ref retuned, 1);
+                    CancelQuietly(read);
+                });
+            }
             var connectTimeout = source is FfmpegFrameSource { IsListener: true } ? Timeout.InfiniteTimeSpan : _options.ConnectTimeout;
             watchdog.Change(connectTimeout, Timeout.InfiniteTimeSpan);
-            await foreach (var frame in source.ReadAsync(read.Token).ConfigureAwait(false))
+            await using var frames = source.ReadAsync(read.Token).GetAsyncEnumerator(read.Token);
+            while (true)
             {
-                watchdog.Change(_options.StallTimeout, Timeout.InfiniteTimeSpan);
+                if (!reconnectsWhenIdle && firstFrameAt != 0 && !_demand.IsWanted)
+                {
+                    // A pull source nobody wants is not read past its first frame (which proves it opens): no decoding,
+                    // no rendering, no stall.
+                    watchdog.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+                    SetState(StreamState.Idle);
+                    await _demand.WhenWantedAsync(read.Token).ConfigureAwait(false);
+                    watchdog.Change(_options.StallTimeout, Timeout.InfiniteTimeSpan);
+                }
+                if (!await frames.MoveNextAsync().ConfigureAwait(false))
+                {
+                    break;
+                }
+                var frame = frames.Current;
+                // Key frames of an idle live stream may be seconds apart: only the socket timeout watches it then.
+                watchdog.Change(wanted || !reconnectsWhenIdle ? _options.StallTimeout : Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
                 if (firstFrameAt == 0)
                 {
                     firstFrameAt = _time.GetTimestamp();
-                    SetState(StreamState.Running);
                 }
+                SetState(wanted || !reconnectsWhenIdle ? StreamState.Running : StreamState.Idle);
                 Interlocked.Increment(ref _frames);
                 lock (_gate)
                 {
@@ -200,7 +244,18 @@ public sealed class StreamSupervisor : IAsyncDisposable
                 Fail(SourceErrorKind.Unreachable, $"{DisplayUri}: stream ended");
                 return (Outcome.Disconnected, firstFrameAt != 0);
             }
+            // A finite source that ended says so: the state alone does not tell an operator why the stream stopped.
+            lock (_gate)
+            {
+                _lastError = $"{DisplayUri}: end of file after {Interlocked.Read(ref _frames)} frames";
+                _lastErrorKind = null;
+            }
             return (Outcome.Completed, firstFrameAt != 0);
+        }
+        catch (Exception ex) when (Volatile.Read(ref retuned) == 1 && Volatile.Read(ref timedOut) == 0 && !stop.IsCancellationRequested
+            && ex is OperationCanceledException or SourceException)
+        {
+            return (Outcome.Retune, firstFrameAt != 0);
         }
         catch (Exception ex) when (Volatile.Read(ref timedOut) == 1 && !stop.IsCancellationRequested && ex is OperationCanceledException or SourceException)
         {
@@ -233,10 +288,23 @@ public sealed class StreamSupervisor : IAsyncDisposable
         }
         finally
         {
+            await onDemandChange.DisposeAsync().ConfigureAwait(false);
             if (source is not null)
             {
                 await source.DisposeAsync().ConfigureAwait(false);
             }
+        }
+    }
+
+    private static void CancelQuietly(CancellationTokenSource source)
+    {
+        try
+        {
+            source.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The connection ended while the timer or the demand fired.
         }
     }
 
@@ -287,5 +355,6 @@ public sealed class StreamSupervisor : IAsyncDisposable
         Stalled,
         Failed,
         Stopped,
+        Retune,
     }
 }

@@ -18,6 +18,9 @@ public sealed record PipelineOptions
     /// <summary>No source frame for this long means stalled (source torn down and reconnected).</summary>
     public TimeSpan StallTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>A stream that is not always-on stops reading its source this long after its last subscriber left.</summary>
+    public TimeSpan IdleGrace { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Results a Process call may have in flight (frames sent but results not yet written).</summary>
     public int ProcessInFlight { get; init; } = 2;
 
@@ -29,6 +32,7 @@ public sealed record PipelineOptions
         if (SubscriberQueue is < 1 or > 1024) errors.Add($"SubscriberQueue must be in 1..1024, got {SubscriberQueue}");
         if (WriteTimeout <= TimeSpan.Zero) errors.Add("WriteTimeout must be positive");
         if (StallTimeout <= TimeSpan.Zero) errors.Add("StallTimeout must be positive");
+        if (IdleGrace < TimeSpan.Zero || IdleGrace > TimeSpan.FromHours(1)) errors.Add($"IdleGrace must be in 0..1 h, got {IdleGrace}");
         if (ProcessInFlight is < 1 or > 64) errors.Add($"ProcessInFlight must be in 1..64, got {ProcessInFlight}");
         return errors;
     }

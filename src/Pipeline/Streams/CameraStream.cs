@@ -18,6 +18,7 @@ namespace StreamMtl.Pipeline.Streams;
 public sealed partial class CameraStream : IAsyncDisposable
 {
     private readonly StreamSupervisor _supervisor;
+    private readonly SourceDemand _demand;
     private readonly InferenceLane _lane;
     private readonly Channel<InferenceOutput> _encodeQueue;
     private readonly FanOut _fanOut;
@@ -47,8 +48,10 @@ public sealed partial class CameraStream : IAsyncDisposable
         _time = time;
         _logger = logger;
         var sourceOptions = new SourceOptions { Width = definition.Width, Height = definition.Height };
+        // A stream nobody watches (and not always-on) reads nothing: its source pauses or decodes key frames only.
+        _demand = new SourceDemand(definition.AlwaysOn, pipeline.IdleGrace, time);
         _supervisor = StreamSupervisor.Create(factory, definition.SourceUri, sourceOptions,
-            new SupervisorOptions { StallTimeout = pipeline.StallTimeout }, time, logger);
+            new SupervisorOptions { StallTimeout = pipeline.StallTimeout }, time, logger, _demand);
         _supervisor.StateChanged += OnStateChanged;
         _encodeQueue = Channel.CreateBounded(new BoundedChannelOptions(2) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true },
             (InferenceOutput output) =>
@@ -60,6 +63,7 @@ public sealed partial class CameraStream : IAsyncDisposable
         {
             MaxMessageBytes = maxMessageBytes,
             MessageSize = messageSize ?? FanOut.EstimatedSize,
+            CountChanged = count => _demand.Set(definition.AlwaysOn || count > 0),
         };
         _lane = engine.OpenLane(definition.Id, definition.Reuse, 1, BoundedChannelFullMode.DropOldest, _ => Drop("inference_busy"), Deliver);
         metrics.StreamOpened(Id, definition.Tasks);
@@ -220,7 +224,7 @@ public sealed partial class CameraStream : IAsyncDisposable
 
     private void OnStateChanged(StreamStatus status)
     {
-        _metrics.SourceUp(Id, status.State == StreamState.Running);
+        _metrics.SourceUp(Id, status.State is StreamState.Running or StreamState.Idle);
         long delta = status.Reconnects - Interlocked.Exchange(ref _reconnectsSeen, status.Reconnects);
         if (delta > 0)
         {
@@ -248,6 +252,7 @@ public sealed partial class CameraStream : IAsyncDisposable
         _encodeQueue.Writer.TryComplete();
         await _encoder.ConfigureAwait(false);
         _fanOut.CompleteAll(null);
+        _demand.Dispose();
         _stop.Dispose();
     }
 

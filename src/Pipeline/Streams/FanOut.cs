@@ -28,6 +28,9 @@ public sealed partial class FanOut(string streamId, int queueCapacity, IStreamMe
 
     public int Count => _subscribers.Count;
 
+    /// <summary>Called with the new count whenever a subscriber is added or removed (under the fan-out's lock: keep it short).</summary>
+    public Action<int>? CountChanged { get; init; }
+
     /// <summary>The tasks some subscriber asked for.</summary>
     public TaskSet Tasks => _subscribers.Values.Aggregate(TaskSet.None, (set, s) => set | s.Spec.Tasks);
 
@@ -44,7 +47,7 @@ public sealed partial class FanOut(string streamId, int queueCapacity, IStreamMe
             }
             var subscriber = new Subscriber(spec, queueCapacity, () => drop("subscriber_slow"));
             _subscribers[subscriber.Id] = subscriber;
-            metrics.SubscriberCount(streamId, _subscribers.Count);
+            Counted(_subscribers.Count);
             return subscriber;
         }
     }
@@ -55,7 +58,7 @@ public sealed partial class FanOut(string streamId, int queueCapacity, IStreamMe
         if (_subscribers.TryRemove(subscriber.Id, out _))
         {
             subscriber.Complete();
-            metrics.SubscriberCount(streamId, _subscribers.Count);
+            Counted(_subscribers.Count);
             if (reason != null)
             {
                 metrics.SubscriberEnded(streamId, reason);
@@ -71,7 +74,7 @@ public sealed partial class FanOut(string streamId, int queueCapacity, IStreamMe
             _subscribers.TryRemove(subscriber.Id, out _);
             subscriber.Complete(failure);
         }
-        metrics.SubscriberCount(streamId, 0);
+        Counted(0);
     }
 
     /// <summary>Encodes a processed frame once per spec and offers it to that spec's subscribers.</summary>
@@ -117,9 +120,15 @@ public sealed partial class FanOut(string streamId, int queueCapacity, IStreamMe
             }
             subscriber.Complete(new Failure(FailureKind.ResourceExhausted,
                 $"results of {size} bytes exceed the {MaxMessageBytes}-byte message limit: request a smaller output size, fewer tasks or PNG encodings"));
-            metrics.SubscriberCount(streamId, _subscribers.Count);
+            Counted(_subscribers.Count);
             metrics.SubscriberEnded(streamId, "result_too_large");
         }
+    }
+
+    private void Counted(int count)
+    {
+        metrics.SubscriberCount(streamId, count);
+        CountChanged?.Invoke(count);
     }
 
     private static partial class Log

@@ -98,6 +98,27 @@ public sealed record LimitOptions
     public int MaxClientFrameWidth { get; init; } = 3840;
     public int MaxClientFrameHeight { get; init; } = 2160;
 
+    /// <summary>Source pixels per second (width x height x fps / 1e6) all streams together may cost; see Security/StreamCost.</summary>
+    public double NodeMegapixelsPerSecond { get; init; } = 250;
+
+    /// <summary>Source pixels per second the API streams of one client (API key, else IP address) may cost.</summary>
+    public double ClientMegapixelsPerSecond { get; init; } = 125;
+
+    /// <summary>Inference task-frames per second (fps x tasks) all streams together may cost.</summary>
+    public double NodeTaskFramesPerSecond { get; init; } = 360;
+
+    /// <summary>Inference task-frames per second the API streams of one client may cost.</summary>
+    public double ClientTaskFramesPerSecond { get; init; } = 180;
+
+    /// <summary>Concurrent Process calls one client may hold (of Limits:MaxProcessSessions in all).</summary>
+    public int MaxProcessSessionsPerClient { get; init; } = 2;
+
+    /// <summary>AddStream, RemoveStream, Subscribe and Process calls one client may start per second, sustained.</summary>
+    public double CallsPerSecondPerClient { get; init; } = 10;
+
+    /// <summary>Such calls one client may start in a burst before the rate applies.</summary>
+    public int CallBurstPerClient { get; init; } = 20;
+
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>();
@@ -110,6 +131,15 @@ public sealed record LimitOptions
         if (MaxSourceWidth is < 16 or > 8192 || MaxSourceHeight is < 16 or > 8192) errors.Add("MaxSourceWidth/Height must be in 16..8192");
         if (!(MaxSourceFps is > 0 and <= 1000)) errors.Add($"MaxSourceFps must be in (0, 1000], got {MaxSourceFps}");
         if (MaxClientFrameWidth is < 16 or > 8192 || MaxClientFrameHeight is < 16 or > 8192) errors.Add("MaxClientFrameWidth/Height must be in 16..8192");
+        if (!(NodeMegapixelsPerSecond > 0) || !(ClientMegapixelsPerSecond > 0) || !(NodeTaskFramesPerSecond > 0) || !(ClientTaskFramesPerSecond > 0))
+        {
+            errors.Add("Node/ClientMegapixelsPerSecond and Node/ClientTaskFramesPerSecond must be positive");
+        }
+        if (MaxProcessSessionsPerClient < 0) errors.Add($"MaxProcessSessionsPerClient must be >= 0, got {MaxProcessSessionsPerClient}");
+        if (!(CallsPerSecondPerClient is > 0 and <= 100000) || CallBurstPerClient is < 1 or > 100000)
+        {
+            errors.Add("CallsPerSecondPerClient must be in (0, 100000] and CallBurstPerClient in 1..100000");
+        }
         return errors;
     }
 }

@@ -7,6 +7,7 @@ using Prometheus;
 using StreamMtl.Server.Configuration;
 using StreamMtl.Server.Service;
 using StreamMtl.Server.Metrics;
+using StreamMtl.Server.Security;
 
 namespace StreamMtl.Server.Hosting;
 
@@ -19,6 +20,7 @@ public static class ServerEndpointExtensions
         var registry = app.Services.GetRequiredService<ServerMetrics>().Registry;
         string grpcHost = $"*:{endpoints.GrpcPort}";
         string metricsHost = $"*:{endpoints.MetricsPort}";
+        app.UseCallRateLimiting();
         Restrict(app.MapGrpcService<VisionGrpcService>(), grpcHost, separatePorts);
         Restrict(app.MapGrpcHealthChecksService(), grpcHost, separatePorts);
         Restrict(app.MapGrpcReflectionService(), grpcHost, separatePorts);

@@ -38,6 +38,8 @@ public static class ServerServiceCollectionExtensions
                 sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<InferenceEngine>>(), sp.GetRequiredService<TimeProvider>());
         });
         services.AddSingleton(sp => new SourcePolicy(sp.GetRequiredService<IOptions<ServiceOptions>>().Value.Security));
+        services.AddSingleton(sp => new CostLedger(sp.GetRequiredService<IOptions<ServiceOptions>>().Value.Limits));
+        services.AddCallRateLimiting();
         services.AddSingleton(sp =>
         {
             var options = sp.GetRequiredService<IOptions<ServiceOptions>>().Value;

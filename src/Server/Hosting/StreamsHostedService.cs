@@ -12,7 +12,8 @@ namespace StreamMtl.Server.Hosting;
 /// Loads the model and starts the declared streams at startup. Shutdown stops every stream in StoppingAsync, before
 /// Kestrel starts draining, so subscriptions end (OK) at once instead of holding the server until its shutdown timeout.
 /// </summary>
-public sealed class StreamsHostedService(StreamRegistry registry, InferenceEngine engine, SourcePolicy policy, IOptions<ServiceOptions> options)
+public sealed class StreamsHostedService(StreamRegistry registry, InferenceEngine engine, SourcePolicy policy, CostLedger ledger,
+    IOptions<ServiceOptions> options)
     : IHostedLifecycleService
 {
     public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
@@ -31,6 +32,8 @@ public sealed class StreamsHostedService(StreamRegistry registry, InferenceEngin
                 : declared.Tasks.Aggregate(TaskSet.None, (set, name) => VisionTasks.TryParse(name, out var t) ? set | t.ToSet() : set);
             var definition = new StreamDefinition(declared.Id, declared.Source, tasks, declared.AlwaysOn, declared.MaxFps, declared.Reuse);
             var failure = StreamAdmission.Check(definition, engine.Model, policy, options.Value.Limits, trusted: true) ?? (await registry.AddAsync(definition)).Failure;
+            // Trusted: charged to the node (API streams get what is left), never refused for cost.
+            ledger.TryCharge(definition.Id, null, StreamCost.Of(definition, options.Value.Limits));
             if (failure != null)
             {
                 throw new OptionsValidationException(ServiceOptions.Section, typeof(ServiceOptions), [$"Streams ({declared.Id}): {failure.Message}"]);

@@ -218,6 +218,7 @@ public static class ApiMapping
                 StreamState.Backoff => V1.StreamState.Backoff,
                 StreamState.Stopped => V1.StreamState.Stopped,
                 StreamState.Failed => V1.StreamState.Failed,
+                StreamState.Idle => V1.StreamState.Idle,
                 _ => V1.StreamState.Unspecified,
             },
             StateSince = Timestamp.FromDateTimeOffset(status.StateSince),

@@ -15,7 +15,8 @@ namespace StreamMtl.Server.Service;
 /// </summary>
 public sealed class ProcessCall(InferenceEngine engine, ServerMetrics metrics, ProcessSessions sessions, ServiceOptions options, TimeProvider time)
 {
-    public async System.Threading.Tasks.Task RunAsync(IAsyncStreamReader<ProcessRequest> requests, IServerStreamWriter<FrameResult> responses,
+    /// <summary>Serves one Process call of <paramref name="client"/> (see <see cref="Security.ClientIdentity"/>).</summary>
+    public async System.Threading.Tasks.Task RunAsync(string client, IAsyncStreamReader<ProcessRequest> requests, IServerStreamWriter<FrameResult> responses,
         CancellationToken cancellationToken)
     {
         if (!await requests.MoveNext(cancellationToken))
@@ -36,9 +37,9 @@ public sealed class ProcessCall(InferenceEngine engine, ServerMetrics metrics, P
         {
             throw ApiMapping.Invalid("invalid reuse settings: " + string.Join("; ", reuseErrors));
         }
-        if (!sessions.TryEnter(options.Limits.MaxProcessSessions))
+        if (sessions.TryEnter(client, options.Limits.MaxProcessSessions, options.Limits.MaxProcessSessionsPerClient) is { } full)
         {
-            throw new RpcException(new Status(StatusCode.ResourceExhausted, $"the server already runs {options.Limits.MaxProcessSessions} Process calls"));
+            throw new RpcException(new Status(StatusCode.ResourceExhausted, full));
         }
         int inFlight = options.Pipeline.ProcessInFlight;
         var slots = new SemaphoreSlim(inFlight);
@@ -105,7 +106,7 @@ public sealed class ProcessCall(InferenceEngine engine, ServerMetrics metrics, P
                 {
                     left.Dispose();
                 }
-                sessions.Exit();
+                sessions.Exit(client);
                 metrics.StreamClosed(id);
             }
         }

@@ -15,7 +15,7 @@ namespace StreamMtl.Server.Service;
 
 /// <summary>The streammtl.v1.VisionService endpoints: stream management, Subscribe, Process and model info.</summary>
 public sealed class VisionGrpcService(StreamRegistry streams, InferenceEngine engine, ServerMetrics metrics, ProcessSessions sessions,
-    SourcePolicy policy, IOptions<ServiceOptions> options, TimeProvider time) : VisionService.VisionServiceBase
+    SourcePolicy policy, CostLedger ledger, IOptions<ServiceOptions> options, TimeProvider time) : VisionService.VisionServiceBase
 {
     private readonly ServiceOptions _options = options.Value;
 
@@ -44,8 +44,21 @@ public sealed class VisionGrpcService(StreamRegistry streams, InferenceEngine en
         {
             throw ApiMapping.ToRpc(refused);
         }
+        if (streams.Find(definition.Id) is null
+            && ledger.TryCharge(definition.Id, Client(context), StreamCost.Of(definition, limits)) is { } tooCostly)
+        {
+            throw ApiMapping.ToRpc(tooCostly);
+        }
         var (stream, failure) = await streams.AddAsync(definition);
-        return ApiMapping.ToApi((stream ?? throw ApiMapping.ToRpc(failure!)).Snapshot());
+        if (stream is null)
+        {
+            if (failure!.Kind != FailureKind.AlreadyExists)
+            {
+                ledger.Release(definition.Id);
+            }
+            throw ApiMapping.ToRpc(failure);
+        }
+        return ApiMapping.ToApi(stream.Snapshot());
     }
 
     public override async System.Threading.Tasks.Task<RemoveStreamResponse> RemoveStream(RemoveStreamRequest request, ServerCallContext context)
@@ -54,6 +67,7 @@ public sealed class VisionGrpcService(StreamRegistry streams, InferenceEngine en
         {
             throw NotFound(request.Id);
         }
+        ledger.Release(request.Id);
         return new RemoveStreamResponse();
     }
 
@@ -116,7 +130,9 @@ public sealed class VisionGrpcService(StreamRegistry streams, InferenceEngine en
 
     public override System.Threading.Tasks.Task Process(IAsyncStreamReader<ProcessRequest> requestStream, IServerStreamWriter<FrameResult> responseStream,
         ServerCallContext context) =>
-        new ProcessCall(engine, metrics, sessions, _options, time).RunAsync(requestStream, responseStream, context.CancellationToken);
+        new ProcessCall(engine, metrics, sessions, _options, time).RunAsync(Client(context), requestStream, responseStream, context.CancellationToken);
+
+    private string Client(ServerCallContext context) => ClientIdentity.Of(context.GetHttpContext(), _options.Security.ApiKeyHeader);
 
     public override System.Threading.Tasks.Task<ModelInfo> GetModelInfo(GetModelInfoRequest request, ServerCallContext context)
     {

@@ -129,6 +129,51 @@ public sealed class RtspPullTests(TestClip clip, ITestOutputHelper output)
         AssertRecoveredInSeconds("frames again after SIGCONT", recoveries);
     }
 
+    /// <summary>
+    /// Issue 21: a live stream nobody watches keeps its connection but decodes key frames only (the clip has one per
+    /// second at 10 fps); when frames are wanted it reconnects at full rate at once, without counting a failure.
+    /// </summary>
+    [Fact]
+    public async Task An_unwatched_live_stream_decodes_key_frames_only_and_returns_to_full_rate_when_wanted()
+    {
+        using var server = new RtspServer(clip.Path);
+        server.Start();
+        using var demand = new SourceDemand(false, TimeSpan.Zero);
+        await using var supervisor = StreamSupervisor.Create(_factory, server.Url, demand: demand);
+        using var drain = new CancellationTokenSource();
+        var consumer = Drain(supervisor, drain.Token);
+        try
+        {
+            supervisor.Start();
+            await Eventually.UntilAsync(() => supervisor.Status is { State: StreamState.Idle, Frames: >= 1 }, Bound, () => supervisor.Status.ToString());
+            var idleStart = (supervisor.Status.Frames, Stopwatch.GetTimestamp());
+            await Task.Delay(TimeSpan.FromSeconds(4));
+            var idleFrames = supervisor.Status.Frames - idleStart.Frames;
+            var idleSeconds = Stopwatch.GetElapsedTime(idleStart.Item2).TotalSeconds;
+
+            demand.Set(true);
+            var back = await Eventually.UntilAsync(() => supervisor.Status is { State: StreamState.Running }, Bound, () => supervisor.Status.ToString());
+            var fullStart = (supervisor.Status.Frames, Stopwatch.GetTimestamp());
+            await Task.Delay(TimeSpan.FromSeconds(3));
+            var fullFrames = supervisor.Status.Frames - fullStart.Frames;
+            var fullSeconds = Stopwatch.GetElapsedTime(fullStart.Item2).TotalSeconds;
+
+            output.WriteLine($"idle: {idleFrames} frames in {idleSeconds:0.0} s; full rate {back.TotalSeconds:0.00} s after demand: {fullFrames} frames in {fullSeconds:0.0} s");
+            // Key frames only: about 1/s while idle against 10/s when watched.
+            Assert.InRange(idleFrames / idleSeconds, 0.2, 2.5);
+            Assert.True(fullFrames / fullSeconds > 5, $"{fullFrames} frames in {fullSeconds:0.0} s at full rate");
+            Assert.Equal(0, supervisor.Status.Reconnects);
+            Assert.Null(supervisor.Status.LastError);
+        }
+        finally
+        {
+            await supervisor.StopAsync();
+            drain.Cancel();
+            await consumer.ContinueWith(_ => { });
+        }
+        Assert.Empty(ChildProcesses.Matching($"127.0.0.1:{server.Port}"));
+    }
+
     [Fact]
     public async Task Server_killed_mid_stream_is_a_disconnect_then_resumes_three_times_without_leaks()
     {

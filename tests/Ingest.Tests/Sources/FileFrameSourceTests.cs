@@ -63,7 +63,7 @@ public sealed class FileFrameSourceTests
 
         var error = await Assert.ThrowsAsync<SourceException>(() => Eventually.Within(CountAsync(source), Bound));
 
-        Assert.Contains(error.Kind, new[] { SourceErrorKind.Corrupt, SourceErrorKind.NotAVideo });
+        Assert.Contains(error.Kind, new[] { SourceErrorKind.Truncated, SourceErrorKind.NotAVideo });
         Assert.Contains("truncated", error.Message, StringComparison.OrdinalIgnoreCase);
     }
 

@@ -15,19 +15,35 @@ public sealed class StreamSupervisorTests
     public async Task A_finished_file_stops_and_every_frame_is_delivered_or_counted_as_dropped()
     {
         await using var supervisor = StreamSupervisor.Create(new FrameSourceFactory(), TestPaths.Video("car-detection.mp4") + "#mode=batch&width=192&height=108");
-        supervisor.Start();
-        var taken = 0;
-        await foreach (var frame in supervisor.Frames.ReadAllAsync().WithCancellation(new CancellationTokenSource(Bound).Token))
-        {
-            frame.Dispose();
-            taken++;
-        }
+        var taken = await StartAndDrainAsync(supervisor);
 
         var status = supervisor.Status;
         Assert.Equal(StreamState.Stopped, status.State);
         Assert.Equal(377, status.Frames);
         Assert.Equal(377, taken + status.Drops);
-        Assert.Null(status.LastError);
+        Assert.Null(status.LastErrorKind);
+        Assert.EndsWith("end of file after 377 frames", status.LastError);
+    }
+
+    /// <summary>Issue 21: a truncated looping file used to be retried forever, replaying its first frames.</summary>
+    [Fact]
+    public async Task A_truncated_looping_file_fails_once_with_a_clear_error_instead_of_replaying()
+    {
+        using var dir = new TempDirectory();
+        var path = Path.Combine(dir.Path, "truncated.avi");
+        var bytes = await File.ReadAllBytesAsync(TestPaths.Video("vtest.avi"));
+        await File.WriteAllBytesAsync(path, bytes.AsSpan(0, bytes.Length / 3).ToArray());
+        await using var supervisor = StreamSupervisor.Create(new FrameSourceFactory(), path + "#mode=batch&loop=1&width=192&height=144");
+        var taken = await StartAndDrainAsync(supervisor);
+
+        var status = supervisor.Status;
+        Assert.Equal(StreamState.Failed, status.State);
+        Assert.Equal(SourceErrorKind.Truncated, status.LastErrorKind);
+        Assert.Contains("truncated", status.LastError);
+        Assert.Equal(0, status.Reconnects);
+        // Each frame once: about a third of the clip's 795.
+        Assert.InRange(status.Frames, 100, 400);
+        Assert.Equal(status.Frames, taken + status.Drops);
     }
 
     [Fact]
@@ -78,6 +94,31 @@ public sealed class StreamSupervisorTests
         }
     }
 
+    /// <summary>Issue 21: a stream nobody watches costs nothing; the synthetic camera renders on demand only.</summary>
+    [Fact]
+    public async Task A_pull_source_nobody_wants_is_read_once_then_not_until_wanted()
+    {
+        using var demand = new SourceDemand(false, TimeSpan.Zero);
+        await using var supervisor = StreamSupervisor.Create(new FrameSourceFactory(), "synthetic://moving?seed=3&w=64&h=48&fps=30", demand: demand);
+        supervisor.Start();
+        await Eventually.UntilAsync(() => supervisor.Status.State == StreamState.Idle, Bound, () => supervisor.Status.ToString());
+        await Task.Delay(TimeSpan.FromMilliseconds(500));
+        // One frame proves the source opens (a missing file fails even when nobody watches); then nothing is read.
+        Assert.Equal(1, supervisor.Status.Frames);
+
+        demand.Set(true);
+        await Eventually.UntilAsync(() => supervisor.Status is { State: StreamState.Running, Frames: >= 5 }, Bound, () => supervisor.Status.ToString());
+        demand.Set(false);
+        await Eventually.UntilAsync(() => supervisor.Status.State == StreamState.Idle, Bound, () => supervisor.Status.ToString());
+        var framesWhenIdle = supervisor.Status.Frames;
+        await Task.Delay(TimeSpan.FromMilliseconds(500));
+
+        // At most the frame being rendered when demand went away; no reconnect, no stall.
+        Assert.InRange(supervisor.Status.Frames - framesWhenIdle, 0, 1);
+        Assert.Equal(0, supervisor.Status.Reconnects);
+        Assert.Equal(0, supervisor.Status.Stalls);
+    }
+
     [Fact]
     public async Task Stop_while_connecting_ends_promptly()
     {
@@ -125,5 +166,18 @@ public sealed class StreamSupervisorTests
             onDispose();
             return ValueTask.CompletedTask;
         }
+    }
+
+    /// <summary>Starts the supervisor and takes (and disposes) every frame until it completes; returns how many it took.</summary>
+    private static async Task<int> StartAndDrainAsync(StreamSupervisor supervisor)
+    {
+        supervisor.Start();
+        var taken = 0;
+        await foreach (var frame in supervisor.Frames.ReadAllAsync().WithCancellation(new CancellationTokenSource(Bound).Token))
+        {
+            frame.Dispose();
+            taken++;
+        }
+        return taken;
     }
 }

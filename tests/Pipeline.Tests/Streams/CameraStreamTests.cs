@@ -50,11 +50,15 @@ public sealed class CameraStreamTests : IDisposable
     }
 
     [Fact]
-    public async Task Without_subscribers_a_stream_that_is_not_always_on_computes_nothing()
+    public async Task Without_subscribers_a_stream_that_is_not_always_on_reads_and_computes_nothing()
     {
         var stream = Start(alwaysOn: false);
-        await Eventually.UntilAsync(() => _metrics["cam:dropped:idle"] >= 5, TimeSpan.FromSeconds(30), () => $"{_metrics["cam:dropped:idle"]} idle drops");
+        await Eventually.UntilAsync(() => stream.Status.State == StreamState.Idle, TimeSpan.FromSeconds(30), () => stream.Status.ToString());
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        // The source is read once (it opens), then paused: nothing is rendered, nothing computed.
+        Assert.InRange(stream.Snapshot().FramesIngested, 0, 1);
         Assert.Equal(0, stream.Snapshot().FramesProcessed);
+        Assert.Equal(StreamState.Idle, stream.Status.State);
         await stream.DisposeAsync();
     }
 

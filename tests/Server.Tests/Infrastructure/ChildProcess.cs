@@ -52,6 +52,8 @@ internal sealed class ChildProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    public int Id => _process.Id;
+
     /// <summary>Sends a POSIX signal (e.g. 2 = SIGINT, 15 = SIGTERM) to the process.</summary>
     public void Signal(int signal)
     {
