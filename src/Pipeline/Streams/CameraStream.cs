@@ -51,7 +51,7 @@ public sealed partial class CameraStream : IAsyncDisposable
         // A stream nobody watches (and not always-on) reads nothing: its source pauses or decodes key frames only.
         _demand = new SourceDemand(definition.AlwaysOn, pipeline.IdleGrace, time);
         _supervisor = StreamSupervisor.Create(factory, definition.SourceUri, sourceOptions,
-            new SupervisorOptions { StallTimeout = pipeline.StallTimeout }, time, logger, _demand);
+            definition.Reconnect ?? new SupervisorOptions { StallTimeout = pipeline.StallTimeout }, time, logger, _demand);
         _supervisor.StateChanged += OnStateChanged;
         _encodeQueue = Channel.CreateBounded(new BoundedChannelOptions(2) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true },
             (InferenceOutput output) =>

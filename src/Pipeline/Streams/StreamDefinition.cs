@@ -1,7 +1,8 @@
+using StreamMtl.Ingest.Supervision;
 using StreamMtl.Pipeline.Model;
 
 namespace StreamMtl.Pipeline.Streams;
 
-/// <summary>A stream as added (from configuration or AddStream): immutable.</summary>
+/// <summary>A stream as added (from configuration or AddStream): immutable. <paramref name="Reconnect"/> null = the pipeline's defaults.</summary>
 public sealed record StreamDefinition(string Id, string SourceUri, TaskSet Tasks, bool AlwaysOn, double MaxFps, ReuseSettings Reuse,
-    int Width = 0, int Height = 0);
+    int Width = 0, int Height = 0, SupervisorOptions? Reconnect = null);

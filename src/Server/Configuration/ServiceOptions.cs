@@ -188,10 +188,14 @@ public sealed record StreamDeclaration
     // A fresh instance: the configuration binder writes into existing objects, and must never touch ReuseSettings.Default.
     public ReuseSettings Reuse { get; init; } = new();
 
+    /// <summary>How this stream's source is watched and reconnected; unset values keep the defaults.</summary>
+    public ReconnectOptions Reconnect { get; init; } = new();
+
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>();
         if (!StreamIds.IsValid(Id)) errors.Add($"Id '{Id}' must be {StreamIds.Rule}");
+        errors.AddRange(Reconnect.Validate().Select(e => "Reconnect: " + e));
         if (string.IsNullOrWhiteSpace(Source)) errors.Add("Source is required");
         foreach (var task in Tasks.Where(t => !StreamMtl.Pipeline.Model.VisionTasks.TryParse(t, out _)))
         {

@@ -30,7 +30,8 @@ public sealed class StreamsHostedService(StreamRegistry registry, InferenceEngin
         {
             var tasks = declared.Tasks.Length == 0 ? engine.Model.Tasks
                 : declared.Tasks.Aggregate(TaskSet.None, (set, name) => VisionTasks.TryParse(name, out var t) ? set | t.ToSet() : set);
-            var definition = new StreamDefinition(declared.Id, declared.Source, tasks, declared.AlwaysOn, declared.MaxFps, declared.Reuse);
+            var definition = new StreamDefinition(declared.Id, declared.Source, tasks, declared.AlwaysOn, declared.MaxFps, declared.Reuse,
+                Reconnect: declared.Reconnect.IsDefault ? null : declared.Reconnect.ToSupervisor(options.Value.Pipeline.StallTimeout));
             var failure = StreamAdmission.Check(definition, engine.Model, policy, options.Value.Limits, trusted: true) ?? (await registry.AddAsync(definition)).Failure;
             // Trusted: charged to the node (API streams get what is left), never refused for cost.
             ledger.TryCharge(definition.Id, null, StreamCost.Of(definition, options.Value.Limits));

@@ -75,6 +75,25 @@ public static class ApiMapping
         };
     }
 
+    /// <summary>An API reconnect policy (seconds, 0 = default); the caller validates the result. NaN and infinities are out of range.</summary>
+    public static ReconnectOptions ToReconnect(V1.ReconnectPolicy? policy)
+    {
+        if (policy == null)
+        {
+            return new ReconnectOptions();
+        }
+        static TimeSpan? Seconds(double s) => s == 0 ? null : double.IsFinite(s) && Math.Abs(s) < 1e6 ? TimeSpan.FromSeconds(s) : TimeSpan.MaxValue;
+        return new ReconnectOptions
+        {
+            StallTimeout = Seconds(policy.StallTimeoutS),
+            ConnectTimeout = Seconds(policy.ConnectTimeoutS),
+            BackoffInitial = Seconds(policy.BackoffInitialS),
+            BackoffMax = Seconds(policy.BackoffMaxS),
+            FastRetryWindow = Seconds(policy.FastRetryWindowS),
+            FastRetryMax = Seconds(policy.FastRetryMaxS),
+        };
+    }
+
     /// <summary>Builds an output spec from API fields; the error says what is wrong (InvalidArgument) or is null.</summary>
     public static OutputSpec? ToOutputSpec(IEnumerable<V1.Task> tasks, V1.Encoding? encoding, V1.Size? size, TaskSet allowed,
         LoadedModel model, LimitOptions limits, out string? error)

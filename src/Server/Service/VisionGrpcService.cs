@@ -38,8 +38,14 @@ public sealed class VisionGrpcService(StreamRegistry streams, InferenceEngine en
         {
             throw Invalid($"size must be even pixels in 16x16..{limits.MaxSourceWidth}x{limits.MaxSourceHeight} (Limits:MaxSource*), both or neither, got {width}x{height}");
         }
+        var reconnect = ApiMapping.ToReconnect(request.Reconnect);
+        if (reconnect.Validate() is { Count: > 0 } reconnectErrors)
+        {
+            throw Invalid("invalid reconnect policy: " + string.Join("; ", reconnectErrors));
+        }
         var definition = new StreamDefinition(request.Id, request.SourceUri, tasks == TaskSet.None ? engine.Model.Tasks : tasks,
-            request.AlwaysOn, request.MaxFps, ApiMapping.ToReuse(request.Reuse), width, height);
+            request.AlwaysOn, request.MaxFps, ApiMapping.ToReuse(request.Reuse), width, height,
+            reconnect.IsDefault ? null : reconnect.ToSupervisor(_options.Pipeline.StallTimeout));
         if (StreamAdmission.Check(definition, engine.Model, policy, limits, trusted: false) is { } refused)
         {
             throw ApiMapping.ToRpc(refused);

@@ -33,11 +33,14 @@ public sealed class ServiceOptionsTests
             ["StreamMtl:Streams:0:Source"] = "",
             ["StreamMtl:Streams:0:Tasks:0"] = "colour",
             ["StreamMtl:Streams:0:Reuse:Budget"] = "2",
+            ["StreamMtl:Streams:0:Reconnect:StallTimeout"] = "00:00:00.01",
+            ["StreamMtl:Limits:CallsPerSecondPerClient"] = "0",
             ["StreamMtl:Model:Precision"] = "fp8",
         }).Build();
         var errors = config.GetSection(ServiceOptions.Section).Get<ServiceOptions>()!.Validate();
         foreach (var expected in new[] { "InputWidth", "GrpcPort and MetricsPort", "MaxStreams", "BatchSize", "ApiKeys", "Id 'bad id'", "Source is required",
-            "unknown task 'colour'", "budget", "Precision must be float32 or bfloat16, got 'fp8'" })
+            "unknown task 'colour'", "budget", "Precision must be float32 or bfloat16, got 'fp8'", "Reconnect: StallTimeout must be within",
+            "CallsPerSecondPerClient" })
         {
             Assert.Contains(errors, e => e.Contains(expected, StringComparison.OrdinalIgnoreCase));
         }

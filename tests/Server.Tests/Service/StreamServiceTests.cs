@@ -158,4 +158,27 @@ public sealed class StreamServiceTests
         Assert.Equal(1, info.SplitLayer);
         Assert.StartsWith("streammtl-mtvit/1+sha256.", info.Version);
     }
+
+    /// <summary>Issue 21: the reconnect policy is per stream. A 1 fps camera stalls under a 0.5 s stall timeout, not under the default.</summary>
+    [Fact]
+    public async Task A_per_stream_reconnect_policy_applies_to_that_stream_only_and_bad_values_are_invalid()
+    {
+        await using var server = await ServerUnderTest.StartInProcessAsync();
+        var c = server.Client;
+        const string slow = "synthetic://static?seed=5&w=64&h=48&fps=1";
+        await c.AddStreamAsync(new AddStreamRequest { Id = "strict", SourceUri = slow, AlwaysOn = true, Reconnect = new ReconnectPolicy { StallTimeoutS = 0.5 } });
+        await c.AddStreamAsync(new AddStreamRequest { Id = "default", SourceUri = slow, AlwaysOn = true });
+
+        await Eventually.UntilAsync(async () => (await c.GetStreamAsync(new GetStreamRequest { Id = "strict" })).Counters.Stalls >= 1,
+            TimeSpan.FromSeconds(30), () => "strict stream never stalled");
+        Assert.Equal(0, (await c.GetStreamAsync(new GetStreamRequest { Id = "default" })).Counters.Stalls);
+
+        foreach (var bad in new[] { new ReconnectPolicy { StallTimeoutS = 1e308 }, new ReconnectPolicy { BackoffInitialS = double.NaN },
+            new ReconnectPolicy { StallTimeoutS = 0.01 }, new ReconnectPolicy { BackoffInitialS = 10, BackoffMaxS = 1 } })
+        {
+            var e = await RpcAssert.Fails(StatusCode.InvalidArgument,
+                () => c.AddStreamAsync(new AddStreamRequest { Id = "bad", SourceUri = slow, Reconnect = bad }).ResponseAsync);
+            Assert.Contains("invalid reconnect policy", e.Status.Detail);
+        }
+    }
 }
