@@ -46,7 +46,7 @@ public sealed partial class CameraStream : IAsyncDisposable
         _pipeline = pipeline;
         _time = time;
         _logger = logger;
-        var sourceOptions = new SourceOptions { Width = definition.Width, Height = definition.Height };
+        var sourceOptions = new SourceOptions { Width = definition.Width, Height = definition.Height, Egress = definition.Egress };
         _supervisor = StreamSupervisor.Create(factory, definition.SourceUri, sourceOptions,
             new SupervisorOptions { StallTimeout = pipeline.StallTimeout }, time, logger);
         _supervisor.StateChanged += OnStateChanged;

@@ -39,8 +39,8 @@ public sealed class VisionGrpcService(StreamRegistry streams, InferenceEngine en
             throw Invalid($"size must be even pixels in 16x16..{limits.MaxSourceWidth}x{limits.MaxSourceHeight} (Limits:MaxSource*), both or neither, got {width}x{height}");
         }
         var definition = new StreamDefinition(request.Id, request.SourceUri, tasks == TaskSet.None ? engine.Model.Tasks : tasks,
-            request.AlwaysOn, request.MaxFps, ApiMapping.ToReuse(request.Reuse), width, height);
-        if (StreamAdmission.Check(definition, engine.Model, policy, limits, trusted: false) is { } refused)
+            request.AlwaysOn, request.MaxFps, ApiMapping.ToReuse(request.Reuse), width, height, Egress: policy);
+        if (await StreamAdmission.CheckAsync(definition, engine.Model, policy, limits, trusted: false, context.CancellationToken) is { } refused)
         {
             throw ApiMapping.ToRpc(refused);
         }
