@@ -151,7 +151,7 @@ public sealed class EgressProxy : IAsyncDisposable
         {
             if (_refusals.Count < MaxRecordedRefusals)
             {
-                _refusals.Enqueue(new EgressRefusal(request.Host, request.Port, decision.Reason!));
+                _refusals.Enqueue(new EgressRefusal(request.Host, request.Port, decision.Reason!, decision.IsTransient));
             }
             EgressLog.Refused(_logger, _source, request.Host, request.Port, decision.Reason!);
             Answer(client, "403 Forbidden");

@@ -116,7 +116,8 @@ public sealed class FfmpegFrameSource : IFrameSource
             return EgressProxy.Start(policy, DisplayUri, _logger);
         }
         var decision = await policy.CheckAsync(target.Host, target.Port, cancellationToken).ConfigureAwait(false);
-        return decision.IsAllowed ? null : throw new SourceException(SourceErrorKind.Forbidden, $"{DisplayUri}: egress refused: {decision.Reason}");
+        return decision.IsAllowed ? null : throw new SourceException(decision.IsTransient ? SourceErrorKind.Unreachable : SourceErrorKind.Forbidden,
+            $"{DisplayUri}: egress refused: {decision.Reason}");
     }
 
     private string Scheme => _url[..Math.Max(0, _url.IndexOf("://", StringComparison.Ordinal))].ToLowerInvariant();
@@ -129,7 +130,8 @@ public sealed class FfmpegFrameSource : IFrameSource
             return null;
         }
         var via = EgressTarget.Of(_url) == (first.Host, first.Port) ? "" : " (reached through a redirect or playlist)";
-        return new SourceException(SourceErrorKind.Forbidden, $"{DisplayUri}: egress refused: {first.Reason}{via}");
+        // A name that did not resolve may resolve later: retried (Unreachable) rather than failed for good.
+        return new SourceException(first.Transient ? SourceErrorKind.Unreachable : SourceErrorKind.Forbidden, $"{DisplayUri}: egress refused: {first.Reason}{via}");
     }
 
     private Process Start(StderrTail stderr, EgressProxy? proxy)

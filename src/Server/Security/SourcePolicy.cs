@@ -75,11 +75,13 @@ public sealed class SourcePolicy(SecurityOptions options) : IEgressPolicy
         }
         var target = uri.Trim().Split('#')[0];
         var scheme = target[..Math.Max(0, target.IndexOf("://", StringComparison.Ordinal))];
-        if (!FrameSourceFactory.NetworkSchemes.Contains(scheme) || EgressTarget.Of(target) is not var (host, port))
+        if (!FrameSourceFactory.NetworkSchemes.Contains(scheme) || EgressTarget.Of(target) is not { } endpoint)
         {
             return null;
         }
-        return (await CheckAsync(host, port, cancellationToken).ConfigureAwait(false)).Reason;
+        var decision = await CheckAsync(endpoint.Host, endpoint.Port, cancellationToken).ConfigureAwait(false);
+        // A camera name that does not resolve right now is not a reason to refuse the stream: the source retries it.
+        return decision.IsTransient ? null : decision.Reason;
     }
 
     /// <summary>The egress rule: a listed host and port, then every address it resolves to public or listed itself.</summary>
@@ -105,7 +107,7 @@ public sealed class SourcePolicy(SecurityOptions options) : IEgressPolicy
             }
             catch (Exception ex) when (ex is SocketException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
             {
-                return EgressDecision.Refused($"host '{named}' could not be resolved");
+                return EgressDecision.Refused($"host '{named}' could not be resolved", transient: true);
             }
         }
         foreach (var address in addresses)
@@ -115,7 +117,7 @@ public sealed class SourcePolicy(SecurityOptions options) : IEgressPolicy
                 return EgressDecision.Refused($"host '{named}' is {address}, a {rule} address, which is not in the allowed hosts itself");
             }
         }
-        return addresses.Length == 0 ? EgressDecision.Refused($"host '{named}' could not be resolved") : EgressDecision.Allowed(addresses);
+        return addresses.Length == 0 ? EgressDecision.Refused($"host '{named}' could not be resolved", transient: true) : EgressDecision.Allowed(addresses);
     }
 
     private bool HostAllowed(string host, int port) => _hosts.Any(p => p.Matches(host, port));

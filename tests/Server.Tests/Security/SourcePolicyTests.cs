@@ -112,5 +112,18 @@ public sealed class SourcePolicyTests
     }
 
     [Fact]
+    public async Task A_name_that_does_not_resolve_is_refused_for_now_but_not_at_the_door()
+    {
+        var policy = new SourcePolicy(new SecurityOptions { AllowedHosts = ["*.invalid"] });
+
+        var decision = await policy.CheckAsync("camera.invalid", 554, CancellationToken.None);
+
+        Assert.False(decision.IsAllowed);
+        Assert.True(decision.IsTransient);
+        Assert.Contains("could not be resolved", decision.Reason);
+        Assert.Null(await policy.CheckSourceAsync("rtsp://camera.invalid/live", CancellationToken.None));
+    }
+
+    [Fact]
     public void Schemes_can_be_restricted() => Assert.Contains("scheme", Policy(["synthetic"]).Check("rtsp://cam1.local/live"));
 }
