@@ -6,8 +6,11 @@ namespace StreamMtl.Ingest.Network;
 /// <summary>Builds the ffmpeg command line that turns a network stream into raw BGR24 frames on stdout.</summary>
 public static class FfmpegArguments
 {
-    /// <summary>Arguments for pulling <paramref name="url"/> (or listening on it when <paramref name="listen"/>).</summary>
-    public static IReadOnlyList<string> Build(string url, SourceOptions options, bool listen)
+    /// <summary>
+    /// Arguments for pulling <paramref name="url"/> (or listening on it when <paramref name="listen"/>); http(s) goes through
+    /// <paramref name="httpProxy"/> when one is given.
+    /// </summary>
+    public static IReadOnlyList<string> Build(string url, SourceOptions options, bool listen, string? httpProxy = null)
     {
         var scheme = url[..Math.Max(0, url.IndexOf("://", StringComparison.Ordinal))].ToLowerInvariant();
         var timeoutUs = ((long)options.IoTimeout.TotalMicroseconds).ToString(CultureInfo.InvariantCulture);
@@ -34,6 +37,11 @@ public static class FfmpegArguments
         // No "nobuffer": it throws away the packets read while probing, so the first frame waits for the next keyframe
         // (measured on loopback RTSP, 1 s GOP: first frame 1.3 s with it, 0.9 s without; steady-state timing identical).
         args.AddRange(["-fflags", "genpts+discardcorrupt", "-flags", "low_delay", "-analyzeduration", "500000", "-probesize", "1000000"]);
+        args.AddRange(["-protocol_whitelist", ProtocolWhitelist(scheme)]);
+        if (httpProxy is not null && scheme is ("http" or "https"))
+        {
+            args.AddRange(["-http_proxy", httpProxy]);
+        }
         if (options.KeyframesOnly)
         {
             // A decoder option given before -i: everything but key frames is discarded before decoding.
@@ -48,4 +56,20 @@ public static class FfmpegArguments
         args.AddRange(["-fps_mode", "passthrough", "-pix_fmt", "bgr24", "-f", "rawvideo", "pipe:1"]);
         return args;
     }
+
+    /// <summary>
+    /// The protocols ffmpeg may open for a scheme, nested opens included. Never <c>file</c>: an HLS playlist could name
+    /// <c>file:///etc/passwd</c>. http and https get the same set because an HLS playlist on either may list https (or
+    /// AES-128 <c>crypto</c>) segments; <c>httpproxy</c> is how https reaches the egress proxy (CONNECT).
+    /// </summary>
+    public static string ProtocolWhitelist(string scheme) => scheme switch
+    {
+        "http" or "https" => "http,https,tls,tcp,crypto,httpproxy",
+        "rtsp" => "rtsp,rtp,tcp,udp",
+        "rtsps" => "rtsp,rtsps,rtp,tcp,udp,tls",
+        "rtmp" or "rtmps" => "rtmp,rtmps,tcp,tls",
+        "srt" => "srt,udp",
+        "udp" => "udp",
+        _ => scheme,
+    };
 }

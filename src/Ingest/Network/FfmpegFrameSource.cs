@@ -3,6 +3,7 @@ using System.ComponentModel;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
 using OpenCvSharp;
 using StreamMtl.Ingest.Frames;
 using StreamMtl.Ingest.Sources;
@@ -11,7 +12,9 @@ namespace StreamMtl.Ingest.Network;
 
 /// <summary>
 /// A network stream (RTSP pull or listen, RTMP, HTTP, SRT, UDP) decoded by an ffmpeg child process that writes
-/// fixed-size BGR24 frames to stdout. The child is killed when reading stops for any reason.
+/// fixed-size BGR24 frames to stdout. The child is killed when reading stops for any reason. With an egress policy
+/// (<see cref="SourceOptions.Egress"/>), http(s) runs through a per-read <see cref="EgressProxy"/> that checks every
+/// target ffmpeg asks for; other schemes have their URL's host checked once before ffmpeg starts.
 /// </summary>
 public sealed class FfmpegFrameSource : IFrameSource
 {
@@ -20,14 +23,16 @@ public sealed class FfmpegFrameSource : IFrameSource
     private readonly string _url;
     private readonly SourceOptions _options;
     private readonly TimeProvider _time;
+    private readonly ILogger? _logger;
     private int _processId;
     private StderrTail? _stderr;
 
-    public FfmpegFrameSource(string url, SourceOptions? options = null, bool listen = false, TimeProvider? time = null)
+    public FfmpegFrameSource(string url, SourceOptions? options = null, bool listen = false, TimeProvider? time = null, ILogger? logger = null)
     {
         _url = url;
         _options = options ?? SourceOptions.Default;
         _time = time ?? TimeProvider.System;
+        _logger = logger;
         IsListener = listen;
         DisplayUri = UriRedactor.Redact(url);
         Info = new SourceInfo(_options.Width, _options.Height, 0, IsLive: true);
@@ -54,7 +59,8 @@ public sealed class FfmpegFrameSource : IFrameSource
         cancellationToken.ThrowIfCancellationRequested();
         var stderr = new StderrTail();
         _stderr = stderr;
-        using var process = Start(stderr);
+        await using var proxy = await OpenEgressAsync(cancellationToken).ConfigureAwait(false);
+        using var process = Start(stderr, proxy);
         Volatile.Write(ref _processId, process.Id);
         // Killing the child is what unblocks a pipe read stuck on a stalled server.
         using var killOnCancel = cancellationToken.Register(static p => Kill((Process)p!), process);
@@ -81,7 +87,7 @@ public sealed class FfmpegFrameSource : IFrameSource
             cancellationToken.ThrowIfCancellationRequested();
             Kill(process);
             await WaitForExitAsync(process).ConfigureAwait(false);
-            throw Ended(process, stderr, index);
+            throw Refused(proxy) ?? Ended(process, stderr, index);
         }
         finally
         {
@@ -97,7 +103,41 @@ public sealed class FfmpegFrameSource : IFrameSource
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
-    private Process Start(StderrTail stderr)
+    /// <summary>
+    /// The proxy http(s) reads go through, or null. Other schemes are checked here, once: ffmpeg resolves their host again
+    /// and follows RTSP redirects itself, which the proxy cannot see.
+    /// </summary>
+    private async Task<EgressProxy?> OpenEgressAsync(CancellationToken cancellationToken)
+    {
+        if (_options.Egress is not { } policy || IsListener)
+        {
+            return null;
+        }
+        var target = EgressTarget.Of(_url) ?? throw new SourceException(SourceErrorKind.InvalidUri, $"malformed network URI: {DisplayUri}");
+        if (Scheme is "http" or "https")
+        {
+            return EgressProxy.Start(policy, DisplayUri, _logger);
+        }
+        var decision = await policy.CheckAsync(target.Host, target.Port, cancellationToken).ConfigureAwait(false);
+        return decision.IsAllowed ? null : throw new SourceException(decision.IsTransient ? SourceErrorKind.Unreachable : SourceErrorKind.Forbidden,
+            $"{DisplayUri}: egress refused: {decision.Reason}");
+    }
+
+    private string Scheme => _url[..Math.Max(0, _url.IndexOf("://", StringComparison.Ordinal))].ToLowerInvariant();
+
+    /// <summary>A refusal by the proxy explains the failure; ffmpeg's stderr is left out, as it may quote a target's answer.</summary>
+    private SourceException? Refused(EgressProxy? proxy)
+    {
+        if (proxy?.Refusals is not [var first, ..])
+        {
+            return null;
+        }
+        var via = EgressTarget.Of(_url) == (first.Host, first.Port) ? "" : " (reached through a redirect or playlist)";
+        // A name that did not resolve may resolve later: retried (Unreachable) rather than failed for good.
+        return new SourceException(first.Transient ? SourceErrorKind.Unreachable : SourceErrorKind.Forbidden, $"{DisplayUri}: egress refused: {first.Reason}{via}");
+    }
+
+    private Process Start(StderrTail stderr, EgressProxy? proxy)
     {
         var info = new ProcessStartInfo(_options.FfmpegPath)
         {
@@ -107,9 +147,16 @@ public sealed class FfmpegFrameSource : IFrameSource
             UseShellExecute = false,
             CreateNoWindow = true,
         };
-        foreach (var arg in FfmpegArguments.Build(_url, _options, IsListener))
+        foreach (var arg in FfmpegArguments.Build(_url, _options, IsListener, proxy?.Address))
         {
             info.ArgumentList.Add(arg);
+        }
+        if (proxy is not null)
+        {
+            // Nested opens (HLS segments and keys, redirects) read the variable; no_proxy must not exempt any host.
+            info.Environment["http_proxy"] = proxy.Address;
+            info.Environment.Remove("no_proxy");
+            info.Environment.Remove("NO_PROXY");
         }
         var process = new Process { StartInfo = info };
         process.ErrorDataReceived += (_, e) => stderr.Add(e.Data);

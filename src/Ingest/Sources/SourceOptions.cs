@@ -43,6 +43,12 @@ public sealed record SourceOptions
     /// <summary>The ffmpeg executable for network sources; a bare name is looked up on PATH.</summary>
     public string FfmpegPath { get; init; } = "ffmpeg";
 
+    /// <summary>
+    /// Checks every network connection a source makes (http(s) through a loopback proxy, other schemes once up front);
+    /// null for trusted sources (from configuration), which connect anywhere.
+    /// </summary>
+    public IEgressPolicy? Egress { get; init; }
+
     /// <summary>All problems with these options, empty when valid.</summary>
     public IReadOnlyList<string> Validate()
     {

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using StreamMtl.Ingest.Sources;
 using StreamMtl.Ingest.Network;
 using StreamMtl.Ingest.Synthetic;
@@ -15,10 +16,13 @@ public sealed class FrameSourceFactory
 
     private readonly Dictionary<string, Func<Uri, SourceOptions, IFrameSource>> _custom = new(StringComparer.OrdinalIgnoreCase);
     private readonly TimeProvider _time;
+    private readonly ILoggerFactory? _logs;
 
-    public FrameSourceFactory(TimeProvider? time = null)
+    /// <summary>A factory; <paramref name="logs"/> receives what sources log themselves (the egress proxy's refusals).</summary>
+    public FrameSourceFactory(TimeProvider? time = null, ILoggerFactory? logs = null)
     {
         _time = time ?? TimeProvider.System;
+        _logs = logs;
     }
 
     /// <summary>Serves <paramref name="scheme"/> (e.g. "synthetic") with <paramref name="create"/>; replaces a previous registration.</summary>
@@ -73,7 +77,7 @@ public sealed class FrameSourceFactory
                 {
                     throw new SourceException(SourceErrorKind.InvalidUri, $"listen=1 is supported for rtsp only: {UriRedactor.Redact(uri)}");
                 }
-                return new FfmpegFrameSource(url, merged, listen, _time);
+                return new FfmpegFrameSource(url, merged, listen, _time, _logs?.CreateLogger<FfmpegFrameSource>());
             case SyntheticSpec.Scheme:
                 return new SyntheticSource(SyntheticSpec.Parse(target), _time);
             default:

@@ -47,7 +47,7 @@ public sealed partial class CameraStream : IAsyncDisposable
         _pipeline = pipeline;
         _time = time;
         _logger = logger;
-        var sourceOptions = new SourceOptions { Width = definition.Width, Height = definition.Height };
+        var sourceOptions = new SourceOptions { Width = definition.Width, Height = definition.Height, Egress = definition.Egress };
         // A stream nobody watches (and not always-on) reads nothing: its source pauses or decodes key frames only.
         _demand = new SourceDemand(definition.AlwaysOn, pipeline.IdleGrace, time);
         _supervisor = StreamSupervisor.Create(factory, definition.SourceUri, sourceOptions,

@@ -54,7 +54,7 @@ public sealed partial class StreamRegistry : IAsyncDisposable
         try
         {
             // Parses the URI (nothing is opened) so a bad one fails the call rather than the stream.
-            var probe = _factory.Create(definition.SourceUri, new SourceOptions { Width = definition.Width, Height = definition.Height });
+            var probe = _factory.Create(definition.SourceUri, new SourceOptions { Width = definition.Width, Height = definition.Height, Egress = definition.Egress });
             await probe.DisposeAsync().ConfigureAwait(false);
         }
         catch (SourceException e) when (e.Kind is SourceErrorKind.InvalidUri or SourceErrorKind.UnsupportedScheme)

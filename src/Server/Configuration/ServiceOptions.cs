@@ -154,7 +154,10 @@ public sealed record SecurityOptions
     /// <summary>Schemes clients may use in AddStream ("file" covers plain paths, "v4l2" covers /dev/video*).</summary>
     public string[]? AllowedSchemes { get; init; }
 
-    /// <summary>Hosts network sources may reach: exact names/IPs or "*.example.com"; empty = none.</summary>
+    /// <summary>
+    /// Hosts network sources may reach: exact names/IPs or "*.example.com", each optionally with ":port" ("127.0.0.1:8554",
+    /// "[::1]:8554"); "*" for any. A name resolving to an internal address is refused unless that address is listed. Empty = none.
+    /// </summary>
     public string[] AllowedHosts { get; init; } = [];
 
     /// <summary>Directories (and devices) file sources may read below; empty = none.</summary>

@@ -44,9 +44,9 @@ public static class ServerServiceCollectionExtensions
         {
             var options = sp.GetRequiredService<IOptions<ServiceOptions>>().Value;
             var time = sp.GetRequiredService<TimeProvider>();
-            return new StreamRegistry(sp.GetRequiredService<InferenceEngine>(), new FrameSourceFactory(time), sp.GetRequiredService<ServerMetrics>(),
-                new RegistryOptions(options.Limits.MaxStreams, options.Limits.MaxSendMessageBytes, ApiMapping.MessageSize), options.Pipeline, time,
-                sp.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>());
+            var logs = sp.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>();
+            return new StreamRegistry(sp.GetRequiredService<InferenceEngine>(), new FrameSourceFactory(time, logs), sp.GetRequiredService<ServerMetrics>(),
+                new RegistryOptions(options.Limits.MaxStreams, options.Limits.MaxSendMessageBytes, ApiMapping.MessageSize), options.Pipeline, time, logs);
         });
         services.AddHostedService<StreamsHostedService>();
         services.AddSingleton<ApiKeyInterceptor>();

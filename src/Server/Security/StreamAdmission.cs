@@ -37,6 +37,22 @@ public static class StreamAdmission
         return reuseErrors.Count > 0 ? Refuse("invalid reuse settings: " + string.Join("; ", reuseErrors)) : null;
     }
 
+    /// <summary>
+    /// <see cref="Check"/>, then for an untrusted network source the address rule (a name resolving to an internal address
+    /// is refused); the same failure kinds.
+    /// </summary>
+    public static async ValueTask<Failure?> CheckAsync(StreamDefinition definition, LoadedModel model, SourcePolicy policy, LimitOptions limits,
+        bool trusted, CancellationToken cancellationToken)
+    {
+        if (Check(definition, model, policy, limits, trusted) is { } failure)
+        {
+            return failure;
+        }
+        return !trusted && await policy.CheckSourceAsync(definition.SourceUri, cancellationToken).ConfigureAwait(false) is { } denied
+            ? Refuse("source not allowed: " + denied)
+            : null;
+    }
+
     /// <summary>The synthetic camera renders every frame on the CPU: from the API it may not ask for more than the source limits allow.</summary>
     private static string? SyntheticCost(string uri, LimitOptions limits)
     {

@@ -45,8 +45,8 @@ public sealed class VisionGrpcService(StreamRegistry streams, InferenceEngine en
         }
         var definition = new StreamDefinition(request.Id, request.SourceUri, tasks == TaskSet.None ? engine.Model.Tasks : tasks,
             request.AlwaysOn, request.MaxFps, ApiMapping.ToReuse(request.Reuse), width, height,
-            reconnect.IsDefault ? null : reconnect.ToSupervisor(_options.Pipeline.StallTimeout));
-        if (StreamAdmission.Check(definition, engine.Model, policy, limits, trusted: false) is { } refused)
+            reconnect.IsDefault ? null : reconnect.ToSupervisor(_options.Pipeline.StallTimeout), Egress: policy);
+        if (await StreamAdmission.CheckAsync(definition, engine.Model, policy, limits, trusted: false, context.CancellationToken) is { } refused)
         {
             throw ApiMapping.ToRpc(refused);
         }
