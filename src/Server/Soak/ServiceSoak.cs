@@ -40,16 +40,24 @@ public static class ServiceSoak
         var watch = Stopwatch.StartNew();
         try
         {
-            while (watch.Elapsed < settings.Duration)
+            for (var due = settings.SampleEvery; ; due += settings.SampleEvery)
             {
-                var wait = settings.SampleEvery - TimeSpan.FromTicks(watch.Elapsed.Ticks % settings.SampleEvery.Ticks);
-                await Task.Delay(TimeSpan.FromTicks(Math.Min(wait.Ticks, (settings.Duration - watch.Elapsed).Ticks)), cancellationToken).ConfigureAwait(false);
+                due = due < settings.Duration ? due : settings.Duration;
+                // A timer may fire a hair before the stopwatch reaches its time: a sample is never taken before it is due.
+                while (watch.Elapsed < due)
+                {
+                    await Task.Delay(due - watch.Elapsed, cancellationToken).ConfigureAwait(false);
+                }
                 var figures = ProcessFigures.Read(service.Pid) is { } read && !service.HasExited ? read
                     : throw new InvalidOperationException($"the service (pid {service.Pid}) exited during the soak; its output:\n{service.OutputTail}");
                 var sample = new ServiceSample(watch.Elapsed, figures.RssBytes, figures.FileDescriptors, figures.Threads,
                     [.. settings.Streams.Select((_, i) => load.FramesOf(i))], load.ProcessReplies);
                 samples.Add(sample);
                 sampled?.Invoke(sample);
+                if (due == settings.Duration)
+                {
+                    break;
+                }
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && samples.Count > 0)

@@ -73,7 +73,7 @@ public static class SoakChart
             Cv2.PutText(image, yv.ToString(yHigh - yLow < 10 ? "F1" : "F0", CultureInfo.InvariantCulture), new Point(8, row.Y + 4), Font, 0.4, black, 1, LineTypes.AntiAlias);
             double xv = xMax * i / 4;
             var column = At(xv, yLow);
-            Cv2.PutText(image, xv.ToString(xMax < 10 ? "F1" : "F0", CultureInfo.InvariantCulture), new Point(column.X - 10, area.Bottom + 16), Font, 0.4, black, 1, LineTypes.AntiAlias);
+            Cv2.PutText(image, xv.ToString("0.#", CultureInfo.InvariantCulture), new Point(column.X - 10, area.Bottom + 16), Font, 0.4, black, 1, LineTypes.AntiAlias);
         }
         Cv2.PutText(image, unit, new Point(area.Right - 60, area.Bottom + 30), Font, 0.4, black, 1, LineTypes.AntiAlias);
         Cv2.Rectangle(image, area, black);
