@@ -69,7 +69,9 @@ public static class ServiceSoak
             await stop.CancelAsync().ConfigureAwait(false);
             await clients.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
-        return new ServiceSoakResult(settings.Streams, watch.Elapsed, samples, service.Pid, load.Counters);
+        // The planned length once reached (the warm-up rule reads it; the last sample lands a hair after it), else how far it got.
+        var ran = TimeSpan.FromTicks(Math.Min(watch.Elapsed.Ticks, settings.Duration.Ticks));
+        return new ServiceSoakResult(settings.Streams, ran, samples, service.Pid, load.Counters);
     }
 
     /// <summary>The serve command line: loopback ports, the streams as declared streams (always on), warnings only, then the caller's extras.</summary>
