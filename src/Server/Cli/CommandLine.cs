@@ -74,10 +74,11 @@ public static class CommandLine
         var root = new Command("streammtl", "real-time multi-task vision (segmentation, depth, normals) over video streams: the gRPC service and its tools");
         var serve = ServeCommand.Create();
         var calibrate = CalibrateCommand.Create();
+        var soak = SoakCommand.Create();
         Command[] commands =
         [
             serve, WatchCommand.Create(), TrainCommand.Create(), EvalCommand.Create(), BenchCommand.Create(), IngestBenchCommand.Create(),
-            SoakCommand.Create(), InfoCommand.Create(), AverageCommand.Create(), calibrate,
+            soak, InfoCommand.Create(), AverageCommand.Create(), calibrate,
         ];
         foreach (var command in commands)
         {
@@ -85,7 +86,7 @@ public static class CommandLine
         }
         root.Subcommands.Add(HelpCommand([.. commands.Select(c => c.Name)]));
         var help = new HelpOption();
-        help.Action = new NotedHelp((HelpAction)help.Action!, new Dictionary<Command, string> { [serve] = ServeCommand.Notes, [calibrate] = CalibrateCommand.Notes });
+        help.Action = new NotedHelp((HelpAction)help.Action!, new Dictionary<Command, string> { [serve] = ServeCommand.Notes, [calibrate] = CalibrateCommand.Notes, [soak] = SoakCommand.Notes });
         root.Options.Add(help);
         return root;
     }

@@ -38,7 +38,7 @@ public static partial class ServeCommand
     }
 
     /// <summary>The --StreamMtl:… and --Logging:… configuration keys; any other token the parser did not match is refused.</summary>
-    private static string[] HostArguments(ParseResult options)
+    internal static string[] HostArguments(ParseResult options)
     {
         foreach (var token in options.UnmatchedTokens)
         {

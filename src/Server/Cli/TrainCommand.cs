@@ -124,14 +124,7 @@ public static partial class TrainCommand
         TorchSharp.torch.set_num_threads(threads);
 
         // Ctrl+C or SIGTERM ends the current step, writes a checkpoint and stops; --resume continues.
-        using var stop = new CancellationTokenSource();
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
-        void Stop(PosixSignalContext context)
-        {
-            context.Cancel = true;
-            stop.Cancel();
-        }
+        using var stop = new StopSignal();
 
         if (template.GrowBlocks > 0 && (stage != "base" || template.InitPath == null))
         {
