@@ -142,19 +142,23 @@ public static class Losses
 
     private static Tensor LogDepth(Tensor raw, Tensor depth)
     {
-        var valid = depth.gt(Scalars.Of(0));
-        var target = depth.clamp_min(Scalars.Of(1e-3)).log();
-        var error = (raw - target).abs() * valid;
+        // A pixel without a finite positive depth is left out; a NaN must not reach the sum (NaN x 0 is NaN).
+        var valid = depth.gt(Scalars.Of(0)).logical_and(depth.isfinite());
+        var target = depth.nan_to_num(1, 1, 1).clamp_min(Scalars.Of(1e-3)).log();
+        var error = (raw - target).abs().masked_fill(valid.logical_not(), Scalars.Of(0));
         return error.sum() / valid.sum().clamp_min(Scalars.One);
     }
 
     private static Tensor Normals(Tensor raw, Tensor truth)
     {
         var predicted = F.normalize(raw, p: 2, dim: 1, eps: 1e-6);
-        var valid = truth.abs().sum(1, keepdim: true).gt(Scalars.Of(0)).to(ScalarType.Float32);
+        // A pixel without a finite, non-zero normal is left out (masked, not multiplied: NaN x 0 is NaN).
+        var invalid = truth.abs().sum(1, keepdim: true).gt(Scalars.Of(0)).logical_and(truth.isfinite().all(1, keepdim: true)).logical_not();
+        truth = truth.nan_to_num(0, 0, 0);
         var cosine = (predicted * truth).sum(1, keepdim: true);
         var l1 = (predicted - truth).abs().sum(1, keepdim: true);
         // 1 - cosine + l1, without temporary scalars (see Scalars).
-        return (l1.sub(cosine).PlusInPlace(1) * valid).sum() / valid.sum().clamp_min(Scalars.One);
+        var valid = invalid.logical_not().to(ScalarType.Float32);
+        return l1.sub(cosine).PlusInPlace(1).masked_fill(invalid, Scalars.Of(0)).sum() / valid.sum().clamp_min(Scalars.One);
     }
 }
