@@ -56,18 +56,9 @@ public static class StreamAdmission
     /// <summary>The synthetic camera renders every frame on the CPU: from the API it may not ask for more than the source limits allow.</summary>
     private static string? SyntheticCost(string uri, LimitOptions limits)
     {
-        if (!uri.StartsWith("synthetic:", StringComparison.OrdinalIgnoreCase))
+        if (StreamCost.Synthetic(uri) is not { } spec)
         {
             return null;
-        }
-        SyntheticSpec spec;
-        try
-        {
-            spec = SyntheticSpec.Parse(uri);
-        }
-        catch (SourceException)
-        {
-            return null; // malformed: the registry's parse reports it as an invalid argument
         }
         if (spec.Width > limits.MaxSourceWidth || spec.Height > limits.MaxSourceHeight)
         {

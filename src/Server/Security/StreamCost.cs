@@ -18,7 +18,7 @@ public sealed record StreamCost(double MegapixelsPerSecond, double TaskFramesPer
     public static StreamCost Of(StreamDefinition definition, LimitOptions limits)
     {
         double width = definition.Width, height = definition.Height, fps = definition.MaxFps;
-        if (definition.SourceUri.StartsWith(SyntheticSpec.Scheme + ":", StringComparison.OrdinalIgnoreCase) && TryParse(definition.SourceUri) is { } spec)
+        if (Synthetic(definition.SourceUri) is { } spec)
         {
             (width, height) = width > 0 ? (width, height) : (spec.Width, spec.Height);
             fps = fps > 0 ? Math.Min(fps, spec.Fps) : spec.Fps;
@@ -38,8 +38,13 @@ public sealed record StreamCost(double MegapixelsPerSecond, double TaskFramesPer
 
     public override string ToString() => $"{MegapixelsPerSecond:0.#} Mpx/s, {TaskFramesPerSecond:0.#} task-frames/s";
 
-    private static SyntheticSpec? TryParse(string uri)
+    /// <summary>The synthetic camera <paramref name="uri"/> asks for; null for other sources and malformed URIs (the registry reports those).</summary>
+    internal static SyntheticSpec? Synthetic(string uri)
     {
+        if (!uri.StartsWith(SyntheticSpec.Scheme + ":", StringComparison.OrdinalIgnoreCase))
+        {
+            return null;
+        }
         try
         {
             return SyntheticSpec.Parse(uri);
