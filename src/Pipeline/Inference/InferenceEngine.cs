@@ -56,6 +56,7 @@ public sealed partial class InferenceEngine : IDisposable
             clock.Elapsed, model.PrecisionName);
         metrics.ModelLoaded(Model);
         Log.ModelLoaded(logger, modelPath, Model.Version, Model.Precision, Model.LoadTime.TotalSeconds);
+        Log.Threads(logger, get_num_threads(), OpenMpPolicy.Native() is { Length: > 0 } policy ? policy : "unset (spinning)");
         if (model.BFloat16 && Autocast.CpuHasBFloat16() == false)
         {
             Log.BFloat16Emulated(logger);
@@ -294,6 +295,9 @@ public sealed partial class InferenceEngine : IDisposable
 
         [LoggerMessage(103, LogLevel.Warning, "Model:Precision is bfloat16 but this CPU has no native bfloat16 (no avx512_bf16, amx_bf16 or bf16 flag in /proc/cpuinfo): libtorch emulates it, slower than float32")]
         public static partial void BFloat16Emulated(ILogger logger);
+
+        [LoggerMessage(104, LogLevel.Information, "libtorch: {Threads} intra-op threads, OpenMP wait policy {Policy}")]
+        public static partial void Threads(ILogger logger, int threads, string policy);
 
         [LoggerMessage(102, LogLevel.Error, "Inference failed on stream {Stream}")]
         public static partial void InferenceFailed(ILogger logger, string stream, Exception error);

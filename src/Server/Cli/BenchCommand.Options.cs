@@ -13,7 +13,8 @@ public static partial class BenchCommand
 
         public static readonly Option<string?> Kind = OptionalText("--kind", "K", "render: synthetic camera rendering speed; model: forward " +
             "ms/frame of base only, all tasks dense, all tasks with activation sharing; reuse: dense vs temporal token reuse on the same frames, " +
-            "same process (FLOPs, ms/frame, fidelity) [default: reuse with --source, else model]");
+            "same process (FLOPs, ms/frame, fidelity); streams: N streams of --source through the real service (a child " +
+            "streammtl serve), per-stream fps, drops, keyframes, latency, CPU [default: reuse with --source, else model]");
         public static readonly Option<string?> Source = OptionalText("--source", "URI", "reuse: the frames, e.g. " +
             "../shared/videos/vtest.avi#mode=batch or synthetic://static?seed=3&w=320&h=240&realtime=0; required");
         public static readonly Option<string?> Model = OptionalText("--model", "F", "model, reuse: model file; reuse also takes random " +
@@ -31,8 +32,8 @@ public static partial class BenchCommand
         public static readonly Option<double?> SceneCut = OptionalDouble("--scene-cut", $"reuse: scene-cut limit [default: {Defaults.SceneCutLimit}]", 0, 1);
         public static readonly Option<double?> Refresh = OptionalDouble("--refresh", $"reuse: attention refresh [default: {Defaults.AttentionRefresh}]", 0, 1);
         public static readonly Option<bool> Incremental = Flag("--incremental", "reuse: incremental attention", fallback: Defaults.IncrementalAttention);
-        public static readonly Option<int?> Threads = OptionalInt("--threads", "reuse: intra-op threads [default: all cores]", 1, 256);
-        public static readonly Option<bool> BFloat16 = Flag("--bf16", "reuse: each setting also with bfloat16 matrix products " +
+        public static readonly Option<int?> Threads = OptionalInt("--threads", "reuse, streams: intra-op threads [default: all cores]", 1, 256);
+        public static readonly Option<bool> BFloat16 = Flag("--bf16", "streams: bfloat16 matrix products; reuse: each setting also with bfloat16 matrix products " +
             "(Model:Precision=bfloat16), against the same float32 dense");
         public static readonly Option<bool> Sweep = Flag("--sweep", "reuse: cross product of --thresholds x --budgets x --refreshes");
         public static readonly Option<double[]?> Thresholds = Numbers("--thresholds", "reuse --sweep: thresholds [default: 0.05,0.1,0.15,0.2,0.3]");
@@ -40,14 +41,34 @@ public static partial class BenchCommand
         public static readonly Option<double[]?> Refreshes = Numbers("--refreshes", "reuse --sweep: attention refreshes [default: --refresh]");
         public static readonly Option<string?> Plot = OptionalText("--plot", "PNG", "reuse: plot FLOPs saved vs segmentation agreement");
         public static readonly Option<string?> Json = OptionalText("--json", "OUT", "write the results as JSON");
+        public static readonly Option<int> Streams = Int("--streams", "streams: how many streams of --source (with --find-max: the most to try)", 8, 1, 64);
+        public static readonly Option<bool> FindMax = Flag("--find-max", "streams: find the largest stream count whose every stream keeps " +
+            ">= 99% of its source's frames (doubling, then bisecting; a fresh service per probe)");
+        public static readonly Option<int> Seconds = Int("--seconds", "streams: measured window per run", 30, 5, 3600, "S");
+        public static readonly Option<int> Warmup = Int("--warmup", "streams: seconds before the window (model load excluded)", 10, 0, 600, "S");
+        public static readonly Option<bool> Dense = Flag("--dense", "streams: every frame computed in full (Reuse:Dense) instead of temporal reuse");
+        public static readonly Option<string> Neighbour = Text("--neighbour", "M", "streams: off | on (a thread of this process spinning " +
+            "on one core during the run) | both (quiet, then with the neighbour, side by side)", "off");
+        public static readonly Option<double?> SourceFps = OptionalDouble("--source-fps", "streams: the source's own frame rate, what every frame means " +
+            "[default: a synthetic camera's fps, a local file's container fps, else what the service ingested]", 0.1, 1000);
+        public static readonly Option<string[]> Set = new("--set")
+        {
+            HelpName = "KEY=VALUE",
+            Description = "streams: a service setting for the run, e.g. StreamMtl:Pipeline:BatchSize=8 (repeatable)",
+            Arity = System.CommandLine.ArgumentArity.ZeroOrMore,
+            DefaultValueFactory = _ => [],
+        };
 
         public static readonly Option[] All = [Kind, Source, Model, Size, Frames, Truth, Mode, Rounds, Batch, Threshold, Budget, Keyframe,
-            SceneCut, Refresh, Incremental, Threads, BFloat16, Sweep, Thresholds, Budgets, Refreshes, Plot, Json];
+            SceneCut, Refresh, Incremental, Threads, BFloat16, Sweep, Thresholds, Budgets, Refreshes, Plot, Json, Streams, FindMax, Seconds, Warmup,
+            Dense, Neighbour, SourceFps, Set];
 
         public static readonly Option[] Render = [Size, Frames, Truth, Mode, Json];
         public static readonly Option[] ModelSpeed = [Model, Size, Rounds, Batch, Threshold, Json];
         public static readonly Option[] Reuse = [Source, Model, Size, Frames, Threshold, Budget, Keyframe, SceneCut, Refresh, Incremental,
             Threads, BFloat16, Sweep, Thresholds, Budgets, Refreshes, Plot, Json];
+        public static readonly Option[] StreamsRun = [Source, Model, Size, Threads, BFloat16, Json, Streams, FindMax, Seconds, Warmup, Dense,
+            Neighbour, SourceFps, Set];
 
         /// <summary>Refuses an option given on the command line that <paramref name="kind"/> does not read (it would be silently ignored).</summary>
         public static void EnsureOnly(ParseResult args, string kind, Option[] used)
@@ -60,5 +81,5 @@ public static partial class BenchCommand
     }
 
     /// <summary>The bench command with its options; its body is <see cref="Run"/>.</summary>
-    internal static Command Create() => CliOptions.Command("bench", "benchmarks: --kind render | model | reuse", Run, Options.All);
+    internal static Command Create() => CliOptions.Command("bench", "benchmarks: --kind render | model | reuse | streams", Run, Options.All);
 }

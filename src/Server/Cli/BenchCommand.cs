@@ -19,7 +19,8 @@ public static partial class BenchCommand
             "render" => Render(args),
             "model" => Model(args),
             "reuse" => Reuse(args),
-            _ => throw new CliException($"unknown bench kind '{kind}' (render, model, reuse)"),
+            "streams" => StreamsAsync(args).GetAwaiter().GetResult(),
+            _ => throw new CliException($"unknown bench kind '{kind}' (render, model, reuse, streams)"),
         };
     }
 

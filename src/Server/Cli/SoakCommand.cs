@@ -37,7 +37,7 @@ public static partial class SoakCommand
         }
         var settings = new ServiceSoakSettings
         {
-            DotnetHost = DotnetHost(),
+            DotnetHost = ServiceChild.DotnetHost(),
             ServerDll = Path.Combine(AppContext.BaseDirectory, "streammtl.dll"),
             Streams = [new("camera", args.GetRequiredValue(Options.Camera)), new("video", video + "#mode=live&loop=1")],
             ServeArguments = serve,
@@ -107,10 +107,4 @@ public static partial class SoakCommand
         output.WriteLine(result);
         return stop.IsCancellationRequested ? TrainCommand.Interrupted : 0;
     }
-
-    /// <summary>The dotnet host running this command (so the service runs on the same runtime), else $DOTNET_HOST_PATH, else dotnet on PATH.</summary>
-    private static string DotnetHost() =>
-        Environment.ProcessPath is { } self && Path.GetFileNameWithoutExtension(self) == "dotnet" ? self
-        : Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host
-        : "dotnet";
 }

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
 
 namespace StreamMtl.Server.Soak;
 
@@ -23,6 +25,20 @@ public sealed class ServiceChild : IAsyncDisposable
     }
 
     public int Pid => _process.Id;
+
+    /// <summary>The dotnet host running this process (so the child runs on the same runtime), else DOTNET_HOST_PATH, else dotnet on PATH.</summary>
+    public static string DotnetHost() =>
+        Environment.ProcessPath is { } self && Path.GetFileNameWithoutExtension(self) == "dotnet" ? self
+        : Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host
+        : "dotnet";
+
+    /// <summary>A TCP port free on loopback now, for the child's listeners.</summary>
+    public static int FreeLoopbackPort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
 
     public bool HasExited => _process.HasExited;
 

@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using Google.Protobuf;
 using Grpc.Net.Client;
 using OpenCvSharp;
@@ -28,8 +26,8 @@ public static class ServiceSoak
         CancellationToken cancellationToken = default)
     {
         var frames = ProcessFrames(settings.ProcessWidth, settings.ProcessHeight);
-        int grpcPort = FreeLoopbackPort();
-        await using var service = await ServiceChild.StartAsync(settings.DotnetHost, settings.ServerDll, ServeArguments(settings, grpcPort, FreeLoopbackPort()),
+        int grpcPort = ServiceChild.FreeLoopbackPort();
+        await using var service = await ServiceChild.StartAsync(settings.DotnetHost, settings.ServerDll, ServeArguments(settings, grpcPort, ServiceChild.FreeLoopbackPort()),
             settings.StartTimeout, cancellationToken).ConfigureAwait(false);
         started?.Invoke(service.Pid);
         using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpcPort}");
@@ -100,10 +98,4 @@ public static class ServiceSoak
         })];
     }
 
-    private static int FreeLoopbackPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

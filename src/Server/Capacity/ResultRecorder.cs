@@ -1,0 +1,86 @@
+using Grpc.Core;
+using StreamMtl.Api.V1;
+using Task = System.Threading.Tasks.Task;
+
+namespace StreamMtl.Server.Capacity;
+
+/// <summary>
+/// A stream's subscriber in a capacity run: reads every result (all tasks, default encoding, like a real client) and, while
+/// <see cref="Measuring"/>, keeps each result's inference time, end-to-end latency (capture to receipt) and keyframe flag.
+/// </summary>
+public sealed class ResultRecorder(string streamId)
+{
+    private readonly Lock _gate = new();
+    private readonly List<double> _inferenceMs = [];
+    private readonly List<double> _endToEndMs = [];
+    private long _received;
+    private long _keyframes;
+    private volatile bool _measuring;
+
+    public string StreamId { get; } = streamId;
+
+    /// <summary>The subscription's error, when it ended other than by cancellation.</summary>
+    public string? Error { get; private set; }
+
+    public bool Measuring
+    {
+        get => _measuring;
+        set => _measuring = value;
+    }
+
+    /// <summary>Subscribes and records until <paramref name="cancellationToken"/> is cancelled; an ended or failed subscription is kept in <see cref="Error"/>.</summary>
+    public async Task RunAsync(VisionService.VisionServiceClient client, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var call = client.Subscribe(new SubscribeRequest { StreamId = StreamId }, cancellationToken: cancellationToken);
+            await foreach (var result in call.ResponseStream.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                Record(result, DateTimeOffset.UtcNow);
+            }
+            Error = "the subscription ended";
+        }
+        catch (Exception) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (RpcException e)
+        {
+            Error = $"{e.StatusCode}: {e.Status.Detail}";
+        }
+    }
+
+    /// <summary>Counts one result received at <paramref name="receivedAt"/> (only while measuring).</summary>
+    public void Record(FrameResult result, DateTimeOffset receivedAt)
+    {
+        if (!_measuring)
+        {
+            return;
+        }
+        var inference = result.Timings.FirstOrDefault(t => t.Stage == "inference");
+        lock (_gate)
+        {
+            _received++;
+            if (result.Accounting?.Keyframe == true)
+            {
+                _keyframes++;
+            }
+            if (inference != null)
+            {
+                _inferenceMs.Add(inference.Seconds * 1000);
+            }
+            if (result.CaptureTime != null)
+            {
+                _endToEndMs.Add((receivedAt - result.CaptureTime.ToDateTimeOffset()).TotalMilliseconds);
+            }
+        }
+    }
+
+    /// <summary>What was recorded: results, keyframes, inference and end-to-end times in ms.</summary>
+    public (long Received, long Keyframes, Percentiles InferenceMs, Percentiles EndToEndMs) Snapshot()
+    {
+        lock (_gate)
+        {
+            return (_received, _keyframes, Percentiles.Of(_inferenceMs), Percentiles.Of(_endToEndMs));
+        }
+    }
+}

@@ -1,0 +1,46 @@
+namespace StreamMtl.Server.Capacity;
+
+/// <summary>One stream's figures over a capacity run's measured window.</summary>
+/// <param name="SourceFps">Frames the service read from the source per second.</param>
+/// <param name="ProcessedFps">Frames run through the model per second.</param>
+/// <param name="ReceivedFps">Results the stream's subscriber received per second.</param>
+/// <param name="Sustained">Processed frames over the source's frames (its nominal rate when known, else what was ingested).</param>
+/// <param name="Drops">Frames dropped in the window, by reason (the service's streammtl_frames_dropped_total).</param>
+/// <param name="KeyframeShare">Received results computed in full (keyframes) over all received.</param>
+public sealed record StreamFigures(string Id, double SourceFps, double ProcessedFps, double ReceivedFps, double Sustained,
+    IReadOnlyDictionary<string, long> Drops, double KeyframeShare, Percentiles InferenceMs, Percentiles EndToEndMs);
+
+/// <summary>Median and 99th percentile of a sample (NaN when empty).</summary>
+public sealed record Percentiles(double P50, double P99, int Count)
+{
+    public double Spread => P99 / P50;
+
+    public static Percentiles Of(IReadOnlyCollection<double> values)
+    {
+        if (values.Count == 0)
+        {
+            return new Percentiles(double.NaN, double.NaN, 0);
+        }
+        var sorted = values.Order().ToArray();
+        return new Percentiles(At(sorted, 0.5), At(sorted, 0.99), sorted.Length);
+    }
+
+    /// <summary>Nearest-rank percentile of a sorted sample.</summary>
+    private static double At(double[] sorted, double q) => sorted[Math.Clamp((int)Math.Ceiling(q * sorted.Length) - 1, 0, sorted.Length - 1)];
+}
+
+/// <summary>A capacity run: N streams of one source through the real service, per stream and in total.</summary>
+/// <param name="CpuCores">The service process's CPU time over the window per wall second (2.0 = both cores of this machine).</param>
+public sealed record StreamsRun(string Source, int StreamCount, bool Dense, bool Neighbour, double? NominalFps, double Seconds, double CpuCores,
+    IReadOnlyList<StreamFigures> Streams)
+{
+    public double TotalProcessedFps => Streams.Sum(s => s.ProcessedFps);
+
+    /// <summary>The worst stream's share: the run sustains its streams when every one of them is at or above the bar.</summary>
+    public double MinSustained => Streams.Count == 0 ? 0 : Streams.Min(s => s.Sustained);
+
+    public bool Sustains => MinSustained >= StreamsBenchSettings.SustainedShare;
+
+    /// <summary>The worst stream's p99 / median inference time.</summary>
+    public double WorstInferenceSpread => Streams.Where(s => s.InferenceMs.Count > 0).Select(s => s.InferenceMs.Spread).DefaultIfEmpty(double.NaN).Max();
+}

@@ -1,0 +1,116 @@
+using System.CommandLine;
+using System.Globalization;
+using StreamMtl.Server.Capacity;
+using StreamMtl.Server.Soak;
+
+namespace StreamMtl.Server.Cli;
+
+public static partial class BenchCommand
+{
+    /// <summary>bench --kind streams: N streams of one source through the real service; --find-max searches the largest N sustained.</summary>
+    private static async Task<int> StreamsAsync(ParseResult args)
+    {
+        string source = args.GetValue(Options.Source) ?? throw new CliException("--source URI is required for --kind streams, e.g. " +
+            "\"../shared/videos/vtest.avi#mode=live&loop=1\"");
+        string neighbour = args.GetRequiredValue(Options.Neighbour);
+        if (neighbour is not ("off" or "on" or "both"))
+        {
+            throw new CliException($"--neighbour must be off, on or both, got '{neighbour}'");
+        }
+        string? json = args.GetValue(Options.Json);
+        bool findMax = args.GetValue(Options.FindMax);
+        Options.EnsureOnly(args, "streams", Options.StreamsRun);
+        var serve = new List<string>();
+        if (args.GetValue(Options.Model) is { } model)
+        {
+            serve.AddRange(["--model", ModelArgument.Resolve(model)]);
+        }
+        if (args.GetResult(Options.Size) is { Implicit: false })
+        {
+            serve.AddRange(["--size", args.GetRequiredValue(Options.Size)]);
+        }
+        if (args.GetValue(Options.Threads) is int threads)
+        {
+            serve.Add($"--StreamMtl:Model:Threads={threads.ToString(CultureInfo.InvariantCulture)}");
+        }
+        if (args.GetValue(Options.BFloat16))
+        {
+            serve.Add("--StreamMtl:Model:Precision=bfloat16");
+        }
+        foreach (string setting in args.GetValue(Options.Set) ?? [])
+        {
+            serve.Add("--" + (setting.Contains('=') ? setting : throw new CliException($"--set takes KEY=VALUE, got '{setting}'")));
+        }
+        var settings = new StreamsBenchSettings
+        {
+            DotnetHost = ServiceChild.DotnetHost(),
+            ServerDll = Path.Combine(AppContext.BaseDirectory, "streammtl.dll"),
+            Source = source,
+            Streams = args.GetValue(Options.Streams),
+            Dense = args.GetValue(Options.Dense),
+            ServeArguments = serve,
+            Warmup = TimeSpan.FromSeconds(args.GetValue(Options.Warmup)),
+            Duration = TimeSpan.FromSeconds(args.GetValue(Options.Seconds)),
+        };
+        double? nominal = args.GetValue(Options.SourceFps) ?? NominalFps.Of(source);
+        Console.WriteLine($"streams bench: {source} ({(nominal is double f ? $"{f:0.##} fps" : "frame rate unknown: judged by frames ingested")}), " +
+            $"{(settings.Dense ? "dense" : "temporal reuse")}, warm-up {settings.Warmup.TotalSeconds:0} s, window {settings.Duration.TotalSeconds:0} s, " +
+            $"{Environment.ProcessorCount} cores; a fresh `streammtl serve` per run");
+        using var stop = new StopSignal();
+        var runs = new List<StreamsRun>();
+        try
+        {
+            if (findMax)
+            {
+                var (largest, probes) = await CapacitySearch.FindAsync(async n =>
+                {
+                    var run = await StreamsBenchmark.RunAsync(settings with { Streams = n, Neighbour = neighbour == "on" }, nominal, stop.Token);
+                    Print(run);
+                    return run;
+                }, settings.Streams);
+                runs.AddRange(probes);
+                Console.WriteLine($"largest stream count sustaining >= {StreamsBenchSettings.SustainedShare:P0} of every stream's frames: {largest}" +
+                    (largest == settings.Streams ? $" (the most tried; --streams raises it)" : ""));
+            }
+            else
+            {
+                foreach (bool withNeighbour in neighbour == "both" ? [false, true] : new[] { neighbour == "on" })
+                {
+                    var run = await StreamsBenchmark.RunAsync(settings with { Neighbour = withNeighbour }, nominal, stop.Token);
+                    Print(run);
+                    runs.Add(run);
+                }
+                if (runs.Count == 2)
+                {
+                    Console.WriteLine($"with the neighbour: {runs[1].TotalProcessedFps:F1} fps processed vs {runs[0].TotalProcessedFps:F1} quiet = " +
+                        $"{runs[1].TotalProcessedFps / runs[0].TotalProcessedFps:P0} of the quiet throughput");
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stop.Token.IsCancellationRequested)
+        {
+            Console.WriteLine("streams bench: interrupted");
+            return TrainCommand.Interrupted;
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new CliException(e.Message);
+        }
+        WriteJson(json, runs);
+        return 0;
+    }
+
+    private static void Print(StreamsRun run)
+    {
+        Console.WriteLine($"{run.StreamCount} stream(s){(run.Neighbour ? " + neighbour" : "")}: {run.TotalProcessedFps:F1} fps processed in total, " +
+            $"worst stream {run.MinSustained:P1} of its frames ({(run.Sustains ? "sustained" : "NOT sustained")}), service CPU {run.CpuCores:F2} cores, " +
+            $"worst inference p99/p50 {run.WorstInferenceSpread:F2}");
+        Console.WriteLine("  stream   src fps  proc fps  recv fps  sustained  keyframes  infer p50/p99 ms   e2e p50/p99 ms  drops");
+        foreach (var s in run.Streams)
+        {
+            string drops = string.Join(' ', s.Drops.Where(d => d.Value > 0).Select(d => $"{d.Key}={d.Value}"));
+            Console.WriteLine($"  {s.Id,-6} {s.SourceFps,8:F2} {s.ProcessedFps,9:F2} {s.ReceivedFps,9:F2} {s.Sustained,10:P1} {s.KeyframeShare,10:P1} " +
+                $"{s.InferenceMs.P50,7:F1}/{s.InferenceMs.P99,-7:F1} {s.EndToEndMs.P50,8:F0}/{s.EndToEndMs.P99,-7:F0} {(drops.Length > 0 ? drops : "-")}");
+        }
+    }
+}
