@@ -11,9 +11,12 @@ using static TorchSharp.torch;
 namespace StreamMtl.Pipeline.Inference;
 
 /// <summary>
-/// Owns one model instance and the one thread that runs it (TorchSharp dispose scopes and no_grad are thread-local).
-/// Streams attach lanes; each wake-up takes up to BatchSize frames from different lanes (waiting at most BatchTimeout for
-/// more), round-robin so no stream starves, and runs each with its stream's runner (its own reuse state).
+/// Owns one model instance and the worker threads that run it (TorchSharp dispose scopes and no_grad are thread-local; the
+/// model's weights are only read, so workers share them). Streams attach lanes; each wake-up of a worker takes up to
+/// BatchSize frames from different lanes no other worker holds (waiting at most BatchTimeout for more), round-robin so no
+/// stream starves, and runs each with its stream's runner (its own reuse state). A lane is held by one worker at a time,
+/// so a stream's frames run in order. Several workers with fewer intra-op threads each keep both cores busy on the small,
+/// overhead-bound operations of temporal reuse, which one thread dispatching to two cores cannot.
 /// </summary>
 public sealed partial class InferenceEngine : IDisposable
 {
@@ -26,7 +29,8 @@ public sealed partial class InferenceEngine : IDisposable
     private readonly Lock _gate = new();
     private readonly List<InferenceLane> _lanes = [];
     private readonly ConcurrentQueue<IStreamRunner> _retired = new();
-    private readonly Thread _thread;
+    private readonly Thread[] _threads;
+    private int _running;
     private readonly MultiTaskVit _model;
     private readonly bool _bfloat16;
     private int _next;
@@ -44,11 +48,11 @@ public sealed partial class InferenceEngine : IDisposable
         _time = time;
         _bfloat16 = model.BFloat16;
         var clock = Stopwatch.StartNew();
-        if (model.Threads > 0)
-        {
-            // libtorch's intra-op pool is process-wide: setting it here holds for the inference thread too.
-            set_num_threads(model.Threads);
-        }
+        Workers = options.Workers(Environment.ProcessorCount);
+        int intraOp = model.Threads > 0 ? model.Threads : Math.Max(1, Environment.ProcessorCount / Workers);
+        // libtorch keeps the count process-wide and applies it to each thread on that thread's first operation: setting it
+        // here, before any worker starts, holds for every worker.
+        set_num_threads(intraOp);
         var (loaded, metadata) = ModelFile.Load(modelPath);
         loaded.eval();
         _model = loaded;
@@ -56,16 +60,23 @@ public sealed partial class InferenceEngine : IDisposable
             clock.Elapsed, model.PrecisionName);
         metrics.ModelLoaded(Model);
         Log.ModelLoaded(logger, modelPath, Model.Version, Model.Precision, Model.LoadTime.TotalSeconds);
-        Log.Threads(logger, get_num_threads(), OpenMpPolicy.Native() is { Length: > 0 } policy ? policy : "unset (spinning)");
+        Log.Threads(logger, Workers, intraOp, OpenMpPolicy.Native() is { Length: > 0 } policy ? policy : "unset (spinning)");
         if (model.BFloat16 && Autocast.CpuHasBFloat16() == false)
         {
             Log.BFloat16Emulated(logger);
         }
-        _thread = new Thread(Run) { Name = "streammtl-inference", IsBackground = true };
-        _thread.Start();
+        _running = Workers;
+        _threads = [.. Enumerable.Range(0, Workers).Select(i => new Thread(Run) { Name = $"streammtl-inference-{i}", IsBackground = true })];
+        foreach (var thread in _threads)
+        {
+            thread.Start();
+        }
     }
 
     public LoadedModel Model { get; }
+
+    /// <summary>Inference worker threads (Pipeline:InferenceWorkers, resolved).</summary>
+    public int Workers { get; }
 
     /// <summary>Attaches a stream; dropped jobs are disposed then passed to <paramref name="dropped"/>; results go to <paramref name="deliver"/> (on the inference thread: keep it short and non-blocking).</summary>
     public InferenceLane OpenLane(string streamId, ReuseSettings reuse, int capacity, BoundedChannelFullMode mode,
@@ -101,13 +112,39 @@ public sealed partial class InferenceEngine : IDisposable
         lock (_gate)
         {
             _lanes.Remove(lane);
+            if (lane.Held)
+            {
+                // A worker is running this lane's frame: it retires the runner when it lets go (Release).
+                return;
+            }
+            Retire(lane);
         }
+    }
+
+    /// <summary>Hands a closed lane's runner to the workers for disposal (runners hold tensors; under <see cref="_gate"/>).</summary>
+    private void Retire(InferenceLane lane)
+    {
         if (lane.Runner is { } runner)
         {
-            // Runners hold tensors: they are disposed on the inference thread.
             _retired.Enqueue(runner);
             lane.Runner = null;
             Signal();
+        }
+    }
+
+    /// <summary>A worker is done with the lanes of its batch: other workers may take them, closed ones are retired.</summary>
+    private void Release(List<(InferenceLane Lane, InferenceJob Job)> batch)
+    {
+        lock (_gate)
+        {
+            foreach (var (lane, _) in batch)
+            {
+                lane.Held = false;
+                if (lane.IsClosed)
+                {
+                    Retire(lane);
+                }
+            }
         }
     }
 
@@ -123,10 +160,10 @@ public sealed partial class InferenceEngine : IDisposable
                 _signal.Wait(_stop.Token);
                 DisposeRetired();
                 Collect(batch);
-                if (batch.Count > 0 && batch.Count < _options.BatchSize && _options.BatchTimeout > TimeSpan.Zero)
+                if (Batchable(batch) && _options.BatchTimeout > TimeSpan.Zero)
                 {
                     var deadline = _time.GetTimestamp() + (long)(_options.BatchTimeout.TotalSeconds * _time.TimestampFrequency);
-                    while (batch.Count < _options.BatchSize && _time.GetTimestamp() < deadline)
+                    while (Batchable(batch) && _time.GetTimestamp() < deadline)
                     {
                         var left = TimeSpan.FromSeconds((deadline - _time.GetTimestamp()) / (double)_time.TimestampFrequency);
                         if (left <= TimeSpan.Zero || !_signal.Wait(left, _stop.Token))
@@ -151,6 +188,7 @@ public sealed partial class InferenceEngine : IDisposable
                             Execute(lane, job);
                         }
                     }
+                    Release(batch);
                     batch.Clear();
                     // More may be queued than signals left (a lane holds several): look again without waiting.
                     Signal();
@@ -166,41 +204,72 @@ public sealed partial class InferenceEngine : IDisposable
             {
                 job.Dispose();
             }
-            DisposeRetired();
-            List<InferenceLane> lanes;
-            lock (_gate)
+            Release(batch);
+            // The last worker out disposes what is left: no other worker can be running a runner or the model now.
+            if (Interlocked.Decrement(ref _running) == 0)
             {
-                lanes = [.. _lanes];
+                DisposeRetired();
+                List<InferenceLane> lanes;
+                lock (_gate)
+                {
+                    lanes = [.. _lanes];
+                }
+                foreach (var lane in lanes)
+                {
+                    lane.Runner?.Dispose();
+                    lane.Runner = null;
+                }
+                _model.Dispose();
             }
-            foreach (var lane in lanes)
-            {
-                lane.Runner?.Dispose();
-                lane.Runner = null;
-            }
-            _model.Dispose();
         }
     }
 
+    /// <summary>
+    /// Takes frames for one run, round-robin over the lanes no worker holds: a reuse frame runs alone (its gating is its
+    /// stream's own, and other workers take the next lanes); a dense frame is joined by other dense frames of the same
+    /// tasks and sharing, up to BatchSize, which then run as one forward pass.
+    /// </summary>
     private void Collect(List<(InferenceLane Lane, InferenceJob Job)> batch)
     {
         lock (_gate)
         {
             int count = _lanes.Count;
+            var batchKey = batch.Count > 0 ? DenseBatch.Key(batch[0].Lane, batch[0].Job) : null;
+            if (batch.Count > 0 && batchKey == null)
+            {
+                return;
+            }
             for (int i = 0; i < count && batch.Count < _options.BatchSize; i++)
             {
                 var lane = _lanes[(_next + i) % count];
-                if (batch.Any(b => b.Lane == lane))
+                if (lane.Held || !lane.TryPeek(out var next))
+                {
+                    continue; // in this batch already, another worker's, or empty
+                }
+                var key = DenseBatch.Key(lane, next);
+                if (batch.Count > 0 && (key == null || !key.Equals(batchKey)))
                 {
                     continue;
                 }
-                if (lane.TryTake(out var job))
+                if (!lane.TryTake(out var job))
                 {
-                    batch.Add((lane, job));
+                    continue;
                 }
+                lane.Held = true;
+                batch.Add((lane, job));
+                if (key == null)
+                {
+                    break;
+                }
+                batchKey = key;
             }
             _next = count == 0 ? 0 : (_next + 1) % count;
         }
     }
+
+    /// <summary>True when the batch may take more frames: dense frames that could share a forward pass.</summary>
+    private bool Batchable(List<(InferenceLane Lane, InferenceJob Job)> batch) =>
+        batch.Count > 0 && batch.Count < _options.BatchSize && DenseBatch.Key(batch[0].Lane, batch[0].Job) != null;
 
     private void Execute(InferenceLane lane, InferenceJob job)
     {
@@ -282,9 +351,9 @@ public sealed partial class InferenceEngine : IDisposable
             return;
         }
         _stop.Cancel();
-        if (_thread.IsAlive)
+        foreach (var thread in _threads.Where(t => t.IsAlive))
         {
-            _thread.Join(TimeSpan.FromSeconds(10));
+            thread.Join(TimeSpan.FromSeconds(10));
         }
     }
 
@@ -296,8 +365,8 @@ public sealed partial class InferenceEngine : IDisposable
         [LoggerMessage(103, LogLevel.Warning, "Model:Precision is bfloat16 but this CPU has no native bfloat16 (no avx512_bf16, amx_bf16 or bf16 flag in /proc/cpuinfo): libtorch emulates it, slower than float32")]
         public static partial void BFloat16Emulated(ILogger logger);
 
-        [LoggerMessage(104, LogLevel.Information, "libtorch: {Threads} intra-op threads, OpenMP wait policy {Policy}")]
-        public static partial void Threads(ILogger logger, int threads, string policy);
+        [LoggerMessage(104, LogLevel.Information, "Inference: {Workers} worker thread(s), {Threads} libtorch intra-op thread(s) each, OpenMP wait policy {Policy}")]
+        public static partial void Threads(ILogger logger, int workers, int threads, string policy);
 
         [LoggerMessage(102, LogLevel.Error, "Inference failed on stream {Stream}")]
         public static partial void InferenceFailed(ILogger logger, string stream, Exception error);

@@ -6,7 +6,7 @@ namespace StreamMtl.Pipeline.Inference;
 
 /// <summary>
 /// One stream's way into the shared inference thread: a bounded input queue (drop policy chosen by the owner; dropped
-/// jobs are disposed and reported) and the stream's own runner (reuse state), which lives on the inference thread.
+/// jobs are disposed and reported) and the stream's own runner (reuse state), which only the worker holding the lane touches.
 /// </summary>
 public sealed class InferenceLane : IDisposable
 {
@@ -34,6 +34,9 @@ public sealed class InferenceLane : IDisposable
     public ReuseSettings Reuse { get; }
     internal Action<InferenceOutput> Deliver { get; }
     internal IStreamRunner? Runner { get; set; }
+
+    /// <summary>A worker holds this lane (one of its frames is in that worker's batch); set and read under the engine's lock.</summary>
+    internal bool Held { get; set; }
     internal bool IsClosed => Volatile.Read(ref _disposed) == 1;
 
     public int QueueDepth => _input.Reader.CanCount ? _input.Reader.Count : 0;
@@ -70,6 +73,8 @@ public sealed class InferenceLane : IDisposable
     }
 
     internal bool TryTake(out InferenceJob job) => _input.Reader.TryRead(out job!);
+
+    internal bool TryPeek(out InferenceJob job) => _input.Reader.TryPeek(out job!);
 
     public void Dispose()
     {

@@ -3,7 +3,13 @@ namespace StreamMtl.Pipeline.Inference;
 /// <summary>Queues, batching and timeouts of the frame pipeline.</summary>
 public sealed record PipelineOptions
 {
-    /// <summary>Frames of different streams run back to back on the inference thread per wake-up.</summary>
+    /// <summary>
+    /// Inference worker threads sharing the model; each runs one lane at a time with cores / workers libtorch threads
+    /// (unless Model:Threads says otherwise). 0 = automatic: <see cref="AutoWorkers"/>.
+    /// </summary>
+    public int InferenceWorkers { get; init; }
+
+    /// <summary>Frames of different streams run back to back by a worker per wake-up.</summary>
     public int BatchSize { get; init; } = 4;
 
     /// <summary>How long the inference thread waits for more streams' frames once it has one.</summary>
@@ -24,9 +30,16 @@ public sealed record PipelineOptions
     /// <summary>Results a Process call may have in flight (frames sent but results not yet written).</summary>
     public int ProcessInFlight { get; init; } = 2;
 
+    /// <summary>The automatic worker count on <paramref name="cores"/> cores.</summary>
+    public static int AutoWorkers(int cores) => Math.Max(1, cores);
+
+    /// <summary>Workers to start on <paramref name="cores"/> cores.</summary>
+    public int Workers(int cores) => InferenceWorkers > 0 ? InferenceWorkers : AutoWorkers(cores);
+
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>();
+        if (InferenceWorkers is < 0 or > 64) errors.Add($"InferenceWorkers must be in 0..64, got {InferenceWorkers}");
         if (BatchSize is < 1 or > 64) errors.Add($"BatchSize must be in 1..64, got {BatchSize}");
         if (BatchTimeout < TimeSpan.Zero || BatchTimeout > TimeSpan.FromSeconds(1)) errors.Add($"BatchTimeout must be in 0..1 s, got {BatchTimeout}");
         if (SubscriberQueue is < 1 or > 1024) errors.Add($"SubscriberQueue must be in 1..1024, got {SubscriberQueue}");

@@ -86,6 +86,90 @@ public sealed class InferenceEngineTests : IDisposable
     }
 
     [Fact]
+    public async Task Two_workers_run_each_stream_in_order_and_give_what_one_worker_gives()
+    {
+        const int Lanes = 4, Frames = 12;
+        var one = await RunReuseStreams(workers: 1, Lanes, Frames);
+        var two = await RunReuseStreams(workers: 2, Lanes, Frames);
+        for (int lane = 0; lane < Lanes; lane++)
+        {
+            // Delivered in frame order: a lane is never run by two workers at once (its reuse state is sequential).
+            Assert.Equal(Enumerable.Range(0, Frames).Select(i => (long)i), two[lane].Select(r => r.Index));
+            for (int i = 0; i < Frames; i++)
+            {
+                Assert.Equal(one[lane][i].Keyframe, two[lane][i].Keyframe);
+                Assert.Equal(one[lane][i].Labels, two[lane][i].Labels);
+                Assert.All(one[lane][i].Depth.Zip(two[lane][i].Depth), d => Assert.Equal(d.First, d.Second, 1e-4f));
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Lanes_closed_while_two_workers_run_them_are_retired_without_failures()
+    {
+        using var tiny = new TinyEngine(new RecordingMetrics(), batchSize: 4, workers: 2);
+        int failures = 0, delivered = 0;
+        for (int round = 0; round < 6; round++)
+        {
+            var lanes = Enumerable.Range(0, 3).Select(i => tiny.Engine.OpenLane($"r{round}-{i}", new ReuseSettings(), 4, BoundedChannelFullMode.DropOldest,
+                _ => { }, output =>
+                {
+                    using (output)
+                    {
+                        Interlocked.Increment(ref delivered);
+                        if (output.Error != null)
+                        {
+                            Interlocked.Increment(ref failures);
+                        }
+                    }
+                })).ToList();
+            for (int i = 0; i < 4; i++)
+            {
+                lanes.ForEach(l => l.TryEnqueue(Job(i, TaskSet.All)));
+            }
+            await Eventually.UntilAsync(() => Volatile.Read(ref delivered) > round * 3, TimeSpan.FromSeconds(30), () => $"{delivered} delivered");
+            // Closed with frames queued and, likely, one running on each worker.
+            lanes.ForEach(l => l.Dispose());
+        }
+        Assert.Equal(0, failures);
+        // Still serving after all that.
+        Assert.Equal(TaskSet.All, TasksOf(await RunAlone(tiny.Engine)));
+    }
+
+    /// <summary>Runs <paramref name="lanes"/> reuse streams of <paramref name="frames"/> frames each (all queued up front) on an engine with <paramref name="workers"/> workers; the results per lane in delivery order.</summary>
+    private static async Task<List<(long Index, bool Keyframe, byte[] Labels, float[] Depth)>[]> RunReuseStreams(int workers, int lanes, int frames)
+    {
+        // One intra-op thread either way: only the worker count differs (thread counts change float summation order).
+        using var tiny = new TinyEngine(new RecordingMetrics(), batchSize: 4, workers: workers, threads: 1);
+        Assert.Equal(workers, tiny.Engine.Workers);
+        var results = Enumerable.Range(0, lanes).Select(_ => new List<(long, bool, byte[], float[])>()).ToArray();
+        var opened = Enumerable.Range(0, lanes).Select(n => tiny.Engine.OpenLane($"s{n}", new ReuseSettings { KeyframeInterval = 5 }, frames,
+            BoundedChannelFullMode.Wait, _ => Assert.Fail("a wait-mode lane dropped a job"), output =>
+            {
+                using (output)
+                {
+                    var a = output.Analysis ?? throw new InvalidOperationException(output.Error);
+                    lock (results[n])
+                    {
+                        results[n].Add((output.Job.Input.Index, a.Accounting.Keyframe, [.. a.Outputs.Labels!], [.. a.Outputs.Depth!]));
+                    }
+                }
+            })).ToList();
+        for (int i = 0; i < frames; i++)
+        {
+            for (int n = 0; n < lanes; n++)
+            {
+                // Each stream sees its own scene: the frame's gradient shifted by the lane too.
+                await opened[n].EnqueueAsync(Job(i + 3 * n, TaskSet.All, index: i), CancellationToken.None);
+            }
+        }
+        await Eventually.UntilAsync(() => results.All(r => { lock (r) { return r.Count == frames; } }), TimeSpan.FromSeconds(60),
+            () => string.Join(", ", results.Select(r => r.Count)));
+        opened.ForEach(l => l.Dispose());
+        return results;
+    }
+
+    [Fact]
     public void A_closed_lane_takes_no_more_jobs_and_invalid_reuse_settings_are_refused()
     {
         using var tiny = new TinyEngine(new RecordingMetrics(), batchSize: 1);
@@ -120,18 +204,19 @@ public sealed class InferenceEngineTests : IDisposable
         return await done.Task.WaitAsync(TimeSpan.FromSeconds(30));
     }
 
-    /// <summary>A deterministic frame at the model's input size (a gradient shifted by the index).</summary>
-    private static InferenceJob Job(long index, TaskSet tasks)
+    /// <summary>A deterministic frame at the model's input size (a gradient shifted by <paramref name="shift"/>), frame number <paramref name="index"/> (default: the shift).</summary>
+    private static InferenceJob Job(long shift, TaskSet tasks, long? index = null)
     {
+        long i = index ?? shift;
         var image = new Mat(Height, Width, MatType.CV_8UC3);
         for (int y = 0; y < Height; y++)
         {
             for (int x = 0; x < Width; x++)
             {
-                image.Set(y, x, new Vec3b((byte)(x * 4 + index), (byte)(y * 5), (byte)((x + y) * 2)));
+                image.Set(y, x, new Vec3b((byte)(x * 4 + shift), (byte)(y * 5), (byte)((x + y) * 2)));
             }
         }
-        var frame = new Frame(image, index, TimeSpan.FromSeconds(index / 10.0), DateTimeOffset.UnixEpoch.AddSeconds(index));
+        var frame = new Frame(image, i, TimeSpan.FromSeconds(i / 10.0), DateTimeOffset.UnixEpoch.AddSeconds(i));
         return new InferenceJob(frame, tasks, TimeProvider.System.GetTimestamp(), TimeSpan.Zero);
     }
 

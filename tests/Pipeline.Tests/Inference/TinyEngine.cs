@@ -11,16 +11,17 @@ internal sealed class TinyEngine : IDisposable
     public const int Height = 48;
     private readonly TempDirectory _dir = new();
 
-    public TinyEngine(IInferenceMetrics metrics, int batchSize = 4, TimeSpan? batchTimeout = null)
+    public TinyEngine(IInferenceMetrics metrics, int batchSize = 4, TimeSpan? batchTimeout = null, int workers = 1, int threads = 0)
     {
         ModelPath = _dir.File("tiny.safetensors");
         using (var model = TinyModels.WithRandomDeltas(TinyModels.Config()))
         {
             ModelFile.Save(ModelPath, model, new ModelMetadata { Config = model.Config, Classes = ["a", "b", "c", "d", "e", "f", "g"] });
         }
-        Engine = new InferenceEngine(ModelPath, new ModelOptions { InputWidth = Width, InputHeight = Height }, new PipelineOptions
+        Engine = new InferenceEngine(ModelPath, new ModelOptions { InputWidth = Width, InputHeight = Height, Threads = threads }, new PipelineOptions
         {
             BatchSize = batchSize,
+            InferenceWorkers = workers,
             BatchTimeout = batchTimeout ?? TimeSpan.FromMilliseconds(2),
         }, metrics, NullLogger<InferenceEngine>.Instance, TimeProvider.System);
     }
