@@ -31,6 +31,7 @@ public sealed partial class InferenceEngine : IDisposable
     private readonly ConcurrentQueue<IStreamRunner> _retired = new();
     private readonly Thread[] _threads;
     private int _running;
+    private int _opened;
     private readonly MultiTaskVit _model;
     private readonly bool _bfloat16;
     private int _next;
@@ -88,7 +89,7 @@ public sealed partial class InferenceEngine : IDisposable
             throw new ArgumentException("invalid reuse settings: " + string.Join("; ", errors), nameof(reuse));
         }
         ObjectDisposedException.ThrowIf(_stop.IsCancellationRequested, this);
-        var lane = new InferenceLane(this, streamId, reuse, capacity, mode, dropped, deliver);
+        var lane = new InferenceLane(this, streamId, reuse, capacity, mode, dropped, deliver, Interlocked.Increment(ref _opened) - 1);
         lock (_gate)
         {
             _lanes.Add(lane);
@@ -281,7 +282,7 @@ public sealed partial class InferenceEngine : IDisposable
         }
         try
         {
-            lane.Runner ??= StreamRunners.Create(_model, lane.Reuse);
+            lane.Runner ??= StreamRunners.Create(_model, lane.Reuse, lane.Ordinal);
             if (lane.TakeReset())
             {
                 lane.Runner.Reset();

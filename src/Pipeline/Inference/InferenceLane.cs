@@ -16,9 +16,10 @@ public sealed class InferenceLane : IDisposable
     private volatile bool _resetRequested;
 
     internal InferenceLane(InferenceEngine engine, string streamId, ReuseSettings reuse, int capacity, BoundedChannelFullMode mode,
-        Action<InferenceJob> dropped, Action<InferenceOutput> deliver)
+        Action<InferenceJob> dropped, Action<InferenceOutput> deliver, int ordinal)
     {
         _engine = engine;
+        Ordinal = ordinal;
         StreamId = streamId;
         Reuse = reuse;
         Deliver = deliver;
@@ -31,6 +32,9 @@ public sealed class InferenceLane : IDisposable
     }
 
     public string StreamId { get; }
+
+    /// <summary>The lane's number in its engine (0, 1, ...): staggers the keyframes of streams that start together.</summary>
+    public int Ordinal { get; }
     public ReuseSettings Reuse { get; }
     internal Action<InferenceOutput> Deliver { get; }
     internal IStreamRunner? Runner { get; set; }

@@ -14,7 +14,11 @@ public sealed class ReuseStreamRunner : IStreamRunner
 {
     private readonly MultiTaskVit _model;
 
-    public ReuseStreamRunner(MultiTaskVit model, ReuseSettings settings)
+    private readonly int _phase;
+
+    /// <param name="keyframePhase">Frames by which this stream's interval keyframes come earlier than every K-th frame
+    /// after a start (<see cref="ReuseState.KeyframePhase"/>): streams of one engine keyframe at different frames.</param>
+    public ReuseStreamRunner(MultiTaskVit model, ReuseSettings settings, int keyframePhase = 0)
     {
         var errors = settings.Validate();
         if (errors.Count > 0)
@@ -23,6 +27,7 @@ public sealed class ReuseStreamRunner : IStreamRunner
         }
         _model = model;
         Settings = settings;
+        _phase = settings.KeyframeInterval > 0 ? Math.Clamp(keyframePhase, 0, settings.KeyframeInterval - 1) : 0;
         State = new ReuseState(model.Config, settings.Threshold);
     }
 
@@ -46,7 +51,8 @@ public sealed class ReuseStreamRunner : IStreamRunner
         using var noGrad = no_grad();
         var heads = _model.ForwardGated(input, tasks, State, pass);
         var outputs = State.Canvas.Update(heads, grid.Item1, grid.Item2);
-        State.Advance(frameIndex, grid, pass.Keyframe);
+        // Only a start (first frame, reset, size change) takes the phase: later keyframes keep the stream's interval.
+        State.Advance(frameIndex, grid, pass.Keyframe, reason is "start" or "size" ? _phase : 0);
         var accounting = FrameAccounting.FromCounter(counter, heads.Keys, pass.Tokens, pass.Keyframe, pass.KeyframeReason);
         return new FrameAnalysis(frameIndex, outputs, accounting, clock.Elapsed);
     }

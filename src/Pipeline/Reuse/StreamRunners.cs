@@ -7,7 +7,8 @@ namespace StreamMtl.Pipeline.Reuse;
 public static class StreamRunners
 {
     /// <summary>Settings arrive validated (the door and the inference engine's OpenLane check them; the reuse runner's constructor guards its own).</summary>
-    public static IStreamRunner Create(MultiTaskVit model, ReuseSettings settings) => settings.Dense
+    /// <param name="ordinal">The stream's number in its engine: staggers reuse keyframes across streams (<see cref="ReuseState.KeyframePhase"/>).</param>
+    public static IStreamRunner Create(MultiTaskVit model, ReuseSettings settings, int ordinal = 0) => settings.Dense
         ? new DenseStreamRunner(model, settings.ShareThreshold)
-        : new ReuseStreamRunner(model, settings);
+        : new ReuseStreamRunner(model, settings, ReuseState.KeyframePhase(ordinal, settings.KeyframeInterval));
 }

@@ -28,6 +28,35 @@ public sealed class ReuseStreamRunnerTests
     }
 
     [Fact]
+    public void A_keyframe_phase_brings_the_first_interval_keyframe_forward_and_keeps_the_interval_after_it()
+    {
+        using var scope = NewDisposeScope();
+        using var model = ReuseTestModels.Model();
+        using var runner = new ReuseStreamRunner(model, ReuseSettings.Default with { KeyframeInterval = 4 }, keyframePhase: 3);
+        var a = ReuseTestModels.Frame(1);
+        string[] reasons = [.. Enumerable.Range(0, 10).Select(f => runner.Run(a, f, TaskSet.All).Accounting.KeyframeReason ?? "-")];
+        Assert.Equal(["start", "interval", "-", "-", "-", "interval", "-", "-", "-", "interval"], reasons);
+        // A reset starts the phase again.
+        runner.Reset();
+        Assert.Equal(["start", "interval", "-"], Enumerable.Range(20, 3).Select(f => runner.Run(a, f, TaskSet.All).Accounting.KeyframeReason ?? "-"));
+    }
+
+    [Theory]
+    [InlineData(10, new[] { 0, 7, 4, 1, 8, 5, 2, 9, 6, 3, 0 })]
+    [InlineData(4, new[] { 0, 3, 2, 1, 0 })]
+    [InlineData(1, new[] { 0, 0 })]
+    [InlineData(0, new[] { 0, 0 })]
+    public void Streams_of_one_engine_get_distinct_phases_spread_over_the_interval(int interval, int[] expected)
+    {
+        Assert.Equal(expected, Enumerable.Range(0, expected.Length).Select(i => ReuseState.KeyframePhase(i, interval)));
+        for (int k = 2; k <= 60; k++)
+        {
+            // The first k streams all differ, for every interval.
+            Assert.Equal(k, Enumerable.Range(0, k).Select(i => ReuseState.KeyframePhase(i, k)).Distinct().Count());
+        }
+    }
+
+    [Fact]
     public void SmallIndexStepsFromDroppedFramesAreGatedLargeOnesAndStepsBackAreKeyframes()
     {
         using var scope = NewDisposeScope();

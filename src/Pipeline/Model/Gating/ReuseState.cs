@@ -50,14 +50,35 @@ public sealed class ReuseState : IDisposable
         return null;
     }
 
-    internal void Advance(long frameIndex, (int Rows, int Cols) grid, bool keyframe)
+    /// <param name="phase">Frames by which to bring the next interval keyframe forward (0..interval-1): given after a
+    /// stream's first keyframe, it staggers the keyframes of streams that started together (<see cref="KeyframePhase"/>).</param>
+    internal void Advance(long frameIndex, (int Rows, int Cols) grid, bool keyframe, int phase = 0)
     {
         LastFrame = frameIndex;
         Grid = grid;
         if (keyframe)
         {
-            LastKeyframe = frameIndex;
+            LastKeyframe = frameIndex - phase;
         }
+    }
+
+    /// <summary>
+    /// The keyframe phase of the <paramref name="ordinal"/>-th stream for <paramref name="interval"/>: ordinal x step mod
+    /// interval, with the step the integer nearest 0.618 x interval that is coprime with it, so the first interval streams
+    /// all get different phases, spread over the interval (10: 0, 7, 4, 1, 8, 5, 2, 9, 6, 3).
+    /// </summary>
+    public static int KeyframePhase(int ordinal, int interval)
+    {
+        if (interval <= 1)
+        {
+            return 0;
+        }
+        int step = (int)Math.Round(interval * 0.6180339887);
+        while (System.Numerics.BigInteger.GreatestCommonDivisor(step, interval) != 1)
+        {
+            step++;
+        }
+        return (int)((long)Math.Abs(ordinal) * step % interval);
     }
 
     public void Reset()
