@@ -13,6 +13,9 @@ public static partial class OpenMpPolicy
 {
     public const string Variable = "OMP_WAIT_POLICY";
 
+    /// <summary>True once <see cref="Apply"/> set the policy (the operator had not): child processes should not inherit it as if the operator had.</summary>
+    public static bool SetByProcess { get; private set; }
+
     /// <summary>Sets OMP_WAIT_POLICY=PASSIVE in the native environment unless it is set; call before the first TorchSharp call. Returns the policy in force.</summary>
     public static string Apply()
     {
@@ -29,6 +32,7 @@ public static partial class OpenMpPolicy
             }
         }
         Environment.SetEnvironmentVariable(Variable, "PASSIVE");
+        SetByProcess = true;
         return "PASSIVE";
     }
 

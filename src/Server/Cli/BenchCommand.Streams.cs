@@ -44,7 +44,9 @@ public static partial class BenchCommand
         var settings = new StreamsBenchSettings
         {
             DotnetHost = ServiceChild.DotnetHost(),
-            ServerDll = Path.Combine(AppContext.BaseDirectory, "streammtl.dll"),
+            ServerDll = args.GetValue(Options.ServerDll) is { } dll
+                ? (File.Exists(dll) ? Path.GetFullPath(dll) : throw new CliException($"--server-dll {dll}: no such file"))
+                : Path.Combine(AppContext.BaseDirectory, "streammtl.dll"),
             Source = source,
             Streams = args.GetValue(Options.Streams),
             Dense = args.GetValue(Options.Dense),
@@ -55,7 +57,7 @@ public static partial class BenchCommand
         double? nominal = args.GetValue(Options.SourceFps) ?? NominalFps.Of(source);
         Console.WriteLine($"streams bench: {source} ({(nominal is double f ? $"{f:0.##} fps" : "frame rate unknown: judged by frames ingested")}), " +
             $"{(settings.Dense ? "dense" : "temporal reuse")}, warm-up {settings.Warmup.TotalSeconds:0} s, window {settings.Duration.TotalSeconds:0} s, " +
-            $"{Environment.ProcessorCount} cores; a fresh `streammtl serve` per run");
+            $"{Environment.ProcessorCount} cores; a fresh `streammtl serve` per run ({settings.ServerDll})");
         using var stop = new StopSignal();
         var runs = new List<StreamsRun>();
         try

@@ -60,6 +60,11 @@ public sealed class ServiceChild : IAsyncDisposable
         CancellationToken cancellationToken)
     {
         var info = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (StreamMtl.Pipeline.Inference.OpenMpPolicy.SetByProcess)
+        {
+            // This process chose it, not the operator: the service decides its own (and an older build its own default).
+            info.Environment.Remove(StreamMtl.Pipeline.Inference.OpenMpPolicy.Variable);
+        }
         info.ArgumentList.Add(serverDll);
         info.ArgumentList.Add("serve");
         foreach (string argument in serveArguments)
