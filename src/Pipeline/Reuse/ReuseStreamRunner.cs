@@ -40,13 +40,14 @@ public sealed class ReuseStreamRunner : IStreamRunner
         var clock = Stopwatch.StartNew();
         int p = _model.Config.Patch;
         var grid = ((int)(input.shape[^2] / p), (int)(input.shape[^1] / p));
-        string? reason = State.KeyframeReason(frameIndex, grid, Settings.KeyframeInterval, Settings.MaxIndexStep);
+        string? reason = State.KeyframeReason(frameIndex, grid, Settings.KeyframeInterval, Settings.MaxIndexStep, Settings.RollingRefresh);
         if (reason is "size")
         {
             State.Reset();
         }
         var counter = new FlopCounter();
-        var pass = new GatedPass(Settings, counter, frameIndex, (long)grid.Item1 * grid.Item2, reason);
+        int? stripe = Settings.RollingRefresh && Settings.KeyframeInterval > 1 ? (int)((State.GatedFrames + 1) % Settings.KeyframeInterval) : null;
+        var pass = new GatedPass(Settings, counter, frameIndex, (long)grid.Item1 * grid.Item2, reason, stripe);
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var heads = _model.ForwardGated(input, tasks, State, pass);

@@ -89,6 +89,7 @@ public static partial class BenchCommand
             AttentionRefresh = Or(args.GetValue(Options.Refresh), d.AttentionRefresh),
             IncrementalAttention = args.GetValue(Options.Incremental),
         };
+        bool rolling = args.GetValue(Options.Rolling);
         int threads = args.GetValue(Options.Threads) ?? Environment.ProcessorCount;
         bool bf16 = args.GetValue(Options.BFloat16);
         bool sweep = args.GetValue(Options.Sweep);
@@ -103,6 +104,10 @@ public static partial class BenchCommand
             ? (from t in thresholds from b in budgets from r in refreshes
                select single with { Threshold = (float)t, Budget = (float)b, AttentionRefresh = (float)r }).ToList()
             : [single];
+        if (rolling)
+        {
+            settings = [.. settings.SelectMany(s => new[] { s, s with { RollingRefresh = true } })];
+        }
         TorchSharp.torch.set_num_threads(threads);
         var model = modelArg == "random" ? new MultiTaskVit(new ModelConfig()) : ModelFile.Load(ModelArgument.Resolve(modelArg)).Model;
         using var _m = model;

@@ -12,8 +12,12 @@ internal sealed class GatedPass
     private readonly List<LayerTokens> _tokens = [];
     private bool _sceneCutChecked;
 
-    public GatedPass(ReuseSettings settings, FlopCounter flops, long frameIndex, long tokens, string? keyframeReason)
+    private Tensor? _stripe;
+
+    /// <param name="stripe">The rolling refresh's slot (0..K-1): tokens t with t mod K == slot are recomputed at every gate; null = no stripe.</param>
+    public GatedPass(ReuseSettings settings, FlopCounter flops, long frameIndex, long tokens, string? keyframeReason, int? stripe = null)
     {
+        Stripe = stripe;
         Settings = settings;
         Flops = flops;
         FrameIndex = frameIndex;
@@ -23,6 +27,8 @@ internal sealed class GatedPass
     }
 
     public ReuseSettings Settings { get; }
+
+    public int? Stripe { get; }
 
     public FlopCounter Flops { get; }
 
@@ -56,6 +62,10 @@ internal sealed class GatedPass
                 KeyframeReason = "scene-cut";
                 selection = GateSelection.Everything(TokenCount);
             }
+            else if (Stripe is int slot)
+            {
+                selection = WithStripe(selection, slot);
+            }
         }
         _sceneCutChecked = true;
         Record(task, layer, selection.Count);
@@ -68,6 +78,25 @@ internal sealed class GatedPass
         var chosen = Keyframe || !gate.IsWarm(TokenCount) ? GateSelection.Everything(TokenCount) : selection;
         Record(task, layer, chosen.Count);
         return chosen;
+    }
+
+    /// <summary>The selection plus the stripe's tokens (sorted, once each); the stripe tensor is made once per frame.</summary>
+    private GateSelection WithStripe(GateSelection selection, int slot)
+    {
+        if (selection.All)
+        {
+            return selection;
+        }
+        int interval = Settings.KeyframeInterval;
+        // From a C# array, not arange: no temporary Scalar on a model path (docs/service.md).
+        _stripe ??= tensor(Enumerable.Range(0, (int)((TokenCount - slot + interval - 1) / interval)).Select(i => slot + (long)i * interval).ToArray());
+        if (selection.Count == 0)
+        {
+            return new GateSelection(_stripe, _stripe.shape[0], selection.OverThreshold);
+        }
+        using var both = cat([selection.Rows!, _stripe], 0);
+        var (rows, _, _) = both.unique(sorted: true);
+        return new GateSelection(rows, rows.shape[0], selection.OverThreshold);
     }
 
     public void Record(VisionTask task, string layer, long recomputed) =>

@@ -48,6 +48,14 @@ public sealed record ReuseSettings
     /// </summary>
     public bool IncrementalAttention { get; init; }
 
+    /// <summary>
+    /// Spread the interval refresh over the interval instead of a full keyframe every <see cref="KeyframeInterval"/>
+    /// frames: each gated frame also recomputes the stripe of tokens whose index is the frame's slot modulo K at every
+    /// gate, so every token is recomputed at least once per K frames and no frame costs a dense pass (smooth latency:
+    /// the same FLOPs as the keyframes, spent evenly). Start, gaps, size changes and scene cuts stay full keyframes.
+    /// </summary>
+    public bool RollingRefresh { get; init; }
+
     /// <summary>Sub-task activation-sharing threshold (across tasks; 0 = exact). Dense runner only: the reuse runner computes sub-tasks without it.</summary>
     public float ShareThreshold { get; init; }
 

@@ -28,6 +28,9 @@ public sealed class ReuseState : IDisposable
     /// <summary>Index of the last keyframe (full recompute).</summary>
     public long? LastKeyframe { get; private set; }
 
+    /// <summary>Gated frames since the last keyframe (plus the stream's phase): picks the rolling refresh's stripe.</summary>
+    public long GatedFrames { get; private set; }
+
     /// <summary>Token grid (rows, cols) the buffers are for.</summary>
     public (int Rows, int Cols)? Grid { get; private set; }
 
@@ -41,12 +44,13 @@ public sealed class ReuseState : IDisposable
     internal BranchReuseState Branch(VisionTask task) => _branches[task];
 
     /// <summary>Why the frame must be a keyframe before looking at its content; null when it may be gated.</summary>
-    public string? KeyframeReason(long frameIndex, (int Rows, int Cols) grid, int keyframeInterval, int maxIndexStep = 1)
+    /// <param name="rolling">The interval is refreshed a stripe at a time (<see cref="ReuseSettings.RollingRefresh"/>): no interval keyframes.</param>
+    public string? KeyframeReason(long frameIndex, (int Rows, int Cols) grid, int keyframeInterval, int maxIndexStep = 1, bool rolling = false)
     {
         if (LastFrame is not { } last) return "start";
         if (Grid != grid) return "size";
         if (frameIndex <= last || frameIndex - last > maxIndexStep) return "gap";
-        if (keyframeInterval > 0 && frameIndex - LastKeyframe >= keyframeInterval) return "interval";
+        if (!rolling && keyframeInterval > 0 && frameIndex - LastKeyframe >= keyframeInterval) return "interval";
         return null;
     }
 
@@ -54,6 +58,7 @@ public sealed class ReuseState : IDisposable
     /// stream's first keyframe, it staggers the keyframes of streams that started together (<see cref="KeyframePhase"/>).</param>
     internal void Advance(long frameIndex, (int Rows, int Cols) grid, bool keyframe, int phase = 0)
     {
+        GatedFrames = keyframe ? phase : GatedFrames + 1;
         LastFrame = frameIndex;
         Grid = grid;
         if (keyframe)
@@ -92,6 +97,7 @@ public sealed class ReuseState : IDisposable
         }
         LastFrame = null;
         LastKeyframe = null;
+        GatedFrames = 0;
         Grid = null;
     }
 
