@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace StreamMtl.Ingest.Synthetic;
 
 /// <summary>
@@ -56,6 +58,7 @@ internal sealed record Room(float MinX, float MaxX, float Height, float MinZ, fl
     /// Texture coordinates on a surface: the coordinate along the normal is replaced by a constant, because
     /// its float error at the plane would make checker cells flicker.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vec3 SurfacePoint(int surface, Vec3 p) => surface switch
     {
         0 or 1 => new Vec3(p.X, 0.37f, p.Z),
