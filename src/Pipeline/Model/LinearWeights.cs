@@ -32,4 +32,7 @@ public sealed class LinearWeights : nn.Module
     public Tensor Weight => _weight;
 
     public Tensor Apply(Tensor x) => Autocast.Linear(x, _weight, _bias);
+
+    /// <summary>This layer's bias with another weight of the same shape (a sub-task's folded W + B*A).</summary>
+    public Tensor Apply(Tensor x, Tensor weight) => Autocast.Linear(x, weight, _bias);
 }

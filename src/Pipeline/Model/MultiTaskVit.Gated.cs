@@ -74,25 +74,12 @@ public sealed partial class MultiTaskVit
         long n = x.shape[0];
         var norm1 = sub?.Norm1 ?? block.Norm1;
         var norm2 = sub?.Norm2 ?? block.Norm2;
+        bool fold = CanFuse;
 
-        Tensor Linear(BlockLinear which, Tensor input)
-        {
-            var output = block[which].Apply(input);
-            return sub == null ? output : output.PlusInPlace(sub[which].Apply(input));
-        }
+        Tensor Linear(BlockLinear which, Tensor input) => BlockLinearOutput(block, sub, which, input, fold);
 
         // Counted from the selection, not inside the stage: a stage that runs on no rows still owes its dense-equivalent.
-        void Count(BlockLinear which, long rows)
-        {
-            var w = block[which];
-            counter.Linear(task, rows, n, w.InFeatures, w.OutFeatures);
-            if (sub != null)
-            {
-                var delta = sub[which];
-                counter.Linear(task, rows, n, delta.InFeatures, delta.Rank);
-                counter.Linear(task, rows, n, delta.Rank, delta.OutFeatures);
-            }
-        }
+        void Count(BlockLinear which, long rows) => CountBlockLinear(counter, task, block, sub, which, rows, n, fold);
 
         string prefix = $"blocks.{index}.";
         var qkvRows = pass.Select(s.Qkv, x, full, task, prefix + "qkv");

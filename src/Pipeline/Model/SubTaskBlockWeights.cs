@@ -1,11 +1,13 @@
 using TorchSharp;
+using static TorchSharp.torch;
 
 namespace StreamMtl.Pipeline.Model;
 
 /// <summary>A sub-task's own parameters for one block: LayerNorm copies and low-rank deltas on the four linears.</summary>
-public sealed class SubTaskBlockWeights : torch.nn.Module
+public sealed class SubTaskBlockWeights : nn.Module
 {
     private readonly LowRankDelta[] _deltas;
+    private readonly Tensor?[] _merged = new Tensor?[4];
 
     public SubTaskBlockWeights(string name, ModelConfig config) : base(name)
     {
@@ -32,10 +34,53 @@ public sealed class SubTaskBlockWeights : torch.nn.Module
 
     public LowRankDelta this[BlockLinear which] => _deltas[(int)which];
 
+    /// <summary>
+    /// The folded weight W_base + B*A of one linear, for inference: one product per linear instead of the base
+    /// product, two low-rank products and an add. Computed on first use and kept until <see cref="ClearMerged"/>
+    /// (<see cref="MultiTaskVit.ClearCaches"/>, <c>train()</c>, <c>eval()</c>) or disposal; only for passes that
+    /// cannot change the weights (no gradients, eval mode), like the position-embedding cache.
+    /// </summary>
+    internal Tensor Merged(BlockLinear which, LinearWeights baseWeights)
+    {
+        ref var slot = ref _merged[(int)which];
+        if (slot is null)
+        {
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            slot = baseWeights.Weight.Plus(this[which].Dense()).contiguous().DetachFromDisposeScope();
+        }
+        return slot;
+    }
+
+    /// <summary>Drops the folded weights (after the weights changed in place).</summary>
+    public void ClearMerged()
+    {
+        for (int i = 0; i < _merged.Length; i++)
+        {
+            _merged[i]?.Dispose();
+            _merged[i] = null;
+        }
+    }
+
+    public override void train(bool on = true)
+    {
+        ClearMerged();
+        base.train(on);
+    }
+
     /// <summary>Starts the sub-task's norms from the base block's, so a fresh sub-task equals the base.</summary>
     public void InitialiseFrom(BlockWeights block)
     {
         Norm1.CopyFrom(block.Norm1);
         Norm2.CopyFrom(block.Norm2);
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            ClearMerged();
+        }
+        base.Dispose(disposing);
     }
 }
