@@ -31,7 +31,7 @@ public static partial class BenchCommand
         public static readonly Option<double?> SceneCut = OptionalDouble("--scene-cut", $"reuse: scene-cut limit [default: {Defaults.SceneCutLimit}]", 0, 1);
         public static readonly Option<double?> Refresh = OptionalDouble("--refresh", $"reuse: attention refresh [default: {Defaults.AttentionRefresh}]", 0, 1);
         public static readonly Option<bool> Incremental = Flag("--incremental", "reuse: incremental attention", fallback: Defaults.IncrementalAttention);
-        public static readonly Option<int?> Threads = OptionalInt("--threads", "reuse: intra-op threads [default: all cores]", 1, 256);
+        public static readonly Option<int?> Threads = OptionalInt("--threads", "model, reuse: intra-op threads [default: all cores]", 1, 256);
         public static readonly Option<bool> BFloat16 = Flag("--bf16", "reuse: each setting also with bfloat16 matrix products " +
             "(Model:Precision=bfloat16), against the same float32 dense");
         public static readonly Option<bool> Sweep = Flag("--sweep", "reuse: cross product of --thresholds x --budgets x --refreshes");
@@ -45,7 +45,7 @@ public static partial class BenchCommand
             SceneCut, Refresh, Incremental, Threads, BFloat16, Sweep, Thresholds, Budgets, Refreshes, Plot, Json];
 
         public static readonly Option[] Render = [Size, Frames, Truth, Mode, Json];
-        public static readonly Option[] ModelSpeed = [Model, Size, Rounds, Batch, Threshold, Json];
+        public static readonly Option[] ModelSpeed = [Model, Size, Rounds, Batch, Threshold, Threads, Json];
         public static readonly Option[] Reuse = [Source, Model, Size, Frames, Threshold, Budget, Keyframe, SceneCut, Refresh, Incremental,
             Threads, BFloat16, Sweep, Thresholds, Budgets, Refreshes, Plot, Json];
 
