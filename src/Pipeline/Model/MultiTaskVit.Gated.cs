@@ -69,6 +69,13 @@ public sealed partial class MultiTaskVit
 
     private Tensor GatedBlock(Tensor x, int index, SubTaskBlockWeights? sub, BlockReuseState s, VisionTask task, GatedPass pass, bool full)
     {
+        // Temporaries freed per block, as in the dense pass (a keyframe computes every row of every task).
+        using var scope = NewDisposeScope();
+        return GatedBlockOps(x, index, sub, s, task, pass, full).MoveToOuterDisposeScope();
+    }
+
+    private Tensor GatedBlockOps(Tensor x, int index, SubTaskBlockWeights? sub, BlockReuseState s, VisionTask task, GatedPass pass, bool full)
+    {
         var block = _blocks[index];
         var counter = pass.Flops;
         long n = x.shape[0];
