@@ -103,7 +103,9 @@ public sealed partial class MultiTaskVit
         var projRows = refreshed
             ? pass.Select(s.Proj, attention, full, task, prefix + "proj")
             : pass.Reuse(s.Proj, qkvRows, task, prefix + "proj");
-        var x1 = x.Plus(s.Proj.Apply(attention, projRows, r => Linear(BlockLinear.Proj, r)));
+        // Scored only when attention may be refreshed for unchanged queries; otherwise its reference is dead weight.
+        bool scoresProj = pass.Settings.AttentionRefresh < 1 || incremental;
+        var x1 = x.Plus(s.Proj.Apply(attention, projRows, r => Linear(BlockLinear.Proj, r), keepReference: scoresProj));
         Count(BlockLinear.Proj, projRows.Count);
         var mlpRows = pass.Select(s.Mlp, x1, full, task, prefix + "mlp");
         var mlp = s.Mlp.Apply(x1, mlpRows, r => Linear(BlockLinear.Fc2, F.gelu(Linear(BlockLinear.Fc1, norm2.Apply(r)))));
