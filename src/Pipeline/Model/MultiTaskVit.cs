@@ -83,6 +83,10 @@ public sealed partial class MultiTaskVit : nn.Module
         {
             block.ClearMerged();
         }
+        foreach (var linear in modules().OfType<LinearWeights>())
+        {
+            linear.ClearCopies();
+        }
     }
 
     /// <summary>
@@ -99,7 +103,9 @@ public sealed partial class MultiTaskVit : nn.Module
         {
             return w.Apply(input);
         }
-        return fold ? w.Apply(input, sub.Merged(which, w)) : w.Apply(input).PlusInPlace(sub[which].Apply(input));
+        return fold
+            ? w.Apply(input, sub.Merged(which, w), () => sub.MergedBFloat16(which, w))
+            : w.Apply(input).PlusInPlace(sub[which].Apply(input));
     }
 
     /// <summary>Counts <paramref name="rows"/> of <paramref name="denseRows"/> tokens through one linear as <see cref="BlockLinearOutput"/> runs it.</summary>

@@ -7,7 +7,8 @@ namespace StreamMtl.Pipeline.Model;
 public sealed class SubTaskBlockWeights : nn.Module
 {
     private readonly LowRankDelta[] _deltas;
-    private readonly Tensor?[] _merged = new Tensor?[4];
+    private readonly DerivedTensor[] _merged = [new(), new(), new(), new()];
+    private readonly DerivedTensor[] _mergedBFloat16 = [new(), new(), new(), new()];
 
     public SubTaskBlockWeights(string name, ModelConfig config) : base(name)
     {
@@ -40,25 +41,19 @@ public sealed class SubTaskBlockWeights : nn.Module
     /// (<see cref="MultiTaskVit.ClearCaches"/>, <c>train()</c>, <c>eval()</c>) or disposal; only for passes that
     /// cannot change the weights (no gradients, eval mode), like the position-embedding cache.
     /// </summary>
-    internal Tensor Merged(BlockLinear which, LinearWeights baseWeights)
-    {
-        ref var slot = ref _merged[(int)which];
-        if (slot is null)
-        {
-            using var scope = NewDisposeScope();
-            using var noGrad = no_grad();
-            slot = baseWeights.Weight.Plus(this[which].Dense()).contiguous().DetachFromDisposeScope();
-        }
-        return slot;
-    }
+    internal Tensor Merged(BlockLinear which, LinearWeights baseWeights) =>
+        _merged[(int)which].Get(() => baseWeights.Weight.Plus(this[which].Dense()));
+
+    /// <summary><see cref="Merged"/> in bfloat16, for inference inside <see cref="Autocast.BFloat16"/>.</summary>
+    internal Tensor MergedBFloat16(BlockLinear which, LinearWeights baseWeights) =>
+        _mergedBFloat16[(int)which].Get(() => Merged(which, baseWeights).to(ScalarType.BFloat16));
 
     /// <summary>Drops the folded weights (after the weights changed in place).</summary>
     public void ClearMerged()
     {
-        for (int i = 0; i < _merged.Length; i++)
+        foreach (var derived in _merged.Concat(_mergedBFloat16))
         {
-            _merged[i]?.Dispose();
-            _merged[i] = null;
+            derived.Clear();
         }
     }
 

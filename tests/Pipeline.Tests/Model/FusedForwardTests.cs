@@ -59,6 +59,45 @@ public sealed class FusedForwardTests
         Assert.True(a.grad!.abs().sum().item<float>() > 0);
     }
 
+    [Fact]
+    public void BFloat16CopiesOfTheWeightsMultiplyAsCastsPerCallDo()
+    {
+        using var scope = NewDisposeScope();
+        using var model = TinyModels.WithRandomDeltas(TinyModels.Config());
+        var images = randn(1, 3, 48, 64, generator: new Generator(6));
+        var options = new ForwardOptions(TaskSet.All, KeepBlockOutputs: true);
+        void Compare()
+        {
+            // With gradients on nothing is cached: weights are cast on every call and sub-tasks run unfolded.
+            using var perCall = WithBFloat16(() => model.Forward(images, options));
+            using var cached = WithBFloat16(() => { using var noGrad = no_grad(); return model.Forward(images, options); });
+            float diff = (perCall.Raw(VisionTask.Segmentation) - cached.Raw(VisionTask.Segmentation)).abs().max().item<float>();
+            Assert.True(diff < 1e-4f, $"segmentation: max |cached - per call| = {diff}");
+            foreach (var task in new[] { VisionTask.Depth, VisionTask.Normals })
+            {
+                // Folded sub-task weights round W + B*A once instead of W, B and A apart: close, not equal.
+                var a = perCall.BlockOutputs(task)[^1];
+                var b = cached.BlockOutputs(task)[^1];
+                double relative = (a - b).norm().item<float>() / a.norm().item<float>();
+                Assert.True(relative < 0.02, $"{task}: the last block's output differs by {relative:P2} of its norm");
+            }
+        }
+        Compare();
+        using (no_grad())
+        {
+            var w = model.named_parameters().First(p => p.name == "blocks.0.attn.qkv.weight").parameter;
+            w.mul_(Scalars.Of(2));
+        }
+        model.ClearCaches();
+        Compare();
+    }
+
+    private static ForwardResult WithBFloat16(Func<ForwardResult> forward)
+    {
+        using var bf16 = Autocast.BFloat16();
+        return forward();
+    }
+
     private static void AssertClose(ForwardResult expected, ForwardResult actual)
     {
         foreach (var task in VisionTasks.All)
