@@ -92,6 +92,17 @@ public sealed class FusedForwardTests
         Compare();
     }
 
+    [Fact]
+    public void UnitVectorsEqualFNormalizeIncludingZeroVectors()
+    {
+        using var scope = NewDisposeScope();
+        var x = randn(2, 3, 5, 7, generator: new Generator(8));
+        x[0, .., 1, 2] = zeros(3);
+        var expected = nn.functional.normalize(x, p: 2, dim: 1, eps: 1e-6);
+        float diff = (expected - TokenHead.UnitVectors(x)).abs().max().item<float>();
+        Assert.True(diff < 1e-6f, $"max |UnitVectors - F.normalize| = {diff}");
+    }
+
     private static ForwardResult WithBFloat16(Func<ForwardResult> forward)
     {
         using var bf16 = Autocast.BFloat16();
