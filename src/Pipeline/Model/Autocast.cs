@@ -55,6 +55,13 @@ public static class Autocast
     public static Tensor Linear(Tensor input, Tensor weight, Tensor? bias = null) =>
         Run(input, weight, bias, (x, w, b) => F.linear(x, w!, b));
 
+    /// <summary>A linear whose weight and bias are bfloat16 already (copies their owner keeps): only the input is cast.</summary>
+    public static Tensor LinearOnBFloat16Weights(Tensor input, Tensor weight, Tensor? bias)
+    {
+        using var scope = NewDisposeScope();
+        return F.linear(input.to(ScalarType.BFloat16), weight, bias).to(ScalarType.Float32).MoveToOuterDisposeScope();
+    }
+
     public static Tensor Conv2d(Tensor input, Tensor weight, Tensor? bias, long[] strides)
     {
         long outChannels = weight.shape[0];

@@ -8,6 +8,9 @@ namespace StreamMtl.Pipeline.Model;
 /// the same position embeddings the full frame would); null interpolates the grid to the input instead.
 /// <paramref name="KeepBlockOutputs"/> keeps each task's block outputs (the residual stream) in the result,
 /// for training penalties on activations.
+/// <paramref name="Fused"/> lets a pass that cannot change the weights (no gradients, eval mode) take the inference
+/// fast paths (sub-task linears on folded W_base + B*A weights); false runs the plain computation training runs, the
+/// reference that tests and <c>streammtl bench --kind model</c> compare the fast paths with.
 /// </summary>
 public sealed record ForwardOptions(TaskSet Tasks = TaskSet.All, float ShareThreshold = 0f, int? SplitLayer = null,
-    (int Row, int Col)? GridOffset = null, bool KeepBlockOutputs = false);
+    (int Row, int Col)? GridOffset = null, bool KeepBlockOutputs = false, bool Fused = true);

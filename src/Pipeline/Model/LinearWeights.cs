@@ -10,6 +10,8 @@ public sealed class LinearWeights : nn.Module
 {
     private readonly Parameter _weight;
     private readonly Parameter _bias;
+    private readonly DerivedTensor _weightBFloat16 = new();
+    private readonly DerivedTensor _biasBFloat16 = new();
 
     public LinearWeights(string name, long inFeatures, long outFeatures) : base(name)
     {
@@ -31,5 +33,45 @@ public sealed class LinearWeights : nn.Module
 
     public Tensor Weight => _weight;
 
-    public Tensor Apply(Tensor x) => Autocast.Linear(x, _weight, _bias);
+    public Tensor Apply(Tensor x) => KeepsBFloat16Copies
+        ? Autocast.LinearOnBFloat16Weights(x, _weightBFloat16.Get(() => _weight.to(ScalarType.BFloat16)), BiasBFloat16)
+        : Autocast.Linear(x, _weight, _bias);
+
+    /// <summary>
+    /// This layer's bias with another weight of the same shape (a sub-task's folded W + B*A); <paramref name="weightBFloat16"/>
+    /// gives that weight's bfloat16 copy, used where this layer would use its own.
+    /// </summary>
+    public Tensor Apply(Tensor x, Tensor weight, Func<Tensor> weightBFloat16) => KeepsBFloat16Copies
+        ? Autocast.LinearOnBFloat16Weights(x, weightBFloat16(), BiasBFloat16)
+        : Autocast.Linear(x, weight, _bias);
+
+    /// <summary>
+    /// Inside <see cref="Autocast.BFloat16"/>, passes that cannot change the weights (no gradients, eval mode) multiply
+    /// by bfloat16 copies made once: casting the weight on every call cost as much as a product of a few dozen rows.
+    /// </summary>
+    private bool KeepsBFloat16Copies => Autocast.IsBFloat16 && !training && !is_grad_enabled();
+
+    private Tensor BiasBFloat16 => _biasBFloat16.Get(() => _bias.to(ScalarType.BFloat16));
+
+    /// <summary>Drops the bfloat16 copies (after the weights changed in place).</summary>
+    public void ClearCopies()
+    {
+        _weightBFloat16.Clear();
+        _biasBFloat16.Clear();
+    }
+
+    public override void train(bool on = true)
+    {
+        ClearCopies();
+        base.train(on);
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            ClearCopies();
+        }
+        base.Dispose(disposing);
+    }
 }

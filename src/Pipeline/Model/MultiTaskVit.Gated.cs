@@ -69,30 +69,24 @@ public sealed partial class MultiTaskVit
 
     private Tensor GatedBlock(Tensor x, int index, SubTaskBlockWeights? sub, BlockReuseState s, VisionTask task, GatedPass pass, bool full)
     {
+        // Temporaries freed per block, as in the dense pass (a keyframe computes every row of every task).
+        using var scope = NewDisposeScope();
+        return GatedBlockOps(x, index, sub, s, task, pass, full).MoveToOuterDisposeScope();
+    }
+
+    private Tensor GatedBlockOps(Tensor x, int index, SubTaskBlockWeights? sub, BlockReuseState s, VisionTask task, GatedPass pass, bool full)
+    {
         var block = _blocks[index];
         var counter = pass.Flops;
         long n = x.shape[0];
         var norm1 = sub?.Norm1 ?? block.Norm1;
         var norm2 = sub?.Norm2 ?? block.Norm2;
+        bool fold = CanFuse;
 
-        Tensor Linear(BlockLinear which, Tensor input)
-        {
-            var output = block[which].Apply(input);
-            return sub == null ? output : output.PlusInPlace(sub[which].Apply(input));
-        }
+        Tensor Linear(BlockLinear which, Tensor input) => BlockLinearOutput(block, sub, which, input, fold);
 
         // Counted from the selection, not inside the stage: a stage that runs on no rows still owes its dense-equivalent.
-        void Count(BlockLinear which, long rows)
-        {
-            var w = block[which];
-            counter.Linear(task, rows, n, w.InFeatures, w.OutFeatures);
-            if (sub != null)
-            {
-                var delta = sub[which];
-                counter.Linear(task, rows, n, delta.InFeatures, delta.Rank);
-                counter.Linear(task, rows, n, delta.Rank, delta.OutFeatures);
-            }
-        }
+        void Count(BlockLinear which, long rows) => CountBlockLinear(counter, task, block, sub, which, rows, n, fold);
 
         string prefix = $"blocks.{index}.";
         var qkvRows = pass.Select(s.Qkv, x, full, task, prefix + "qkv");
@@ -109,7 +103,9 @@ public sealed partial class MultiTaskVit
         var projRows = refreshed
             ? pass.Select(s.Proj, attention, full, task, prefix + "proj")
             : pass.Reuse(s.Proj, qkvRows, task, prefix + "proj");
-        var x1 = x.Plus(s.Proj.Apply(attention, projRows, r => Linear(BlockLinear.Proj, r)));
+        // Scored only when attention may be refreshed for unchanged queries; otherwise its reference is dead weight.
+        bool scoresProj = pass.Settings.AttentionRefresh < 1 || incremental;
+        var x1 = x.Plus(s.Proj.Apply(attention, projRows, r => Linear(BlockLinear.Proj, r), keepReference: scoresProj));
         Count(BlockLinear.Proj, projRows.Count);
         var mlpRows = pass.Select(s.Mlp, x1, full, task, prefix + "mlp");
         var mlp = s.Mlp.Apply(x1, mlpRows, r => Linear(BlockLinear.Fc2, F.gelu(Linear(BlockLinear.Fc1, norm2.Apply(r)))));

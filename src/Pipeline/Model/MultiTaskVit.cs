@@ -75,8 +75,52 @@ public sealed partial class MultiTaskVit : nn.Module
 
     public ModelConfig Config { get; }
 
-    /// <summary>Drops derived caches (interpolated position embeddings); call after changing weights in place.</summary>
-    public void ClearCaches() => _embed.ClearCache();
+    /// <summary>Drops derived caches (interpolated position embeddings, folded sub-task weights); call after changing weights in place.</summary>
+    public void ClearCaches()
+    {
+        _embed.ClearCache();
+        foreach (var block in _subBlocks.Values.SelectMany(b => b))
+        {
+            block.ClearMerged();
+        }
+        foreach (var linear in modules().OfType<LinearWeights>())
+        {
+            linear.ClearCopies();
+        }
+    }
+
+    /// <summary>
+    /// Whether sub-task linears run on their folded weights W_base + B*A (<see cref="SubTaskBlockWeights.Merged"/>):
+    /// in passes that cannot change the weights. Training passes keep the factors, which their gradients need.
+    /// </summary>
+    private bool CanFuse => !training && !is_grad_enabled();
+
+    /// <summary>One linear of block <paramref name="block"/>, for the base task (<paramref name="sub"/> null) or a sub-task.</summary>
+    private static Tensor BlockLinearOutput(BlockWeights block, SubTaskBlockWeights? sub, BlockLinear which, Tensor input, bool fold)
+    {
+        var w = block[which];
+        if (sub == null)
+        {
+            return w.Apply(input);
+        }
+        return fold
+            ? w.Apply(input, sub.Merged(which, w), () => sub.MergedBFloat16(which, w))
+            : w.Apply(input).PlusInPlace(sub[which].Apply(input));
+    }
+
+    /// <summary>Counts <paramref name="rows"/> of <paramref name="denseRows"/> tokens through one linear as <see cref="BlockLinearOutput"/> runs it.</summary>
+    private static void CountBlockLinear(FlopCounter counter, VisionTask task, BlockWeights block, SubTaskBlockWeights? sub,
+        BlockLinear which, long rows, long denseRows, bool fold)
+    {
+        var w = block[which];
+        counter.Linear(task, rows, denseRows, w.InFeatures, w.OutFeatures);
+        if (sub != null && !fold)
+        {
+            var delta = sub[which];
+            counter.Linear(task, rows, denseRows, delta.InFeatures, delta.Rank);
+            counter.Linear(task, rows, denseRows, delta.Rank, delta.OutFeatures);
+        }
+    }
 
     /// <summary>Parameters that belong to one task alone (sub-task deltas, norms, head); for bytes-per-task reports.</summary>
     public IEnumerable<(string Name, Parameter Parameter)> TaskParameters(VisionTask task)
@@ -154,7 +198,7 @@ public sealed partial class MultiTaskVit : nn.Module
 
         for (int i = 0; i < split; i++)
         {
-            x = DenseBlock(x, i, null, null, baseTask, counter);
+            x = DenseBlock(x, i, null, null, baseTask, counter, options.Fused);
             Keep(baseTask, x);
         }
         var atSplit = x;
@@ -168,7 +212,7 @@ public sealed partial class MultiTaskVit : nn.Module
             for (int i = split; i < Config.Blocks; i++)
             {
                 traces[i] = share ? new BlockTrace() : null;
-                x = DenseBlock(x, i, null, traces[i], baseTask, counter);
+                x = DenseBlock(x, i, null, traces[i], baseTask, counter, options.Fused);
                 Keep(baseTask, x);
             }
             if (options.Tasks.Contains(baseTask))
@@ -185,7 +229,7 @@ public sealed partial class MultiTaskVit : nn.Module
             {
                 var sub = own[i - Config.DeltaFrom];
                 y = share ? SharedBlock(y, i, sub, traces[i]!, options.ShareThreshold, task, counter, result)
-                          : DenseBlock(y, i, sub, null, task, counter);
+                          : DenseBlock(y, i, sub, null, task, counter, options.Fused);
                 Keep(task, y);
             }
             result.Set(task, RunHead(task, y, x0, images, rows, cols, counter));
@@ -195,32 +239,39 @@ public sealed partial class MultiTaskVit : nn.Module
 
     private Tensor RunHead(VisionTask task, Tensor x, Tensor x0, Tensor images, int rows, int cols, FlopCounter counter)
     {
+        using var scope = NewDisposeScope();
         var head = _heads[task];
         long tokens = x.shape[0] * x.shape[1];
         Tensor[] parts = head.Refines ? [_norms[task].Apply(x), x0, _embed.Patches(images)] : [_norms[task].Apply(x), x0];
         var input = cat(parts, dim: -1);
         var outputs = head.TokenOutputs(input);
         head.CountFlops(counter, task, tokens, tokens);
-        return head.Assemble(outputs, rows, cols);
+        return head.Assemble(outputs, rows, cols).MoveToOuterDisposeScope();
     }
 
-    private Tensor DenseBlock(Tensor x, int index, SubTaskBlockWeights? sub, BlockTrace? trace, VisionTask task, FlopCounter counter)
+    private Tensor DenseBlock(Tensor x, int index, SubTaskBlockWeights? sub, BlockTrace? trace, VisionTask task, FlopCounter counter, bool fused)
+    {
+        if (trace == null)
+        {
+            // A block's temporaries (about 4 MB at 320x240) are freed when it ends rather than with the whole pass: a
+            // three-task pass otherwise holds more than glibc keeps in its heap, and pays page faults for fresh
+            // memory on every frame (measured: ~3600 minor faults per pass at 320x240, a few hundred with per-block scopes).
+            using var scope = NewDisposeScope();
+            return DenseBlockOps(x, index, sub, null, task, counter, fused).MoveToOuterDisposeScope();
+        }
+        return DenseBlockOps(x, index, sub, trace, task, counter, fused);
+    }
+
+    private Tensor DenseBlockOps(Tensor x, int index, SubTaskBlockWeights? sub, BlockTrace? trace, VisionTask task, FlopCounter counter, bool fused)
     {
         var block = _blocks[index];
         long tokens = x.shape[0] * x.shape[1];
+        bool fold = fused && CanFuse;
 
         Tensor Linear(BlockLinear which, Tensor input)
         {
-            var w = block[which];
-            var output = w.Apply(input);
-            counter.Linear(task, tokens, tokens, w.InFeatures, w.OutFeatures);
-            if (sub != null)
-            {
-                var delta = sub[which];
-                output = output.Plus(delta.Apply(input));
-                counter.Linear(task, tokens, tokens, delta.InFeatures, delta.Rank);
-                counter.Linear(task, tokens, tokens, delta.Rank, delta.OutFeatures);
-            }
+            var output = BlockLinearOutput(block, sub, which, input, fold);
+            CountBlockLinear(counter, task, block, sub, which, tokens, tokens, fold);
             trace?.Record(which, input, output);
             return output;
         }

@@ -1,11 +1,14 @@
 using TorchSharp;
+using static TorchSharp.torch;
 
 namespace StreamMtl.Pipeline.Model;
 
 /// <summary>A sub-task's own parameters for one block: LayerNorm copies and low-rank deltas on the four linears.</summary>
-public sealed class SubTaskBlockWeights : torch.nn.Module
+public sealed class SubTaskBlockWeights : nn.Module
 {
     private readonly LowRankDelta[] _deltas;
+    private readonly DerivedTensor[] _merged = [new(), new(), new(), new()];
+    private readonly DerivedTensor[] _mergedBFloat16 = [new(), new(), new(), new()];
 
     public SubTaskBlockWeights(string name, ModelConfig config) : base(name)
     {
@@ -32,10 +35,47 @@ public sealed class SubTaskBlockWeights : torch.nn.Module
 
     public LowRankDelta this[BlockLinear which] => _deltas[(int)which];
 
+    /// <summary>
+    /// The folded weight W_base + B*A of one linear, for inference: one product per linear instead of the base
+    /// product, two low-rank products and an add. Computed on first use and kept until <see cref="ClearMerged"/>
+    /// (<see cref="MultiTaskVit.ClearCaches"/>, <c>train()</c>, <c>eval()</c>) or disposal; only for passes that
+    /// cannot change the weights (no gradients, eval mode), like the position-embedding cache.
+    /// </summary>
+    internal Tensor Merged(BlockLinear which, LinearWeights baseWeights) =>
+        _merged[(int)which].Get(() => baseWeights.Weight.Plus(this[which].Dense()));
+
+    /// <summary><see cref="Merged"/> in bfloat16, for inference inside <see cref="Autocast.BFloat16"/>.</summary>
+    internal Tensor MergedBFloat16(BlockLinear which, LinearWeights baseWeights) =>
+        _mergedBFloat16[(int)which].Get(() => Merged(which, baseWeights).to(ScalarType.BFloat16));
+
+    /// <summary>Drops the folded weights (after the weights changed in place).</summary>
+    public void ClearMerged()
+    {
+        foreach (var derived in _merged.Concat(_mergedBFloat16))
+        {
+            derived.Clear();
+        }
+    }
+
+    public override void train(bool on = true)
+    {
+        ClearMerged();
+        base.train(on);
+    }
+
     /// <summary>Starts the sub-task's norms from the base block's, so a fresh sub-task equals the base.</summary>
     public void InitialiseFrom(BlockWeights block)
     {
         Norm1.CopyFrom(block.Norm1);
         Norm2.CopyFrom(block.Norm2);
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            ClearMerged();
+        }
+        base.Dispose(disposing);
     }
 }

@@ -106,7 +106,14 @@ public sealed class TokenHead : nn.Module
     {
         VisionTask.Segmentation => raw,
         VisionTask.Depth => raw.clamp(Scalars.Of(-6), Scalars.Of(6)).exp(),
-        VisionTask.Normals => F.normalize(raw, p: 2, dim: 1, eps: 1e-6),
+        VisionTask.Normals => UnitVectors(raw),
         _ => throw new ArgumentOutOfRangeException(nameof(task)),
     };
+
+    /// <summary>
+    /// What F.normalize(x, p: 2, dim: 1, eps: 1e-6) gives, from elementwise ops: libtorch's norm over a dimension that is
+    /// not the innermost took 6.3 ms on a [1, 3, 240, 320] map (2 threads), this 0.1 ms.
+    /// </summary>
+    public static Tensor UnitVectors(Tensor x) =>
+        x.div(x.square().sum(1, keepdim: true).sqrt().clamp_min(Scalars.Of(1e-6)));
 }

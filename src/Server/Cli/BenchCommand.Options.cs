@@ -34,7 +34,7 @@ public static partial class BenchCommand
         public static readonly Option<bool> Incremental = Flag("--incremental", "reuse: incremental attention", fallback: Defaults.IncrementalAttention);
         public static readonly Option<bool> Rolling = Flag("--rolling", "reuse: each setting also with rolling refresh (a " +
             "stripe of 1/K of the tokens per frame instead of a keyframe every K frames)");
-        public static readonly Option<int?> Threads = OptionalInt("--threads", "reuse, streams: intra-op threads [default: all cores]", 1, 256);
+        public static readonly Option<int?> Threads = OptionalInt("--threads", "model, reuse, streams: intra-op threads [default: all cores]", 1, 256);
         public static readonly Option<bool> BFloat16 = Flag("--bf16", "streams: bfloat16 matrix products; reuse: each setting also with bfloat16 matrix products " +
             "(Model:Precision=bfloat16), against the same float32 dense");
         public static readonly Option<bool> Sweep = Flag("--sweep", "reuse: cross product of --thresholds x --budgets x --refreshes");
@@ -68,7 +68,7 @@ public static partial class BenchCommand
             Dense, Neighbour, SourceFps, Set, ServerDll];
 
         public static readonly Option[] Render = [Size, Frames, Truth, Mode, Json];
-        public static readonly Option[] ModelSpeed = [Model, Size, Rounds, Batch, Threshold, Json];
+        public static readonly Option[] ModelSpeed = [Model, Size, Rounds, Batch, Threshold, Threads, Json];
         public static readonly Option[] Reuse = [Source, Model, Size, Frames, Threshold, Budget, Keyframe, SceneCut, Refresh, Incremental, Rolling,
             Threads, BFloat16, Sweep, Thresholds, Budgets, Refreshes, Plot, Json];
         public static readonly Option[] StreamsRun = [Source, Model, Size, Threads, BFloat16, Json, Streams, FindMax, Seconds, Warmup, Dense,

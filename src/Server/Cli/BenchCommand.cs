@@ -46,26 +46,31 @@ public static partial class BenchCommand
         int rounds = args.GetValue(Options.Rounds);
         int batch = args.GetValue(Options.Batch);
         float threshold = (float)(args.GetValue(Options.Threshold) ?? 0.3);
+        int threads = args.GetValue(Options.Threads) ?? Environment.ProcessorCount;
         string? json = args.GetValue(Options.Json);
         Options.EnsureOnly(args, "model", Options.ModelSpeed);
-        TorchSharp.torch.set_num_threads(Environment.ProcessorCount);
+        TorchSharp.torch.set_num_threads(threads);
         var (model, _) = ModelFile.Load(path);
         using var _m = model;
         var base1 = model.Config.BaseTask.ToSet();
-        var rows = ModelBenchmark.Run(model, w, h, batch, rounds,
+        var result = ModelBenchmark.Run(model, w, h, batch, rounds,
         [
             ("base task only", new ForwardOptions(base1), false),
             ("all tasks, sharing off (threshold 0)", new ForwardOptions(TaskSet.All), false),
+            ("all tasks, sharing off, unfused", new ForwardOptions(TaskSet.All, Fused: false), false),
             ($"all tasks, sharing threshold {threshold}", new ForwardOptions(TaskSet.All, threshold), false),
             ("base task only, bfloat16 products", new ForwardOptions(base1), true),
             ("all tasks, sharing off, bfloat16 products", new ForwardOptions(TaskSet.All), true),
         ]);
-        Console.WriteLine($"model {path}, {w}x{h}, batch {batch}, {rounds} interleaved rounds, {Environment.ProcessorCount} threads");
+        var rows = result.Rows;
+        Console.WriteLine($"model {path}, {w}x{h}, batch {batch}, {rounds} interleaved rounds, {threads} threads");
+        Console.WriteLine($"  {ModelBenchmark.GemmSize}^3 float32 matmul (GEMM), same threads, interleaved: {result.GemmGflopsPerSecond:F1} GFLOP/s");
         foreach (var row in rows)
         {
-            Console.WriteLine($"  {row.Name,-40} median {row.MedianMs,8:F1} ms/frame  p90 {row.P90Ms,8:F1}  {row.Gflops,7:F3} GFLOP/frame  {row.MedianMs / rows[0].MedianMs,5:F2}x base");
+            Console.WriteLine($"  {row.Name,-41} median {row.MedianMs,7:F1} ms/frame  p90 {row.P90Ms,7:F1}  {row.Gflops,6:F3} GFLOP/frame  " +
+                $"{row.MedianMs / rows[0].MedianMs,5:F2}x base  {row.GflopsPerSecond,6:F1} GFLOP/s = {row.GemmShare,4:P0} of GEMM");
         }
-        WriteJson(json, rows);
+        WriteJson(json, result);
         return 0;
     }
 

@@ -60,9 +60,13 @@ public sealed class FlopCounterTests
         long attention = 2 * 2 * 2 * n * n * (d / 2);
         long head = 2 * n * (2 * d * hidden + hidden * p * p * 1);
 
+        // Inference folds B*A into the base weight: the low-rank products no longer run. The unfused pass runs them.
         var dense = new FlopCounter();
         using (model.Forward(randn(1, 3, 32, 48), new ForwardOptions(TaskSet.Depth), dense)) { }
-        Assert.Equal(linears + lowRank + attention + head, dense.Executed(VisionTask.Depth));
+        Assert.Equal(linears + attention + head, dense.Executed(VisionTask.Depth));
+        var unfused = new FlopCounter();
+        using (model.Forward(randn(1, 3, 32, 48), new ForwardOptions(TaskSet.Depth, Fused: false), unfused)) { }
+        Assert.Equal(linears + lowRank + attention + head, unfused.Executed(VisionTask.Depth));
 
         var shared = new FlopCounter();
         using (model.Forward(randn(1, 3, 32, 48), new ForwardOptions(TaskSet.All, ShareThreshold: 1e9f), shared)) { }

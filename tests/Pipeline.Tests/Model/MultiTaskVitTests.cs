@@ -145,8 +145,10 @@ public sealed class MultiTaskVitTests
         Assert.Equal(atOne.TaskBytes(VisionTask.Segmentation), atThree.TaskBytes(VisionTask.Segmentation));
     }
 
-    [Fact]
-    public void NoTensorLeaksAcross100ForwardPasses()
+    [Theory]
+    [InlineData(0.1f)]
+    [InlineData(0f)] // the fused path
+    public void NoTensorLeaksAcross100ForwardPasses(float shareThreshold)
     {
         using var model = TinyModels.WithRandomDeltas(TinyModels.Config());
         using var images = randn(1, 3, 48, 64);
@@ -154,7 +156,7 @@ public sealed class MultiTaskVitTests
         {
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
-            using var result = model.Forward(images, new ForwardOptions(TaskSet.All, ShareThreshold: 0.1f));
+            using var result = model.Forward(images, new ForwardOptions(TaskSet.All, ShareThreshold: shareThreshold));
             result.Final(VisionTask.Normals).sum().item<float>();
         }
         Pass();

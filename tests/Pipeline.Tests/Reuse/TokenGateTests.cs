@@ -56,4 +56,18 @@ public sealed class TokenGateTests
         Assert.Equal(0, gate.Select(x, 6).Count);
         Assert.True(gate.Select(x + 1, 6).All);
     }
+
+    [Fact]
+    public void AGateWithoutReferenceUpdatesItsOutputOnAnotherGatesRowsAndCannotScore()
+    {
+        using var scope = NewDisposeScope();
+        using var gate = new TokenGate(0.1f);
+        gate.Apply(ones(4, 3), GateSelection.Everything(4), x => x * 2, keepReference: false);
+        Assert.True(gate.HasOutput(4));
+        Assert.False(gate.IsWarm(4));
+        var input = ones(4, 3) * 5;
+        var output = gate.Apply(input, new GateSelection(tensor(new long[] { 1, 3 }), 2, 2), x => x * 2, keepReference: false);
+        Assert.Equal([2f, 10f, 2f, 10f], output.select(1, 0).data<float>().ToArray());
+        Assert.False(gate.IsWarm(4));
+    }
 }

@@ -75,7 +75,7 @@ internal sealed class GatedPass
     /// <summary>Applies another gate's selection to <paramref name="gate"/> (its inputs moved only on those rows); falls back to all rows when the gate is cold.</summary>
     public GateSelection Reuse(TokenGate gate, GateSelection selection, VisionTask task, string layer)
     {
-        var chosen = Keyframe || !gate.IsWarm(TokenCount) ? GateSelection.Everything(TokenCount) : selection;
+        var chosen = Keyframe || !gate.HasOutput(TokenCount) ? GateSelection.Everything(TokenCount) : selection;
         Record(task, layer, chosen.Count);
         return chosen;
     }

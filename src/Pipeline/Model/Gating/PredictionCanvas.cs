@@ -1,5 +1,4 @@
 using static TorchSharp.torch;
-using F = TorchSharp.torch.nn.functional;
 
 namespace StreamMtl.Pipeline.Model;
 
@@ -65,7 +64,7 @@ internal sealed class PredictionCanvas
                 Scatter(Map<float>(task, 1), perToken.clamp(Scalars.Of(-6), Scalars.Of(6)).exp().contiguous().data<float>().ToArray(), tokens, cols, 1);
                 break;
             case VisionTask.Normals:
-                var unit = F.normalize(perToken, p: 2, dim: 1, eps: 1e-6).permute(0, 2, 1).contiguous();
+                var unit = TokenHead.UnitVectors(perToken).permute(0, 2, 1).contiguous();
                 Scatter(Map<float>(task, 3), unit.data<float>().ToArray(), tokens, cols, 3);
                 break;
         }

@@ -25,8 +25,11 @@ internal sealed class TokenGate : IDisposable
     /// <summary>The output buffer [N, out] as of the last frame; null while cold.</summary>
     public Tensor? Output => _output;
 
-    /// <summary>True once the gate holds a reference and an output for <paramref name="tokens"/> rows.</summary>
-    public bool IsWarm(long tokens) => _reference is not null && _reference.shape[0] == tokens;
+    /// <summary>True once the gate holds a reference and an output for <paramref name="tokens"/> rows (it can score).</summary>
+    public bool IsWarm(long tokens) => _reference is not null && _reference.shape[0] == tokens && HasOutput(tokens);
+
+    /// <summary>True once the gate holds an output for <paramref name="tokens"/> rows (another gate's selection can update it).</summary>
+    public bool HasOutput(long tokens) => _output is not null && _output.shape[0] == tokens;
 
     /// <summary>
     /// Picks rows with ||input - reference|| > threshold * ||reference||, at most <paramref name="maxRows"/>
@@ -55,24 +58,45 @@ internal sealed class TokenGate : IDisposable
     /// Runs <paramref name="stage"/> on the selected rows, scatters them into the buffer and returns the full
     /// buffer [N, out] (owned by the gate). The stage runs on <paramref name="stageInput"/> when given (rows
     /// aligned with <paramref name="input"/>, which stays what the gate scores and keeps as the reference).
+    /// A gate that only ever takes another gate's selection is never scored: <paramref name="keepReference"/> false
+    /// skips its reference (a copy and a norm per frame) and leaves it cold for scoring.
     /// </summary>
-    public Tensor Apply(Tensor input, GateSelection selection, Func<Tensor, Tensor> stage, Tensor? stageInput = null)
+    public Tensor Apply(Tensor input, GateSelection selection, Func<Tensor, Tensor> stage, Tensor? stageInput = null, bool keepReference = true)
     {
         if (selection.Rows is not { } rows)
         {
             var fresh = stage(stageInput ?? input);
-            StateBuffer.Keep(ref _reference, input);
-            StateBuffer.Keep(ref _limit, input.norm(1).mul_(Scalars.Of(_threshold)));
+            if (keepReference)
+            {
+                StateBuffer.Keep(ref _reference, input);
+                StateBuffer.Keep(ref _limit, input.norm(1).mul_(Scalars.Of(_threshold)));
+            }
+            else
+            {
+                StateBuffer.Release(ref _reference);
+                StateBuffer.Release(ref _limit);
+            }
             StateBuffer.Keep(ref _output, fresh);
             return _output!;
         }
         var output = _output ?? throw new InvalidOperationException("gate is cold; recompute every row first");
         if (selection.Count > 0)
         {
-            var picked = input.index_select(0, rows);
-            output.index_copy_(0, rows, stage(stageInput is null ? picked : stageInput.index_select(0, rows)));
-            _reference!.index_copy_(0, rows, picked);
-            _limit!.index_copy_(0, rows, picked.norm(1).mul_(Scalars.Of(_threshold)));
+            var picked = stageInput is null || _reference is not null ? input.index_select(0, rows) : null;
+            output.index_copy_(0, rows, stage(stageInput is null ? picked! : stageInput.index_select(0, rows)));
+            if (_reference is not null)
+            {
+                if (keepReference)
+                {
+                    _reference.index_copy_(0, rows, picked!);
+                    _limit!.index_copy_(0, rows, picked!.norm(1).mul_(Scalars.Of(_threshold)));
+                }
+                else
+                {
+                    StateBuffer.Release(ref _reference);
+                    StateBuffer.Release(ref _limit);
+                }
+            }
         }
         return output;
     }
