@@ -201,6 +201,20 @@ public sealed class ViewerConnection(WebSocket socket, StreamCommands commands, 
 
     private async Task WriteAsync(CancellationToken cancellationToken)
     {
+        try
+        {
+            await WriteAllAsync(cancellationToken);
+        }
+        catch (PipelineException)
+        {
+            // Too slow to take a message: end the connection (the reader then unsubscribes everything); the page reconnects.
+            socket.Abort();
+            throw;
+        }
+    }
+
+    private async Task WriteAllAsync(CancellationToken cancellationToken)
+    {
         await foreach (var item in _queue.ReadAllAsync(cancellationToken))
         {
             // A page that stops reading (a frozen tab, a dead link) is closed rather than holding its queue for ever.

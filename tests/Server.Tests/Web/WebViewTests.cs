@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Grpc.Core;
 using StreamMtl.Api.V1;
@@ -44,7 +45,7 @@ public sealed class WebViewTests(ITestOutputHelper output)
             {
                 await page.EvaluateAsync($"(() => {{ const t = {Tile(id)}; const o = t.querySelector('.opacity input'); o.value = 100; o.dispatchEvent(new Event('input'));" +
                     "const i = t.querySelector('[data-layer=input]'); i.checked = false; i.dispatchEvent(new Event('change')); return true; })()");
-                await page.WaitForAsync(Painted(id, Painted0(await PaintedCount(page, id)) + 2), Patience);
+                await page.WaitForAsync(Painted(id, await PaintedCount(page, id) + 2), Patience);
                 var pixels = await Pixels(page, id);
                 double share = pixels.Count(colours.Contains) / (double)pixels.Count;
                 output.WriteLine($"{id}: {share:P1} of {pixels.Count} pixels carry a class colour");
@@ -61,11 +62,13 @@ public sealed class WebViewTests(ITestOutputHelper output)
             int width = (await page.EvaluateAsync($"{Tile("cam1")}.querySelector('canvas.frame').width"))!.GetValue<int>();
             await page.EvaluateAsync($"(() => {{ const d = {Tile("cam1")}.querySelector('[data-layer=depth]'); d.checked = true; d.dispatchEvent(new Event('change')); return true; }})()");
             await page.WaitForAsync($"{Tile("cam1")}.querySelector('canvas.frame').width === {2 * width}", Patience);
-            await page.WaitForAsync(Painted("cam1", Painted0(await PaintedCount(page, "cam1")) + 2), Patience);
+            await page.WaitForAsync(Painted("cam1", await PaintedCount(page, "cam1") + 2), Patience);
             var depthPanel = (await Pixels(page, "cam1")).Where((_, i) => i % (2 * width) >= width).ToList();
             Assert.True(depthPanel.Count(p => p != 0) > depthPanel.Count / 2, "the depth panel is mostly black");
             Assert.True(depthPanel.Count(p => !colours.Contains(p)) > depthPanel.Count / 2, "the depth panel shows class colours, not depth");
             await page.ScreenshotAsync(Path.Combine(Artefacts, "layers.png"));
+            await page.EvaluateAsync($"(() => {{ const o = {Tile("cam1")}.querySelector('[data-layer=overlay]'); o.checked = true; o.dispatchEvent(new Event('change')); return true; }})()");
+            await page.WaitForAsync($"{Tile("cam1")}.querySelector('canvas.frame').width === {width}", Patience);
 
             // A bad URI: the server's own message (the same as gRPC AddStream gives) appears next to the field.
             var bad = new AddStreamRequest { Id = "bad", SourceUri = "bogus://nowhere" };
@@ -128,6 +131,72 @@ public sealed class WebViewTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public async Task Web_page_subscribes_only_shown_tasks_and_pauses_hidden_tabs_and_off_screen_tiles()
+    {
+        Assert.True(Chromium.Executable() != null, "chromium is not installed: scripts/install-deps.sh test");
+        await using var server = await ServerUnderTest.StartOnSocketsAsync();
+        await server.Client.AddStreamAsync(new AddStreamRequest { Id = "cam1", SourceUri = Synthetic(1) });
+        using var http = new HttpClient { BaseAddress = new Uri(server.MetricsUrl) };
+        await using var browser = await Chromium.StartAsync();
+        var page = await browser.NewPageAsync();
+        try
+        {
+            await page.NavigateAsync(server.MetricsUrl + "/");
+            await page.WaitForAsync(Painted("cam1", 2), Patience);
+            Assert.Equal(1, await Subscribers(http));
+
+            // Input and segmentation are shown: depth is not computed; showing depth starts it.
+            double depthBefore = await DepthFlops(server);
+            await page.WaitForAsync(Painted("cam1", await PaintedCount(page, "cam1") + 3), Patience);
+            Assert.Equal(depthBefore, await DepthFlops(server));
+            await page.EvaluateAsync($"(() => {{ const d = {Tile("cam1")}.querySelector('[data-layer=depth]'); d.checked = true; d.dispatchEvent(new Event('change')); return true; }})()");
+            await page.WaitForAsync(Painted("cam1", await PaintedCount(page, "cam1") + 3), Patience);
+            Assert.True(await DepthFlops(server) > depthBefore, "showing depth did not compute depth");
+
+            // A hidden tab unsubscribes; visible again, it resubscribes.
+            await page.EvaluateAsync("(() => { Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' }); " +
+                "document.dispatchEvent(new Event('visibilitychange')); return true; })()");
+            await WaitForSubscribers(http, 0);
+            await page.EvaluateAsync("(() => { delete document.visibilityState; document.dispatchEvent(new Event('visibilitychange')); return true; })()");
+            await WaitForSubscribers(http, 1);
+
+            // A tile scrolled out of view unsubscribes.
+            await page.EvaluateAsync("(() => { document.querySelector('#grid').style.marginTop = '5000px'; return true; })()");
+            await WaitForSubscribers(http, 0);
+            await page.EvaluateAsync("(() => { document.querySelector('#grid').style.marginTop = ''; return true; })()");
+            await WaitForSubscribers(http, 1);
+        }
+        catch
+        {
+            output.WriteLine("page console:\n" + page.Console);
+            throw;
+        }
+    }
+
+    private static async Task<int> Subscribers(HttpClient http) =>
+        (await http.GetFromJsonAsync<JsonObject>("/api/streams"))!["streams"]![0]!["subscribers"]!.GetValue<int>();
+
+    private static async Task WaitForSubscribers(HttpClient http, int count)
+    {
+        var deadline = DateTime.UtcNow + Patience;
+        int now;
+        while ((now = await Subscribers(http)) != count)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"the stream kept {now} subscribers, expected {count}");
+            await Task.Delay(100);
+        }
+    }
+
+    private static async Task<double> DepthFlops(ServerUnderTest server)
+    {
+        using var http = new HttpClient();
+        string text = await http.GetStringAsync(server.MetricsUrl + "/metrics");
+        var match = System.Text.RegularExpressions.Regex.Match(text, "^streammtl_flops_dense_total\\{stream=\"cam1\",task=\"depth\"\\} (\\S+)$",
+            System.Text.RegularExpressions.RegexOptions.Multiline);
+        return match.Success ? double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
+    }
+
     private const string WebSocketOutcome =
         "new Promise(done => { const s = new WebSocket(`ws://${location.host}/ws`); s.onopen = () => { s.close(); done('open'); }; s.onerror = () => done('refused'); })";
 
@@ -145,8 +214,6 @@ public sealed class WebViewTests(ITestOutputHelper output)
     private static string Tile(string id) => $"document.querySelector('.tile[data-stream=\"{id}\"]')";
 
     private static string Painted(string id, int count) => $"(window.streammtl.tiles['{id}']?.painted ?? 0) >= {count}";
-
-    private static int Painted0(int count) => count;
 
     private static async Task<int> PaintedCount(CdpPage page, string id) =>
         (await page.EvaluateAsync($"window.streammtl.tiles['{id}'].painted"))!.GetValue<int>();

@@ -119,7 +119,7 @@ function addTile(info) {
   el('.name', root).title = info.sourceUri;
   const tile = {
     root, canvas: el('.frame', root), visible: false, running: false, tasks: [],
-    layers: { input: true, seg: true, depth: false, normals: false }, opacity: 0.6,
+    layers: { input: true, seg: true, depth: false, normals: false, overlay: false }, opacity: 0.6,
     pending: null, last: null, arrivals: [], spark: [],
     stats: { frames: 0, painted: 0, latencies: [], fps: 0, saved: null, dropped: 0 },
   };
@@ -229,9 +229,12 @@ function paint(tile, f) {
   const w = base.width, h = base.height;
   const panels = [];
   if (tile.layers.input || tile.layers.seg) panels.push(compose(tile, f, w, h));
-  if (tile.layers.depth && f.depth) panels.push(colourDepth(tile, f.depth));
+  const extra = [];
+  if (tile.layers.depth && f.depth) extra.push(colourDepth(tile, f.depth));
   el('.depth-scale', tile.root).hidden = !(tile.layers.depth && f.depth);
-  if (tile.layers.normals && f.normals) panels.push(f.normals);
+  if (tile.layers.normals && f.normals) extra.push(f.normals);
+  if (tile.layers.overlay && panels.length) extra.forEach(layer => blend(panels[0], layer, tile.opacity));
+  else panels.push(...extra);
   const width = w * Math.max(1, panels.length);
   if (tile.canvas.width !== width || tile.canvas.height !== h) { tile.canvas.width = width; tile.canvas.height = h; }
   const context = tile.canvas.getContext('2d');
@@ -239,6 +242,15 @@ function paint(tile, f) {
   context.fillRect(0, 0, width, h);
   panels.forEach((panel, i) => context.putImageData(panel, i * w, 0));
   tile.panels = panels.length;
+}
+
+// Overlay mode: depth and normals over the first panel at the overlay opacity.
+function blend(target, layer, a) {
+  if (layer.width !== target.width || layer.height !== target.height) return;
+  const t = target.data, l = layer.data;
+  for (let i = 0; i < t.length; i += 4) {
+    for (let k = 0; k < 3; k++) t[i + k] = t[i + k] * (1 - a) + l[i + k] * a;
+  }
 }
 
 function compose(tile, f, w, h) {
