@@ -128,7 +128,7 @@ public sealed class ViewerConnection(WebSocket socket, StreamCommands commands, 
             string key = string.Join(",", tasks.Order());
             if (_subscriptions.TryGetValue(id, out var current))
             {
-                if (current.Tasks == key)
+                if (current.Tasks == key && !current.Pump.IsCompleted)
                 {
                     continue;
                 }

@@ -13,6 +13,7 @@ using Task = System.Threading.Tasks.Task;
 namespace StreamMtl.Server.Tests.Web;
 
 /// <summary>The web view's HTTP API and WebSocket on real loopback sockets, without a browser.</summary>
+[Collection(WebViewTests.Collection)]
 public sealed class WebApiTests(ITestOutputHelper output)
 {
     private static string Synthetic(int seed, int fps = 5) => $"synthetic://static?seed={seed}&w=160&h=128&fps={fps}";
@@ -91,6 +92,26 @@ public sealed class WebApiTests(ITestOutputHelper output)
         Assert.True(beside * 4 >= alone, $"the fast viewer fell from {alone} to {beside} frames per {window.TotalSeconds} s beside a slow one");
     }
 
+    [Fact]
+    public async Task Web_socket_says_when_a_stream_ends_and_resubscribes_when_it_is_back()
+    {
+        await using var server = await ServerUnderTest.StartOnSocketsAsync();
+        await server.Client.AddStreamAsync(new AddStreamRequest { Id = "cam1", SourceUri = Synthetic(1) });
+        await using var viewer = await Viewer.ConnectAsync(server.MetricsUrl, server.MetricsUrl);
+        await viewer.ShowAsync("nope", "segmentation");
+        await viewer.WaitForNoticeAsync("error: no stream 'nope'");
+
+        await viewer.ShowAsync("cam1", "segmentation");
+        await viewer.WaitForFramesAsync(2, TimeSpan.FromSeconds(60));
+        await server.Client.RemoveStreamAsync(new RemoveStreamRequest { Id = "cam1" });
+        await viewer.WaitForNoticeAsync("ended: ");
+
+        await server.Client.AddStreamAsync(new AddStreamRequest { Id = "cam1", SourceUri = Synthetic(1) });
+        long before = viewer.Frames;
+        await viewer.ShowAsync("cam1", "segmentation");
+        await viewer.WaitForFramesAsync((int)before + 2, TimeSpan.FromSeconds(60));
+    }
+
     private static async Task Expect(HttpStatusCode status, string message, HttpResponseMessage response)
     {
         using (response)
@@ -116,6 +137,17 @@ public sealed class WebApiTests(ITestOutputHelper output)
         }
 
         public long Frames => Interlocked.Read(ref _frames);
+        public System.Collections.Concurrent.ConcurrentQueue<string> Notices { get; } = new();
+
+        public async Task WaitForNoticeAsync(string text)
+        {
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+            while (!Notices.Any(n => n.Contains(text, StringComparison.Ordinal)))
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"no notice with {text}; got: {string.Join(" | ", Notices)}");
+                await Task.Delay(50);
+            }
+        }
         public long LastDropped { get; private set; }
 
         public static async Task<Viewer> ConnectAsync(string server, string origin, TimeSpan readDelay = default)
@@ -175,6 +207,11 @@ public sealed class WebApiTests(ITestOutputHelper output)
                     if (received.MessageType == WebSocketMessageType.Close)
                     {
                         return;
+                    }
+                    if (received.MessageType == WebSocketMessageType.Text)
+                    {
+                        var notice = JsonNode.Parse(buffer.AsSpan(0, length))!;
+                        Notices.Enqueue($"{notice["type"]}: {notice["message"]}");
                     }
                     if (received.MessageType == WebSocketMessageType.Binary)
                     {

@@ -13,10 +13,14 @@ namespace StreamMtl.Server.Tests.Web;
 /// The real page in a real headless Chromium against the real service on loopback sockets: two synthetic streams,
 /// layers, readouts, the add form, errors, login. Screenshots go to artefacts/web under the test output.
 /// </summary>
+[Collection(WebViewTests.Collection)]
 public sealed class WebViewTests(ITestOutputHelper output)
 {
     private const string Key = "web-view-key-0123456789";
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(90);
+
+    /// <summary>The web tests run one at a time, so the latency and frame-rate figures they log are not each other's load.</summary>
+    public const string Collection = "web view on sockets";
 
     public static string Artefacts => Path.Combine(AppContext.BaseDirectory, "artefacts", "web");
 
