@@ -121,7 +121,7 @@ function addTile(info) {
     root, canvas: el('.frame', root), visible: false, running: false, tasks: [],
     layers: { input: true, seg: true, depth: false, normals: false, overlay: false }, opacity: 0.6,
     pending: null, last: null, arrivals: [], spark: [],
-    stats: { frames: 0, painted: 0, latencies: [], fps: 0, saved: null, dropped: 0 },
+    stats: { frames: 0, painted: 0, latencies: [], arrivals: [], fps: 0, saved: null, dropped: 0 },
   };
   window.streammtl.tiles[info.id] = tile.stats;
   for (const box of root.querySelectorAll('[data-layer]')) {
@@ -196,6 +196,9 @@ async function frame(buffer) {
   tile.stats.frames++;
   tile.stats.dropped = message.dropped;
   const now = performance.now();
+  // Capture to arrival on the page: the service's share of the glass-to-page latency (decode and paint are the rest).
+  tile.stats.arrivals.push(performance.timeOrigin + now - message.captureMs);
+  if (tile.stats.arrivals.length > 1000) tile.stats.arrivals.shift();
   tile.arrivals.push(now);
   tile.spark.push([now, message.saved]);
   const [input, labels, depth, normals] = await Promise.all([
