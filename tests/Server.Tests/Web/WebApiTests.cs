@@ -54,6 +54,22 @@ public sealed class WebApiTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Web_api_shares_the_per_client_call_rate_with_grpc()
+    {
+        await using var server = await ServerUnderTest.StartOnSocketsAsync(new Dictionary<string, string?>
+        {
+            ["StreamMtl:Limits:CallsPerSecondPerClient"] = "0.01",
+            ["StreamMtl:Limits:CallBurstPerClient"] = "1",
+        });
+        using var http = new HttpClient { BaseAddress = new Uri(server.MetricsUrl) };
+        http.DefaultRequestHeaders.Add("Origin", server.MetricsUrl);
+
+        await Expect(HttpStatusCode.NotFound, "no stream", await http.DeleteAsync("/api/streams/a"));
+        await Expect(HttpStatusCode.TooManyRequests, "too many calls from this client", await http.DeleteAsync("/api/streams/a"));
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/api/streams")).StatusCode);
+    }
+
+    [Fact]
     public async Task Web_socket_refuses_other_origins_and_viewers_over_the_limit()
     {
         await using var server = await ServerUnderTest.StartOnSocketsAsync(new Dictionary<string, string?> { ["StreamMtl:Limits:MaxWebViewers"] = "1" });

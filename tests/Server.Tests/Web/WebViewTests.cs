@@ -158,6 +158,13 @@ public sealed class WebViewTests(ITestOutputHelper output)
             await page.WaitForAsync(Painted("cam1", await PaintedCount(page, "cam1") + 3), Patience);
             Assert.True(await DepthFlops(server) > depthBefore, "showing depth did not compute depth");
 
+            // The frame under the cursor: class name, depth in metres, normal direction.
+            await page.EvaluateAsync($"(() => {{ const c = {Tile("cam1")}.querySelector('canvas.frame'); const r = c.getBoundingClientRect(); " +
+                "c.dispatchEvent(new MouseEvent('mousemove', { clientX: r.left + r.width / 4, clientY: r.top + r.height / 2 })); return true; })()");
+            string under = (await page.EvaluateAsync($"{Tile("cam1")}.querySelector('.under-cursor').textContent"))!.GetValue<string>();
+            output.WriteLine($"under the cursor: {under}");
+            Assert.Matches(@"^(floor|wall|box|sphere|cylinder|cone|capsule) · [0-9.]+ m$", under);
+
             // A hidden tab unsubscribes; visible again, it resubscribes.
             await page.EvaluateAsync("(() => { Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' }); " +
                 "document.dispatchEvent(new Event('visibilitychange')); return true; })()");
