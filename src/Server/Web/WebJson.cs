@@ -31,7 +31,7 @@ public static class WebJson
         return tasks;
     }
 
-    /// <summary>An AddStream request from the page's form: <c>{"id", "uri", "tasks": [..], "alwaysOn", "maxFps"}</c>; null with what is wrong.</summary>
+    /// <summary>An AddStream request from the page's form: <c>{"id", "uri", "tasks": [..], "alwaysOn", "maxFps", "reuse": {..}}</c>; null with what is wrong.</summary>
     public static AddStreamRequest? ToAddStream(JsonNode? body, out string? error)
     {
         error = null;
@@ -49,6 +49,16 @@ public static class WebJson
                 AlwaysOn = form["alwaysOn"]?.GetValue<bool>() ?? false,
                 MaxFps = form["maxFps"]?.GetValue<double>() ?? 0,
             };
+            if (form["reuse"] is JsonObject reuse)
+            {
+                // The API message's own JSON form: {"dense", "threshold", "budget", "keyframeInterval", "sceneCutLimit", "shareThreshold"}.
+                request.Reuse = Google.Protobuf.JsonParser.Default.Parse<ReuseSettings>(reuse.ToJsonString());
+            }
+            else if (form["reuse"] is not null)
+            {
+                error = "reuse must be an object {\"dense\", \"threshold\", \"budget\", \"keyframeInterval\", ...}";
+                return null;
+            }
             if (form["tasks"] is JsonArray names)
             {
                 if (ToTasks(names, out error) is not { } tasks)
@@ -64,7 +74,7 @@ public static class WebJson
             }
             return request;
         }
-        catch (Exception e) when (e is InvalidOperationException or FormatException)
+        catch (Exception e) when (e is InvalidOperationException or FormatException or Google.Protobuf.InvalidProtocolBufferException)
         {
             error = "bad field type: " + e.Message;
             return null;

@@ -28,6 +28,10 @@ public sealed class WebApiTests(ITestOutputHelper output)
         await Expect(HttpStatusCode.BadRequest, "bad JSON", await http.PostAsync("/api/streams", new StringContent("{bad", Encoding.UTF8, "application/json")));
         await Expect(HttpStatusCode.BadRequest, "unknown task", await http.PostAsJsonAsync("/api/streams", new { id = "a", uri = Synthetic(1), tasks = new[] { "colour" } }));
         await Expect(HttpStatusCode.BadRequest, "", await http.PostAsJsonAsync("/api/streams", new { id = "a", uri = "bogus://x" }));
+        await Expect(HttpStatusCode.BadRequest, "bad field", await http.PostAsJsonAsync("/api/streams", new { id = "a", uri = Synthetic(1), reuse = new { threshold = "x" } }));
+        var badReuse = new AddStreamRequest { Id = "a", SourceUri = Synthetic(1), Reuse = new ReuseSettings { Budget = 7 } };
+        var rpc = await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => server.Client.AddStreamAsync(badReuse).ResponseAsync);
+        await Expect(HttpStatusCode.BadRequest, rpc.Status.Detail, await http.PostAsJsonAsync("/api/streams", new { id = "a", uri = Synthetic(1), reuse = new { budget = 7 } }));
         await Expect(HttpStatusCode.NotFound, "no stream 'nope'", await http.DeleteAsync("/api/streams/nope"));
         await Expect(HttpStatusCode.NotFound, "no stream 'nope'", await http.GetAsync("/api/streams/nope/snapshot.png"));
         await Expect(HttpStatusCode.BadRequest, "unknown layer", await http.GetAsync("/api/streams/nope/snapshot.png?layers=x"));

@@ -150,7 +150,10 @@ async function addStream(event) {
     id: form.elements.id.value.trim(),
     uri: form.elements.uri.value.trim(),
     tasks: [...form.querySelectorAll('input[name=tasks]:checked')].map(b => b.value),
+    reuse: { dense: form.elements.dense.checked },
   };
+  if (form.elements.threshold.value !== '') body.reuse.threshold = Number(form.elements.threshold.value);
+  if (form.elements.keyframeInterval.value !== '') body.reuse.keyframeInterval = Number(form.elements.keyframeInterval.value);
   const result = await api('/api/streams', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   if (!result.ok) { error.textContent = result.body?.error || `error ${result.status}`; return; }
   form.reset();
