@@ -119,6 +119,9 @@ public sealed record LimitOptions
     /// <summary>Such calls one client may start in a burst before the rate applies.</summary>
     public int CallBurstPerClient { get; init; } = 20;
 
+    /// <summary>Web view WebSocket connections open at once (each page holds one); more are refused with HTTP 429.</summary>
+    public int MaxWebViewers { get; init; } = 8;
+
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>();
@@ -140,6 +143,7 @@ public sealed record LimitOptions
         {
             errors.Add("CallsPerSecondPerClient must be in (0, 100000] and CallBurstPerClient in 1..100000");
         }
+        if (MaxWebViewers is < 0 or > 1000) errors.Add($"MaxWebViewers must be in 0..1000, got {MaxWebViewers}");
         return errors;
     }
 }

@@ -39,6 +39,9 @@ public static class ServerServiceCollectionExtensions
         });
         services.AddSingleton(sp => new SourcePolicy(sp.GetRequiredService<IOptions<ServiceOptions>>().Value.Security));
         services.AddSingleton(sp => new CostLedger(sp.GetRequiredService<IOptions<ServiceOptions>>().Value.Limits));
+        services.AddSingleton<StreamCommands>();
+        services.AddSingleton<Web.WebAccess>();
+        services.AddSingleton(sp => new Web.ViewerSlots(sp.GetRequiredService<IOptions<ServiceOptions>>().Value.Limits.MaxWebViewers));
         services.AddCallRateLimiting();
         services.AddSingleton(sp =>
         {

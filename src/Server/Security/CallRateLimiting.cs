@@ -41,19 +41,24 @@ public static class CallRateLimiting
                 AutoReplenishment = true,
             };
             limiter.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(context =>
-                LimitedPaths.Contains(context.Request.Path.Value ?? "")
+                LimitedPaths.Contains(context.Request.Path.Value ?? "") || Web.WebEndpoints.IsLimited(context.Request)
                     ? RateLimitPartition.GetTokenBucketLimiter(ClientIdentity.Of(context, header), _ => bucket)
                     : RateLimitPartition.GetNoLimiter("unlimited"));
             limiter.OnRejected = (rejected, _) =>
             {
+                string message = $"too many calls from this client: at most {limits.CallsPerSecondPerClient:0.##}/s after a burst of {limits.CallBurstPerClient} " +
+                    "(Limits:CallsPerSecondPerClient, Limits:CallBurstPerClient)";
+                if (Web.WebEndpoints.IsLimited(rejected.HttpContext.Request))
+                {
+                    rejected.HttpContext.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+                    return new ValueTask(rejected.HttpContext.Response.WriteAsJsonAsync(new { error = message }));
+                }
                 // A gRPC "trailers-only" answer, so clients see RESOURCE_EXHAUSTED rather than an HTTP error.
                 var response = rejected.HttpContext.Response;
                 response.StatusCode = StatusCodes.Status200OK;
                 response.ContentType = "application/grpc";
                 response.Headers["grpc-status"] = ((int)Grpc.Core.StatusCode.ResourceExhausted).ToString(CultureInfo.InvariantCulture);
-                response.Headers["grpc-message"] = Uri.EscapeDataString(
-                    $"too many calls from this client: at most {limits.CallsPerSecondPerClient:0.##}/s after a burst of {limits.CallBurstPerClient} " +
-                    "(Limits:CallsPerSecondPerClient, Limits:CallBurstPerClient)");
+                response.Headers["grpc-message"] = Uri.EscapeDataString(message);
                 return ValueTask.CompletedTask;
             };
         });
