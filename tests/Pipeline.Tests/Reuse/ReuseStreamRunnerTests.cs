@@ -41,6 +41,23 @@ public sealed class ReuseStreamRunnerTests
         Assert.Equal(["start", "interval", "-"], Enumerable.Range(20, 3).Select(f => runner.Run(a, f, TaskSet.All).Accounting.KeyframeReason ?? "-"));
     }
 
+    [Fact]
+    public void Rolling_refresh_recomputes_a_stripe_of_every_gate_per_frame_and_never_keyframes_on_the_interval()
+    {
+        using var scope = NewDisposeScope();
+        using var model = ReuseTestModels.Model();
+        const int K = 4;
+        using var rolling = new ReuseStreamRunner(model, ReuseSettings.Default with { KeyframeInterval = K, RollingRefresh = true });
+        var a = ReuseTestModels.Frame(1);
+        var frames = Enumerable.Range(0, 3 * K + 1).Select(f => rolling.Run(a, f, TaskSet.All).Accounting).ToList();
+        Assert.Equal(["start"], frames.Select(x => x.KeyframeReason).OfType<string>());
+        foreach (var frame in frames.Skip(1))
+        {
+            // An unchanged frame: the gates pick nothing, so every gate recomputes exactly its stripe, ceil or floor of N/K.
+            Assert.All(frame.Tokens, t => Assert.InRange(t.Recomputed, t.Total / K, (t.Total + K - 1) / K));
+        }
+    }
+
     [Theory]
     [InlineData(10, new[] { 0, 7, 4, 1, 8, 5, 2, 9, 6, 3, 0 })]
     [InlineData(4, new[] { 0, 3, 2, 1, 0 })]
