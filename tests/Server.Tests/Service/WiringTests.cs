@@ -45,7 +45,7 @@ public sealed class WiringTests
         using var frame = camera.RenderFrame(4, false, DateTimeOffset.UtcNow);
         var expected = Direct(frame);
         // A long batch timeout so the first frame waits for the second session's.
-        await using var server = await ServerUnderTest.StartInProcessAsync(new Dictionary<string, string?> { ["StreamMtl:Pipeline:BatchTimeout"] = "00:00:00.500" });
+        await using var server = await ServerUnderTest.StartInProcessAsync(new Dictionary<string, string?> { ["StreamMtl:Pipeline:BatchTimeout"] = "00:00:00.500", ["StreamMtl:Pipeline:InferenceWorkers"] = "1" });
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var calls = Enumerable.Range(0, 2).Select(_ => server.Client.Process(cancellationToken: cts.Token)).ToList();
         foreach (var call in calls)
