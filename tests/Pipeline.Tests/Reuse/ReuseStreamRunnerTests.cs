@@ -88,6 +88,20 @@ public sealed class ReuseStreamRunnerTests
     }
 
     [Fact]
+    public void The_interval_counts_frames_run_so_a_stream_that_loses_frames_under_load_is_still_gated()
+    {
+        using var scope = NewDisposeScope();
+        using var model = ReuseTestModels.Model();
+        using var runner = new ReuseStreamRunner(model, ReuseSettings.Default with { KeyframeInterval = 4 });
+        var a = ReuseTestModels.Frame(1);
+        // A starved stream: one frame in 20 reaches inference. Every 4th frame run is a keyframe, the rest are gated.
+        string[] reasons = [.. Enumerable.Range(0, 9).Select(i => runner.Run(a, 20L * i, TaskSet.All).Accounting.KeyframeReason ?? "-")];
+        Assert.Equal(["start", "-", "-", "-", "interval", "-", "-", "-", "interval"], reasons);
+        // Past the default step limit (300 indices) the jump is still a gap keyframe.
+        Assert.Equal("gap", runner.Run(a, 160 + ReuseSettings.Default.MaxIndexStep + 1, TaskSet.All).Accounting.KeyframeReason);
+    }
+
+    [Fact]
     public void KeyframeOutputsEqualDense()
     {
         using var scope = NewDisposeScope();

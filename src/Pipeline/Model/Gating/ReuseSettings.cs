@@ -17,7 +17,7 @@ public sealed record ReuseSettings
     public float Budget { get; init; } = 0.5f;
 
     /// <summary>
-    /// Frames between forced full recomputes; 0 = never (only start, gaps and scene cuts). 10 (was 100): on real
+    /// Frames run between forced full recomputes (frames dropped before inference do not count); 0 = never (only start, gaps and scene cuts). 10 (was 100): on real
     /// footage most of reuse's difference from dense is drift accumulated since the last keyframe, and a keyframe
     /// every 10 frames brings vtest within the fidelity bars at 6.3x fewer FLOPs (docs/reuse.md).
     /// </summary>
@@ -26,10 +26,12 @@ public sealed record ReuseSettings
     /// <summary>
     /// Largest step between consecutive frame indices that is still gated; a larger jump (or a step back)
     /// forces a keyframe. A live pipeline drops frames whenever inference is slower than the camera, so
-    /// small gaps are routine: the gates see the larger change and the scene-cut limit catches big ones.
+    /// gaps are routine, and a stream starved by its neighbours may get one frame in 20 or 50: the gates see the
+    /// larger change and the scene-cut limit catches big ones. 300 (was 15, which made every frame of a starved
+    /// stream a dense keyframe, so throughput fell past capacity instead of saturating): 30 s at 10 fps.
     /// 1 = any skipped frame forces a keyframe.
     /// </summary>
-    public int MaxIndexStep { get; init; } = 15;
+    public int MaxIndexStep { get; init; } = 300;
 
     /// <summary>Fraction (0..1] of tokens over threshold at the first gate that counts as a scene cut.</summary>
     public float SceneCutLimit { get; init; } = 0.8f;

@@ -28,7 +28,8 @@ public sealed class ReuseState : IDisposable
     /// <summary>Index of the last keyframe (full recompute).</summary>
     public long? LastKeyframe { get; private set; }
 
-    /// <summary>Gated frames since the last keyframe (plus the stream's phase): picks the rolling refresh's stripe.</summary>
+    /// <summary>Gated frames run since the last keyframe (plus the stream's phase): decides interval keyframes and picks
+    /// the rolling refresh's stripe.</summary>
     public long GatedFrames { get; private set; }
 
     /// <summary>Token grid (rows, cols) the buffers are for.</summary>
@@ -50,7 +51,9 @@ public sealed class ReuseState : IDisposable
         if (LastFrame is not { } last) return "start";
         if (Grid != grid) return "size";
         if (frameIndex <= last || frameIndex - last > maxIndexStep) return "gap";
-        if (!rolling && keyframeInterval > 0 && frameIndex - LastKeyframe >= keyframeInterval) return "interval";
+        // The interval counts frames run, not frame indices: drift accumulates per gated pass, and a stream whose frames
+        // are dropped under load would otherwise keyframe on every frame it gets (the collapse of issue 22).
+        if (!rolling && keyframeInterval > 0 && GatedFrames + 1 >= keyframeInterval) return "interval";
         return null;
     }
 
@@ -63,7 +66,7 @@ public sealed class ReuseState : IDisposable
         Grid = grid;
         if (keyframe)
         {
-            LastKeyframe = frameIndex - phase;
+            LastKeyframe = frameIndex;
         }
     }
 
