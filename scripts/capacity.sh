@@ -29,7 +29,7 @@ bench --source "$video#mode=live&loop=1" --streams 4 --neighbour both --json "$o
 mp4="$out/vtest-h264.mp4"
 [[ -f "$mp4" ]] || ffmpeg -loglevel error -y -i "$video" -c:v libx264 -bf 0 -g 10 -pix_fmt yuv420p "$mp4"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-python3 tests/Ingest.Tests/Rtsp/rtsp_server.py "$port" "$mp4" /vtest > "$out/rtsp-server.log" 2>&1 &
+/usr/bin/python3 tests/Ingest.Tests/Rtsp/rtsp_server.py "$port" "$mp4" /vtest > "$out/rtsp-server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 50); do grep -q READY "$out/rtsp-server.log" && break; sleep 0.2; done

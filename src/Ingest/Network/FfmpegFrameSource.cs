@@ -14,7 +14,8 @@ namespace StreamMtl.Ingest.Network;
 /// A network stream (RTSP pull or listen, RTMP, HTTP, SRT, UDP) decoded by an ffmpeg child process that writes
 /// fixed-size BGR24 frames to stdout. The child is killed when reading stops for any reason. With an egress policy
 /// (<see cref="SourceOptions.Egress"/>), http(s) runs through a per-read <see cref="EgressProxy"/> that checks every
-/// target ffmpeg asks for; other schemes have their URL's host checked once before ffmpeg starts.
+/// target ffmpeg asks for, rtsp through an <see cref="RtspEgressRelay"/> (interleaved TCP, pinned address, redirects
+/// refused); other schemes have their URL's host checked once before ffmpeg starts.
 /// </summary>
 public sealed class FfmpegFrameSource : IFrameSource
 {
@@ -59,8 +60,8 @@ public sealed class FfmpegFrameSource : IFrameSource
         cancellationToken.ThrowIfCancellationRequested();
         var stderr = new StderrTail();
         _stderr = stderr;
-        await using var proxy = await OpenEgressAsync(cancellationToken).ConfigureAwait(false);
-        using var process = Start(stderr, proxy);
+        await using var gate = await OpenEgressAsync(cancellationToken).ConfigureAwait(false);
+        using var process = Start(stderr, gate);
         Volatile.Write(ref _processId, process.Id);
         // Killing the child is what unblocks a pipe read stuck on a stalled server.
         using var killOnCancel = cancellationToken.Register(static p => Kill((Process)p!), process);
@@ -87,7 +88,7 @@ public sealed class FfmpegFrameSource : IFrameSource
             cancellationToken.ThrowIfCancellationRequested();
             Kill(process);
             await WaitForExitAsync(process).ConfigureAwait(false);
-            throw Refused(proxy) ?? Ended(process, stderr, index);
+            throw Refused(gate) ?? Ended(process, stderr, index);
         }
         finally
         {
@@ -104,10 +105,10 @@ public sealed class FfmpegFrameSource : IFrameSource
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
     /// <summary>
-    /// The proxy http(s) reads go through, or null. Other schemes are checked here, once: ffmpeg resolves their host again
-    /// and follows RTSP redirects itself, which the proxy cannot see.
+    /// The gate this read goes through, or null: the proxy for http(s), the relay for rtsp. Every scheme's own host is
+    /// checked here first; rtsps, rtmp, srt and udp only here, once (ffmpeg resolves their host again).
     /// </summary>
-    private async Task<EgressProxy?> OpenEgressAsync(CancellationToken cancellationToken)
+    private async Task<EgressGate?> OpenEgressAsync(CancellationToken cancellationToken)
     {
         if (_options.Egress is not { } policy || IsListener)
         {
@@ -119,16 +120,20 @@ public sealed class FfmpegFrameSource : IFrameSource
             return EgressProxy.Start(policy, DisplayUri, _logger);
         }
         var decision = await policy.CheckAsync(target.Host, target.Port, cancellationToken).ConfigureAwait(false);
-        return decision.IsAllowed ? null : throw new SourceException(decision.IsTransient ? SourceErrorKind.Unreachable : SourceErrorKind.Forbidden,
-            $"{DisplayUri}: egress refused: {decision.Reason}");
+        if (!decision.IsAllowed)
+        {
+            throw new SourceException(decision.IsTransient ? SourceErrorKind.Unreachable : SourceErrorKind.Forbidden,
+                $"{DisplayUri}: egress refused: {decision.Reason}");
+        }
+        return Scheme is "rtsp" ? RtspEgressRelay.Start(policy, _url, DisplayUri, _logger) : null;
     }
 
     private string Scheme => _url[..Math.Max(0, _url.IndexOf("://", StringComparison.Ordinal))].ToLowerInvariant();
 
     /// <summary>A refusal by the proxy explains the failure; ffmpeg's stderr is left out, as it may quote a target's answer.</summary>
-    private SourceException? Refused(EgressProxy? proxy)
+    private SourceException? Refused(EgressGate? gate)
     {
-        if (proxy?.Refusals is not [var first, ..])
+        if (gate?.Refusals is not [var first, ..])
         {
             return null;
         }
@@ -137,7 +142,7 @@ public sealed class FfmpegFrameSource : IFrameSource
         return new SourceException(first.Transient ? SourceErrorKind.Unreachable : SourceErrorKind.Forbidden, $"{DisplayUri}: egress refused: {first.Reason}{via}");
     }
 
-    private Process Start(StderrTail stderr, EgressProxy? proxy)
+    private Process Start(StderrTail stderr, EgressGate? gate)
     {
         var info = new ProcessStartInfo(_options.FfmpegPath)
         {
@@ -147,7 +152,10 @@ public sealed class FfmpegFrameSource : IFrameSource
             UseShellExecute = false,
             CreateNoWindow = true,
         };
-        foreach (var arg in FfmpegArguments.Build(_url, _options, IsListener, proxy?.Address))
+        var proxy = gate as EgressProxy;
+        // Through the relay, RTSP runs interleaved over the one TCP connection the relay sees.
+        var (url, options) = gate is RtspEgressRelay relay ? (relay.Url, _options with { RtspTransport = RtspTransport.Tcp }) : (_url, _options);
+        foreach (var arg in FfmpegArguments.Build(url, options, IsListener, proxy?.Address))
         {
             info.ArgumentList.Add(arg);
         }

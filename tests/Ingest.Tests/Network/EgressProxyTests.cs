@@ -52,7 +52,7 @@ public sealed class EgressProxyTests
         var policy = new LoopbackPortPolicy(allowed.Port);
         var source = _factory.Create(allowed.Url("index.m3u8"), new SourceOptions { Egress = policy });
 
-        var frames = await Eventually.Within(CountAsync(source, 5), Bound);
+        var frames = await Eventually.Within(SourceReads.CountAsync(source, 5), Bound);
 
         Assert.Equal(5, frames);
         Assert.Equal(160, source.Info.Width);
@@ -82,7 +82,7 @@ public sealed class EgressProxyTests
         var port = FreePort.Next();
         var source = _factory.Create($"rtsp://127.0.0.1:{port}/cam", new SourceOptions { Egress = new LoopbackPortPolicy(port + 1) });
 
-        var error = await Assert.ThrowsAsync<SourceException>(() => Eventually.Within(CountAsync(source, 1), Bound));
+        var error = await Assert.ThrowsAsync<SourceException>(() => Eventually.Within(SourceReads.CountAsync(source, 1), Bound));
 
         Assert.Equal(SourceErrorKind.Forbidden, error.Kind);
         Assert.Contains($"127.0.0.1:{port}", error.Message);
@@ -112,7 +112,7 @@ public sealed class EgressProxyTests
     private async Task<SourceException> FailAsync(string url, LoopbackPortPolicy? policy)
     {
         var source = _factory.Create(url, new SourceOptions { Egress = policy });
-        var error = await Assert.ThrowsAsync<SourceException>(() => Eventually.Within(CountAsync(source, 1), Bound));
+        var error = await Assert.ThrowsAsync<SourceException>(() => Eventually.Within(SourceReads.CountAsync(source, 1), Bound));
         Assert.Empty(ChildProcesses.Matching(url));
         return error;
     }
@@ -124,22 +124,5 @@ public sealed class EgressProxyTests
         Assert.Contains("redirect or playlist", error.Message);
         Assert.DoesNotContain(Secret, error.Message);
         Assert.Equal(0, hidden.Requests);
-    }
-
-    private static async Task<int> CountAsync(IFrameSource source, int wanted)
-    {
-        var count = 0;
-        await using (source)
-        {
-            await foreach (var frame in source.ReadAsync())
-            {
-                frame.Dispose();
-                if (++count == wanted)
-                {
-                    break;
-                }
-            }
-        }
-        return count;
     }
 }

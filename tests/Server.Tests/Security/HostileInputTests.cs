@@ -1,3 +1,4 @@
+using CsCheck;
 using Grpc.Core;
 using StreamMtl.Api.V1;
 using StreamMtl.Server.Tests.Infrastructure;
@@ -83,7 +84,8 @@ public sealed class HostileInputTests
 
     /// <summary>
     /// 1,200 calls shaped like an attacker's (random ids with control characters and odd lengths, URIs of every scheme with
-    /// junk, extreme numbers), from a seeded generator: no UNKNOWN or INTERNAL status, bounded details, no logged exception.
+    /// junk, extreme numbers), drawn from CsCheck generators on a fixed PCG seed (the same calls on every machine): no
+    /// UNKNOWN or INTERNAL status, bounded details, no logged exception.
     /// </summary>
     [Fact]
     public async Task Fuzzed_calls_never_get_unknown_or_internal_and_never_log_an_exception()
@@ -91,10 +93,11 @@ public sealed class HostileInputTests
         var logs = new CapturedLogs();
         await using var server = await ServerUnderTest.StartInProcessAsync(logs: logs);
         var c = server.Client;
-        var random = new Random(21);
+        var pcg = new PCG(21, 21);
         var statuses = new Dictionary<StatusCode, int>();
         for (int i = 0; i < 1200; i++)
         {
+            var call = Calls.Generate(pcg, null, out _);
             StatusCode code;
             try
             {
@@ -103,28 +106,28 @@ public sealed class HostileInputTests
                     case 0 or 1:
                         var info = await c.AddStreamAsync(new AddStreamRequest
                         {
-                            Id = Text(random, 80),
-                            SourceUri = Uri(random),
-                            MaxFps = Pick(random, [0, 1, 15, 31, -1, 1e308, double.NaN, double.PositiveInfinity]),
-                            Size = random.Next(3) == 0 ? null : new StreamMtl.Api.V1.Size { Width = random.Next(-5, 5000), Height = random.Next(-5, 5000) },
-                            Tasks = { (ApiTask)random.Next(-2, 6) },
+                            Id = call.Id,
+                            SourceUri = call.Uri,
+                            MaxFps = call.MaxFps,
+                            Size = call.Size is var (w, h) ? new StreamMtl.Api.V1.Size { Width = w, Height = h } : null,
+                            Tasks = { (ApiTask)call.Task },
                         }).ResponseAsync;
                         await c.RemoveStreamAsync(new RemoveStreamRequest { Id = info.Id });
                         code = StatusCode.OK;
                         break;
                     case 2:
-                        await c.GetStreamAsync(new GetStreamRequest { Id = Text(random, 12000) }).ResponseAsync;
+                        await c.GetStreamAsync(new GetStreamRequest { Id = call.LongId }).ResponseAsync;
                         code = StatusCode.OK;
                         break;
                     default:
-                        using (var call = c.Subscribe(new SubscribeRequest
+                        using (var subscribe = c.Subscribe(new SubscribeRequest
                         {
-                            StreamId = Text(random, 100),
-                            OutputSize = new StreamMtl.Api.V1.Size { Width = random.Next(-1, 100000), Height = random.Next(-1, 100000) },
-                            Tasks = { (ApiTask)random.Next(-2, 6) },
+                            StreamId = call.Id,
+                            OutputSize = new StreamMtl.Api.V1.Size { Width = call.Output.Width, Height = call.Output.Height },
+                            Tasks = { (ApiTask)call.Task },
                         }))
                         {
-                            await call.ResponseStream.MoveNext(CancellationToken.None);
+                            await subscribe.ResponseStream.MoveNext(CancellationToken.None);
                         }
                         code = StatusCode.OK;
                         break;
@@ -133,36 +136,59 @@ public sealed class HostileInputTests
             catch (RpcException e)
             {
                 code = e.StatusCode;
-                Assert.True(e.Status.Detail.Length <= MaxDetail, $"call {i}: {e.Status.Detail.Length}-character detail");
+                Assert.True(e.Status.Detail.Length <= MaxDetail, $"call {i} ({Describe(call)}): {e.Status.Detail.Length}-character detail");
             }
             statuses[code] = statuses.GetValueOrDefault(code) + 1;
-            Assert.True(code is not (StatusCode.Unknown or StatusCode.Internal), $"call {i} got {code}");
+            Assert.True(code is not (StatusCode.Unknown or StatusCode.Internal), $"call {i} ({Describe(call)}) got {code}");
         }
         Assert.True(statuses.Values.Sum() == 1200, string.Join(", ", statuses));
+        // The generators reach every kind of refusal, not only one: the fuzz exercises validation, policy and admission.
+        Assert.True(statuses.Keys.Count(k => k != StatusCode.OK) >= 3, string.Join(", ", statuses));
         Assert.Empty(logs.Entries.Where(l => l.Error != null).Select(l => $"{l.Category}: {l.Message}: {l.Error}"));
     }
 
-    private static T Pick<T>(Random random, T[] choices) => choices[random.Next(choices.Length)];
+    /// <summary>One fuzzed call's fields; which RPC uses them depends on the call's position. Half the ids are valid, so
+    /// the URIs, sizes and rates reach the policy and admission checks behind the id's.</summary>
+    private sealed record FuzzCall(string Id, string Uri, double MaxFps, (int Width, int Height)? Size, int Task, string LongId,
+        (int Width, int Height) Output);
 
-    /// <summary>Mostly plausible ids, some with control, separator, surrogate and path characters, some very long.</summary>
-    private static string Text(Random random, int maxLength)
+    /// <summary>Mostly plausible ids (1 character in 8 a control, separator, surrogate or path character), a quarter of
+    /// them up to <paramref name="maxLength"/> long.</summary>
+    private static Gen<string> Text(int maxLength) =>
+        Gen.Int[0, 3].SelectMany(k => k == 0 ? Gen.Int[0, maxLength] : Gen.Int[0, 12])
+            .SelectMany(length => Gen.Int[0, 7].SelectMany(k => k == 0 ? OddChars : PlainChars).Array[length])
+            .Select(chars => new string(chars));
+
+    private static readonly Gen<char> PlainChars = Gen.Char["abcXYZ019_.-"];
+
+    private static readonly Gen<char> OddChars = Gen.Char["\0\n\r\t\u2028\u202e/\\:*?\"<>|%' \u00e9\ud800"];
+
+    private static readonly Gen<string> Uris = Gen.OneOf<string>(
+        Gen.Const("synthetic://static?seed=1&w=64&h=48&fps=5"),
+        Gen.Select(Gen.Int[-10, 9000], Gen.Int[-10, 9000], Gen.Int[-5, 500], (w, h, fps) => $"synthetic://moving?w={w}&h={h}&fps={fps}"),
+        Text(20).Select(seed => "synthetic://static?seed=" + seed),
+        Gen.OneOf("file:///etc/passwd", "/proc/self/environ", "http://169.254.169.254/latest/meta-data/", "rtsp://127.0.0.1:1/x",
+            "http://0x7f000001/", "rtsp://[::1]/a", "gopher://x", "", "v4l2:///dev/video99"),
+        Text(3000),
+        Text(30).Select(name => "file:///tmp/" + name));
+
+    private static readonly Gen<FuzzCall> Calls =
+        from id in Gen.Int[0, 1].SelectMany(k => k == 0 ? Gen.Int[0, 99_999].Select(n => $"s{n}") : Text(80))
+        from uri in Uris
+        from maxFps in Gen.OneOf(0d, 1d, 15d, 31d, -1d, 1e308, double.NaN, double.PositiveInfinity)
+        from hasSize in Gen.Int[0, 2]
+        from width in Gen.Int[-5, 5000]
+        from height in Gen.Int[-5, 5000]
+        from task in Gen.Int[-2, 5]
+        from longId in Text(12000)
+        from outWidth in Gen.Int[-1, 100000]
+        from outHeight in Gen.Int[-1, 100000]
+        select new FuzzCall(id, uri, maxFps, hasSize == 0 ? null : (width, height), task, longId, (outWidth, outHeight));
+
+    /// <summary>A failing call, escaped and cut so the assertion message stays readable.</summary>
+    private static string Describe(FuzzCall call)
     {
-        int length = random.Next(4) == 0 ? random.Next(0, maxLength) : random.Next(0, 12);
-        var chars = new char[length];
-        const string plain = "abcXYZ019_.-";
-        string odd = "\0\n\r\t\u2028\u202e/\\:*?\"<>|%' \u00e9\ud800";
-        for (int i = 0; i < length; i++)
-        {
-            chars[i] = random.Next(8) == 0 ? odd[random.Next(odd.Length)] : plain[random.Next(plain.Length)];
-        }
-        return new string(chars);
+        static string Cut(string s) => System.Text.Json.JsonSerializer.Serialize(s.Length > 60 ? s[..60] + "..." : s);
+        return $"id {Cut(call.Id)}, uri {Cut(call.Uri)}, max fps {call.MaxFps}, size {call.Size}, task {call.Task}, output {call.Output}";
     }
-
-    private static string Uri(Random random) => Pick(random, [
-        "synthetic://static?seed=1&w=64&h=48&fps=5",
-        "synthetic://moving?w=" + random.Next(-10, 9000) + "&h=" + random.Next(-10, 9000) + "&fps=" + random.Next(-5, 500),
-        "synthetic://static?seed=" + Text(random, 20),
-        "file:///etc/passwd", "/proc/self/environ", "http://169.254.169.254/latest/meta-data/", "rtsp://127.0.0.1:1/x",
-        "http://0x7f000001/", "rtsp://[::1]/a", "gopher://x", "", Text(random, 3000), "v4l2:///dev/video99", "file:///tmp/" + Text(random, 30),
-    ]);
 }
