@@ -92,7 +92,8 @@ public static class StreamsBenchmark
         return new Reading(at, cpu, counters, DropCounts.Parse(exposition));
     }
 
-    /// <summary>The serve command line: loopback ports, N always-on streams of the source, warnings only, then the caller's extras.</summary>
+    /// <summary>The serve command line: loopback ports, N always-on streams of the source, warnings only, then the caller's
+    /// extras (a <c>Streams:*:</c> key repeated for each stream).</summary>
     private static IEnumerable<string> ServeArguments(StreamsBenchSettings settings, string[] ids, int grpcPort, int metricsPort)
     {
         var inv = CultureInfo.InvariantCulture;
@@ -106,7 +107,11 @@ public static class StreamsBenchmark
             $"--StreamMtl:Streams:{i}:Id={id}", $"--StreamMtl:Streams:{i}:Source={settings.Source}", $"--StreamMtl:Streams:{i}:AlwaysOn=true",
             $"--StreamMtl:Streams:{i}:Reuse:Dense={(settings.Dense ? "true" : "false")}",
         });
-        return [.. fixedArguments, .. streams, .. settings.ServeArguments];
+        // "Streams:*:" in a setting stands for every stream: --set StreamMtl:Streams:*:Reuse:RollingRefresh=true.
+        var extras = settings.ServeArguments.SelectMany(a => a.Contains(":Streams:*:", StringComparison.Ordinal)
+            ? ids.Select((_, i) => a.Replace(":Streams:*:", $":Streams:{i.ToString(inv)}:", StringComparison.Ordinal))
+            : [a]);
+        return [.. fixedArguments, .. streams, .. extras];
     }
 
     /// <summary>A CPU-bound neighbour: one thread spinning until disposed (a stand-in for a decoder, a renderer or a training job on one core).</summary>

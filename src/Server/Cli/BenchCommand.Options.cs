@@ -58,7 +58,8 @@ public static partial class BenchCommand
         public static readonly Option<string[]> Set = new("--set")
         {
             HelpName = "KEY=VALUE",
-            Description = "streams: a service setting for the run, e.g. StreamMtl:Pipeline:BatchSize=8 (repeatable)",
+            Description = "streams: a service setting for the run, e.g. StreamMtl:Pipeline:BatchSize=8; StreamMtl:Streams:*:KEY sets KEY of " +
+                "every stream, e.g. StreamMtl:Streams:*:Reuse:RollingRefresh=true (repeatable)",
             Arity = System.CommandLine.ArgumentArity.ZeroOrMore,
             DefaultValueFactory = _ => [],
         };

@@ -47,7 +47,7 @@ public sealed class GatedForwardTests
     {
         using var scope = NewDisposeScope();
         using var model = ReuseTestModels.Model(refine: refine);
-        using var runner = new ReuseStreamRunner(model, new ReuseSettings { Threshold = 0.05f });
+        using var runner = new ReuseStreamRunner(model, ReuseTestModels.Keyframed with { Threshold = 0.05f });
         var a = ReuseTestModels.Frame(1);
         var first = runner.Run(a, 0, TaskSet.All);
         var second = runner.Run(ReuseTestModels.WithPatchChanged(a, 2, 3, 9), 1, TaskSet.All);
@@ -72,7 +72,7 @@ public sealed class GatedForwardTests
     {
         using var scope = NewDisposeScope();
         using var model = ReuseTestModels.Model();
-        using var runner = new ReuseStreamRunner(model, ReuseSettings.Default);
+        using var runner = new ReuseStreamRunner(model, ReuseTestModels.Keyframed);
         var a = ReuseTestModels.Frame(1);
         var first = runner.Run(a, 0, TaskSet.All);
         Assert.True(first.Accounting.Keyframe);
@@ -96,7 +96,7 @@ public sealed class GatedForwardTests
     {
         using var scope = NewDisposeScope();
         using var model = ReuseTestModels.Model(hmlpStem);
-        using var runner = new ReuseStreamRunner(model, ReuseSettings.Default);
+        using var runner = new ReuseStreamRunner(model, ReuseTestModels.Keyframed);
         // Textured top half, flat mid-grey bottom half (0 after normalisation, like a plain wall): in flat
         // patches a stem's output is mostly its response to the noise itself.
         var scene = ReuseTestModels.Frame(1);

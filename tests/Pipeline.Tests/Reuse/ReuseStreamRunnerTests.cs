@@ -13,7 +13,7 @@ public sealed class ReuseStreamRunnerTests
     {
         using var scope = NewDisposeScope();
         using var model = ReuseTestModels.Model();
-        using var runner = new ReuseStreamRunner(model, ReuseSettings.Default with { KeyframeInterval = 3, MaxIndexStep = 2 });
+        using var runner = new ReuseStreamRunner(model, ReuseTestModels.Keyframed with { KeyframeInterval = 3, MaxIndexStep = 2 });
         var a = ReuseTestModels.Frame(1);
         string[] reasons = [.. Enumerable.Range(0, 7).Select(f => runner.Run(a, f, TaskSet.All).Accounting.KeyframeReason ?? "-")];
         Assert.Equal(["start", "-", "-", "interval", "-", "-", "interval"], reasons);
@@ -32,7 +32,7 @@ public sealed class ReuseStreamRunnerTests
     {
         using var scope = NewDisposeScope();
         using var model = ReuseTestModels.Model();
-        using var runner = new ReuseStreamRunner(model, ReuseSettings.Default with { KeyframeInterval = 4 }, keyframePhase: 3);
+        using var runner = new ReuseStreamRunner(model, ReuseTestModels.Keyframed with { KeyframeInterval = 4 }, keyframePhase: 3);
         var a = ReuseTestModels.Frame(1);
         string[] reasons = [.. Enumerable.Range(0, 10).Select(f => runner.Run(a, f, TaskSet.All).Accounting.KeyframeReason ?? "-")];
         Assert.Equal(["start", "interval", "-", "-", "-", "interval", "-", "-", "-", "interval"], reasons);
@@ -92,7 +92,7 @@ public sealed class ReuseStreamRunnerTests
     {
         using var scope = NewDisposeScope();
         using var model = ReuseTestModels.Model();
-        using var runner = new ReuseStreamRunner(model, ReuseSettings.Default with { KeyframeInterval = 4 });
+        using var runner = new ReuseStreamRunner(model, ReuseTestModels.Keyframed with { KeyframeInterval = 4 });
         var a = ReuseTestModels.Frame(1);
         // A starved stream: one frame in 20 reaches inference. Every 4th frame run is a keyframe, the rest are gated.
         string[] reasons = [.. Enumerable.Range(0, 9).Select(i => runner.Run(a, 20L * i, TaskSet.All).Accounting.KeyframeReason ?? "-")];
@@ -106,7 +106,7 @@ public sealed class ReuseStreamRunnerTests
     {
         using var scope = NewDisposeScope();
         using var model = ReuseTestModels.Model();
-        using var reuse = new ReuseStreamRunner(model, ReuseSettings.Default);
+        using var reuse = new ReuseStreamRunner(model, ReuseTestModels.Keyframed);
         using var dense = new DenseStreamRunner(model);
         var a = ReuseTestModels.Frame(4);
         var gated = reuse.Run(a, 0, TaskSet.All).Outputs;
@@ -121,8 +121,8 @@ public sealed class ReuseStreamRunnerTests
     {
         using var scope = NewDisposeScope();
         using var model = ReuseTestModels.Model();
-        using var one = new ReuseStreamRunner(model, ReuseSettings.Default);
-        using var two = new ReuseStreamRunner(model, ReuseSettings.Default);
+        using var one = new ReuseStreamRunner(model, ReuseTestModels.Keyframed);
+        using var two = new ReuseStreamRunner(model, ReuseTestModels.Keyframed);
         var a = ReuseTestModels.Frame(1);
         var b = ReuseTestModels.WithPatchChanged(a, 1, 1, 5);
         one.Run(a, 0, TaskSet.All);
@@ -138,7 +138,7 @@ public sealed class ReuseStreamRunnerTests
     {
         using var scope = NewDisposeScope();
         using var model = ReuseTestModels.Model();
-        using var runner = new ReuseStreamRunner(model, ReuseSettings.Default);
+        using var runner = new ReuseStreamRunner(model, ReuseTestModels.Keyframed);
         var a = ReuseTestModels.Frame(1);
         runner.Run(a, 0, TaskSet.All);
         var segOnly = runner.Run(a, 1, TaskSet.Segmentation);
@@ -156,7 +156,7 @@ public sealed class ReuseStreamRunnerTests
         using var scope = NewDisposeScope();
         using var model = ReuseTestModels.Model();
         var c = model.Config;
-        using var runner = new ReuseStreamRunner(model, ReuseSettings.Default);
+        using var runner = new ReuseStreamRunner(model, ReuseTestModels.Keyframed);
         long n = ReuseTestModels.Tokens, d = c.Dim, m = c.MlpDim, hd = c.HeadDim;
         long embed = 2 * n * c.PatchInputs * d;
         long block = 2 * n * (d * 3 * d + d * d + d * m + m * d) + 4 * c.Heads * n * n * hd;
@@ -203,7 +203,7 @@ public sealed class ReuseStreamRunnerTests
             model.Forward(a, new ForwardOptions()).Dispose();
         }
         long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
-        var runner = new ReuseStreamRunner(model, ReuseSettings.Default with { KeyframeInterval = 7, AttentionRefresh = 0.5f });
+        var runner = new ReuseStreamRunner(model, ReuseTestModels.Keyframed with { KeyframeInterval = 7, AttentionRefresh = 0.5f });
         runner.Run(inputs[2], 0, TaskSet.All);
         long warm = 0;
         for (int f = 1; f <= 500; f++)

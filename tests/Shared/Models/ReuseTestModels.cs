@@ -10,6 +10,10 @@ internal static class ReuseTestModels
     public const int Width = 128;
     public const int Tokens = 48;
 
+    /// <summary>The default settings with full keyframes on the interval instead of the rolling refresh's stripe: the
+    /// gating tests count exactly what each gate picked.</summary>
+    public static ReuseSettings Keyframed => ReuseSettings.Default with { RollingRefresh = false };
+
     public static MultiTaskVit Model(bool hmlpStem = false, bool refine = false) => TinyModels.WithRandomDeltas(
         TinyModels.Config() with
         {
