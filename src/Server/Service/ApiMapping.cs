@@ -72,6 +72,7 @@ public static class ApiMapping
             SceneCutLimit = reuse.SceneCutLimit ?? settings.SceneCutLimit,
             ShareThreshold = reuse.ShareThreshold ?? settings.ShareThreshold,
             MaxIndexStep = reuse.MaxIndexStep ?? settings.MaxIndexStep,
+            RollingRefresh = reuse.RollingRefresh ?? settings.RollingRefresh,
         };
     }
 
