@@ -185,16 +185,60 @@ public sealed class WebViewTests(ITestOutputHelper output)
         }
     }
 
-    private static async Task<int> Subscribers(HttpClient http) =>
-        (await http.GetFromJsonAsync<JsonObject>("/api/streams"))!["streams"]![0]!["subscribers"]!.GetValue<int>();
+    [Fact]
+    public async Task Web_stream_page_shows_one_stream_large_and_unsubscribes_the_others()
+    {
+        Assert.True(Chromium.Executable() != null, "chromium is not installed: scripts/install-deps.sh test");
+        await using var server = await ServerUnderTest.StartOnSocketsAsync();
+        await server.Client.AddStreamAsync(new AddStreamRequest { Id = "cam1", SourceUri = Synthetic(1) });
+        await server.Client.AddStreamAsync(new AddStreamRequest { Id = "cam2", SourceUri = Synthetic(2) });
+        using var http = new HttpClient { BaseAddress = new Uri(server.MetricsUrl) };
+        await using var browser = await Chromium.StartAsync();
+        var page = await browser.NewPageAsync();
+        try
+        {
+            // Opened directly: cam2 alone, large, streaming; cam1's tile is hidden and unsubscribed; the add form is gone.
+            await page.NavigateAsync(server.MetricsUrl + "/#stream=cam2");
+            await page.WaitForAsync($"{Tile("cam2")}?.classList.contains('large') && {Tile("cam1")}?.hidden === true", Patience);
+            await page.WaitForAsync(Painted("cam2", 3), Patience);
+            Assert.True((await page.EvaluateAsync("document.querySelector('#add').hidden"))!.GetValue<bool>());
+            await WaitForSubscribers(http, 0, "cam1");
+            await WaitForSubscribers(http, 1, "cam2");
+            await page.ScreenshotAsync(Path.Combine(Artefacts, "stream-page.png"));
 
-    private static async Task WaitForSubscribers(HttpClient http, int count)
+            // "all streams" goes back to the grid: both tiles shown and subscribed.
+            await page.EvaluateAsync("(() => { document.querySelector('#all').click(); return true; })()");
+            await page.WaitForAsync($"!{Tile("cam1")}.hidden && !{Tile("cam2")}.classList.contains('large')", Patience);
+            await WaitForSubscribers(http, 1, "cam1");
+            await page.WaitForAsync(Painted("cam1", 2), Patience);
+
+            // The tile's button opens its stream page.
+            await page.EvaluateAsync($"(() => {{ {Tile("cam1")}.querySelector('.enlarge').click(); return true; }})()");
+            await page.WaitForAsync($"location.hash === '#stream=cam1' && {Tile("cam2")}.hidden", Patience);
+            await WaitForSubscribers(http, 0, "cam2");
+        }
+        catch
+        {
+            output.WriteLine("page console:\n" + page.Console);
+            throw;
+        }
+    }
+
+    /// <summary>The subscribers of stream <paramref name="id"/>, or of the first stream.</summary>
+    private static async Task<int> Subscribers(HttpClient http, string? id = null)
+    {
+        var streams = (await http.GetFromJsonAsync<JsonObject>("/api/streams"))!["streams"]!.AsArray();
+        var stream = id is null ? streams[0]! : streams.First(s => s!["id"]!.GetValue<string>() == id)!;
+        return stream["subscribers"]!.GetValue<int>();
+    }
+
+    private static async Task WaitForSubscribers(HttpClient http, int count, string? id = null)
     {
         var deadline = DateTime.UtcNow + Patience;
         int now;
-        while ((now = await Subscribers(http)) != count)
+        while ((now = await Subscribers(http, id)) != count)
         {
-            Assert.True(DateTime.UtcNow < deadline, $"the stream kept {now} subscribers, expected {count}");
+            Assert.True(DateTime.UtcNow < deadline, $"stream {id ?? "(first)"} kept {now} subscribers, expected {count}");
             await Task.Delay(100);
         }
     }

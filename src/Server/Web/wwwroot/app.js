@@ -26,7 +26,7 @@ async function start() {
     return;
   }
   if (!model.ok) { el('#connection').textContent = `error ${model.status}`; return; }
-  history.replaceState(null, '', '/');
+  if (location.hash === '#login-failed') history.replaceState(null, '', '/');
   state.model = model.body;
   state.colours = (model.body.classes || []).map(c => [(c.color >> 16) & 255, (c.color >> 8) & 255, c.color & 255]);
   el('#model').textContent = `${model.body.version || 'model'} · ${model.body.inputSize.width}x${model.body.inputSize.height} · ${model.body.precision}`;
@@ -41,7 +41,9 @@ async function start() {
   el('#logout').hidden = false;
   el('#add').addEventListener('submit', addStream);
   document.addEventListener('visibilitychange', sendShow);
+  window.addEventListener('hashchange', route);
   await refreshStreams();
+  route();
   setInterval(refreshStreams, 2000);
   setInterval(updateReadouts, 500);
   connect();
@@ -133,12 +135,37 @@ function addTile(info) {
     if (!result.ok) el('.error', root).textContent = result.body?.error || `error ${result.status}`;
     await refreshStreams();
   });
-  el('.enlarge', root).addEventListener('click', () => root.classList.toggle('large'));
+  // The stream page: #stream=ID shows this tile alone, large; the other tiles are hidden, so they are unsubscribed.
+  el('.enlarge', root).addEventListener('click', () => {
+    location.hash = focused() === info.id ? '' : `stream=${encodeURIComponent(info.id)}`;
+  });
   tile.canvas.addEventListener('mousemove', e => underCursor(tile, e));
   el('#grid').append(root);
   state.tiles.set(info.id, tile);
   observer.observe(root);
+  place(tile, info.id);
   return tile;
+}
+
+// The stream a #stream=ID page shows, or null on the grid.
+function focused() {
+  const match = /^#stream=(.+)$/.exec(location.hash);
+  return match ? decodeURIComponent(match[1]) : null;
+}
+
+function place(tile, id) {
+  const focus = focused();
+  tile.root.hidden = focus !== null && focus !== id;
+  tile.root.classList.toggle('large', focus === id);
+  el('.enlarge', tile.root).title = focus === id ? 'back to all streams' : 'stream page: larger view';
+}
+
+function route() {
+  const focus = focused();
+  el('#add').hidden = focus !== null;
+  el('#all').hidden = focus === null;
+  document.title = focus === null ? 'StreamMtl' : `${focus} · StreamMtl`;
+  for (const [id, tile] of state.tiles) place(tile, id);
 }
 
 async function addStream(event) {
