@@ -44,7 +44,7 @@ public sealed class RtspEgressRelay : EgressGate
     /// <summary>Starts a relay for the rtsp:// <paramref name="url"/>; null when the URL has no host.</summary>
     public static RtspEgressRelay? Start(IEgressPolicy policy, string url, string source, ILogger? logger = null)
     {
-        if (EgressTarget.Of(url) is not var (host, port) || !Uri.TryCreate(url, UriKind.Absolute, out var uri))
+        if (EgressTarget.Of(url) is not (var host, var port) || !Uri.TryCreate(url, UriKind.Absolute, out var uri))
         {
             return null;
         }
@@ -102,7 +102,7 @@ public sealed class RtspEgressRelay : EgressGate
         var location = RtspMessage.Header(head, "Location");
         var target = location is null ? null : EgressTarget.Of(location);
         Record(new EgressRefusal(target?.Host ?? _host, target?.Port ?? _port,
-            $"RTSP redirect to '{(target is var (h, p) ? $"{h}:{p}" : "(no location)")}' not followed (redirects are refused for API-added sources)", Transient: false));
+            $"RTSP redirect to '{(target is (var h, var p) ? $"{h}:{p}" : "(no location)")}' not followed (redirects are refused for API-added sources)", Transient: false));
         return null;
     }
 

@@ -25,9 +25,6 @@ public sealed class ReuseState : IDisposable
     /// <summary>Index of the last frame run; null after construction or reset.</summary>
     public long? LastFrame { get; private set; }
 
-    /// <summary>Index of the last keyframe (full recompute).</summary>
-    public long? LastKeyframe { get; private set; }
-
     /// <summary>Gated frames run since the last keyframe (plus the stream's phase): decides interval keyframes and picks
     /// the rolling refresh's stripe.</summary>
     public long GatedFrames { get; private set; }
@@ -64,10 +61,6 @@ public sealed class ReuseState : IDisposable
         GatedFrames = keyframe ? phase : GatedFrames + 1;
         LastFrame = frameIndex;
         Grid = grid;
-        if (keyframe)
-        {
-            LastKeyframe = frameIndex;
-        }
     }
 
     /// <summary>
@@ -99,7 +92,6 @@ public sealed class ReuseState : IDisposable
             branch.Reset();
         }
         LastFrame = null;
-        LastKeyframe = null;
         GatedFrames = 0;
         Grid = null;
     }
