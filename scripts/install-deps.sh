@@ -18,7 +18,7 @@ if ! apt-cache show libgtk-3-0 >/dev/null 2>&1 && apt-cache show libgtk-3-0t64 >
 fi
 
 run_pkgs=("$gtk" ffmpeg ca-certificates)
-test_pkgs=(prometheus python3 python3-grpcio python3-grpc-tools python3-gi gir1.2-gst-rtsp-server-1.0
+test_pkgs=(prometheus redis-server python3 python3-grpcio python3-grpc-tools python3-gi gir1.2-gst-rtsp-server-1.0
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav chromium)
 
 case "$profile" in

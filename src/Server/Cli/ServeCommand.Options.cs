@@ -16,6 +16,8 @@ public static partial class ServeCommand
         public static readonly Option<int?> GrpcPort = OptionalInt("--grpc-port", "gRPC port (HTTP/2) [default: 50051]", 0, 65535);
         public static readonly Option<int?> MetricsPort = OptionalInt("--metrics-port", "/metrics, /healthz, /readyz (HTTP/1.1) [default: 9464]", 0, 65535);
         public static readonly Option<string?> ApiKey = OptionalText("--api-key", "K", "require this API key (metadata x-api-key)");
+        public static readonly Option<string?> Cluster = OptionalText("--cluster", "redis://HOST:PORT",
+            "join the cluster whose membership and stream registry are in this Redis (one Orleans silo per node; StreamMtl:Cluster:*)");
         public static readonly Option<double?> Threshold = OptionalDouble("--threshold", "sub-task activation-sharing threshold [default: 0]", 0, 100);
     }
 
@@ -31,7 +33,7 @@ public static partial class ServeCommand
     {
         var serve = CliOptions.Command("serve", "run the gRPC service (default source: the synthetic camera, default model: the shipped one)",
             RunAsync, Options.Source, Options.NoCamera, Options.Model, Options.Size, Options.Address, Options.GrpcPort, Options.MetricsPort,
-            Options.ApiKey, Options.Threshold);
+            Options.ApiKey, Options.Threshold, Options.Cluster);
         // Configuration keys are not declared options: the parser leaves them unmatched, and HostArguments hands them to the host.
         serve.TreatUnmatchedTokensAsErrors = false;
         return serve;

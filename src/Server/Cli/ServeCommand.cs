@@ -47,6 +47,10 @@ public static partial class ServeCommand
         {
             overrides["StreamMtl:Security:ApiKeys:0"] = apiKey;
         }
+        if (options.GetValue(Options.Cluster) is { } cluster)
+        {
+            overrides["StreamMtl:Cluster:Redis"] = Cluster.ClusterNodeOptions.ParseRedisUri(cluster, out var clusterError) ?? throw new CliException(clusterError!);
+        }
         if (options.GetValue(Options.Threshold) is { } threshold)
         {
             overrides["StreamMtl:Streams:0:Reuse:ShareThreshold"] = threshold.ToString(System.Globalization.CultureInfo.InvariantCulture);

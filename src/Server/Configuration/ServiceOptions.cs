@@ -15,6 +15,7 @@ public sealed record ServiceOptions
     public LimitOptions Limits { get; init; } = new();
     public PipelineOptions Pipeline { get; init; } = new();
     public SecurityOptions Security { get; init; } = new();
+    public StreamMtl.Server.Cluster.ClusterNodeOptions Cluster { get; init; } = new();
 
     /// <summary>Streams started with the service (trusted: not subject to the source allowlist).</summary>
     public List<StreamDeclaration> Streams { get; init; } = [];
@@ -30,6 +31,7 @@ public sealed record ServiceOptions
         errors.AddRange(Limits.Validate().Select(e => "Limits: " + e));
         errors.AddRange(Pipeline.Validate().Select(e => "Pipeline: " + e));
         errors.AddRange(Security.Validate().Select(e => "Security: " + e));
+        errors.AddRange(Cluster.Validate().Select(e => "Cluster: " + e));
         for (int i = 0; i < Streams.Count; i++)
         {
             errors.AddRange(Streams[i].Validate().Select(e => $"Streams[{i}]: {e}"));

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
+using StreamMtl.Server.Cluster;
 
 namespace StreamMtl.Server.Hosting;
 
@@ -11,6 +12,7 @@ public static class ServerHost
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         configure?.Invoke(builder);
         builder.AddStreamMtlServer();
+        builder.AddStreamMtlCluster();
         var app = builder.Build();
         app.MapStreamMtl(separatePorts);
         return app;

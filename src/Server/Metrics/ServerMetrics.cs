@@ -48,6 +48,10 @@ public sealed class ServerMetrics : IInferenceMetrics, IStreamMetrics
         BatchSize = factory.CreateHistogram("streammtl_inference_batch_size", "Frames run per inference wake-up.",
             new HistogramConfiguration { Buckets = [1, 2, 3, 4, 6, 8, 16, 32, 64] });
         Streams = factory.CreateGauge("streammtl_streams", "Registered streams.");
+        ClusterNodes = factory.CreateGauge("streammtl_cluster_nodes", "Active nodes of the cluster, as this node's stream registry sees them (cluster mode).");
+        ClusterNodeStreams = factory.CreateGauge("streammtl_cluster_node_streams", "Streams this node runs, labelled with the node's name (cluster mode).", "node");
+        StreamMoves = factory.CreateCounter("streammtl_stream_moves_total",
+            "Streams placed by the cluster registry while it ran on this node, by reason: added, placement, failover, handover.", "reason");
         ModelInfo = factory.CreateGauge("streammtl_model_info", "The loaded model (value 1).", "version", "base_task", "tasks", "split_layer", "input_size", "precision");
         ModelLoadSeconds = factory.CreateGauge("streammtl_model_load_seconds", "Time taken to load the model.");
     }
@@ -72,6 +76,12 @@ public sealed class ServerMetrics : IInferenceMetrics, IStreamMetrics
     public Counter Keyframes { get; }
     public Histogram BatchSize { get; }
     public Gauge Streams { get; }
+
+    public Gauge ClusterNodes { get; }
+
+    public Gauge ClusterNodeStreams { get; }
+
+    public Counter StreamMoves { get; }
     public Gauge ModelInfo { get; }
     public Gauge ModelLoadSeconds { get; }
 

@@ -22,6 +22,28 @@ public sealed class StreamCommands(StreamRegistry streams, InferenceEngine engin
 
     public async Task<StreamInfo> AddAsync(AddStreamRequest request, string client, CancellationToken cancellationToken)
     {
+        var definition = await AdmitAsync(request, cancellationToken);
+        var limits = _options.Limits;
+        if (streams.Find(definition.Id) is null
+            && ledger.TryCharge(definition.Id, client, StreamCost.Of(definition, limits)) is { } tooCostly)
+        {
+            throw ApiMapping.ToRpc(tooCostly);
+        }
+        var (stream, failure) = await streams.AddAsync(definition);
+        if (stream is null)
+        {
+            if (failure!.Kind != FailureKind.AlreadyExists)
+            {
+                ledger.Release(definition.Id);
+            }
+            throw ApiMapping.ToRpc(failure);
+        }
+        return ApiMapping.ToApi(stream.Snapshot());
+    }
+
+    /// <summary>The request's checks (tasks, limits, reconnect policy, the source policy) without starting anything; refusals are thrown as the API's status.</summary>
+    public async Task<StreamDefinition> AdmitAsync(AddStreamRequest request, CancellationToken cancellationToken)
+    {
         var tasks = ApiMapping.ToSet(request.Tasks, out var taskError);
         if (taskError != null)
         {
@@ -51,21 +73,7 @@ public sealed class StreamCommands(StreamRegistry streams, InferenceEngine engin
         {
             throw ApiMapping.ToRpc(refused);
         }
-        if (streams.Find(definition.Id) is null
-            && ledger.TryCharge(definition.Id, client, StreamCost.Of(definition, limits)) is { } tooCostly)
-        {
-            throw ApiMapping.ToRpc(tooCostly);
-        }
-        var (stream, failure) = await streams.AddAsync(definition);
-        if (stream is null)
-        {
-            if (failure!.Kind != FailureKind.AlreadyExists)
-            {
-                ledger.Release(definition.Id);
-            }
-            throw ApiMapping.ToRpc(failure);
-        }
-        return ApiMapping.ToApi(stream.Snapshot());
+        return definition;
     }
 
     public async Task RemoveAsync(string id)

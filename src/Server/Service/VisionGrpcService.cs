@@ -14,33 +14,46 @@ using StreamMtl.Server.Security;
 namespace StreamMtl.Server.Service;
 
 /// <summary>The streammtl.v1.VisionService endpoints: stream management, Subscribe, Process and model info.</summary>
+/// <remarks>
+/// On a cluster node (<paramref name="cluster"/> set) stream management and Subscribe cover every stream of the cluster
+/// (<see cref="Cluster.ClusterFrontDoor"/>); a call another node forwarded is answered from this node's own streams.
+/// </remarks>
 public sealed class VisionGrpcService(StreamRegistry streams, StreamCommands commands, InferenceEngine engine, ServerMetrics metrics,
-    ProcessSessions sessions, IOptions<ServiceOptions> options, TimeProvider time) : VisionService.VisionServiceBase
+    ProcessSessions sessions, IOptions<ServiceOptions> options, TimeProvider time, Cluster.ClusterFrontDoor? cluster = null) : VisionService.VisionServiceBase
 {
     private readonly ServiceOptions _options = options.Value;
 
+    /// <summary>The cluster's front door, unless this is a single node or the call was forwarded by another node.</summary>
+    private Cluster.ClusterFrontDoor? Cluster(ServerCallContext context) =>
+        cluster is not null && !StreamMtl.Server.Cluster.ClusterFrontDoor.IsHop(context) ? cluster : null;
+
     public override System.Threading.Tasks.Task<StreamInfo> AddStream(AddStreamRequest request, ServerCallContext context) =>
-        commands.AddAsync(request, Client(context), context.CancellationToken);
+        Cluster(context) is { } front ? front.AddAsync(request, Client(context), context) : commands.AddAsync(request, Client(context), context.CancellationToken);
 
     public override async System.Threading.Tasks.Task<RemoveStreamResponse> RemoveStream(RemoveStreamRequest request, ServerCallContext context)
     {
-        await commands.RemoveAsync(request.Id);
+        await (Cluster(context) is { } front ? front.RemoveAsync(request.Id) : commands.RemoveAsync(request.Id));
         return new RemoveStreamResponse();
     }
 
-    public override System.Threading.Tasks.Task<ListStreamsResponse> ListStreams(ListStreamsRequest request, ServerCallContext context)
+    public override async System.Threading.Tasks.Task<ListStreamsResponse> ListStreams(ListStreamsRequest request, ServerCallContext context)
     {
         var response = new ListStreamsResponse();
-        response.Streams.AddRange(streams.All.Select(s => ApiMapping.ToApi(s.Snapshot())));
-        return System.Threading.Tasks.Task.FromResult(response);
+        response.Streams.AddRange(Cluster(context) is { } front ? await front.ListAsync(context) : streams.All.Select(s => ApiMapping.ToApi(s.Snapshot())));
+        return response;
     }
 
-    public override System.Threading.Tasks.Task<StreamInfo> GetStream(GetStreamRequest request, ServerCallContext context) =>
-        System.Threading.Tasks.Task.FromResult(ApiMapping.ToApi((streams.Find(request.Id) ?? throw NotFound(request.Id)).Snapshot()));
+    public override async System.Threading.Tasks.Task<StreamInfo> GetStream(GetStreamRequest request, ServerCallContext context) =>
+        Cluster(context) is { } front ? await front.GetAsync(request.Id, context)
+        : ApiMapping.ToApi((streams.Find(request.Id) ?? throw NotFound(request.Id)).Snapshot());
 
     public override async System.Threading.Tasks.Task Subscribe(SubscribeRequest request, IServerStreamWriter<FrameResult> responseStream,
         ServerCallContext context)
     {
+        if (Cluster(context) is { } front && await front.TryProxySubscribeAsync(request, responseStream, context))
+        {
+            return;
+        }
         var (stream, subscriber) = commands.Subscribe(request);
         string? reason = "client_gone";
         try

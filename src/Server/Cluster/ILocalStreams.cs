@@ -1,0 +1,20 @@
+namespace StreamMtl.Server.Cluster;
+
+/// <summary>This node's side of the cluster: what a stream grain starts and stops here, and what the node reports.</summary>
+public interface ILocalStreams
+{
+    string NodeName { get; }
+
+    /// <summary>http(s)://address:port other nodes reach this node's gRPC API at.</summary>
+    string GrpcEndpoint { get; }
+
+    /// <summary>Streams this node may run (Limits:MaxStreams).</summary>
+    int Limit { get; }
+
+    int Running { get; }
+
+    /// <summary>Starts the stream on this node (already running here is success); the outcome carries the API's refusal otherwise.</summary>
+    Task<Outcome> StartAsync(StreamRecord record);
+
+    Task StopAsync(string id);
+}

@@ -1,0 +1,186 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans;
+using Orleans.Runtime;
+using Orleans.Runtime.Placement;
+using StreamMtl.Server.Configuration;
+
+namespace StreamMtl.Server.Cluster;
+
+/// <summary>
+/// The cluster's durable stream registry and placement (see <see cref="IStreamCatalogGrain"/>). Membership and failure
+/// detection are Orleans': every period the registry reads the live silos and re-places the streams whose owner is no
+/// longer active (failover) or is leaving (handover), each with Orleans' placement hint so its grain activates on the
+/// chosen node. State (stream definitions and owners) is in the cluster's grain storage.
+/// </summary>
+[KeepAlive]
+public sealed partial class StreamCatalogGrain(
+    [PersistentState("catalog", ClusterHosting.Storage)] IPersistentState<CatalogState> state,
+    IClusterMembershipService membership,
+    IClusterEvents events,
+    IOptions<ServiceOptions> options,
+    ILogger<StreamCatalogGrain> logger) : Grain, IStreamCatalogGrain
+{
+    private readonly Dictionary<SiloAddress, NodeReport> _nodes = [];
+    private readonly HashSet<SiloAddress> _draining = [];
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        var period = options.Value.Cluster.ReconcilePeriod;
+        this.RegisterGrainTimer(async _ => await Reconcile(), new GrainTimerCreationOptions(period, period) { KeepAlive = true });
+        return Task.CompletedTask;
+    }
+
+    public Task Report(NodeReport report)
+    {
+        _nodes[report.Silo] = report;
+        return Task.CompletedTask;
+    }
+
+    public async Task<AddAnswer> Add(StreamRecord record)
+    {
+        var streams = state.State.Streams;
+        if (streams.ContainsKey(record.Id))
+        {
+            return new AddAnswer(new Outcome((int)Grpc.Core.StatusCode.AlreadyExists, $"stream '{record.Id}' exists"), null);
+        }
+        var target = StreamPlacement.Choose(LiveNodes(), Assigned(), _draining);
+        if (target is null)
+        {
+            return new AddAnswer(new Outcome((int)Grpc.Core.StatusCode.ResourceExhausted,
+                $"no node has a free stream slot ({LiveNodes().Count()} node(s), Limits:MaxStreams each)"), null);
+        }
+        var answer = await EnsureOn(record, target.Silo);
+        if (!answer.Outcome.Succeeded)
+        {
+            return new AddAnswer(answer.Outcome, null);
+        }
+        streams[record.Id] = record;
+        state.State.Owners[record.Id] = answer.Silo;
+        await state.WriteStateAsync();
+        events.Placed(record.Id, "added");
+        return new AddAnswer(Outcome.Ok, Location(record.Id));
+    }
+
+    public async Task<bool> Remove(string id)
+    {
+        if (!state.State.Streams.Remove(id))
+        {
+            return false;
+        }
+        state.State.Owners.Remove(id);
+        await state.WriteStateAsync();
+        await GrainFactory.GetGrain<IStreamGrain>(id).Release();
+        return true;
+    }
+
+    public Task<StreamLocation[]> List() =>
+        Task.FromResult(state.State.Streams.Keys.Order(StringComparer.Ordinal).Select(Location).ToArray());
+
+    public Task<StreamLocation?> Locate(string id) =>
+        Task.FromResult(state.State.Streams.ContainsKey(id) ? Location(id) : null);
+
+    public async Task Drain(SiloAddress silo)
+    {
+        _draining.Add(silo);
+        await Reconcile();
+    }
+
+    public async Task<int> Reconcile()
+    {
+        var active = membership.CurrentSnapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress).ToHashSet();
+        foreach (var gone in _nodes.Keys.Where(s => !active.Contains(s)).ToList())
+        {
+            _nodes.Remove(gone);
+        }
+        _draining.IntersectWith(active);
+        events.Nodes(active.Count);
+        var owners = state.State.Owners;
+        int moved = 0;
+        bool changed = false;
+        foreach (var (id, record) in state.State.Streams.OrderBy(s => s.Key, StringComparer.Ordinal))
+        {
+            var owner = owners.GetValueOrDefault(id);
+            if (owner is not null && active.Contains(owner) && !_draining.Contains(owner))
+            {
+                continue;
+            }
+            string reason = owner is null ? "placement" : active.Contains(owner) ? "handover" : "failover";
+            var target = StreamPlacement.Choose(LiveNodes(), Assigned(), _draining);
+            if (target is null)
+            {
+                Log.NoCapacity(logger, id, reason);
+                continue;
+            }
+            if (reason == "handover")
+            {
+                await GrainFactory.GetGrain<IStreamGrain>(id).Release();
+            }
+            var answer = await EnsureOn(record, target.Silo);
+            if (answer.Outcome.Succeeded)
+            {
+                owners[id] = answer.Silo;
+                changed = true;
+                moved++;
+                events.Placed(id, reason);
+                Log.Moved(logger, id, reason, target.Name);
+            }
+            else
+            {
+                if (owner is not null)
+                {
+                    owners.Remove(id);
+                    changed = true;
+                }
+                Log.NotPlaced(logger, id, target.Name, answer.Outcome.Message);
+            }
+        }
+        if (changed)
+        {
+            await state.WriteStateAsync();
+        }
+        return moved;
+    }
+
+    private async Task<EnsureAnswer> EnsureOn(StreamRecord record, SiloAddress target)
+    {
+        RequestContext.Set(IPlacementDirector.PlacementHintKey, target);
+        try
+        {
+            return await GrainFactory.GetGrain<IStreamGrain>(record.Id).Ensure(record, target);
+        }
+        catch (Exception e) when (e is OrleansException or TimeoutException or SiloUnavailableException)
+        {
+            return new EnsureAnswer(new Outcome((int)Grpc.Core.StatusCode.Unavailable, $"node {target} did not answer: {e.Message}"), target);
+        }
+        finally
+        {
+            RequestContext.Remove(IPlacementDirector.PlacementHintKey);
+        }
+    }
+
+    private IEnumerable<NodeReport> LiveNodes() => _nodes.Values;
+
+    private Dictionary<SiloAddress, int> Assigned() =>
+        state.State.Owners.Values.GroupBy(s => s).ToDictionary(g => g.Key, g => g.Count());
+
+    private StreamLocation Location(string id)
+    {
+        var record = state.State.Streams[id];
+        return state.State.Owners.GetValueOrDefault(id) is { } owner && _nodes.TryGetValue(owner, out var node)
+            ? new StreamLocation(id, node.Name, node.GrpcEndpoint, record.DisplayUri)
+            : new StreamLocation(id, "", "", record.DisplayUri);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(62, LogLevel.Information, "Stream {Stream} placed ({Reason}) on node {Node}")]
+        public static partial void Moved(ILogger logger, string stream, string reason, string node);
+
+        [LoggerMessage(63, LogLevel.Warning, "Stream {Stream} not placed on node {Node}: {Error}")]
+        public static partial void NotPlaced(ILogger logger, string stream, string node, string error);
+
+        [LoggerMessage(64, LogLevel.Warning, "Stream {Stream} waits for a free slot ({Reason}): every node is at Limits:MaxStreams")]
+        public static partial void NoCapacity(ILogger logger, string stream, string reason);
+    }
+}
