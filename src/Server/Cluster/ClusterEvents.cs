@@ -5,7 +5,7 @@ namespace StreamMtl.Server.Cluster;
 /// <summary>What the registry reports as it works: live nodes and stream placements by reason.</summary>
 public interface IClusterEvents
 {
-    /// <summary>A stream was placed on a node: "added", "placement" (placed later, e.g. after a restart), "failover" (its node died), "handover" (its node is leaving).</summary>
+    /// <summary>A stream was placed on a node: "added", "placement" (placed later, e.g. after a restart), "failover" (its node died), "handover" (its node is leaving), "restart" (its live node had lost it).</summary>
     void Placed(string stream, string reason);
 
     void Nodes(int active);

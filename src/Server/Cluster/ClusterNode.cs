@@ -18,6 +18,7 @@ public sealed partial class ClusterNode(IGrainFactory grains, ILocalSiloDetails 
 {
     private readonly CancellationTokenSource _stop = new();
     private Task? _loop;
+    private int _disposed;
 
     private IStreamCatalogGrain Catalog => grains.GetGrain<IStreamCatalogGrain>(0);
 
@@ -60,11 +61,11 @@ public sealed partial class ClusterNode(IGrainFactory grains, ILocalSiloDetails 
         using var timer = new PeriodicTimer(options.Value.Cluster.ReconcilePeriod);
         do
         {
-            int running = local.Running;
-            metrics.ClusterNodeStreams.WithLabels(local.NodeName).Set(running);
+            var running = local.Running;
+            metrics.ClusterNodeStreams.WithLabels(local.NodeName).Set(running.Count);
             try
             {
-                await Catalog.Report(new NodeReport(silo.SiloAddress, local.NodeName, local.GrpcEndpoint, local.Limit, running)).WaitAsync(cancellationToken);
+                await Catalog.Report(new NodeReport(silo.SiloAddress, local.NodeName, local.GrpcEndpoint, local.Limit, running.Count, [.. running])).WaitAsync(cancellationToken);
             }
             catch (Exception e) when (e is OrleansException or TimeoutException)
             {
@@ -92,8 +93,12 @@ public sealed partial class ClusterNode(IGrainFactory grains, ILocalSiloDetails 
 
     public async ValueTask DisposeAsync()
     {
-        await _stop.CancelAsync();
-        _stop.Dispose();
+        // Registered as a singleton and as the hosted service that resolves it: the container may dispose it twice.
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            await _stop.CancelAsync();
+            _stop.Dispose();
+        }
     }
 
     private static partial class Log

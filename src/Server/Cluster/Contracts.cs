@@ -7,14 +7,15 @@ namespace StreamMtl.Server.Cluster;
 [GenerateSerializer, Immutable]
 public sealed record StreamRecord([property: Id(0)] string Id, [property: Id(1)] byte[] Request, [property: Id(2)] string Client, [property: Id(3)] string DisplayUri);
 
-/// <summary>What a node tells the registry every reconcile period: where to reach it and how full it is.</summary>
+/// <summary>What a node tells the registry every reconcile period: where to reach it, how full it is and which streams it runs.</summary>
 [GenerateSerializer, Immutable]
 public sealed record NodeReport(
     [property: Id(0)] SiloAddress Silo,
     [property: Id(1)] string Name,
     [property: Id(2)] string GrpcEndpoint,
     [property: Id(3)] int Limit,
-    [property: Id(4)] int Running);
+    [property: Id(4)] int Running,
+    [property: Id(5)] string[] Streams);
 
 /// <summary>A gRPC status code (0 = OK) and message, for answers that cross nodes.</summary>
 [GenerateSerializer, Immutable]

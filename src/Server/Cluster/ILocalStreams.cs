@@ -11,7 +11,8 @@ public interface ILocalStreams
     /// <summary>Streams this node may run (Limits:MaxStreams).</summary>
     int Limit { get; }
 
-    int Running { get; }
+    /// <summary>Ids of the streams running on this node now.</summary>
+    IReadOnlyCollection<string> Running { get; }
 
     /// <summary>Starts the stream on this node (already running here is success); the outcome carries the API's refusal otherwise.</summary>
     Task<Outcome> StartAsync(StreamRecord record);

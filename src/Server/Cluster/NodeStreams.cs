@@ -19,7 +19,7 @@ public sealed class NodeStreams(StreamCommands commands, StreamRegistry registry
 
     public int Limit => _options.Limits.MaxStreams;
 
-    public int Running => registry.All.Count;
+    public IReadOnlyCollection<string> Running => [.. registry.All.Select(s => s.Id)];
 
     public async Task<Outcome> StartAsync(StreamRecord record)
     {

@@ -101,12 +101,23 @@ public sealed partial class StreamCatalogGrain(
         foreach (var (id, record) in state.State.Streams.OrderBy(s => s.Key, StringComparer.Ordinal))
         {
             var owner = owners.GetValueOrDefault(id);
+            NodeReport? target;
+            string reason;
             if (owner is not null && active.Contains(owner) && !_draining.Contains(owner))
             {
-                continue;
+                // Desired against actual: a live owner that no longer reports the stream (its grain was deactivated, e.g.
+                // when the directory partition that held it died with another node) gets it started again.
+                if (!_nodes.TryGetValue(owner, out var report) || report.Streams.Contains(id, StringComparer.Ordinal))
+                {
+                    continue;
+                }
+                (target, reason) = (report, "restart");
             }
-            string reason = owner is null ? "placement" : active.Contains(owner) ? "handover" : "failover";
-            var target = StreamPlacement.Choose(LiveNodes(), Assigned(), _draining);
+            else
+            {
+                reason = owner is null ? "placement" : active.Contains(owner) ? "handover" : "failover";
+                target = StreamPlacement.Choose(LiveNodes(), Assigned(), _draining);
+            }
             if (target is null)
             {
                 Log.NoCapacity(logger, id, reason);
@@ -127,11 +138,7 @@ public sealed partial class StreamCatalogGrain(
             }
             else
             {
-                if (owner is not null)
-                {
-                    owners.Remove(id);
-                    changed = true;
-                }
+                // The owner stays as it was, so the next pass retries for the same reason.
                 Log.NotPlaced(logger, id, target.Name, answer.Outcome.Message);
             }
         }

@@ -51,7 +51,7 @@ public sealed class ServerMetrics : IInferenceMetrics, IStreamMetrics
         ClusterNodes = factory.CreateGauge("streammtl_cluster_nodes", "Active nodes of the cluster, as this node's stream registry sees them (cluster mode).");
         ClusterNodeStreams = factory.CreateGauge("streammtl_cluster_node_streams", "Streams this node runs, labelled with the node's name (cluster mode).", "node");
         StreamMoves = factory.CreateCounter("streammtl_stream_moves_total",
-            "Streams placed by the cluster registry while it ran on this node, by reason: added, placement, failover, handover.", "reason");
+            "Streams placed by the cluster registry while it ran on this node, by reason: added, placement, failover, handover, restart.", "reason");
         ModelInfo = factory.CreateGauge("streammtl_model_info", "The loaded model (value 1).", "version", "base_task", "tasks", "split_layer", "input_size", "precision");
         ModelLoadSeconds = factory.CreateGauge("streammtl_model_load_seconds", "Time taken to load the model.");
     }
