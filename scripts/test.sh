@@ -24,5 +24,10 @@ count() { awk -v key="$1" '$1 == key":" && $2 ~ /^[0-9]+$/ {s += $2} END {print 
 passed=$(count Passed)
 failed=$(count Failed)
 skipped=$(count Skipped)
+# The names of failed tests last, so a log read from its tail still says what failed.
+if [[ $failed -gt 0 ]]; then
+  echo "failed tests:"
+  grep -E '^[[:space:]]+Failed [A-Za-z]' "$log" | sed 's/^[[:space:]]*/  /' | sort -u || true
+fi
 echo "${passed} passed, ${failed} failed, ${skipped} skipped"
 exit "$status"
