@@ -26,6 +26,12 @@ internal sealed class RenderJob
     private readonly ScreenBounds[] _bounds;
     private readonly Vec3[] _lightToCentre;
     private readonly float[] _lightC;
+    // Per object, the intersection terms of rays from the camera and from the light, and for camera rays the
+    // bounding-sphere terms: the camera minus the centre, and its squared length less the squared radius.
+    private readonly LocalOrigin[] _fromCamera;
+    private readonly LocalOrigin[] _fromLight;
+    private readonly Vec3[] _cameraToCentre;
+    private readonly float[] _cameraC;
     private readonly uint _allObjects;
     private readonly ulong _noiseKey;
     private readonly float _noise;
@@ -51,6 +57,10 @@ internal sealed class RenderJob
         _bounds = new ScreenBounds[count];
         _lightToCentre = new Vec3[count];
         _lightC = new float[count];
+        _fromCamera = new LocalOrigin[count];
+        _fromLight = new LocalOrigin[count];
+        _cameraToCentre = new Vec3[count];
+        _cameraC = new float[count];
         var light = scene.Lighting.PointPosition;
         for (var i = 0; i < count; i++)
         {
@@ -59,6 +69,10 @@ internal sealed class RenderJob
             _bounds[i] = ScreenBounds.Of(pose, placed.Centre, MathF.Sqrt(placed.BoundRadius2), width, height);
             _lightToCentre[i] = light - placed.Centre;
             _lightC[i] = Vec3.Dot(_lightToCentre[i], _lightToCentre[i]) - placed.BoundRadius2;
+            _fromCamera[i] = placed.From(pose.Position);
+            _fromLight[i] = placed.From(light);
+            _cameraToCentre[i] = pose.Position - placed.Centre;
+            _cameraC[i] = Vec3.Dot(_cameraToCentre[i], _cameraToCentre[i]) - placed.BoundRadius2;
         }
         _background = background;
         if (background is not null)
@@ -134,7 +148,7 @@ internal sealed class RenderJob
             var d = Ray(x, rowBase, invFocal);
             var t = room.Hit(origin, d, out var surface, out var normal);
             var localNormal = default(Vec3);
-            var hitObject = HitObjects(rowMask, x, origin, d, ref t, ref localNormal);
+            var hitObject = HitObjects(rowMask, x, d, ref t, ref localNormal);
             Vec3 colour;
             byte label;
             if (hitObject >= 0)
@@ -210,7 +224,7 @@ internal sealed class RenderJob
                 var d = Ray(x, rowBase, invFocal);
                 var t = background.Truth.Depth[row + x];
                 var localNormal = default(Vec3);
-                var hitObject = HitObjects(objects, x, origin, d, ref t, ref localNormal);
+                var hitObject = HitObjects(objects, x, d, ref t, ref localNormal);
                 if (hitObject < 0)
                 {
                     continue;
@@ -250,15 +264,19 @@ internal sealed class RenderJob
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private Vec3 Ray(int x, Vec3 rowBase, float invFocal) => _pose.Right * ((x + 0.5f - _pose.CentreX) * invFocal) + rowBase;
 
-    /// <summary>Narrows <paramref name="t"/> to the nearest object of <paramref name="rowMask"/> whose rectangle holds x; -1 if none is nearer.</summary>
-    private int HitObjects(uint rowMask, int x, Vec3 origin, Vec3 d, ref float t, ref Vec3 localNormal)
+    /// <summary>
+    /// Narrows <paramref name="t"/> to the nearest object of <paramref name="rowMask"/> whose rectangle holds x; -1 if
+    /// none is nearer. The ray starts at the camera.
+    /// </summary>
+    private int HitObjects(uint rowMask, int x, Vec3 d, ref float t, ref Vec3 localNormal)
     {
         var hitObject = -1;
+        var a = Vec3.Dot(d, d);
         for (var mask = rowMask; mask != 0; mask &= mask - 1)
         {
             var i = BitOperations.TrailingZeroCount(mask);
             ref readonly var b = ref _bounds[i];
-            if (x >= b.X0 && x <= b.X1 && _placed[i].Hit(origin, d, HitEpsilon, ref t, ref localNormal))
+            if (x >= b.X0 && x <= b.X1 && _placed[i].Hit(_fromCamera[i], _cameraToCentre[i], _cameraC[i], d, a, HitEpsilon, ref t, ref localNormal))
             {
                 hitObject = i;
             }
@@ -368,7 +386,7 @@ internal sealed class RenderJob
             }
             var t = tMax;
             var normal = default(Vec3);
-            if (_placed[i].HitShape(_lightToCentre[i], d, HitEpsilon, ref t, ref normal))
+            if (_placed[i].HitShape(_fromLight[i], d, HitEpsilon, ref t, ref normal))
             {
                 return true;
             }
