@@ -15,7 +15,7 @@ namespace StreamMtl.Ingest.Synthetic;
 internal sealed class RenderJob
 {
     private const float HitEpsilon = 1e-4f;
-    private const float ShadowBias = 2e-3f;
+    internal const float ShadowBias = 2e-3f;
 
     [ThreadStatic]
     private static float[]? t_levels;
@@ -129,7 +129,8 @@ internal sealed class RenderJob
             var unlit = albedo * ambientAndFill;
             var receives = PointLight(p, normal, out var point);
             var pixel = y * _width + x;
-            background.Set(pixel, receives ? albedo * (ambientAndFill + point) : unlit, unlit, receives, p + normal * ShadowBias);
+            var shadowEnd = p + normal * ShadowBias;
+            background.Set(pixel, receives ? albedo * (ambientAndFill + point) : unlit, unlit, receives, shadowEnd, ShadowRay.To(shadowEnd, _scene.Lighting.PointPosition));
             WriteTruth(background.Truth, pixel, label, t, normal);
         }
     }
@@ -196,9 +197,12 @@ internal sealed class RenderJob
             var end = Math.Min(_width, (tile + 1) * StaticBackground.TileSize);
             for (var x = tile * StaticBackground.TileSize; x < end; x++)
             {
-                if (background.Receives[row + x] && Shadowed(background.ShadowEnds[row + x], casters))
+                if (background.Receives[row + x] && Shadowed(background.ShadowRays[row + x], casters))
                 {
-                    background.Unlit.AsSpan(3 * (row + x), 3).CopyTo(levels.Slice(3 * x, 3));
+                    var unlit = 3 * (row + x);
+                    levels[3 * x] = background.Unlit[unlit];
+                    levels[3 * x + 1] = background.Unlit[unlit + 1];
+                    levels[3 * x + 2] = background.Unlit[unlit + 2];
                 }
             }
         }
@@ -331,7 +335,7 @@ internal sealed class RenderJob
     private Vec3 Shade(Vec3 p, Vec3 n, uint casters)
     {
         var light = AmbientAndFill(n);
-        if (PointLight(p, n, out var point) && !Shadowed(p + n * ShadowBias, casters))
+        if (PointLight(p, n, out var point) && !Shadowed(ShadowRay.To(p + n * ShadowBias, _scene.Lighting.PointPosition), casters))
         {
             light += point;
         }
@@ -364,27 +368,25 @@ internal sealed class RenderJob
     }
 
     /// <summary>
-    /// Casts from the light towards the point, so the bounding-sphere terms that depend only on the light are
+    /// Casts from the light towards the ray's end, so the bounding-sphere terms that depend only on the light are
     /// precomputed per frame. Objects only (those of <paramref name="casters"/>): the room is convex and cannot
     /// shadow itself.
     /// </summary>
-    private bool Shadowed(Vec3 p, uint casters)
+    private bool Shadowed(in ShadowRay ray, uint casters)
     {
-        var light = _scene.Lighting.PointPosition;
-        var d = p - light;
-        var a = Vec3.Dot(d, d);
-        // Stop just short of the point itself so its own surface does not count.
-        var tMax = 1f - ShadowBias / MathF.Sqrt(a);
+        var d = ray.D;
+        var a = ray.A;
+        var reach = a * ray.TMax;
         for (var mask = casters; mask != 0; mask &= mask - 1)
         {
             var i = BitOperations.TrailingZeroCount(mask);
             var b = Vec3.Dot(_lightToCentre[i], d);
             var disc = b * b - a * _lightC[i];
-            if (disc < 0 || (-b - MathF.Sqrt(disc)) >= a * tMax)
+            if (disc < 0 || (-b - MathF.Sqrt(disc)) >= reach)
             {
                 continue;
             }
-            var t = tMax;
+            var t = ray.TMax;
             var normal = default(Vec3);
             if (_placed[i].HitShape(_fromLight[i], d, HitEpsilon, ref t, ref normal))
             {
@@ -392,5 +394,18 @@ internal sealed class RenderJob
             }
         }
         return false;
+    }
+}
+
+/// <summary>A shadow ray from the light to a point just off a surface: its direction d (not unit), d.d, and where it stops.</summary>
+internal readonly record struct ShadowRay(Vec3 D, float A, float TMax)
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ShadowRay To(Vec3 end, Vec3 light)
+    {
+        var d = end - light;
+        var a = Vec3.Dot(d, d);
+        // Stop just short of the point itself so its own surface does not count.
+        return new ShadowRay(d, a, 1f - RenderJob.ShadowBias / MathF.Sqrt(a));
     }
 }

@@ -20,7 +20,7 @@ public sealed class SyntheticCamera
     /// <summary>Renders before a static camera builds its background cache.</summary>
     private const int RendersBeforeCaching = 2;
 
-    /// <summary>Largest frame whose background is cached (about 54 bytes a pixel: 48 MiB at 1280x720).</summary>
+    /// <summary>Largest frame whose background is cached (about 62 bytes a pixel: 55 MiB at 1280x720).</summary>
     internal const int MaxCachedPixels = 1280 * 720;
 
     private readonly Scene _scene;
