@@ -3,17 +3,21 @@ namespace StreamMtl.Ingest.Synthetic;
 /// <summary>
 /// Analytic ray-primitive intersection in the primitive's local frame (centred at the origin, axis = y).
 /// Each test narrows <c>t</c> and sets the (unnormalised, outward) normal only for a hit in (tMin, t),
-/// so callers can run all tests against the best hit so far. Rays need not be unit length.
+/// so callers can run all tests against the best hit so far. Rays need not be unit length. Every ray of a frame
+/// starts at one of two points (the camera, the light), so the terms that depend only on the ray's origin come
+/// precomputed in a <see cref="LocalOrigin"/>, each by the same operations in the same order as inline, so the
+/// results are bit for bit those of computing them per ray.
 /// </summary>
 internal static class Intersect
 {
-    public static bool Box(Vec3 o, Vec3 d, Vec3 half, float tMin, ref float t, ref Vec3 normal)
+    public static bool Box(in LocalOrigin q, Vec3 d, Vec3 half, float tMin, ref float t, ref Vec3 normal)
     {
         float near = float.NegativeInfinity, far = float.PositiveInfinity;
         var axis = 0;
-        if (!Slab(o.X, d.X, half.X, 0, ref near, ref far, ref axis)
-            || !Slab(o.Y, d.Y, half.Y, 1, ref near, ref far, ref axis)
-            || !Slab(o.Z, d.Z, half.Z, 2, ref near, ref far, ref axis))
+        var o = q.O;
+        if (!Slab(o.X, d.X, half.X, q.SlabLow.X, q.SlabHigh.X, 0, ref near, ref far, ref axis)
+            || !Slab(o.Y, d.Y, half.Y, q.SlabLow.Y, q.SlabHigh.Y, 1, ref near, ref far, ref axis)
+            || !Slab(o.Z, d.Z, half.Z, q.SlabLow.Z, q.SlabHigh.Z, 2, ref near, ref far, ref axis))
         {
             return false;
         }
@@ -31,15 +35,16 @@ internal static class Intersect
         return true;
     }
 
-    private static bool Slab(float o, float d, float h, int axisId, ref float near, ref float far, ref int axis)
+    /// <summary><paramref name="low"/> and <paramref name="high"/>: -h - o and h - o.</summary>
+    private static bool Slab(float o, float d, float h, float low, float high, int axisId, ref float near, ref float far, ref int axis)
     {
         if (d == 0)
         {
             return o >= -h && o <= h;
         }
         var inv = 1f / d;
-        var t1 = (-h - o) * inv;
-        var t2 = (h - o) * inv;
+        var t1 = low * inv;
+        var t2 = high * inv;
         if (t1 > t2)
         {
             (t1, t2) = (t2, t1);
@@ -56,11 +61,11 @@ internal static class Intersect
         return true;
     }
 
-    public static bool Sphere(Vec3 o, Vec3 d, float r, float tMin, ref float t, ref Vec3 normal)
+    /// <summary>Sphere of radius r about the origin, seen from <paramref name="o"/>; <paramref name="c"/> = o.o - r^2.</summary>
+    public static bool Sphere(Vec3 o, float c, Vec3 d, float tMin, ref float t, ref Vec3 normal)
     {
         var a = Vec3.Dot(d, d);
         var b = Vec3.Dot(o, d);
-        var c = Vec3.Dot(o, o) - r * r;
         var disc = b * b - a * c;
         if (disc < 0)
         {
@@ -77,24 +82,23 @@ internal static class Intersect
     }
 
     /// <summary>Capped cylinder of radius r spanning y in [-h, h].</summary>
-    public static bool Cylinder(Vec3 o, Vec3 d, float r, float h, float tMin, ref float t, ref Vec3 normal)
+    public static bool Cylinder(in LocalOrigin q, Vec3 d, float r, float h, float tMin, ref float t, ref Vec3 normal)
     {
-        var found = Side(o, d, r, h, tMin, ref t, ref normal);
-        found |= Cap(o, d, r, h, tMin, ref t, ref normal);
-        found |= Cap(o, d, r, -h, tMin, ref t, ref normal);
+        var found = Side(q.O, q.C, d, h, tMin, ref t, ref normal);
+        found |= Cap(q.O, d, r, h, q.CapTop, tMin, ref t, ref normal);
+        found |= Cap(q.O, d, r, -h, q.CapBottom, tMin, ref t, ref normal);
         return found;
     }
 
     /// <summary>Capsule: a cylinder of radius r over y in [-h, h] with hemispherical ends.</summary>
-    public static bool Capsule(Vec3 o, Vec3 d, float r, float h, float tMin, ref float t, ref Vec3 normal)
+    public static bool Capsule(in LocalOrigin q, Vec3 d, float tMin, ref float t, ref Vec3 normal)
     {
-        var found = Side(o, d, r, h, tMin, ref t, ref normal);
-        var top = new Vec3(0, h, 0);
-        if (Sphere(o - top, d, r, tMin, ref t, ref normal))
+        var found = Side(q.O, q.C, d, q.H, tMin, ref t, ref normal);
+        if (Sphere(q.OTop, q.CTop, d, tMin, ref t, ref normal))
         {
             found = true;
         }
-        if (Sphere(o + top, d, r, tMin, ref t, ref normal))
+        if (Sphere(q.OBottom, q.CBottom, d, tMin, ref t, ref normal))
         {
             found = true;
         }
@@ -102,17 +106,16 @@ internal static class Intersect
     }
 
     /// <summary>Cone with its apex at y = h and a capped base of radius r at y = -h.</summary>
-    public static bool Cone(Vec3 o, Vec3 d, float r, float h, float tMin, ref float t, ref Vec3 normal)
+    public static bool Cone(in LocalOrigin q, Vec3 d, float r, float h, float tMin, ref float t, ref Vec3 normal)
     {
-        var found = Cap(o, d, r, -h, tMin, ref t, ref normal);
+        var o = q.O;
+        var found = Cap(o, d, r, -h, q.CapBottom, tMin, ref t, ref normal);
         // x^2 + z^2 = k^2 (h - y)^2 with k = r / 2h.
-        var k = r / (2 * h);
-        var k2 = k * k;
-        var yo = h - o.Y;
+        var k2 = q.K2;
         var yd = -d.Y;
         var a = d.X * d.X + d.Z * d.Z - k2 * yd * yd;
-        var b = o.X * d.X + o.Z * d.Z - k2 * yo * yd;
-        var c = o.X * o.X + o.Z * o.Z - k2 * yo * yo;
+        var b = o.X * d.X + o.Z * d.Z - q.K2Yo * yd;
+        var c = q.C;
         if (MathF.Abs(a) < 1e-9f)
         {
             return found;
@@ -129,26 +132,28 @@ internal static class Intersect
         {
             (r1, r2) = (r2, r1);
         }
-        foreach (var root in (ReadOnlySpan<float>)[r1, r2])
-        {
-            if (root <= tMin || root >= t)
-            {
-                continue;
-            }
-            var y = o.Y + d.Y * root;
-            if (y < -h || y > h)
-            {
-                continue;
-            }
-            var p = o + d * root;
-            t = root;
-            normal = new Vec3(p.X, k2 * (h - y), p.Z);
-            return true;
-        }
-        return found;
+        return ConeRoot(o, d, h, k2, r1, tMin, ref t, ref normal) || ConeRoot(o, d, h, k2, r2, tMin, ref t, ref normal) || found;
     }
 
-    private static bool Side(Vec3 o, Vec3 d, float r, float h, float tMin, ref float t, ref Vec3 normal)
+    private static bool ConeRoot(Vec3 o, Vec3 d, float h, float k2, float root, float tMin, ref float t, ref Vec3 normal)
+    {
+        if (root <= tMin || root >= t)
+        {
+            return false;
+        }
+        var y = o.Y + d.Y * root;
+        if (y < -h || y > h)
+        {
+            return false;
+        }
+        var p = o + d * root;
+        t = root;
+        normal = new Vec3(p.X, k2 * (h - y), p.Z);
+        return true;
+    }
+
+    /// <summary><paramref name="c"/> = o.x^2 + o.z^2 - r^2.</summary>
+    private static bool Side(Vec3 o, float c, Vec3 d, float h, float tMin, ref float t, ref Vec3 normal)
     {
         var a = d.X * d.X + d.Z * d.Z;
         if (a < 1e-12f)
@@ -156,7 +161,6 @@ internal static class Intersect
             return false;
         }
         var b = o.X * d.X + o.Z * d.Z;
-        var c = o.X * o.X + o.Z * o.Z - r * r;
         var disc = b * b - a * c;
         if (disc < 0)
         {
@@ -177,13 +181,14 @@ internal static class Intersect
         return true;
     }
 
-    private static bool Cap(Vec3 o, Vec3 d, float r, float y, float tMin, ref float t, ref Vec3 normal)
+    /// <summary>The disc of radius r at height y; <paramref name="rise"/> = y - o.y.</summary>
+    private static bool Cap(Vec3 o, Vec3 d, float r, float y, float rise, float tMin, ref float t, ref Vec3 normal)
     {
         if (d.Y == 0)
         {
             return false;
         }
-        var hit = (y - o.Y) / d.Y;
+        var hit = rise / d.Y;
         if (hit <= tMin || hit >= t)
         {
             return false;

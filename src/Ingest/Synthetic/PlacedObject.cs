@@ -12,13 +12,18 @@ internal readonly record struct PlacedObject(SceneObject Shape, Vec3 Centre, flo
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vec3 ToWorld(Vec3 l) => new(Cos * l.X + Sin * l.Z, l.Y, -Sin * l.X + Cos * l.Z);
 
-    /// <summary>Narrows <paramref name="t"/> if the ray hits this object closer; <paramref name="localNormal"/> is then set.</summary>
-    public bool Hit(Vec3 o, Vec3 d, float tMin, ref float t, ref Vec3 localNormal)
+    /// <summary>This object's intersection terms for rays from <paramref name="origin"/> (world).</summary>
+    public LocalOrigin From(Vec3 origin) => new(Shape.ClassId, Shape.Size, ToLocal(origin - Centre));
+
+    /// <summary>
+    /// Narrows <paramref name="t"/> if the ray hits this object closer; <paramref name="localNormal"/> is then set.
+    /// The ray starts at <paramref name="q"/>'s origin: <paramref name="oc"/> is it minus the centre,
+    /// <paramref name="c"/> = oc.oc - <see cref="BoundRadius2"/>, <paramref name="a"/> = d.d.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool Hit(in LocalOrigin q, Vec3 oc, float c, Vec3 d, float a, float tMin, ref float t, ref Vec3 localNormal)
     {
-        var oc = o - Centre;
-        var a = Vec3.Dot(d, d);
         var b = Vec3.Dot(oc, d);
-        var c = Vec3.Dot(oc, oc) - BoundRadius2;
         var disc = b * b - a * c;
         if (disc < 0)
         {
@@ -29,22 +34,21 @@ internal readonly record struct PlacedObject(SceneObject Shape, Vec3 Centre, flo
         {
             return false;
         }
-        return HitShape(oc, d, tMin, ref t, ref localNormal);
+        return HitShape(q, d, tMin, ref t, ref localNormal);
     }
 
-    /// <summary>The exact test without bounding-sphere rejection; <paramref name="oc"/> is the ray origin minus the centre.</summary>
-    public bool HitShape(Vec3 oc, Vec3 d, float tMin, ref float t, ref Vec3 localNormal)
+    /// <summary>The exact test without bounding-sphere rejection, for a ray from <paramref name="q"/>'s origin.</summary>
+    public bool HitShape(in LocalOrigin q, Vec3 d, float tMin, ref float t, ref Vec3 localNormal)
     {
-        var lo = ToLocal(oc);
         var ld = ToLocal(d);
         var size = Shape.Size;
         return Shape.ClassId switch
         {
-            SyntheticClasses.Box => Intersect.Box(lo, ld, size, tMin, ref t, ref localNormal),
-            SyntheticClasses.Sphere => Intersect.Sphere(lo, ld, size.X, tMin, ref t, ref localNormal),
-            SyntheticClasses.Cylinder => Intersect.Cylinder(lo, ld, size.X, size.Y, tMin, ref t, ref localNormal),
-            SyntheticClasses.Cone => Intersect.Cone(lo, ld, size.X, size.Y, tMin, ref t, ref localNormal),
-            _ => Intersect.Capsule(lo, ld, size.X, size.Y, tMin, ref t, ref localNormal),
+            SyntheticClasses.Box => Intersect.Box(q, ld, size, tMin, ref t, ref localNormal),
+            SyntheticClasses.Sphere => Intersect.Sphere(q.O, q.C, ld, tMin, ref t, ref localNormal),
+            SyntheticClasses.Cylinder => Intersect.Cylinder(q, ld, size.X, size.Y, tMin, ref t, ref localNormal),
+            SyntheticClasses.Cone => Intersect.Cone(q, ld, size.X, size.Y, tMin, ref t, ref localNormal),
+            _ => Intersect.Capsule(q, ld, tMin, ref t, ref localNormal),
         };
     }
 }

@@ -15,7 +15,7 @@ namespace StreamMtl.Ingest.Synthetic;
 internal sealed class RenderJob
 {
     private const float HitEpsilon = 1e-4f;
-    private const float ShadowBias = 2e-3f;
+    internal const float ShadowBias = 2e-3f;
 
     [ThreadStatic]
     private static float[]? t_levels;
@@ -26,6 +26,12 @@ internal sealed class RenderJob
     private readonly ScreenBounds[] _bounds;
     private readonly Vec3[] _lightToCentre;
     private readonly float[] _lightC;
+    // Per object, the intersection terms of rays from the camera and from the light, and for camera rays the
+    // bounding-sphere terms: the camera minus the centre, and its squared length less the squared radius.
+    private readonly LocalOrigin[] _fromCamera;
+    private readonly LocalOrigin[] _fromLight;
+    private readonly Vec3[] _cameraToCentre;
+    private readonly float[] _cameraC;
     private readonly uint _allObjects;
     private readonly ulong _noiseKey;
     private readonly float _noise;
@@ -51,6 +57,10 @@ internal sealed class RenderJob
         _bounds = new ScreenBounds[count];
         _lightToCentre = new Vec3[count];
         _lightC = new float[count];
+        _fromCamera = new LocalOrigin[count];
+        _fromLight = new LocalOrigin[count];
+        _cameraToCentre = new Vec3[count];
+        _cameraC = new float[count];
         var light = scene.Lighting.PointPosition;
         for (var i = 0; i < count; i++)
         {
@@ -59,6 +69,10 @@ internal sealed class RenderJob
             _bounds[i] = ScreenBounds.Of(pose, placed.Centre, MathF.Sqrt(placed.BoundRadius2), width, height);
             _lightToCentre[i] = light - placed.Centre;
             _lightC[i] = Vec3.Dot(_lightToCentre[i], _lightToCentre[i]) - placed.BoundRadius2;
+            _fromCamera[i] = placed.From(pose.Position);
+            _fromLight[i] = placed.From(light);
+            _cameraToCentre[i] = pose.Position - placed.Centre;
+            _cameraC[i] = Vec3.Dot(_cameraToCentre[i], _cameraToCentre[i]) - placed.BoundRadius2;
         }
         _background = background;
         if (background is not null)
@@ -115,7 +129,8 @@ internal sealed class RenderJob
             var unlit = albedo * ambientAndFill;
             var receives = PointLight(p, normal, out var point);
             var pixel = y * _width + x;
-            background.Set(pixel, receives ? albedo * (ambientAndFill + point) : unlit, unlit, receives, p + normal * ShadowBias);
+            var shadowEnd = p + normal * ShadowBias;
+            background.Set(pixel, receives ? albedo * (ambientAndFill + point) : unlit, unlit, receives, shadowEnd, ShadowRay.To(shadowEnd, _scene.Lighting.PointPosition));
             WriteTruth(background.Truth, pixel, label, t, normal);
         }
     }
@@ -134,7 +149,7 @@ internal sealed class RenderJob
             var d = Ray(x, rowBase, invFocal);
             var t = room.Hit(origin, d, out var surface, out var normal);
             var localNormal = default(Vec3);
-            var hitObject = HitObjects(rowMask, x, origin, d, ref t, ref localNormal);
+            var hitObject = HitObjects(rowMask, x, d, ref t, ref localNormal);
             Vec3 colour;
             byte label;
             if (hitObject >= 0)
@@ -182,9 +197,12 @@ internal sealed class RenderJob
             var end = Math.Min(_width, (tile + 1) * StaticBackground.TileSize);
             for (var x = tile * StaticBackground.TileSize; x < end; x++)
             {
-                if (background.Receives[row + x] && Shadowed(background.ShadowEnds[row + x], casters))
+                if (background.Receives[row + x] && Shadowed(background.ShadowRays[row + x], casters))
                 {
-                    background.Unlit.AsSpan(3 * (row + x), 3).CopyTo(levels.Slice(3 * x, 3));
+                    var unlit = 3 * (row + x);
+                    levels[3 * x] = background.Unlit[unlit];
+                    levels[3 * x + 1] = background.Unlit[unlit + 1];
+                    levels[3 * x + 2] = background.Unlit[unlit + 2];
                 }
             }
         }
@@ -210,7 +228,7 @@ internal sealed class RenderJob
                 var d = Ray(x, rowBase, invFocal);
                 var t = background.Truth.Depth[row + x];
                 var localNormal = default(Vec3);
-                var hitObject = HitObjects(objects, x, origin, d, ref t, ref localNormal);
+                var hitObject = HitObjects(objects, x, d, ref t, ref localNormal);
                 if (hitObject < 0)
                 {
                     continue;
@@ -250,15 +268,19 @@ internal sealed class RenderJob
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private Vec3 Ray(int x, Vec3 rowBase, float invFocal) => _pose.Right * ((x + 0.5f - _pose.CentreX) * invFocal) + rowBase;
 
-    /// <summary>Narrows <paramref name="t"/> to the nearest object of <paramref name="rowMask"/> whose rectangle holds x; -1 if none is nearer.</summary>
-    private int HitObjects(uint rowMask, int x, Vec3 origin, Vec3 d, ref float t, ref Vec3 localNormal)
+    /// <summary>
+    /// Narrows <paramref name="t"/> to the nearest object of <paramref name="rowMask"/> whose rectangle holds x; -1 if
+    /// none is nearer. The ray starts at the camera.
+    /// </summary>
+    private int HitObjects(uint rowMask, int x, Vec3 d, ref float t, ref Vec3 localNormal)
     {
         var hitObject = -1;
+        var a = Vec3.Dot(d, d);
         for (var mask = rowMask; mask != 0; mask &= mask - 1)
         {
             var i = BitOperations.TrailingZeroCount(mask);
             ref readonly var b = ref _bounds[i];
-            if (x >= b.X0 && x <= b.X1 && _placed[i].Hit(origin, d, HitEpsilon, ref t, ref localNormal))
+            if (x >= b.X0 && x <= b.X1 && _placed[i].Hit(_fromCamera[i], _cameraToCentre[i], _cameraC[i], d, a, HitEpsilon, ref t, ref localNormal))
             {
                 hitObject = i;
             }
@@ -313,7 +335,7 @@ internal sealed class RenderJob
     private Vec3 Shade(Vec3 p, Vec3 n, uint casters)
     {
         var light = AmbientAndFill(n);
-        if (PointLight(p, n, out var point) && !Shadowed(p + n * ShadowBias, casters))
+        if (PointLight(p, n, out var point) && !Shadowed(ShadowRay.To(p + n * ShadowBias, _scene.Lighting.PointPosition), casters))
         {
             light += point;
         }
@@ -346,33 +368,44 @@ internal sealed class RenderJob
     }
 
     /// <summary>
-    /// Casts from the light towards the point, so the bounding-sphere terms that depend only on the light are
+    /// Casts from the light towards the ray's end, so the bounding-sphere terms that depend only on the light are
     /// precomputed per frame. Objects only (those of <paramref name="casters"/>): the room is convex and cannot
     /// shadow itself.
     /// </summary>
-    private bool Shadowed(Vec3 p, uint casters)
+    private bool Shadowed(in ShadowRay ray, uint casters)
     {
-        var light = _scene.Lighting.PointPosition;
-        var d = p - light;
-        var a = Vec3.Dot(d, d);
-        // Stop just short of the point itself so its own surface does not count.
-        var tMax = 1f - ShadowBias / MathF.Sqrt(a);
+        var d = ray.D;
+        var a = ray.A;
+        var reach = a * ray.TMax;
         for (var mask = casters; mask != 0; mask &= mask - 1)
         {
             var i = BitOperations.TrailingZeroCount(mask);
             var b = Vec3.Dot(_lightToCentre[i], d);
             var disc = b * b - a * _lightC[i];
-            if (disc < 0 || (-b - MathF.Sqrt(disc)) >= a * tMax)
+            if (disc < 0 || (-b - MathF.Sqrt(disc)) >= reach)
             {
                 continue;
             }
-            var t = tMax;
+            var t = ray.TMax;
             var normal = default(Vec3);
-            if (_placed[i].HitShape(_lightToCentre[i], d, HitEpsilon, ref t, ref normal))
+            if (_placed[i].HitShape(_fromLight[i], d, HitEpsilon, ref t, ref normal))
             {
                 return true;
             }
         }
         return false;
+    }
+}
+
+/// <summary>A shadow ray from the light to a point just off a surface: its direction d (not unit), d.d, and where it stops.</summary>
+internal readonly record struct ShadowRay(Vec3 D, float A, float TMax)
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ShadowRay To(Vec3 end, Vec3 light)
+    {
+        var d = end - light;
+        var a = Vec3.Dot(d, d);
+        // Stop just short of the point itself so its own surface does not count.
+        return new ShadowRay(d, a, 1f - RenderJob.ShadowBias / MathF.Sqrt(a));
     }
 }

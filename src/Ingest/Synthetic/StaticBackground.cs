@@ -7,7 +7,7 @@ namespace StreamMtl.Ingest.Synthetic;
 /// levels with the point light reaching it and blocked, the shadow ray's end, and the room's ground truth. A frame
 /// then traces only the objects and shadow-tests only the room pixels an object's shadow may reach; per tile of
 /// <see cref="TileSize"/> pixels, two cones (of the tile's camera rays, and of the light's rays to its shadow-ray
-/// ends) rule out the objects that cannot be seen or cast a shadow there. About 54 bytes a pixel (4 MiB at 320x240).
+/// ends) rule out the objects that cannot be seen or cast a shadow there. About 62 bytes a pixel (4.5 MiB at 320x240).
 /// </summary>
 internal sealed class StaticBackground
 {
@@ -16,6 +16,7 @@ internal sealed class StaticBackground
 
     private readonly Cone[] _viewTiles;
     private readonly Cone[] _lightTiles;
+    private Vec3[]? _shadowEnds;
 
     private StaticBackground(int width, int height)
     {
@@ -24,7 +25,8 @@ internal sealed class StaticBackground
         Lit = new float[3 * n];
         Unlit = new float[3 * n];
         Receives = new bool[n];
-        ShadowEnds = new Vec3[n];
+        _shadowEnds = new Vec3[n];
+        ShadowRays = new ShadowRay[n];
         Truth = new FrameTruth(width, height, new byte[n], new float[n], new float[3 * n]);
         TilesX = (width + TileSize - 1) / TileSize;
         TilesY = (height + TileSize - 1) / TileSize;
@@ -43,8 +45,8 @@ internal sealed class StaticBackground
     /// <summary>Faces the point light, so an object's shadow can fall on it.</summary>
     public bool[] Receives { get; }
 
-    /// <summary>Where the pixel's shadow ray from the light ends (the room point nudged off the surface), for receivers.</summary>
-    public Vec3[] ShadowEnds { get; }
+    /// <summary>The pixel's shadow ray from the light, ending at the room point nudged off the surface, for receivers.</summary>
+    public ShadowRay[] ShadowRays { get; }
 
     /// <summary>Labels, depth and normals of the empty room.</summary>
     public FrameTruth Truth { get; }
@@ -60,10 +62,12 @@ internal sealed class StaticBackground
         var options = new ParallelOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism };
         Parallel.For(0, height, options, y => job.BackgroundRow(y, background));
         Parallel.For(0, background._viewTiles.Length, options, tile => background.BuildTile(tile, job, scene.Lighting.PointPosition));
+        // The ends only shape the tiles' light cones; frames use the rays.
+        background._shadowEnds = null;
         return background;
     }
 
-    public void Set(int pixel, Vec3 lit, Vec3 unlit, bool receives, Vec3 shadowEnd)
+    public void Set(int pixel, Vec3 lit, Vec3 unlit, bool receives, Vec3 shadowEnd, ShadowRay shadowRay)
     {
         Lit[3 * pixel] = RenderJob.Level(lit.Z);
         Lit[3 * pixel + 1] = RenderJob.Level(lit.Y);
@@ -72,7 +76,8 @@ internal sealed class StaticBackground
         Unlit[3 * pixel + 1] = RenderJob.Level(unlit.Y);
         Unlit[3 * pixel + 2] = RenderJob.Level(unlit.X);
         Receives[pixel] = receives;
-        ShadowEnds[pixel] = shadowEnd;
+        _shadowEnds![pixel] = shadowEnd;
+        ShadowRays[pixel] = shadowRay;
     }
 
     /// <summary>Per tile, bit i set: object i (<paramref name="fromLight"/>: its bounding cone from the light) may shadow a receiver there.</summary>
@@ -125,7 +130,7 @@ internal sealed class StaticBackground
                 rays[count++] = job.Ray(x, y);
                 if (Receives[y * Width + x])
                 {
-                    ends[receivers++] = ShadowEnds[y * Width + x];
+                    ends[receivers++] = _shadowEnds![y * Width + x];
                 }
             }
         }

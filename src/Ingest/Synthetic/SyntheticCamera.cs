@@ -20,7 +20,7 @@ public sealed class SyntheticCamera
     /// <summary>Renders before a static camera builds its background cache.</summary>
     private const int RendersBeforeCaching = 2;
 
-    /// <summary>Largest frame whose background is cached (about 54 bytes a pixel: 48 MiB at 1280x720).</summary>
+    /// <summary>Largest frame whose background is cached (about 62 bytes a pixel: 55 MiB at 1280x720).</summary>
     internal const int MaxCachedPixels = 1280 * 720;
 
     private readonly Scene _scene;
@@ -60,15 +60,36 @@ public sealed class SyntheticCamera
     }
 
     /// <summary>Renders a new frame (and its truth) into a freshly allocated Mat the frame owns.</summary>
-    public unsafe Frame RenderFrame(long frameIndex, bool withTruth, DateTimeOffset? captureTime = null)
+    public Frame RenderFrame(long frameIndex, bool withTruth, DateTimeOffset? captureTime = null) =>
+        RenderFrame(frameIndex, withTruth, captureTime ?? TimeProvider.System.GetUtcNow(), MaxDegreeOfParallelism);
+
+    /// <summary>
+    /// Frames <paramref name="first"/> .. <paramref name="end"/> - 1 as new Frames, in order, with
+    /// <see cref="FramesInFlight"/> rendering at once on <see cref="ThreadsPerFrameInFlight"/> threads each; frames
+    /// not taken are disposed with the queue. <paramref name="captureTime"/> is read when a frame starts rendering.
+    /// </summary>
+    internal RenderAhead<Frame> FramesAhead(long first, long end, bool withTruth, Func<DateTimeOffset> captureTime)
+    {
+        var threads = ThreadsPerFrameInFlight;
+        return new RenderAhead<Frame>(index => RenderFrame(index, withTruth, captureTime(), threads), frame => frame.Dispose(),
+            first, end, FramesInFlight);
+    }
+
+    /// <summary>Frames a reader that is not paced keeps rendering at once, each on its share of the cores (see <see cref="RenderAhead{T}"/>).</summary>
+    internal const int FramesInFlight = 2;
+
+    /// <summary>Threads each of <see cref="FramesInFlight"/> frames rendering at once may use.</summary>
+    internal int ThreadsPerFrameInFlight => Math.Max(1, MaxDegreeOfParallelism / FramesInFlight);
+
+    private unsafe Frame RenderFrame(long frameIndex, bool withTruth, DateTimeOffset captureTime, int maxDegreeOfParallelism)
     {
         var truth = withTruth ? CreateTruth() : null;
         var image = new Mat(Spec.Height, Spec.Width, MatType.CV_8UC3);
         try
         {
-            Render(frameIndex, new Span<byte>(image.DataPointer, Spec.Width * Spec.Height * 3), truth);
+            Render(frameIndex, new Span<byte>(image.DataPointer, Spec.Width * Spec.Height * 3), truth, maxDegreeOfParallelism);
             var timestamp = TimeSpan.FromSeconds(frameIndex / Spec.Fps);
-            return new Frame(image, frameIndex, timestamp, captureTime ?? TimeProvider.System.GetUtcNow(), truth);
+            return new Frame(image, frameIndex, timestamp, captureTime, truth);
         }
         catch
         {
@@ -85,7 +106,10 @@ public sealed class SyntheticCamera
     }
 
     /// <summary>Writes Height*Width*3 BGR bytes and, when <paramref name="truth"/> is given, its labels, depth and normals.</summary>
-    public unsafe void Render(long frameIndex, Span<byte> bgr, FrameTruth? truth)
+    public void Render(long frameIndex, Span<byte> bgr, FrameTruth? truth) => Render(frameIndex, bgr, truth, MaxDegreeOfParallelism);
+
+    /// <summary>The same on at most <paramref name="maxDegreeOfParallelism"/> threads (1: on the calling thread alone).</summary>
+    internal unsafe void Render(long frameIndex, Span<byte> bgr, FrameTruth? truth, int maxDegreeOfParallelism)
     {
         int w = Spec.Width, h = Spec.Height;
         if (bgr.Length < w * h * 3)
@@ -101,11 +125,19 @@ public sealed class SyntheticCamera
         var time = TimeOf(frameIndex);
         var pose = _scene.Rig.PoseAt(time, w, h);
         var job = new RenderJob(_scene, pose, time, frameIndex, Spec.Seed, (float)Spec.Noise, w, h, Background(pose));
+        if (maxDegreeOfParallelism == 1)
+        {
+            for (var y = 0; y < h; y++)
+            {
+                job.RenderRow(y, bgr.Slice(y * w * 3, w * 3), truth);
+            }
+            return;
+        }
         var bands = (h + RowsPerBand - 1) / RowsPerBand;
         fixed (byte* pixels = bgr)
         {
             var address = (nint)pixels;
-            Parallel.For(0, bands, new ParallelOptions { MaxDegreeOfParallelism = MaxDegreeOfParallelism }, band =>
+            Parallel.For(0, bands, new ParallelOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism }, band =>
             {
                 var end = Math.Min(h, (band + 1) * RowsPerBand);
                 for (var y = band * RowsPerBand; y < end; y++)

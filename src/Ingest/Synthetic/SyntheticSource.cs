@@ -9,6 +9,9 @@ namespace StreamMtl.Ingest.Synthetic;
 /// ground truth. With <see cref="SyntheticSpec.Realtime"/> it behaves like a live camera: frames are paced at the
 /// spec's fps and, if the reader falls a whole frame behind, the skipped indices are dropped rather than
 /// delivered late, so scene time keeps up with the wall clock (the reader sees the gap in <see cref="Frame.Index"/>).
+/// Without it, frames are rendered ahead: <see cref="SyntheticCamera.FramesInFlight"/> at once, so the next frame
+/// renders on another core while the reader works on this one (at most that many frames beyond the reader's, each
+/// disposed if the read ends first).
 /// </summary>
 public sealed class SyntheticSource : IFrameSource
 {
@@ -38,26 +41,34 @@ public sealed class SyntheticSource : IFrameSource
     public async IAsyncEnumerable<Frame> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        if (!Spec.Realtime)
+        {
+            // Unpaced: the next frame renders on another core while the reader works on this one.
+            await using var ahead = _camera.FramesAhead(0, Spec.Frames ?? long.MaxValue, Spec.Truth, _time.GetUtcNow);
+            while (!_disposed && ahead.HasNext)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                yield return await ahead.TakeAsync(cancellationToken).ConfigureAwait(false);
+            }
+            yield break;
+        }
         var start = _time.GetTimestamp();
         var index = 0L;
         while (!_disposed && (Spec.Frames is not long count || index < count))
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (Spec.Realtime)
+            var elapsed = _time.GetElapsedTime(start);
+            var due = TimeSpan.FromSeconds(index / Spec.Fps);
+            if (due > elapsed)
             {
-                var elapsed = _time.GetElapsedTime(start);
-                var due = TimeSpan.FromSeconds(index / Spec.Fps);
-                if (due > elapsed)
+                await Task.Delay(due - elapsed, _time, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                index = Math.Max(index, (long)Math.Floor(elapsed.TotalSeconds * Spec.Fps));
+                if (Spec.Frames is long total && index >= total)
                 {
-                    await Task.Delay(due - elapsed, _time, cancellationToken).ConfigureAwait(false);
-                }
-                else
-                {
-                    index = Math.Max(index, (long)Math.Floor(elapsed.TotalSeconds * Spec.Fps));
-                    if (Spec.Frames is long total && index >= total)
-                    {
-                        yield break;
-                    }
+                    yield break;
                 }
             }
             if (_disposed)
@@ -69,7 +80,7 @@ public sealed class SyntheticSource : IFrameSource
         }
     }
 
-    /// <summary>Ends any running read after its current frame; there is nothing unmanaged to release.</summary>
+    /// <summary>Ends any running read after its current frame (frames rendered ahead are disposed as the read ends).</summary>
     public ValueTask DisposeAsync()
     {
         _disposed = true;

@@ -23,6 +23,8 @@ public static partial class BenchCommand
         public static readonly Option<int?> Frames = OptionalInt("--frames", "render, reuse: frames [default: render 600, reuse 300]", min: 1);
         public static readonly Option<bool> Truth = Flag("--truth", "render: render the ground truth too", fallback: true);
         public static readonly Option<string> Mode = Text("--mode", "M", "render: static | moving camera", "static");
+        public static readonly Option<int> InFlight = Int("--in-flight", "render: frames rendering at once, in order, each on its share " +
+            "of the cores (what an unpaced synthetic source does); 1: one frame at a time on all cores", 2, 1, 64, "N");
         public static readonly Option<int> Rounds = Int("--rounds", "model: interleaved rounds", 20, min: 1);
         public static readonly Option<int> Batch = Int("--batch", "model: frames per forward pass", 1, 1, 64);
         public static readonly Option<double?> Threshold = OptionalDouble("--threshold", "model: sharing threshold for the shared row; reuse: " +
@@ -66,9 +68,9 @@ public static partial class BenchCommand
 
         public static readonly Option[] All = [Kind, Source, Model, Size, Frames, Truth, Mode, Rounds, Batch, Threshold, Budget, Keyframe,
             SceneCut, Refresh, Incremental, Threads, BFloat16, Sweep, Thresholds, Budgets, Refreshes, Plot, Json, Rolling, Streams, FindMax, Seconds, Warmup,
-            Dense, Neighbour, SourceFps, Set, ServerDll];
+            Dense, Neighbour, SourceFps, Set, ServerDll, InFlight];
 
-        public static readonly Option[] Render = [Size, Frames, Truth, Mode, Json];
+        public static readonly Option[] Render = [Size, Frames, Truth, Mode, InFlight, Json];
         public static readonly Option[] ModelSpeed = [Model, Size, Rounds, Batch, Threshold, Threads, Json];
         public static readonly Option[] Reuse = [Source, Model, Size, Frames, Threshold, Budget, Keyframe, SceneCut, Refresh, Incremental, Rolling,
             Threads, BFloat16, Sweep, Thresholds, Budgets, Refreshes, Plot, Json];

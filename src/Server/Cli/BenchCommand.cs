@@ -30,10 +30,11 @@ public static partial class BenchCommand
         int frames = args.GetValue(Options.Frames) ?? 600;
         bool truth = args.GetValue(Options.Truth);
         var mode = args.GetRequiredValue(Options.Mode) == "moving" ? SyntheticMode.Moving : SyntheticMode.Static;
+        int inFlight = args.GetValue(Options.InFlight);
         string? json = args.GetValue(Options.Json);
         Options.EnsureOnly(args, "render", Options.Render);
         var spec = new SyntheticSpec(Mode: mode, Seed: 7, Width: w, Height: h, Truth: truth, Realtime: false);
-        var result = RenderBenchmark.Run(spec, frames, truth);
+        var result = RenderBenchmark.Run(spec, frames, truth, inFlight);
         Console.WriteLine($"render {w}x{h} {mode} truth={truth}: {result}");
         WriteJson(json, result);
         return 0;
