@@ -8,25 +8,48 @@ namespace StreamMtl.Server.Tests.Observability;
 
 /// <summary>
 /// A real Prometheus (Debian package, 127.0.0.1) scrapes the running service, and every PromQL query of the shipped
-/// Grafana dashboard returns data. Also checks the shipped Prometheus config with promtool and the dashboard's shape.
+/// Grafana dashboard returns data: the service panels from a single node, the "Cluster" row from a cluster node (a
+/// real redis-server, Debian package). Also checks the shipped Prometheus configs with promtool and the dashboard's shape.
 /// </summary>
 public sealed class PrometheusDashboardTests
 {
+    /// <summary>The title of the dashboard row whose panels need cluster mode (serve --cluster).</summary>
+    public const string ClusterRow = "Cluster";
+
     private static string Docker(params string[] parts) => Path.Combine([TestModel.RepoRoot(), "docker", .. parts]);
 
-    public static IReadOnlyList<string> DashboardQueries()
+    private static JsonDocument Dashboard() => JsonDocument.Parse(File.ReadAllText(Docker("grafana", "dashboards", "streammtl.json")));
+
+    /// <summary>Every query of the dashboard with the title of the row its panel lies under (null above the first row).</summary>
+    public static IReadOnlyList<(string? Row, string Query)> DashboardTargets()
     {
-        using var doc = JsonDocument.Parse(File.ReadAllText(Docker("grafana", "dashboards", "streammtl.json")));
-        return doc.RootElement.GetProperty("panels").EnumerateArray()
-            .SelectMany(p => p.GetProperty("targets").EnumerateArray())
-            .Select(t => t.GetProperty("expr").GetString()!)
-            .ToList();
+        using var doc = Dashboard();
+        var targets = new List<(string? Row, string Query)>();
+        string? row = null;
+        foreach (var panel in doc.RootElement.GetProperty("panels").EnumerateArray())
+        {
+            if (panel.GetProperty("type").GetString() == "row")
+            {
+                row = panel.GetProperty("title").GetString();
+                // A collapsed row holds its panels itself.
+                var inside = panel.TryGetProperty("panels", out var nested) ? nested.EnumerateArray().ToList() : [];
+                targets.AddRange(inside.SelectMany(Queries).Select(q => (row, q)));
+                continue;
+            }
+            targets.AddRange(Queries(panel).Select(q => (row, q)));
+        }
+        return targets;
     }
+
+    private static IEnumerable<string> Queries(JsonElement panel) =>
+        panel.GetProperty("targets").EnumerateArray().Select(t => t.GetProperty("expr").GetString()!).ToList();
+
+    public static IReadOnlyList<string> DashboardQueries() => DashboardTargets().Select(t => t.Query).ToList();
 
     [Fact]
     public void Dashboard_has_a_fixed_uid_a_stream_variable_and_the_required_panels()
     {
-        using var doc = JsonDocument.Parse(File.ReadAllText(Docker("grafana", "dashboards", "streammtl.json")));
+        using var doc = Dashboard();
         var root = doc.RootElement;
         Assert.Equal("streammtl-service", root.GetProperty("uid").GetString());
         Assert.Contains(root.GetProperty("templating").GetProperty("list").EnumerateArray(), v => v.GetProperty("name").GetString() == "stream");
@@ -39,9 +62,35 @@ public sealed class PrometheusDashboardTests
     }
 
     [Fact]
-    public async Task Shipped_prometheus_config_passes_promtool()
+    public void Dashboard_has_a_node_variable_and_a_cluster_row_with_nodes_streams_per_node_and_moves_by_reason()
     {
-        await using var promtool = ChildProcess.Start("promtool", ["check", "config", Docker("prometheus", "prometheus.yml")]);
+        using var doc = Dashboard();
+        var root = doc.RootElement;
+        var node = Assert.Single(root.GetProperty("templating").GetProperty("list").EnumerateArray(), v => v.GetProperty("name").GetString() == "node");
+        Assert.Equal("label_values(streammtl_cluster_node_streams, node)", node.GetProperty("definition").GetString());
+        Assert.True(node.GetProperty("includeAll").GetBoolean());
+        var panels = root.GetProperty("panels").EnumerateArray().ToList();
+        var row = Assert.Single(panels, p => p.GetProperty("type").GetString() == "row" && p.GetProperty("title").GetString() == ClusterRow);
+        // The row starts below every service panel (Grafana files the panels after a row under it).
+        int rowY = row.GetProperty("gridPos").GetProperty("y").GetInt32();
+        Assert.All(panels.TakeWhile(p => p.GetProperty("type").GetString() != "row"), p =>
+            Assert.True(p.GetProperty("gridPos").GetProperty("y").GetInt32() < rowY, p.GetProperty("title").GetString()));
+        var cluster = DashboardTargets().Where(t => t.Row == ClusterRow).Select(t => t.Query).ToList();
+        Assert.Equal(
+            [
+                "max(streammtl_cluster_nodes)",
+                "sum by (node) (streammtl_cluster_node_streams{node=~\"$node\"})",
+                "sum by (reason) (increase(streammtl_stream_moves_total[5m]))",
+            ], cluster);
+        Assert.Equal(panels.Count, panels.Select(p => p.GetProperty("id").GetInt32()).Distinct().Count());
+    }
+
+    [Theory]
+    [InlineData("prometheus.yml")]
+    [InlineData("prometheus.cluster.yml")]
+    public async Task Shipped_prometheus_config_passes_promtool(string file)
+    {
+        await using var promtool = ChildProcess.Start("promtool", ["check", "config", Docker("prometheus", file)]);
         Assert.True(await promtool.WaitAsync(TimeSpan.FromSeconds(30)) == 0, promtool.Output);
     }
 
@@ -65,30 +114,112 @@ public sealed class PrometheusDashboardTests
             {
             }
         });
-
-        string dir = Directory.CreateTempSubdirectory("streammtl-prometheus").FullName;
-        int port = FreePort.Next();
-        // Same job as the shipped config, pointed at the test's metrics port and scraped every second.
-        string shipped = File.ReadAllText(Docker("prometheus", "prometheus.yml"));
-        string config = shipped.Replace("scrape_interval: 5s", "scrape_interval: 1s").Replace("streammtl:9464", $"127.0.0.1:{server.MetricsPort}");
-        File.WriteAllText(Path.Combine(dir, "prometheus.yml"), config);
-        var prometheus = ChildProcess.Start("/usr/bin/prometheus", [
-            $"--config.file={Path.Combine(dir, "prometheus.yml")}", $"--storage.tsdb.path={Path.Combine(dir, "data")}",
-            $"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"]);
         try
         {
-            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(10) };
-            var queries = DashboardQueries().Select(q => q.Replace("$stream", "cam").Replace("$__rate_interval", "30s")).ToList();
+            // A single node: the cluster row has no data by design (its own test below runs a cluster node).
+            var queries = DashboardTargets().Where(t => t.Row != ClusterRow)
+                .Select(t => t.Query.Replace("$stream", "cam").Replace("$__rate_interval", "30s")).ToList();
+            await using var prometheus = PrometheusUnderTest.Start(server.MetricsPort);
+            await prometheus.UntilEveryQueryHasDataAsync(queries);
+        }
+        finally
+        {
+            cts.Cancel();
+            await reader;
+        }
+    }
+
+    [Fact]
+    public async Task Prometheus_scrapes_a_cluster_node_and_every_cluster_panel_query_returns_its_values()
+    {
+        int redisPort = FreePort.Next();
+        await using var redis = ChildProcess.Start("redis-server", ["--port", redisPort.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
+            "--save", "", "--appendonly", "no"]);
+        await Eventually.UntilAsync(() => Task.FromResult(Listening(redisPort) || redis.HasExited), TimeSpan.FromSeconds(20), () => redis.Output);
+        Assert.False(redis.HasExited, redis.Output);
+        await using var server = await ServerUnderTest.StartOnSocketsAsync(new Dictionary<string, string?>
+        {
+            ["StreamMtl:Cluster:Redis"] = $"127.0.0.1:{redisPort}",
+            ["StreamMtl:Cluster:SiloPort"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
+            ["StreamMtl:Cluster:NodeName"] = "node-a",
+            ["StreamMtl:Cluster:HandoverTimeout"] = "00:00:02",
+        });
+        await server.AddSyntheticAsync("cam", alwaysOn: true);
+
+        var queries = DashboardTargets().Where(t => t.Row == ClusterRow).Select(t => t.Query.Replace("$node", "node-a")).ToList();
+        Assert.Equal(3, queries.Count);
+        await using var prometheus = PrometheusUnderTest.Start(server.MetricsPort);
+        await prometheus.UntilEveryQueryHasDataAsync(queries);
+        // One node, running the one stream, which the registry placed as "added".
+        string? seen = null;
+        await Eventually.UntilAsync(async () =>
+        {
+            var nodes = await prometheus.QueryAsync(queries[0]);
+            var perNode = await prometheus.QueryAsync(queries[1]);
+            var moves = await prometheus.QueryAsync(queries[2]);
+            seen = $"nodes {Describe(nodes)}; streams per node {Describe(perNode)}; moves {Describe(moves)}";
+            return nodes is [{ Value: 1 }]
+                && perNode is [{ Value: 1 } one] && one.Labels.GetValueOrDefault("node") == "node-a"
+                && moves is not null && moves.Any(m => m.Labels.GetValueOrDefault("reason") == "added");
+        }, TimeSpan.FromSeconds(60), () => seen ?? "no answer");
+    }
+
+    private static string Describe(IReadOnlyList<Series>? series) =>
+        series is null ? "none" : "[" + string.Join(", ", series.Select(s => $"{{{string.Join(",", s.Labels.Select(l => $"{l.Key}={l.Value}"))}}} {s.Value}")) + "]";
+
+    private static bool Listening(int port)
+    {
+        try
+        {
+            using var client = new System.Net.Sockets.TcpClient();
+            client.Connect(System.Net.IPAddress.Loopback, port);
+            return true;
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>One series of an instant query's answer.</summary>
+    private sealed record Series(IReadOnlyDictionary<string, string> Labels, double Value);
+
+    /// <summary>A real Prometheus running the shipped job (docker/prometheus/prometheus.yml), pointed at the test's metrics port and scraping every second.</summary>
+    private sealed class PrometheusUnderTest : IAsyncDisposable
+    {
+        private readonly ChildProcess _process;
+        private readonly string _dir;
+        private readonly HttpClient _http;
+
+        private PrometheusUnderTest(ChildProcess process, string dir, int port)
+        {
+            _process = process;
+            _dir = dir;
+            _http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(10) };
+        }
+
+        public static PrometheusUnderTest Start(int metricsPort)
+        {
+            string dir = Directory.CreateTempSubdirectory("streammtl-prometheus").FullName;
+            int port = FreePort.Next();
+            string shipped = File.ReadAllText(Docker("prometheus", "prometheus.yml"));
+            string config = shipped.Replace("scrape_interval: 5s", "scrape_interval: 1s").Replace("streammtl:9464", $"127.0.0.1:{metricsPort}");
+            File.WriteAllText(Path.Combine(dir, "prometheus.yml"), config);
+            var process = ChildProcess.Start("/usr/bin/prometheus", [
+                $"--config.file={Path.Combine(dir, "prometheus.yml")}", $"--storage.tsdb.path={Path.Combine(dir, "data")}",
+                $"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"]);
+            return new PrometheusUnderTest(process, dir, port);
+        }
+
+        public async Task UntilEveryQueryHasDataAsync(IReadOnlyList<string> queries)
+        {
             var missing = queries.ToList();
             await Eventually.UntilAsync(async () =>
             {
-                if (prometheus.HasExited)
-                {
-                    throw new InvalidOperationException("prometheus exited: " + prometheus.Output);
-                }
                 foreach (var query in missing.ToList())
                 {
-                    if (await HasData(http, query))
+                    // Every series must carry a number (histogram_quantile over an empty window is NaN: not data yet).
+                    if (await QueryAsync(query) is { Count: > 0 } series && series.All(s => !double.IsNaN(s.Value)))
                     {
                         missing.Remove(query);
                     }
@@ -96,30 +227,34 @@ public sealed class PrometheusDashboardTests
                 return missing.Count == 0;
             }, TimeSpan.FromSeconds(60), () => "queries without data: " + string.Join(" | ", missing));
         }
-        finally
-        {
-            await prometheus.DisposeAsync();
-            cts.Cancel();
-            await reader;
-            Directory.Delete(dir, recursive: true);
-        }
-    }
 
-    private static async Task<bool> HasData(HttpClient http, string query)
-    {
-        try
+        /// <summary>The instant query's series; null while Prometheus does not answer yet.</summary>
+        public async Task<IReadOnlyList<Series>?> QueryAsync(string query)
         {
-            string json = await http.GetStringAsync("/api/v1/query?query=" + Uri.EscapeDataString(query));
-            using var doc = JsonDocument.Parse(json);
-            var data = doc.RootElement.GetProperty("data");
-            var result = data.GetProperty("result");
-            // Every series must carry a number (histogram_quantile over an empty window is NaN: not data yet).
-            return result.GetArrayLength() > 0 && result.EnumerateArray().All(r =>
-                double.TryParse(r.GetProperty("value")[1].GetString(), NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && !double.IsNaN(v));
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException("prometheus exited: " + _process.Output);
+            }
+            try
+            {
+                string json = await _http.GetStringAsync("/api/v1/query?query=" + Uri.EscapeDataString(query));
+                using var doc = JsonDocument.Parse(json);
+                return doc.RootElement.GetProperty("data").GetProperty("result").EnumerateArray().Select(r => new Series(
+                    r.GetProperty("metric").EnumerateObject().ToDictionary(l => l.Name, l => l.Value.GetString()!),
+                    double.TryParse(r.GetProperty("value")[1].GetString(), NumberStyles.Float, CultureInfo.InvariantCulture, out double v) ? v : double.NaN))
+                    .ToList();
+            }
+            catch (HttpRequestException)
+            {
+                return null;
+            }
         }
-        catch (HttpRequestException)
+
+        public async ValueTask DisposeAsync()
         {
-            return false;
+            _http.Dispose();
+            await _process.DisposeAsync();
+            Directory.Delete(_dir, recursive: true);
         }
     }
 }
