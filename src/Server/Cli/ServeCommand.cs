@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using StreamMtl.Server.Configuration;
 using StreamMtl.Server.Hosting;
 
 namespace StreamMtl.Server.Cli;
@@ -49,7 +50,7 @@ public static partial class ServeCommand
         }
         if (options.GetValue(Options.Cluster) is { } cluster)
         {
-            overrides["StreamMtl:Cluster:Redis"] = Cluster.ClusterNodeOptions.ParseRedisUri(cluster, out var clusterError) ?? throw new CliException(clusterError!);
+            overrides["StreamMtl:Cluster:Redis"] = ClusterNodeOptions.ParseRedisUri(cluster, out var clusterError) ?? throw new CliException(clusterError!);
         }
         if (options.GetValue(Options.Threshold) is { } threshold)
         {

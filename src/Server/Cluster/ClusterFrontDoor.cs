@@ -15,21 +15,16 @@ namespace StreamMtl.Server.Cluster;
 /// <summary>
 /// Stream management and Subscribe on a cluster node, for any stream of the cluster: adds and removes go through the
 /// durable registry; reads and subscriptions of a stream another node owns are forwarded to that node's gRPC API
-/// (marked with <see cref="HopHeader"/>, which the owner answers from its own streams only), so a client can use any
+/// (marked with <see cref="IClusterFrontDoor.HopHeader"/>, which the owner answers from its own streams only), so a client can use any
 /// node. Results of a proxied Subscribe flow node to node over gRPC, never through a grain.
 /// </summary>
 public sealed class ClusterFrontDoor(IGrainFactory grains, StreamCommands commands, StreamRegistry registry, ILocalStreams local,
-    IOptions<ServiceOptions> options) : IAsyncDisposable
+    IOptions<ServiceOptions> options) : IClusterFrontDoor, IAsyncDisposable
 {
-    /// <summary>Metadata on a call one node forwards to another: answer from your own streams, do not forward again.</summary>
-    public const string HopHeader = "x-streammtl-hop";
-
     private readonly ConcurrentDictionary<string, GrpcChannel> _channels = new(StringComparer.Ordinal);
     private readonly ServiceOptions _options = options.Value;
 
     private IStreamCatalogGrain Catalog => grains.GetGrain<IStreamCatalogGrain>(0);
-
-    public static bool IsHop(ServerCallContext context) => context.RequestHeaders.Get(HopHeader) is not null;
 
     public async Task<StreamInfo> AddAsync(AddStreamRequest request, string client, ServerCallContext context)
     {
@@ -152,7 +147,7 @@ public sealed class ClusterFrontDoor(IGrainFactory grains, StreamCommands comman
 
     private Metadata Forwarded(ServerCallContext context)
     {
-        var headers = new Metadata { { HopHeader, "1" } };
+        var headers = new Metadata { { IClusterFrontDoor.HopHeader, "1" } };
         if (context.RequestHeaders.Get(_options.Security.ApiKeyHeader) is { } key)
         {
             headers.Add(key.Key, key.Value);

@@ -8,6 +8,7 @@ using Orleans.Configuration;
 using Orleans.Hosting;
 using StackExchange.Redis;
 using StreamMtl.Server.Configuration;
+using StreamMtl.Server.Service;
 
 namespace StreamMtl.Server.Cluster;
 
@@ -58,7 +59,7 @@ public static class ClusterHosting
         var services = builder.Services;
         services.AddSingleton<ILocalStreams, NodeStreams>();
         services.AddSingleton<IClusterEvents, MetricClusterEvents>();
-        services.AddSingleton<ClusterFrontDoor>();
+        services.AddSingleton<IClusterFrontDoor, ClusterFrontDoor>();
         services.AddSingleton<ClusterNode>();
         services.AddHostedService(sp => sp.GetRequiredService<ClusterNode>());
         return builder;

@@ -10,10 +10,11 @@ namespace StreamMtl.Server.Cluster;
 
 /// <summary>
 /// This node's membership in the stream cluster: every reconcile period it reports its endpoint and load to the registry
-/// (which also re-activates the registry on a live node if its node died); on a graceful stop it hands its streams over
-/// before the silo leaves.
+/// (which also re-activates the registry on a live node if its node died) and exports its own view of the cluster
+/// (streammtl_cluster_nodes, streammtl_cluster_node_streams); on a graceful stop it hands its streams over before the
+/// silo leaves.
 /// </summary>
-public sealed partial class ClusterNode(IGrainFactory grains, ILocalSiloDetails silo, ILocalStreams local, ServerMetrics metrics,
+public sealed partial class ClusterNode(IGrainFactory grains, ILocalSiloDetails silo, IClusterMembershipService membership, ILocalStreams local, ServerMetrics metrics,
     IOptions<ServiceOptions> options, ILogger<ClusterNode> logger) : IHostedLifecycleService, IAsyncDisposable
 {
     private readonly CancellationTokenSource _stop = new();
@@ -63,6 +64,7 @@ public sealed partial class ClusterNode(IGrainFactory grains, ILocalSiloDetails 
         {
             var running = local.Running;
             metrics.ClusterNodeStreams.WithLabels(local.NodeName).Set(running.Count);
+            metrics.ClusterNodes.Set(membership.CurrentSnapshot.Members.Values.Count(m => m.Status == SiloStatus.Active));
             try
             {
                 await Catalog.Report(new NodeReport(silo.SiloAddress, local.NodeName, local.GrpcEndpoint, local.Limit, running.Count, [.. running])).WaitAsync(cancellationToken);

@@ -83,7 +83,15 @@ public sealed partial class StreamCatalogGrain(
     public async Task Drain(SiloAddress silo)
     {
         _draining.Add(silo);
-        await Reconcile();
+        // A stream whose move failed (its new node refused or did not answer) is tried again before the node goes.
+        for (int pass = 0; pass < 3 && (pass == 0 || state.State.Owners.Values.Any(silo.Equals)); pass++)
+        {
+            if (pass > 0)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(200));
+            }
+            await Reconcile();
+        }
     }
 
     public async Task<int> Reconcile()
@@ -94,7 +102,6 @@ public sealed partial class StreamCatalogGrain(
             _nodes.Remove(gone);
         }
         _draining.IntersectWith(active);
-        events.Nodes(active.Count);
         var owners = state.State.Owners;
         int moved = 0;
         bool changed = false;
@@ -150,6 +157,28 @@ public sealed partial class StreamCatalogGrain(
     }
 
     private async Task<EnsureAnswer> EnsureOn(StreamRecord record, SiloAddress target)
+    {
+        // A call can still reach the stream's previous activation while it deactivates (a handover's Release, a grain
+        // that landed elsewhere): that activation answers from its own silo and goes; a few quick retries reach the new one.
+        EnsureAnswer answer = default!;
+        for (int attempt = 0; attempt < EnsureAttempts; attempt++)
+        {
+            if (attempt > 0)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(50 * attempt));
+            }
+            answer = await EnsureOnce(record, target);
+            if (answer.Outcome.Succeeded || answer.Silo.Equals(target))
+            {
+                return answer;
+            }
+        }
+        return answer;
+    }
+
+    private const int EnsureAttempts = 6;
+
+    private async Task<EnsureAnswer> EnsureOnce(StreamRecord record, SiloAddress target)
     {
         RequestContext.Set(IPlacementDirector.PlacementHintKey, target);
         try

@@ -15,7 +15,7 @@ public sealed record ServiceOptions
     public LimitOptions Limits { get; init; } = new();
     public PipelineOptions Pipeline { get; init; } = new();
     public SecurityOptions Security { get; init; } = new();
-    public StreamMtl.Server.Cluster.ClusterNodeOptions Cluster { get; init; } = new();
+    public ClusterNodeOptions Cluster { get; init; } = new();
 
     /// <summary>Streams started with the service (trusted: not subject to the source allowlist).</summary>
     public List<StreamDeclaration> Streams { get; init; } = [];

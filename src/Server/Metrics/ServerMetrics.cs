@@ -48,7 +48,7 @@ public sealed class ServerMetrics : IInferenceMetrics, IStreamMetrics
         BatchSize = factory.CreateHistogram("streammtl_inference_batch_size", "Frames run per inference wake-up.",
             new HistogramConfiguration { Buckets = [1, 2, 3, 4, 6, 8, 16, 32, 64] });
         Streams = factory.CreateGauge("streammtl_streams", "Registered streams.");
-        ClusterNodes = factory.CreateGauge("streammtl_cluster_nodes", "Active nodes of the cluster, as this node's stream registry sees them (cluster mode).");
+        ClusterNodes = factory.CreateGauge("streammtl_cluster_nodes", "Active nodes of the cluster in this node's membership view (cluster mode; 0 on a single node).");
         ClusterNodeStreams = factory.CreateGauge("streammtl_cluster_node_streams", "Streams this node runs, labelled with the node's name (cluster mode).", "node");
         StreamMoves = factory.CreateCounter("streammtl_stream_moves_total",
             "Streams placed by the cluster registry while it ran on this node, by reason: added, placement, failover, handover, restart.", "reason");

@@ -16,16 +16,16 @@ namespace StreamMtl.Server.Service;
 /// <summary>The streammtl.v1.VisionService endpoints: stream management, Subscribe, Process and model info.</summary>
 /// <remarks>
 /// On a cluster node (<paramref name="cluster"/> set) stream management and Subscribe cover every stream of the cluster
-/// (<see cref="Cluster.ClusterFrontDoor"/>); a call another node forwarded is answered from this node's own streams.
+/// (<see cref="IClusterFrontDoor"/>); a call another node forwarded is answered from this node's own streams.
 /// </remarks>
 public sealed class VisionGrpcService(StreamRegistry streams, StreamCommands commands, InferenceEngine engine, ServerMetrics metrics,
-    ProcessSessions sessions, IOptions<ServiceOptions> options, TimeProvider time, Cluster.ClusterFrontDoor? cluster = null) : VisionService.VisionServiceBase
+    ProcessSessions sessions, IOptions<ServiceOptions> options, TimeProvider time, IClusterFrontDoor? cluster = null) : VisionService.VisionServiceBase
 {
     private readonly ServiceOptions _options = options.Value;
 
     /// <summary>The cluster's front door, unless this is a single node or the call was forwarded by another node.</summary>
-    private Cluster.ClusterFrontDoor? Cluster(ServerCallContext context) =>
-        cluster is not null && !StreamMtl.Server.Cluster.ClusterFrontDoor.IsHop(context) ? cluster : null;
+    private IClusterFrontDoor? Cluster(ServerCallContext context) =>
+        cluster is not null && !IClusterFrontDoor.IsHop(context) ? cluster : null;
 
     public override System.Threading.Tasks.Task<StreamInfo> AddStream(AddStreamRequest request, ServerCallContext context) =>
         Cluster(context) is { } front ? front.AddAsync(request, Client(context), context) : commands.AddAsync(request, Client(context), context.CancellationToken);

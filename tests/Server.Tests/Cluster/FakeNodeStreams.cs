@@ -110,8 +110,4 @@ internal sealed class RecordedEvents : IClusterEvents
     public IReadOnlyList<(string Stream, string Reason)> Placed => [.. _placed];
 
     void IClusterEvents.Placed(string stream, string reason) => _placed.Enqueue((stream, reason));
-
-    public void Nodes(int active)
-    {
-    }
 }

@@ -1,3 +1,4 @@
+using StreamMtl.Server.Configuration;
 using System.Net;
 using Orleans.Runtime;
 using StreamMtl.Server.Cluster;

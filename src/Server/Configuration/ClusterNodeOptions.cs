@@ -1,4 +1,4 @@
-namespace StreamMtl.Server.Cluster;
+namespace StreamMtl.Server.Configuration;
 
 /// <summary>
 /// Scale-out (section StreamMtl:Cluster). Unset <see cref="Redis"/> = a single node without Orleans (the embedded
