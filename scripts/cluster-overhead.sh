@@ -3,7 +3,8 @@
 #  - idle: CPU and resident memory of a cluster node (serve --cluster, no streams) beside a single node (serve, no
 #    streams) over the same window;
 #  - the latency a proxied Subscribe adds: one synthetic stream subscribed through its owner and through the other
-#    node at once, capture-to-arrival per frame (scripts/cluster_overhead.py).
+#    node at once, capture-to-arrival per frame (scripts/cluster_overhead.py);
+#  - failover with the shipped detection settings: kill -9 of one node, then detection, re-activation, first frame.
 # JSON in artifacts/cluster/overhead.json. About 3 minutes.
 #   scripts/cluster-overhead.sh [IDLE_SECONDS] [SUBSCRIBE_SECONDS]     (60, 60)
 set -euo pipefail
@@ -54,7 +55,10 @@ for name in single A B; do
   echo "idle $name: ${cpu}% of one core, RSS ${mem} MiB"
   idle_json+="\"$name\": {\"cpu_percent\": $cpu, \"rss_mib\": $mem}, "
 done
-subscribe=$(/usr/bin/python3 scripts/cluster_overhead.py "$out/generated" "127.0.0.1:${grpc[A]}" "127.0.0.1:${grpc[B]}" "$window" A B)
+subscribe=$(/usr/bin/python3 scripts/cluster_overhead.py "$out/generated" subscribe "127.0.0.1:${grpc[A]}" "127.0.0.1:${grpc[B]}" "$window" A B)
 echo "proxied subscribe: $subscribe"
-echo "{\"idle_seconds\": $idle, \"idle\": {${idle_json%, }}, \"subscribe\": $subscribe}" > "$out/overhead.json"
+# Failover with the shipped detection settings: kill -9 of B.
+failover=$(/usr/bin/python3 scripts/cluster_overhead.py "$out/generated" failover "127.0.0.1:${grpc[A]}" "http://127.0.0.1:${metrics[A]}/metrics" B "${pid[B]}")
+echo "failover (kill -9, default detection): $failover"
+echo "{\"idle_seconds\": $idle, \"idle\": {${idle_json%, }}, \"subscribe\": $subscribe, \"failover\": $failover}" > "$out/overhead.json"
 echo "wrote $out/overhead.json"

@@ -15,7 +15,8 @@ public sealed record NodeReport(
     [property: Id(2)] string GrpcEndpoint,
     [property: Id(3)] int Limit,
     [property: Id(4)] int Running,
-    [property: Id(5)] string[] Streams);
+    [property: Id(5)] string[] Streams,
+    [property: Id(6)] double Load);
 
 /// <summary>A gRPC status code (0 = OK) and message, for answers that cross nodes.</summary>
 [GenerateSerializer, Immutable]
@@ -52,6 +53,9 @@ public sealed class CatalogState
     [Id(0)] public Dictionary<string, StreamRecord> Streams { get; set; } = new(StringComparer.Ordinal);
 
     [Id(1)] public Dictionary<string, SiloAddress> Owners { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>Per stream, how many times it was placed: its owner grain's key is "ID@EPOCH".</summary>
+    [Id(2)] public Dictionary<string, int> Epochs { get; set; } = new(StringComparer.Ordinal);
 }
 
 /// <summary>
@@ -77,7 +81,10 @@ public interface IStreamCatalogGrain : IGrainWithIntegerKey
     Task<int> Reconcile();
 }
 
-/// <summary>One camera stream's owner: the activation's silo is where the stream runs. Never on the frame path.</summary>
+/// <summary>
+/// One placement of a camera stream (key "ID@EPOCH", a new epoch per placement): the activation's silo is where the
+/// stream runs. Never on the frame path.
+/// </summary>
 public interface IStreamGrain : IGrainWithStringKey
 {
     /// <summary>Starts the stream on this grain's node if it does not run yet; <paramref name="target"/> is where the registry wants it.</summary>

@@ -11,6 +11,12 @@ public interface ILocalStreams
     /// <summary>Streams this node may run (Limits:MaxStreams).</summary>
     int Limit { get; }
 
+    /// <summary>
+    /// Share of the node's cost budget its streams hold now (0..1): the larger of the source pixel rate over
+    /// Limits:NodeMegapixelsPerSecond and the inference rate over Limits:NodeTaskFramesPerSecond.
+    /// </summary>
+    double Load { get; }
+
     /// <summary>Ids of the streams running on this node now.</summary>
     IReadOnlyCollection<string> Running { get; }
 

@@ -4,12 +4,13 @@ using StreamMtl.Api.V1;
 using Task = System.Threading.Tasks.Task;
 using StreamMtl.Pipeline.Streams;
 using StreamMtl.Server.Configuration;
+using StreamMtl.Server.Security;
 using StreamMtl.Server.Service;
 
 namespace StreamMtl.Server.Cluster;
 
 /// <summary>The real node side: a stream grain's start runs the same AddStream path as a single node (admission, cost, the registry).</summary>
-public sealed class NodeStreams(StreamCommands commands, StreamRegistry registry, IOptions<ServiceOptions> options) : ILocalStreams
+public sealed class NodeStreams(StreamCommands commands, StreamRegistry registry, CostLedger ledger, IOptions<ServiceOptions> options) : ILocalStreams
 {
     private readonly ServiceOptions _options = options.Value;
 
@@ -18,6 +19,16 @@ public sealed class NodeStreams(StreamCommands commands, StreamRegistry registry
     public string GrpcEndpoint => ClusterHosting.GrpcEndpoint(_options);
 
     public int Limit => _options.Limits.MaxStreams;
+
+    public double Load
+    {
+        get
+        {
+            var charged = ledger.Charged(null);
+            var limits = _options.Limits;
+            return Math.Max(charged.MegapixelsPerSecond / limits.NodeMegapixelsPerSecond, charged.TaskFramesPerSecond / limits.NodeTaskFramesPerSecond);
+        }
+    }
 
     public IReadOnlyCollection<string> Running => [.. registry.All.Select(s => s.Id)];
 

@@ -44,15 +44,15 @@ public sealed partial class StreamCatalogGrain(
         {
             return new AddAnswer(new Outcome((int)Grpc.Core.StatusCode.AlreadyExists, $"stream '{record.Id}' exists"), null);
         }
-        var target = StreamPlacement.Choose(LiveNodes(), Assigned(), _draining);
-        if (target is null)
+        var (answer, _) = await PlaceAsync(record);
+        if (answer is null)
         {
             return new AddAnswer(new Outcome((int)Grpc.Core.StatusCode.ResourceExhausted,
-                $"no node has a free stream slot ({LiveNodes().Count()} node(s), Limits:MaxStreams each)"), null);
+                $"no node has a free stream slot or cost budget ({LiveNodes().Count()} node(s); Limits:MaxStreams and Limits:Node* each)"), null);
         }
-        var answer = await EnsureOn(record, target.Silo);
         if (!answer.Outcome.Succeeded)
         {
+            state.State.Epochs.Remove(record.Id);
             return new AddAnswer(answer.Outcome, null);
         }
         streams[record.Id] = record;
@@ -69,8 +69,10 @@ public sealed partial class StreamCatalogGrain(
             return false;
         }
         state.State.Owners.Remove(id);
+        var owner = Grain(id);
+        state.State.Epochs.Remove(id);
         await state.WriteStateAsync();
-        await GrainFactory.GetGrain<IStreamGrain>(id).Release();
+        await owner.Release();
         return true;
     }
 
@@ -108,6 +110,7 @@ public sealed partial class StreamCatalogGrain(
         foreach (var (id, record) in state.State.Streams.OrderBy(s => s.Key, StringComparer.Ordinal))
         {
             var owner = owners.GetValueOrDefault(id);
+            EnsureAnswer? answer;
             NodeReport? target;
             string reason;
             if (owner is not null && active.Contains(owner) && !_draining.Contains(owner))
@@ -119,22 +122,22 @@ public sealed partial class StreamCatalogGrain(
                     continue;
                 }
                 (target, reason) = (report, "restart");
+                answer = await EnsureOn(record, target.Silo);
             }
             else
             {
                 reason = owner is null ? "placement" : active.Contains(owner) ? "handover" : "failover";
-                target = StreamPlacement.Choose(LiveNodes(), Assigned(), _draining);
+                if (reason == "handover" && StreamPlacement.Choose(LiveNodes(), Assigned(), _draining) is not null)
+                {
+                    await Grain(id).Release();
+                }
+                (answer, target) = await PlaceAsync(record);
             }
-            if (target is null)
+            if (answer is null || target is null)
             {
                 Log.NoCapacity(logger, id, reason);
                 continue;
             }
-            if (reason == "handover")
-            {
-                await GrainFactory.GetGrain<IStreamGrain>(id).Release();
-            }
-            var answer = await EnsureOn(record, target.Silo);
             if (answer.Outcome.Succeeded)
             {
                 owners[id] = answer.Silo;
@@ -156,34 +159,34 @@ public sealed partial class StreamCatalogGrain(
         return moved;
     }
 
-    private async Task<EnsureAnswer> EnsureOn(StreamRecord record, SiloAddress target)
+    /// <summary>
+    /// Starts the stream on the best-ranked node that admits it: a node whose own admission refuses it for cost
+    /// (RESOURCE_EXHAUSTED: its pixel-rate or inference-rate budget) passes it to the next. (null, null) when no node
+    /// has room; otherwise the last answer and the node it came from.
+    /// </summary>
+    private async Task<(EnsureAnswer? Answer, NodeReport? Node)> PlaceAsync(StreamRecord record)
     {
-        // A call can still reach the stream's previous activation while it deactivates (a handover's Release, a grain
-        // that landed elsewhere): that activation answers from its own silo and goes; a few quick retries reach the new one.
-        EnsureAnswer answer = default!;
-        for (int attempt = 0; attempt < EnsureAttempts; attempt++)
+        (EnsureAnswer? Answer, NodeReport? Node) last = (null, null);
+        foreach (var node in StreamPlacement.Rank(LiveNodes(), Assigned(), _draining))
         {
-            if (attempt > 0)
+            // Every placement is a new owner grain (a new epoch in its key), so its first call carries the hint and
+            // activates it on the chosen node, whatever became of the previous owner's activation.
+            state.State.Epochs[record.Id] = state.State.Epochs.GetValueOrDefault(record.Id) + 1;
+            last = (await EnsureOn(record, node.Silo), node);
+            if (last.Answer.Outcome.Code != (int)Grpc.Core.StatusCode.ResourceExhausted)
             {
-                await Task.Delay(TimeSpan.FromMilliseconds(50 * attempt));
-            }
-            answer = await EnsureOnce(record, target);
-            if (answer.Outcome.Succeeded || answer.Silo.Equals(target))
-            {
-                return answer;
+                break;
             }
         }
-        return answer;
+        return last;
     }
 
-    private const int EnsureAttempts = 6;
-
-    private async Task<EnsureAnswer> EnsureOnce(StreamRecord record, SiloAddress target)
+    private async Task<EnsureAnswer> EnsureOn(StreamRecord record, SiloAddress target)
     {
         RequestContext.Set(IPlacementDirector.PlacementHintKey, target);
         try
         {
-            return await GrainFactory.GetGrain<IStreamGrain>(record.Id).Ensure(record, target);
+            return await Grain(record.Id).Ensure(record, target);
         }
         catch (Exception e) when (e is OrleansException or TimeoutException or SiloUnavailableException)
         {
@@ -194,6 +197,10 @@ public sealed partial class StreamCatalogGrain(
             RequestContext.Remove(IPlacementDirector.PlacementHintKey);
         }
     }
+
+    /// <summary>The stream's current owner grain: key "ID@EPOCH"; the epoch grows with every placement.</summary>
+    private IStreamGrain Grain(string id) =>
+        GrainFactory.GetGrain<IStreamGrain>(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{id}@{state.State.Epochs.GetValueOrDefault(id)}"));
 
     private IEnumerable<NodeReport> LiveNodes() => _nodes.Values;
 
@@ -216,7 +223,7 @@ public sealed partial class StreamCatalogGrain(
         [LoggerMessage(63, LogLevel.Warning, "Stream {Stream} not placed on node {Node}: {Error}")]
         public static partial void NotPlaced(ILogger logger, string stream, string node, string error);
 
-        [LoggerMessage(64, LogLevel.Warning, "Stream {Stream} waits for a free slot ({Reason}): every node is at Limits:MaxStreams")]
+        [LoggerMessage(64, LogLevel.Warning, "Stream {Stream} waits for a free slot ({Reason}): every node is at Limits:MaxStreams or its cost budget")]
         public static partial void NoCapacity(ILogger logger, string stream, string reason);
     }
 }

@@ -7,7 +7,9 @@ namespace StreamMtl.Server.Cluster;
 /// <summary>
 /// The owner of one stream: while this activation lives, the stream runs on its silo's pipeline. It starts and stops
 /// the local stream and nothing else (frames, tensors and results never pass through a grain). Kept alive while the
-/// stream runs; Orleans guarantees one activation per stream id, so one node runs it.
+/// stream runs. Orleans guarantees one activation per grain key, and the registry keeps one key current per stream (a
+/// new placement's previous owner was released first on a handover, is dead on a failover, or never started), so one
+/// node runs it.
 /// </summary>
 [KeepAlive]
 [CatalogPlacement]

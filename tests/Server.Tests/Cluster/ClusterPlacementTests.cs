@@ -141,6 +141,29 @@ public sealed class ClusterPlacementTests
     }
 
     [Fact]
+    public async Task A_node_that_refuses_a_stream_for_cost_passes_it_to_the_next_candidate()
+    {
+        await using var test = await StartAsync(silos: 3, limit: 4);
+        var silos = test.Cluster.Silos.Select(s => s.SiloAddress).OrderBy(s => s.ToString(), StringComparer.Ordinal).ToList();
+        // The nodes ranked first (equal load and slots: by name) have no budget left; the last one has.
+        foreach (var tight in silos.SkipLast(1))
+        {
+            test.Ledger.Tight[tight] = true;
+        }
+        var answer = await test.Catalog.Add(Record("wide1"));
+        Assert.True(answer.Outcome.Succeeded, answer.Outcome.Message);
+        Assert.Equal(silos[^1], test.Ledger.Owners()["wide1"]);
+
+        // Every node refuses: the node's own reason comes back and nothing is kept.
+        test.Ledger.Tight[silos[^1]] = true;
+        var refused = await test.Catalog.Add(Record("wide2"));
+        Assert.Equal((int)Grpc.Core.StatusCode.ResourceExhausted, refused.Outcome.Code);
+        Assert.Contains("budget", refused.Outcome.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("wide2", (await test.Catalog.List()).Select(l => l.Id));
+        Assert.Equal(0, test.Ledger.Violations);
+    }
+
+    [Fact]
     public async Task A_node_that_stops_gracefully_hands_its_streams_over_before_it_leaves()
     {
         await using var test = await StartAsync(silos: 3, limit: 4);

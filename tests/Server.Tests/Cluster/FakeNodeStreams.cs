@@ -16,6 +16,9 @@ internal sealed class NodeLedger
 
     public int Violations { get; private set; }
 
+    /// <summary>Nodes whose cost budget is spent: they refuse "wide" streams as the real admission would, though they report no load.</summary>
+    public ConcurrentDictionary<SiloAddress, bool> Tight { get; } = new();
+
     public void Start(SiloAddress silo, string id)
     {
         lock (_gate)
@@ -74,7 +77,10 @@ internal sealed class NodeLedger
     private HashSet<string> Set(SiloAddress silo) => _running.TryGetValue(silo, out var set) ? set : _running[silo] = new(StringComparer.Ordinal);
 }
 
-/// <summary>A silo's node side without a pipeline: starts and stops are recorded; ids starting "bad" are refused as the API would.</summary>
+/// <summary>
+/// A silo's node side without a pipeline: starts and stops are recorded; ids starting "bad" are refused as the API would
+/// (INVALID_ARGUMENT), ids starting "wide" on a <see cref="NodeLedger.Tight"/> node as its cost admission would (RESOURCE_EXHAUSTED).
+/// </summary>
 internal sealed class FakeNodeStreams(ILocalSiloDetails silo, NodeLedger ledger, int limit) : ILocalStreams
 {
     public string NodeName => silo.SiloAddress.ToString();
@@ -83,6 +89,8 @@ internal sealed class FakeNodeStreams(ILocalSiloDetails silo, NodeLedger ledger,
 
     public int Limit => limit;
 
+    public double Load => 0;
+
     public IReadOnlyCollection<string> Running => ledger.Running(silo.SiloAddress);
 
     public Task<Outcome> StartAsync(StreamRecord record)
@@ -90,6 +98,10 @@ internal sealed class FakeNodeStreams(ILocalSiloDetails silo, NodeLedger ledger,
         if (record.Id.StartsWith("bad", StringComparison.Ordinal))
         {
             return Task.FromResult(new Outcome((int)Grpc.Core.StatusCode.InvalidArgument, $"source of '{record.Id}' refused"));
+        }
+        if (record.Id.StartsWith("wide", StringComparison.Ordinal) && ledger.Tight.ContainsKey(silo.SiloAddress))
+        {
+            return Task.FromResult(new Outcome((int)Grpc.Core.StatusCode.ResourceExhausted, $"'{record.Id}' would take the node's inference rate over its budget"));
         }
         ledger.Start(silo.SiloAddress, record.Id);
         return Task.FromResult(Outcome.Ok);
