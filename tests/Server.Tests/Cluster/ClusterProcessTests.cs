@@ -43,17 +43,23 @@ public sealed partial class ClusterProcessTests(ITestOutputHelper output)
             }
             using var channelA = GrpcChannel.ForAddress($"http://127.0.0.1:{nodes[0].GrpcPort}");
             var a = new VisionService.VisionServiceClient(channelA);
-            await Eventually.UntilAsync(async () => await ClusterNodes(nodes[0]) == 3, Startup, () => "three nodes never joined: " + Outputs(nodes));
+            foreach (var node in nodes)
+            {
+                await Eventually.UntilAsync(async () => await ClusterNodes(node) == 3, Startup, () => "three nodes never joined: " + Outputs(nodes));
+            }
+            // Every node reports its capacity to the registry once a second; after two periods all three are known.
+            await Task.Delay(TimeSpan.FromSeconds(2));
 
-            // Nine small, slow synthetic cameras, added through A; s8 runs on demand (idle until subscribed), so the
-            // first frame a subscriber gets after a move is the new node's first.
+            // Nine small, slow synthetic cameras, added through A. The last three run on demand (idle until subscribed),
+            // so the first frame a subscriber gets after a move is the new node's first; added after six always-on
+            // ones (two per node), each node gets one of them.
             for (int i = 0; i < 9; i++)
             {
                 await AddWithRetry(a, new AddStreamRequest
                 {
                     Id = $"s{i}",
                     SourceUri = $"synthetic://static?seed={i}&w=160&h=128&fps=2",
-                    AlwaysOn = i != 8,
+                    AlwaysOn = i < 6,
                 }, nodes);
             }
             var placed = await Settled(a, nodes, "ABC");
@@ -63,7 +69,7 @@ public sealed partial class ClusterProcessTests(ITestOutputHelper output)
             Assert.All(perNode.Values, count => Assert.Equal(3, count));
 
             // A subscriber on A receives frames of a stream C owns (proxied node to node).
-            string onC = placed.First(s => s.Node == "C" && s.Id != "s8").Id;
+            string onC = placed.First(s => s.Node == "C" && string.CompareOrdinal(s.Id, "s6") < 0).Id;
             using (var call = a.Subscribe(new SubscribeRequest { StreamId = onC }))
             {
                 var first = await Eventually.Within(Next(call), Startup);
@@ -71,8 +77,8 @@ public sealed partial class ClusterProcessTests(ITestOutputHelper output)
                 Assert.Equal(onC, first.StreamId);
                 Assert.True(second.FrameIndex > first.FrameIndex);
             }
-            // Make sure the on-demand stream lives on C for the failover half.
-            string demand = placed.Single(s => s.Id == "s8").Node == "C" ? "s8" : onC;
+            // C's on-demand stream, for the resubscription after the failover.
+            string demand = placed.Single(s => s.Node == "C" && string.CompareOrdinal(s.Id, "s6") >= 0).Id;
             var movedIds = placed.Where(s => s.Node == "C").Select(s => s.Id).ToHashSet();
 
             var watch = Stopwatch.StartNew();
