@@ -40,7 +40,11 @@ public sealed record StreamLocation(
 
 /// <summary>An owner's answer to Ensure: the outcome and the silo the stream grain is active on.</summary>
 [GenerateSerializer, Immutable]
-public sealed record EnsureAnswer([property: Id(0)] Outcome Outcome, [property: Id(1)] SiloAddress Silo);
+public sealed record EnsureAnswer([property: Id(0)] Outcome Outcome, [property: Id(1)] SiloAddress Silo)
+{
+    /// <summary>This call started the stream (false when it was already running there).</summary>
+    [Id(2)] public bool Started { get; init; }
+}
 
 /// <summary>The registry's answer to AddStream.</summary>
 [GenerateSerializer, Immutable]

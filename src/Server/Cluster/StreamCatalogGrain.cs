@@ -138,6 +138,11 @@ public sealed partial class StreamCatalogGrain(
                 Log.NoCapacity(logger, id, reason);
                 continue;
             }
+            if (reason == "restart" && answer.Outcome.Succeeded && !answer.Started)
+            {
+                // The owner's report predates the stream's start (a report in flight while it was placed): nothing to do.
+                continue;
+            }
             if (answer.Outcome.Succeeded)
             {
                 owners[id] = answer.Silo;

@@ -21,7 +21,7 @@ public sealed partial class StreamGrain(ILocalStreams local, ILocalSiloDetails s
 
     public async Task<EnsureAnswer> Ensure(StreamRecord record, SiloAddress target)
     {
-        if (_running is not null)
+        if (_running is { } running && local.Running.Contains(running, StringComparer.Ordinal))
         {
             return new EnsureAnswer(Outcome.Ok, Here);
         }
@@ -41,7 +41,7 @@ public sealed partial class StreamGrain(ILocalStreams local, ILocalSiloDetails s
         {
             DeactivateOnIdle();
         }
-        return new EnsureAnswer(outcome, Here);
+        return new EnsureAnswer(outcome, Here) { Started = outcome.Succeeded };
     }
 
     public async Task Release()

@@ -23,16 +23,20 @@ public sealed class VisionGrpcService(StreamRegistry streams, StreamCommands com
 {
     private readonly ServiceOptions _options = options.Value;
 
-    /// <summary>The cluster's front door, unless this is a single node or the call was forwarded by another node.</summary>
+    /// <summary>
+    /// The cluster's front door for a read or a subscription, unless this is a single node or the call was forwarded by
+    /// another node. Adds and removes always go through the cluster's registry (nodes never forward them, so a hop mark on
+    /// one is ignored rather than letting a client run a stream the registry does not know).
+    /// </summary>
     private IClusterFrontDoor? Cluster(ServerCallContext context) =>
         cluster is not null && !IClusterFrontDoor.IsHop(context) ? cluster : null;
 
     public override System.Threading.Tasks.Task<StreamInfo> AddStream(AddStreamRequest request, ServerCallContext context) =>
-        Cluster(context) is { } front ? front.AddAsync(request, Client(context), context) : commands.AddAsync(request, Client(context), context.CancellationToken);
+        cluster is { } front ? front.AddAsync(request, Client(context), context) : commands.AddAsync(request, Client(context), context.CancellationToken);
 
     public override async System.Threading.Tasks.Task<RemoveStreamResponse> RemoveStream(RemoveStreamRequest request, ServerCallContext context)
     {
-        await (Cluster(context) is { } front ? front.RemoveAsync(request.Id) : commands.RemoveAsync(request.Id));
+        await (cluster is { } front ? front.RemoveAsync(request.Id) : commands.RemoveAsync(request.Id));
         return new RemoveStreamResponse();
     }
 

@@ -186,6 +186,22 @@ public sealed class ClusterPlacementTests
     }
 
     [Fact]
+    public async Task A_stream_its_live_node_lost_is_started_there_again()
+    {
+        await using var test = await StartAsync(silos: 2, limit: 4);
+        Assert.True((await test.Catalog.Add(Record("cam0"))).Outcome.Succeeded);
+        var owner = test.Ledger.Owners()["cam0"];
+
+        // The stream vanishes from its node behind its owner grain's back; the node's next report says so.
+        test.Ledger.Stop(owner, "cam0");
+        await Eventually.UntilAsync(() => Task.FromResult(test.Ledger.Starts("cam0") == 2), Settle, () => "never started again");
+        Assert.Equal(owner, test.Ledger.Owners()["cam0"]);
+        Assert.Equal(["added", "restart"], test.Events.Placed.Where(p => p.Stream == "cam0").Select(p => p.Reason));
+        // Reports that merely predate a start never count as a restart.
+        Assert.Equal(1, test.Events.Placed.Count(p => p.Reason == "restart"));
+    }
+
+    [Fact]
     public async Task The_registry_comes_back_from_storage_after_its_grain_is_deactivated()
     {
         await using var test = await StartAsync(silos: 2, limit: 4);

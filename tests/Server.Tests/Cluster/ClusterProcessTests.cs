@@ -4,6 +4,7 @@ using System.Text.RegularExpressions;
 using Grpc.Core;
 using Grpc.Net.Client;
 using StreamMtl.Api.V1;
+using StreamMtl.Server.Service;
 using StreamMtl.Server.Tests.Infrastructure;
 using Xunit.Abstractions;
 using Task = System.Threading.Tasks.Task;
@@ -52,7 +53,8 @@ public sealed partial class ClusterProcessTests(ITestOutputHelper output)
 
             // Nine small, slow synthetic cameras, added through A. The last three run on demand (idle until subscribed),
             // so the first frame a subscriber gets after a move is the new node's first; added after six always-on
-            // ones (two per node), each node gets one of them.
+            // ones (two per node), each node gets one of them. s5 carries the node-to-node hop mark, which an add
+            // ignores: it still goes through the registry (else it would never be listed and placed).
             for (int i = 0; i < 9; i++)
             {
                 await AddWithRetry(a, new AddStreamRequest
@@ -145,12 +147,13 @@ public sealed partial class ClusterProcessTests(ITestOutputHelper output)
 
     private static async Task AddWithRetry(VisionService.VisionServiceClient client, AddStreamRequest request, Node[] nodes)
     {
+        var headers = request.Id == "s5" ? new Metadata { { IClusterFrontDoor.HopHeader, "1" } } : null;
         // Until every node has reported its capacity, the registry may not see room for the stream yet.
         await Eventually.UntilAsync(async () =>
         {
             try
             {
-                await client.AddStreamAsync(request);
+                await client.AddStreamAsync(request, headers);
                 return true;
             }
             catch (RpcException e) when (e.StatusCode == StatusCode.ResourceExhausted)
