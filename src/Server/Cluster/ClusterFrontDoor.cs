@@ -64,7 +64,7 @@ public sealed class ClusterFrontDoor(IGrainFactory grains, StreamCommands comman
             }
             try
             {
-                var remote = await Client(group.Key).ListStreamsAsync(new ListStreamsRequest(), Forwarded(context));
+                var remote = await Client(group.Key).ListStreamsAsync(new ListStreamsRequest(), Forwarded(context), ReadDeadline(context));
                 var byId = remote.Streams.ToDictionary(s => s.Id, StringComparer.Ordinal);
                 return group.Select(l => byId.TryGetValue(l.Id, out var info) ? WithNode(info, l.Node) : Pending(l, "starting on its node")).ToList();
             }
@@ -119,7 +119,7 @@ public sealed class ClusterFrontDoor(IGrainFactory grains, StreamCommands comman
         }
         try
         {
-            return WithNode(await Client(location.GrpcEndpoint).GetStreamAsync(new GetStreamRequest { Id = location.Id }, Forwarded(context)), location.Node);
+            return WithNode(await Client(location.GrpcEndpoint).GetStreamAsync(new GetStreamRequest { Id = location.Id }, Forwarded(context), ReadDeadline(context)), location.Node);
         }
         catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.NotFound or StatusCode.DeadlineExceeded)
         {
@@ -145,12 +145,25 @@ public sealed class ClusterFrontDoor(IGrainFactory grains, StreamCommands comman
         Node = location.Node,
     };
 
+    /// <summary>A node that hangs (not yet declared dead) costs a read at most this long; its streams are then listed as not answering.</summary>
+    private static readonly TimeSpan ReadTimeout = TimeSpan.FromSeconds(5);
+
+    private static DateTime ReadDeadline(ServerCallContext context)
+    {
+        var own = DateTime.UtcNow + ReadTimeout;
+        return context.Deadline < own ? context.Deadline : own;
+    }
+
+    /// <summary>The hop mark and the caller's credentials (either form the key interceptor accepts).</summary>
     private Metadata Forwarded(ServerCallContext context)
     {
         var headers = new Metadata { { IClusterFrontDoor.HopHeader, "1" } };
-        if (context.RequestHeaders.Get(_options.Security.ApiKeyHeader) is { } key)
+        foreach (var name in new[] { _options.Security.ApiKeyHeader, "authorization" }.Distinct(StringComparer.OrdinalIgnoreCase))
         {
-            headers.Add(key.Key, key.Value);
+            if (context.RequestHeaders.Get(name) is { } credential)
+            {
+                headers.Add(credential.Key, credential.Value);
+            }
         }
         return headers;
     }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Grpc.Core;
+using Grpc.Core.Interceptors;
 using Grpc.Net.Client;
 using StreamMtl.Api.V1;
 using StreamMtl.Server.Service;
@@ -43,7 +44,7 @@ public sealed partial class ClusterProcessTests(ITestOutputHelper output)
                 node.Process = StartNode(node, redisPort);
             }
             using var channelA = GrpcChannel.ForAddress($"http://127.0.0.1:{nodes[0].GrpcPort}");
-            var a = new VisionService.VisionServiceClient(channelA);
+            var a = Client(channelA);
             foreach (var node in nodes)
             {
                 await Eventually.UntilAsync(async () => await ClusterNodes(node) == 3, Startup, () => "three nodes never joined: " + Outputs(nodes));
@@ -122,7 +123,7 @@ public sealed partial class ClusterProcessTests(ITestOutputHelper output)
                 node.Process = StartNode(node, redisPort);
             }
             using var channelB = GrpcChannel.ForAddress($"http://127.0.0.1:{nodes[1].GrpcPort}");
-            var back = await Settled(new VisionService.VisionServiceClient(channelB), nodes, "ABC");
+            var back = await Settled(Client(channelB), nodes, "ABC");
             Assert.Equal(Enumerable.Range(0, 9).Select(i => $"s{i}"), back.Select(s => s.Id));
         }
         finally
@@ -137,13 +138,23 @@ public sealed partial class ClusterProcessTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>Every call carries the nodes' API key as a bearer token, which a node must pass on when it forwards a read or a subscription.</summary>
+    private static VisionService.VisionServiceClient Client(GrpcChannel channel) =>
+        new(channel.Intercept(metadata =>
+        {
+            metadata.Add("authorization", "Bearer " + ApiKey);
+            return metadata;
+        }));
+
+    private const string ApiKey = "cluster-test-key-0123456789";
+
     private static ChildProcess StartNode(Node node, int redisPort) =>
         ChildProcess.Start(Path.Combine(AppContext.BaseDirectory, "streammtl"), ["serve", "--model", TestModel.Path_, "--size", "160x128",
             "--no-camera", "--cluster", $"redis://127.0.0.1:{redisPort}", "--address", "127.0.0.1",
             "--grpc-port", node.GrpcPort.ToString(Inv), "--metrics-port", node.MetricsPort.ToString(Inv),
             $"--StreamMtl:Cluster:SiloPort={node.SiloPort}", $"--StreamMtl:Cluster:NodeName={node.Name}",
             "--StreamMtl:Cluster:ProbeTimeout=00:00:01", "--StreamMtl:Cluster:MissedProbesLimit=2", "--StreamMtl:Cluster:VotesForDeath=1",
-            $"--StreamMtl:Limits:MaxStreams={Limit}", "--StreamMtl:Pipeline:InferenceWorkers=1", "--Logging:LogLevel:Default=Warning"]);
+            $"--StreamMtl:Limits:MaxStreams={Limit}", $"--StreamMtl:Security:ApiKeys:0={ApiKey}", "--StreamMtl:Pipeline:InferenceWorkers=1", "--Logging:LogLevel:Default=Warning"]);
 
     private static async Task AddWithRetry(VisionService.VisionServiceClient client, AddStreamRequest request, Node[] nodes)
     {
