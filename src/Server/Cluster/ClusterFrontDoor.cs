@@ -26,9 +26,9 @@ public sealed class ClusterFrontDoor(IGrainFactory grains, StreamCommands comman
 
     private IStreamCatalogGrain Catalog => grains.GetGrain<IStreamCatalogGrain>(0);
 
-    public async Task<StreamInfo> AddAsync(AddStreamRequest request, string client, ServerCallContext context)
+    public async Task<StreamInfo> AddAsync(AddStreamRequest request, string client, ServerCallContext? context)
     {
-        await commands.AdmitAsync(request, context.CancellationToken);
+        await commands.AdmitAsync(request, context?.CancellationToken ?? CancellationToken.None);
         var record = new StreamRecord(request.Id, request.ToByteArray(), client, Ingest.Sources.UriRedactor.Redact(request.SourceUri));
         var answer = await Catalog.Add(record);
         if (!answer.Outcome.Succeeded)
@@ -107,7 +107,7 @@ public sealed class ClusterFrontDoor(IGrainFactory grains, StreamCommands comman
         return true;
     }
 
-    private async Task<StreamInfo> DescribeAsync(StreamLocation location, ServerCallContext context)
+    private async Task<StreamInfo> DescribeAsync(StreamLocation location, ServerCallContext? context)
     {
         if (location.GrpcEndpoint == local.GrpcEndpoint)
         {
@@ -148,16 +148,27 @@ public sealed class ClusterFrontDoor(IGrainFactory grains, StreamCommands comman
     /// <summary>A node that hangs (not yet declared dead) costs a read at most this long; its streams are then listed as not answering.</summary>
     private static readonly TimeSpan ReadTimeout = TimeSpan.FromSeconds(5);
 
-    private static DateTime ReadDeadline(ServerCallContext context)
+    private static DateTime ReadDeadline(ServerCallContext? context)
     {
         var own = DateTime.UtcNow + ReadTimeout;
-        return context.Deadline < own ? context.Deadline : own;
+        return context is not null && context.Deadline < own ? context.Deadline : own;
     }
 
-    /// <summary>The hop mark and the caller's credentials (either form the key interceptor accepts).</summary>
-    private Metadata Forwarded(ServerCallContext context)
+    /// <summary>
+    /// The hop mark and the caller's credentials (either form the key interceptor accepts); for a caller outside gRPC
+    /// (the web view, whose user logged in), the node's own first API key (every node of a cluster has the same keys).
+    /// </summary>
+    private Metadata Forwarded(ServerCallContext? context)
     {
         var headers = new Metadata { { IClusterFrontDoor.HopHeader, "1" } };
+        if (context is null)
+        {
+            if (_options.Security.ApiKeys is [var own, ..])
+            {
+                headers.Add(_options.Security.ApiKeyHeader, own);
+            }
+            return headers;
+        }
         foreach (var name in new[] { _options.Security.ApiKeyHeader, "authorization" }.Distinct(StringComparer.OrdinalIgnoreCase))
         {
             if (context.RequestHeaders.Get(name) is { } credential)

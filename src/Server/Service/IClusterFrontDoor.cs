@@ -16,7 +16,8 @@ public interface IClusterFrontDoor
 
     public static bool IsHop(ServerCallContext context) => context.RequestHeaders.Get(HopHeader) is not null;
 
-    Task<StreamInfo> AddAsync(AddStreamRequest request, string client, ServerCallContext context);
+    /// <summary>Adds the stream through the cluster's registry; <paramref name="context"/> is null for a caller outside gRPC (the web view).</summary>
+    Task<StreamInfo> AddAsync(AddStreamRequest request, string client, ServerCallContext? context);
 
     Task RemoveAsync(string id);
 

@@ -68,6 +68,8 @@ public static class WebEndpoints
             list.Streams.AddRange(streams.All.Select(s => ApiMapping.ToApi(s.Snapshot())));
             return Json(WebJson.Of(list));
         });
+        // On a cluster node adds and removes go through the cluster's registry (the stream may be placed on another node;
+        // the answer names it); the list and the live view are this node's streams.
         api.MapPost("/streams", async (HttpContext context, StreamCommands commands, WebAccess access) =>
         {
             using var body = new MemoryStream();
@@ -81,12 +83,16 @@ public static class WebEndpoints
             {
                 return Error(StatusCodes.Status400BadRequest, error ?? "expected a JSON object");
             }
-            return await Command(async () => Json(WebJson.Of(await commands.AddAsync(request, access.ClientOf(context)!, context.RequestAborted)), 201));
+            string client = access.ClientOf(context)!;
+            var cluster = context.RequestServices.GetService<IClusterFrontDoor>();
+            return await Command(async () => Json(WebJson.Of(cluster is not null
+                ? await cluster.AddAsync(request, client, null)
+                : await commands.AddAsync(request, client, context.RequestAborted)), 201));
         });
-        api.MapDelete("/streams/{id}", (string id, StreamCommands commands) =>
+        api.MapDelete("/streams/{id}", (string id, HttpContext context, StreamCommands commands) =>
             Command(async () =>
             {
-                await commands.RemoveAsync(id);
+                await (context.RequestServices.GetService<IClusterFrontDoor>() is { } cluster ? cluster.RemoveAsync(id) : commands.RemoveAsync(id));
                 return Results.NoContent();
             }));
         api.MapGet("/streams/{id}/snapshot.png", (string id, string? layers, HttpContext context, StreamCommands commands,

@@ -132,18 +132,8 @@ public sealed class PrometheusDashboardTests
     [Fact]
     public async Task Prometheus_scrapes_a_cluster_node_and_every_cluster_panel_query_returns_its_values()
     {
-        int redisPort = FreePort.Next();
-        await using var redis = ChildProcess.Start("redis-server", ["--port", redisPort.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
-            "--save", "", "--appendonly", "no"]);
-        await Eventually.UntilAsync(() => Task.FromResult(Listening(redisPort) || redis.HasExited), TimeSpan.FromSeconds(20), () => redis.Output);
-        Assert.False(redis.HasExited, redis.Output);
-        await using var server = await ServerUnderTest.StartOnSocketsAsync(new Dictionary<string, string?>
-        {
-            ["StreamMtl:Cluster:Redis"] = $"127.0.0.1:{redisPort}",
-            ["StreamMtl:Cluster:SiloPort"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
-            ["StreamMtl:Cluster:NodeName"] = "node-a",
-            ["StreamMtl:Cluster:HandoverTimeout"] = "00:00:02",
-        });
+        await using var redis = await RedisUnderTest.StartAsync();
+        await using var server = await ServerUnderTest.StartOnSocketsAsync(redis.NodeConfig("node-a"));
         await server.AddSyntheticAsync("cam", alwaysOn: true);
 
         var queries = DashboardTargets().Where(t => t.Row == ClusterRow).Select(t => t.Query.Replace("$node", "node-a")).ToList();
@@ -166,20 +156,6 @@ public sealed class PrometheusDashboardTests
 
     private static string Describe(IReadOnlyList<Series>? series) =>
         series is null ? "none" : "[" + string.Join(", ", series.Select(s => $"{{{string.Join(",", s.Labels.Select(l => $"{l.Key}={l.Value}"))}}} {s.Value}")) + "]";
-
-    private static bool Listening(int port)
-    {
-        try
-        {
-            using var client = new System.Net.Sockets.TcpClient();
-            client.Connect(System.Net.IPAddress.Loopback, port);
-            return true;
-        }
-        catch (System.Net.Sockets.SocketException)
-        {
-            return false;
-        }
-    }
 
     /// <summary>One series of an instant query's answer.</summary>
     private sealed record Series(IReadOnlyDictionary<string, string> Labels, double Value);
