@@ -98,6 +98,7 @@ public sealed class Trainer
         using var classWeights = balanced != null ? tensor(balanced).to(device) : null;
         var clock = Stopwatch.StartNew();
         double emaLoss = resumed?.EmaLoss ?? double.NaN;
+        int skipped = 0;
         double emaTemporal = resumed?.EmaTemporal ?? double.NaN;
         // Full-frame steps use a quarter of the batch (whole pairs when pairing).
         int fullBatch = pairs ? Math.Max(2, o.Batch / 8 * 2) : Math.Max(1, o.Batch / 4);
@@ -139,13 +140,23 @@ public sealed class Trainer
             }
             optimizer.zero_grad();
             loss.backward();
+            // A step whose loss or gradients are not finite is skipped, as mixed-precision trainers do: one bad batch
+            // (or a diverging head) must not write NaN into every weight it reaches, nor into the recorded loss.
+            double value = loss.item<float>();
+            bool finite = double.IsFinite(value);
             foreach (var group in groups)
             {
-                nn.utils.clip_grad_norm_(group, 1.0);
+                finite &= double.IsFinite(nn.utils.clip_grad_norm_(group, 1.0));
             }
-            optimizer.step();
-            double value = loss.item<float>();
-            emaLoss = double.IsNaN(emaLoss) ? value : 0.98 * emaLoss + 0.02 * value;
+            if (finite)
+            {
+                optimizer.step();
+                emaLoss = double.IsNaN(emaLoss) ? value : 0.98 * emaLoss + 0.02 * value;
+            }
+            else
+            {
+                skipped++;
+            }
             if (step % 10 == 0 || step == o.Steps - 1)
             {
                 double seconds = clock.Elapsed.TotalSeconds;
@@ -179,6 +190,10 @@ public sealed class Trainer
         if (o.BFloat16)
         {
             recipe.Add("bfloat16 matrix products");
+        }
+        if (skipped > 0)
+        {
+            recipe.Add($"{skipped} step(s) skipped (loss or gradients not finite)");
         }
         if (o.JpegMinQuality > 0)
         {
