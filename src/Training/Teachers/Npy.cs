@@ -6,6 +6,8 @@ namespace StreamMtl.Training.Teachers;
 /// <summary>NumPy .npy files (format 1.0, little-endian, C order): what numpy.load reads without help.</summary>
 public static class Npy
 {
+    private static ReadOnlySpan<byte> Magic => [0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y'];
+
     /// <summary>Writes <paramref name="values"/> with <paramref name="shape"/> as float32 ('&lt;f4') or, when <paramref name="half"/>, float16 ('&lt;f2').</summary>
     public static void Write(string path, ReadOnlySpan<float> values, IReadOnlyList<long> shape, bool half = false)
     {
@@ -19,7 +21,7 @@ public static class Npy
         int total = (10 + header.Length + 1 + 63) / 64 * 64;
         header = header.PadRight(total - 10 - 1) + "\n";
         using var stream = File.Create(path);
-        stream.Write("\x93NUMPY"u8);
+        stream.Write(Magic);
         stream.Write([1, 0]);
         Span<byte> length = [(byte)(header.Length & 0xff), (byte)(header.Length >> 8)];
         stream.Write(length);
@@ -43,7 +45,7 @@ public static class Npy
     public static (float[] Values, long[] Shape) Read(string path)
     {
         byte[] bytes = File.ReadAllBytes(path);
-        if (bytes.Length < 10 || !bytes.AsSpan(0, 6).SequenceEqual("\x93NUMPY"u8) || bytes[6] != 1)
+        if (bytes.Length < 10 || !bytes.AsSpan(0, 6).SequenceEqual(Magic) || bytes[6] != 1)
         {
             throw new InvalidDataException($"{path}: not a version-1 .npy file");
         }
