@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using StreamMtl.Ingest.Sources;
 using StreamMtl.Ingest.Supervision;
+using StreamMtl.Ingest.Synthetic;
 
 namespace StreamMtl.Training.Teachers;
 
@@ -47,7 +48,7 @@ public static class Labeler
             throw new TeacherException($"two teachers for {twice.Key}: {string.Join(", ", twice.Select(t => t.ModelPath))}");
         }
         var folder = Directory.Exists(options.Source) ? new ImageFolderSource(options.Source, options.Width, options.Height) : null;
-        await using IFrameSource source = folder ?? new FrameSourceFactory().Create(options.Source,
+        await using IFrameSource source = folder ?? new FrameSourceFactory().Create(Unpaced(options.Source),
             new SourceOptions { Pacing = Pacing.Batch, Width = options.Width, Height = options.Height });
         var layout = FolderLayout.Create(options.OutputDirectory);
         if (teachers.FirstOrDefault(t => t.Spec.Kind == OutputKind.ClassLogits) is { } segmentation)
@@ -104,6 +105,20 @@ public static class Labeler
             });
         }
         return new LabelReport(layout.Samples, read, watch.Elapsed, interrupted);
+    }
+
+    /// <summary>
+    /// A synthetic camera read as fast as it renders (realtime=0) unless the URI says otherwise: paced, it would skip the frames
+    /// the teachers are too slow for, as a live camera does. Files are read unpaced through <see cref="Pacing.Batch"/>.
+    /// </summary>
+    internal static string Unpaced(string uri)
+    {
+        if (!uri.StartsWith(SyntheticSpec.Scheme + "://", StringComparison.OrdinalIgnoreCase) || uri.Contains("realtime=", StringComparison.OrdinalIgnoreCase))
+        {
+            return uri;
+        }
+        int fragment = uri.IndexOf('#', StringComparison.Ordinal) is int f and >= 0 ? f : uri.Length;
+        return uri[..fragment] + (uri[..fragment].Contains('?', StringComparison.Ordinal) ? "&" : "?") + "realtime=0" + uri[fragment..];
     }
 
     /// <summary>The frame at the asked size, for sources that do not resize themselves (synthetic://); null when it already is.</summary>
