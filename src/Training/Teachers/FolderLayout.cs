@@ -174,5 +174,6 @@ public sealed class FolderLayout
         return Convert.ToHexStringLower(SHA256.HashData(stream));
     }
 
-    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+    // Relaxed escaping: paths and prose stay readable (the files are read as JSON, never embedded in HTML).
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 }
