@@ -28,6 +28,10 @@ public static partial class LabelCommand
             "cuda" => TeacherDevice.Cuda,
             var other => throw new CliException($"--device must be auto, cpu or cuda, got '{other}'"),
         };
+        if (File.Exists(output))
+        {
+            throw new CliException($"--out {output} is a file; the layout is written to a new or empty directory");
+        }
         if (Directory.Exists(output) && Directory.EnumerateFileSystemEntries(output).Any())
         {
             throw new CliException($"--out {output} is not empty; the layout is written to a new or empty directory");

@@ -74,6 +74,27 @@ public sealed class LabelerTests : IDisposable
     }
 
     [Fact]
+    public async Task An_interrupted_run_keeps_what_it_wrote_and_lists_it_in_teachers_json()
+    {
+        using var segmentation = OnnxTeacher.Load("segmentation", TeacherModels.Model("seg3"),
+            TeacherModels.WriteSpec(_dir.Path, "seg", TeacherModels.SegmentationSpec()), TeacherDevice.Cpu);
+        string output = _dir.File("layout");
+        using var stop = new CancellationTokenSource();
+        int logged = 0;
+        // An endless synthetic camera; stopped once 50 samples are written (the progress line comes every 50).
+        var report = await Labeler.RunAsync(new LabelOptions { Source = "synthetic://static?seed=5&w=64&h=48", OutputDirectory = output },
+            [segmentation], _ => { logged++; stop.Cancel(); }, stop.Token);
+
+        Assert.True(report.Interrupted);
+        Assert.Equal(1, logged);
+        Assert.Equal(50, report.Samples);
+        Assert.Equal(50, Directory.GetFiles(Path.Combine(output, "segmentation")).Length);
+        using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "teachers.json")));
+        Assert.Equal(50, manifest.RootElement.GetProperty("samples").GetArrayLength());
+        Assert.Equal("synthetic://static?seed=5&w=64&h=48&fps=15&noise=2&objects=6&truth=1&realtime=0", manifest.RootElement.GetProperty("source").GetString());
+    }
+
+    [Fact]
     public void Npy_files_round_trip_and_carry_a_numpy_header()
     {
         string path = _dir.File("a.npy");
