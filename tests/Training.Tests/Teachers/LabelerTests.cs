@@ -51,6 +51,17 @@ public sealed class LabelerTests : IDisposable
             Assert.Equal([3L, TeacherModels.Height, TeacherModels.Width], shape);
             Assert.All(probabilities.Zip(expected.Probabilities!), p => Assert.InRange(p.First - p.Second, -1e-3f, 1e-3f)); // float16
 
+            var unit = normals.Run(source, "shot-2.png").Normals!;
+            using var packed = Cv2.ImRead(Path.Combine(output, "normals", "000002.png"), ImreadModes.Color);
+            packed.GetArray(out Vec3b[] rgb);
+            for (int i = 0; i < rgb.Length; i++)
+            {
+                // RGB = (n + 1) / 2 * 255, stored BGR.
+                Assert.InRange(rgb[i].Item2 / 127.5f - 1 - unit[3 * i], -0.005f, 0.005f);
+                Assert.InRange(rgb[i].Item1 / 127.5f - 1 - unit[3 * i + 1], -0.005f, 0.005f);
+                Assert.InRange(rgb[i].Item0 / 127.5f - 1 - unit[3 * i + 2], -0.005f, 0.005f);
+            }
+
             var metres = depth.Run(source, "shot-2.png").Depth!;
             using var millimetres = Cv2.ImRead(Path.Combine(output, "depth", "000002.png"), ImreadModes.Unchanged);
             Assert.Equal(MatType.CV_16UC1, millimetres.Type());
@@ -71,6 +82,30 @@ public sealed class LabelerTests : IDisposable
 
         var again = await Assert.ThrowsAsync<IOException>(() => Labeler.RunAsync(new LabelOptions { Source = images, OutputDirectory = output }, [segmentation]));
         Assert.Contains("is not empty", again.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("relative_depth")]
+    [InlineData("inverse_depth")]
+    public async Task Relative_and_inverse_depth_are_stored_as_given_in_float32(string kind)
+    {
+        string images = Directory.CreateDirectory(_dir.File("frames")).FullName;
+        using (var frame = OnnxTeacherTests.Frame(seed: 30))
+        {
+            Cv2.ImWrite(Path.Combine(images, "a.png"), frame);
+        }
+        using var depth = OnnxTeacher.Load("depth", TeacherModels.Model("depth"),
+            TeacherModels.WriteSpec(_dir.Path, "depth", TeacherModels.PlainSpec(kind)), TeacherDevice.Cpu);
+        string output = _dir.File("layout");
+        await Labeler.RunAsync(new LabelOptions { Source = images, OutputDirectory = output }, [depth]);
+
+        using var source = Cv2.ImRead(Path.Combine(images, "a.png"));
+        var (values, shape) = Npy.Read(Path.Combine(output, "depth", "000000.npy"));
+        Assert.Equal([(long)TeacherModels.Height, TeacherModels.Width], shape);
+        Assert.Equal(depth.Run(source, "a.png").Depth, values);
+        Assert.False(File.Exists(Path.Combine(output, "classes.json")));
+        using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "teachers.json")));
+        Assert.Equal(kind, manifest.RootElement.GetProperty("teachers")[0].GetProperty("kind").GetString());
     }
 
     [Fact]
