@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the OS packages StreamMtl needs on Debian 12 / Ubuntu 24.04.
 #   scripts/install-deps.sh run    packages to run the service
-#   scripts/install-deps.sh test   packages to run the whole test suite (adds RTSP server, Prometheus, Python gRPC, Chromium)
+#   scripts/install-deps.sh test   packages to run the whole test suite (adds RTSP server, Prometheus, Python gRPC and ONNX, Chromium)
 # As root it runs apt-get; otherwise it prints the exact sudo line and exits 1.
 set -euo pipefail
 profile="${1:-run}"
@@ -18,7 +18,7 @@ if ! apt-cache show libgtk-3-0 >/dev/null 2>&1 && apt-cache show libgtk-3-0t64 >
 fi
 
 run_pkgs=("$gtk" ffmpeg ca-certificates)
-test_pkgs=(prometheus redis-server python3 python3-grpcio python3-grpc-tools python3-gi gir1.2-gst-rtsp-server-1.0
+test_pkgs=(prometheus redis-server python3 python3-grpcio python3-grpc-tools python3-onnx python3-gi gir1.2-gst-rtsp-server-1.0
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav chromium)
 
 case "$profile" in

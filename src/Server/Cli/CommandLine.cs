@@ -3,6 +3,7 @@ using System.CommandLine.Help;
 using System.CommandLine.Invocation;
 using StreamMtl.Ingest.Sources;
 using StreamMtl.Pipeline.Weights;
+using StreamMtl.Training.Teachers;
 
 namespace StreamMtl.Server.Cli;
 
@@ -60,6 +61,11 @@ public static class CommandLine
             error.WriteLine($"{name}: source error ({e.Kind}): {e.Message}");
             return 1;
         }
+        catch (TeacherException e)
+        {
+            error.WriteLine($"{name}: teacher error: {e.Message}");
+            return 1;
+        }
     }
 
     /// <summary>Parses a command line without running it (for a caller that runs the command's body itself); a parse error throws <see cref="CliException"/>.</summary>
@@ -75,10 +81,11 @@ public static class CommandLine
         var serve = ServeCommand.Create();
         var calibrate = CalibrateCommand.Create();
         var soak = SoakCommand.Create();
+        var label = LabelCommand.Create();
         Command[] commands =
         [
             serve, WatchCommand.Create(), TrainCommand.Create(), EvalCommand.Create(), BenchCommand.Create(), IngestBenchCommand.Create(),
-            soak, InfoCommand.Create(), AverageCommand.Create(), calibrate,
+            soak, InfoCommand.Create(), AverageCommand.Create(), calibrate, label,
         ];
         foreach (var command in commands)
         {
@@ -86,7 +93,7 @@ public static class CommandLine
         }
         root.Subcommands.Add(HelpCommand([.. commands.Select(c => c.Name)]));
         var help = new HelpOption();
-        help.Action = new NotedHelp((HelpAction)help.Action!, new Dictionary<Command, string> { [serve] = ServeCommand.Notes, [calibrate] = CalibrateCommand.Notes, [soak] = SoakCommand.Notes });
+        help.Action = new NotedHelp((HelpAction)help.Action!, new Dictionary<Command, string> { [serve] = ServeCommand.Notes, [calibrate] = CalibrateCommand.Notes, [soak] = SoakCommand.Notes, [label] = LabelCommand.Notes });
         root.Options.Add(help);
         return root;
     }

@@ -25,6 +25,7 @@ public sealed class CommandLineTests
         { "info", ["--model"] },
         { "average", ["--models", "--out"] },
         { "calibrate", ["--model", "--out", "--first-seed", "--sequences", "--frames", "--stride", "--size", "--max-offset"] },
+        { "label", ["--teacher", "--source", "--out", "--every", "--frames", "--size", "--soft", "--device", "--threads"] },
     };
 
     /// <summary>An integer option of each command that has one.</summary>
@@ -32,6 +33,7 @@ public sealed class CommandLineTests
     {
         { "serve", "--grpc-port" }, { "watch", "--frames" }, { "train", "--steps" }, { "eval", "--sequences" }, { "bench", "--rounds" },
         { "ingest-bench", "--frames" }, { "soak", "--seconds" }, { "calibrate", "--frames" },
+        { "label", "--every" },
     };
 
     [Theory]
