@@ -14,6 +14,12 @@ public sealed record FrameAccounting(
     bool Keyframe,
     string? KeyframeReason)
 {
+    /// <summary>The compute level the frame ran at (<see cref="ComputeLevels"/>).</summary>
+    public ComputeLevel Level { get; init; }
+
+    /// <summary>Tasks whose outputs this frame repeat an earlier frame's (held at a reduced level; no FLOPs counted for them).</summary>
+    public TaskSet HeldTasks { get; init; }
+
     public long DenseTotal => DenseFlops.Values.Sum();
 
     public long ExecutedTotal => ExecutedFlops.Values.Sum();
