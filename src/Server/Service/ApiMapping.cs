@@ -79,13 +79,13 @@ public static class ApiMapping
         };
     }
 
-    /// <summary>An API level; an unknown number maps outside the domain's levels, so validation names it.</summary>
+    /// <summary>An API level; an unknown number keeps its number, outside the domain's levels (0..2), so validation names it.</summary>
     public static ComputeLevel ToLevel(V1.ComputeLevel level) => level switch
     {
         V1.ComputeLevel.Full => ComputeLevel.Full,
         V1.ComputeLevel.Reduced => ComputeLevel.Reduced,
         V1.ComputeLevel.Minimal => ComputeLevel.Minimal,
-        _ => (ComputeLevel)((int)level - 1),
+        _ => (ComputeLevel)(int)level,
     };
 
     public static V1.ComputeLevel ToApi(ComputeLevel level) => level switch
