@@ -79,13 +79,6 @@ public static partial class ServeCommand
             }
             return 2;
         }
-        catch (InvalidOperationException e) when (e.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal))
-        {
-            // A value of the wrong type (e.g. Reuse:Floor=lowest): the binder names the key and the type.
-            Console.Error.WriteLine("streammtl serve: invalid configuration:");
-            Console.Error.WriteLine("  - " + e.Message + (e.InnerException is { } inner ? " (" + inner.Message + ")" : ""));
-            return 2;
-        }
         var endpoints = app.Services.GetRequiredService<IOptions<Configuration.ServiceOptions>>().Value.Endpoints;
         Console.WriteLine($"streammtl serving: gRPC on {endpoints.Address}:{endpoints.GrpcPort}, /metrics /healthz /readyz on {endpoints.Address}:{endpoints.MetricsPort}; Ctrl+C stops");
         await app.WaitForShutdownAsync();

@@ -76,27 +76,6 @@ public sealed class ServiceOptionsTests
     }
 
     [Fact]
-    public async Task Serve_with_a_level_that_is_not_a_level_exits_2_naming_the_key()
-    {
-        var stderr = new StringWriter();
-        var original = Console.Error;
-        Console.SetError(stderr);
-        try
-        {
-            int code = await StreamMtl.Server.Cli.CommandLine.RunAsync(["serve", "--model", TestModel.Path_, "--no-camera",
-                "--StreamMtl:Streams:0:Id=a", "--StreamMtl:Streams:0:Source=synthetic://static", "--StreamMtl:Streams:0:Reuse:Floor=lowest",
-                "--grpc-port", "0", "--metrics-port", "0"]);
-            Assert.Equal(2, code);
-        }
-        finally
-        {
-            Console.SetError(original);
-        }
-        Assert.Contains("StreamMtl:Streams:0:Reuse:Floor", stderr.ToString());
-        Assert.Contains("lowest", stderr.ToString());
-    }
-
-    [Fact]
     public async Task Serve_with_an_invalid_configuration_exits_2_listing_the_errors()
     {
         var stderr = new StringWriter();

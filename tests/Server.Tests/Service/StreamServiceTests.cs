@@ -141,8 +141,10 @@ public sealed class StreamServiceTests
         var adaptive = await TestResults.TakeAsync(adaptiveCall.ResponseStream, 1, cts.Token);
         Assert.Contains(adaptive[0].Accounting.ComputeLevel, new[] { ComputeLevel.Full, ComputeLevel.Reduced });
 
-        using var http = new HttpClient { BaseAddress = new Uri(server.MetricsUrl) };
-        string metrics = await http.GetStringAsync("/metrics", cts.Token);
+        var exported = new System.IO.MemoryStream();
+        var registry = ((StreamMtl.Server.Metrics.ServerMetrics)server.App.Services.GetService(typeof(StreamMtl.Server.Metrics.ServerMetrics))!).Registry;
+        await registry.CollectAndExportAsTextAsync(exported, cts.Token);
+        string metrics = System.Text.Encoding.UTF8.GetString(exported.ToArray());
         Assert.Contains("streammtl_compute_level{stream=\"lean\"} 1", metrics);
         Assert.Matches("streammtl_compute_level\\{stream=\"adaptive\"\\} [01]\n", metrics);
         Assert.Contains("streammtl_compute_level_changes_total{stream=\"adaptive\",direction=\"down\"}", metrics);
