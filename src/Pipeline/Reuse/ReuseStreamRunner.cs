@@ -62,11 +62,13 @@ public sealed class ReuseStreamRunner : IStreamRunner
         var outputs = State.Canvas.Update(heads, grid.Item1, grid.Item2, held);
         // Only a start (first frame, reset, size change) takes the phase: later keyframes keep the stream's interval.
         State.Advance(frameIndex, grid, pass.Keyframe, reason is "start" or "size" ? _phase : 0);
-        _holds.Ran(computed, held, pass.Keyframe);
+        var heldFrom = held == TaskSet.None ? null : _holds.ComputedOn(held);
+        _holds.Ran(computed, held, pass.Keyframe, frameIndex);
         var accounting = FrameAccounting.FromCounter(counter, heads.Keys, pass.Tokens, pass.Keyframe, pass.KeyframeReason) with
         {
             Level = level,
             HeldTasks = held,
+            HeldFrom = heldFrom,
         };
         return new FrameAnalysis(frameIndex, outputs, accounting, clock.Elapsed);
     }

@@ -11,6 +11,7 @@ namespace StreamMtl.Pipeline.Reuse;
 internal sealed class SubTaskHolds(ModelConfig config)
 {
     private readonly Dictionary<VisionTask, long> _lastRun = [];
+    private readonly Dictionary<VisionTask, long> _lastFrame = [];
     private long _runs;
     private long _lastKeyframe = -1;
     private TaskSet _held;
@@ -46,11 +47,12 @@ internal sealed class SubTaskHolds(ModelConfig config)
 
     /// <summary>Records a frame run with <paramref name="computed"/> and <paramref name="held"/> (after the pass: a scene cut
     /// makes it a keyframe). A task neither computed nor held (nobody asked for it) is cold when it comes back, as before.</summary>
-    public void Ran(TaskSet computed, TaskSet held, bool keyframe)
+    public void Ran(TaskSet computed, TaskSet held, bool keyframe, long frameIndex)
     {
         foreach (var task in VisionTasks.All.Where(t => computed.Contains(t)))
         {
             _lastRun[task] = _runs;
+            _lastFrame[task] = frameIndex;
         }
         _held = held;
         if (keyframe)
@@ -60,9 +62,14 @@ internal sealed class SubTaskHolds(ModelConfig config)
         _runs++;
     }
 
+    /// <summary>The frame index each of <paramref name="held"/> was last computed on (what its repeated output shows).</summary>
+    public IReadOnlyDictionary<VisionTask, long> ComputedOn(TaskSet held) =>
+        held.Tasks().Where(_lastFrame.ContainsKey).ToDictionary(t => t, t => _lastFrame[t]);
+
     public void Reset()
     {
         _lastRun.Clear();
+        _lastFrame.Clear();
         _runs = 0;
         _lastKeyframe = -1;
         _held = TaskSet.None;
