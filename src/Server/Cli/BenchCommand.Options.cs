@@ -37,7 +37,7 @@ public static partial class BenchCommand
         public static readonly Option<bool> Rolling = Flag("--rolling", "reuse: each setting also with rolling refresh (a " +
             "stripe of 1/K of the tokens per frame instead of a keyframe every K frames)");
         public static readonly Option<bool> Levels = Flag("--levels", "reuse: each setting also at the reduced and minimal compute levels " +
-            "(sub-tasks every 2nd / 4th frame, their last output repeated in between)");
+            "(sub-tasks every 2nd / 8th frame, their last output repeated in between)");
         public static readonly Option<int?> Threads = OptionalInt("--threads", "model, reuse, streams: intra-op threads [default: all cores]", 1, 256);
         public static readonly Option<bool> BFloat16 = Flag("--bf16", "streams: bfloat16 matrix products; reuse: each setting also with bfloat16 matrix products " +
             "(Model:Precision=bfloat16), against the same float32 dense");

@@ -54,30 +54,30 @@ public sealed class ComputeLevelRunnerTests
         using var model = ReuseTestModels.Model();
         using var runner = new ReuseStreamRunner(model, Settings);
         var a = ReuseTestModels.Frame(1);
-        for (int f = 0; f < 3; f++)
+        for (int f = 0; f < 7; f++)
         {
             runner.Run(a, f, TaskSet.All, ComputeLevel.Minimal);
         }
-        var computed = runner.Run(ReuseTestModels.WithPatchChanged(a, 0, 0, 3), 3, TaskSet.All, ComputeLevel.Minimal);
+        var computed = runner.Run(ReuseTestModels.WithPatchChanged(a, 0, 0, 3), 7, TaskSet.All, ComputeLevel.Minimal);
         Assert.False(computed.Accounting.HeldTasks.Contains(VisionTask.Depth));
-        var next = runner.Run(ReuseTestModels.WithPatchChanged(a, 2, 3, 4), 4, TaskSet.All, ComputeLevel.Minimal);
+        var next = runner.Run(ReuseTestModels.WithPatchChanged(a, 2, 3, 4), 8, TaskSet.All, ComputeLevel.Minimal);
         Assert.True(next.Accounting.HeldTasks.Contains(VisionTask.Depth));
         Assert.Equal(computed.Outputs.Depth, next.Outputs.Depth);
         Assert.NotSame(computed.Outputs.Depth, next.Outputs.Depth);
     }
 
     [Fact]
-    public void Minimal_computes_each_sub_task_every_fourth_frame_and_full_every_frame()
+    public void Minimal_computes_each_sub_task_every_eighth_frame_and_full_every_frame()
     {
         using var scope = NewDisposeScope();
         using var model = ReuseTestModels.Model();
         using var runner = new ReuseStreamRunner(model, Settings);
         var a = ReuseTestModels.Frame(1);
         runner.Run(a, 0, TaskSet.All, ComputeLevel.Minimal);
-        var depthRuns = Enumerable.Range(1, 8).Count(f => !runner.Run(a, f, TaskSet.All, ComputeLevel.Minimal).Accounting.HeldTasks.Contains(VisionTask.Depth));
+        var depthRuns = Enumerable.Range(1, 16).Count(f => !runner.Run(a, f, TaskSet.All, ComputeLevel.Minimal).Accounting.HeldTasks.Contains(VisionTask.Depth));
         Assert.Equal(2, depthRuns);
         // Back to full on the next frame, with nothing recomputed from scratch.
-        var full = runner.Run(a, 9, TaskSet.All, ComputeLevel.Full).Accounting;
+        var full = runner.Run(a, 17, TaskSet.All, ComputeLevel.Full).Accounting;
         Assert.Equal(TaskSet.None, full.HeldTasks);
         Assert.Equal(ComputeLevel.Full, full.Level);
         Assert.Null(full.KeyframeReason);
