@@ -291,7 +291,7 @@ public sealed partial class InferenceEngine : IDisposable
             using (var scope = NewDisposeScope())
             {
                 var input = FrameInput.ToTensor(job.Input, Model.InputWidth, Model.InputHeight, Model.Config);
-                analysis = lane.Runner.Run(input, job.Input.Index, job.Tasks);
+                analysis = lane.Runner.Run(input, job.Input.Index, job.Tasks, job.Level);
             }
             lane.Deliver(new InferenceOutput(job, analysis, null, queueTime, _time.GetTimestamp()));
         }

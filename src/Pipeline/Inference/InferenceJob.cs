@@ -14,6 +14,9 @@ public sealed class InferenceJob(Frame input, TaskSet tasks, long enqueuedAt, Ti
     public long EnqueuedAt { get; } = enqueuedAt;
     public TimeSpan Preprocess { get; } = preprocess;
 
+    /// <summary>The compute level the stream's controller chose for this frame when it was queued.</summary>
+    public ComputeLevel Level { get; init; }
+
     public void Dispose() => Input.Dispose();
 }
 

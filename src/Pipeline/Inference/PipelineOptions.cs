@@ -30,6 +30,9 @@ public sealed record PipelineOptions
     /// <summary>Results a Process call may have in flight (frames sent but results not yet written).</summary>
     public int ProcessInFlight { get; init; } = 2;
 
+    /// <summary>How the overload controller of adaptive streams (Reuse:Adaptive) judges them.</summary>
+    public ComputeControllerOptions Controller { get; init; } = new();
+
     /// <summary>The automatic worker count on <paramref name="cores"/> cores.</summary>
     public static int AutoWorkers(int cores) => Math.Max(1, cores);
 
@@ -47,6 +50,7 @@ public sealed record PipelineOptions
         if (StallTimeout <= TimeSpan.Zero) errors.Add("StallTimeout must be positive");
         if (IdleGrace < TimeSpan.Zero || IdleGrace > TimeSpan.FromHours(1)) errors.Add($"IdleGrace must be in 0..1 h, got {IdleGrace}");
         if (ProcessInFlight is < 1 or > 64) errors.Add($"ProcessInFlight must be in 1..64, got {ProcessInFlight}");
+        errors.AddRange(Controller.Validate().Select(e => "Controller: " + e));
         return errors;
     }
 }

@@ -12,7 +12,10 @@ namespace StreamMtl.Pipeline.Model;
 public sealed partial class MultiTaskVit
 {
     /// <summary>Runs the gated pass; per task, the head's token outputs for every token [N, p*p*C] (gate-owned) and the rows recomputed.</summary>
-    internal Dictionary<VisionTask, GatedHeadOutput> ForwardGated(Tensor image, TaskSet tasks, ReuseState state, GatedPass pass)
+    /// <param name="resumable">Tasks whose branch may be gated although it skipped the stream's previous frame (a held
+    /// sub-task at a reduced compute level: its references are those of its last run, as after dropped frames).</param>
+    internal Dictionary<VisionTask, GatedHeadOutput> ForwardGated(Tensor image, TaskSet tasks, ReuseState state, GatedPass pass,
+        TaskSet resumable = TaskSet.None)
     {
         int p = Config.Patch;
         var shape = image.shape;
@@ -54,7 +57,7 @@ public sealed partial class MultiTaskVit
         foreach (var task in Config.AllTasks.Where(t => tasks.Contains(t)))
         {
             var branch = state.Branch(task);
-            bool full = !branch.IsWarmFor(previous);
+            bool full = !branch.IsWarmFor(previous) && !(resumable.Contains(task) && branch.LastFrame is not null);
             var y = x;
             for (int i = split; i < Config.Blocks; i++)
             {

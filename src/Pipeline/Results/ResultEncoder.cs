@@ -8,22 +8,29 @@ namespace StreamMtl.Pipeline.Results;
 /// <summary>Turns one frame's predictions into an <see cref="EncodedResult"/> for one <see cref="OutputSpec"/> (resize, PNG/float16, optional input JPEG).</summary>
 public static class ResultEncoder
 {
+    /// <param name="previous">The outputs last encoded for this spec, with the frame each was computed on: a task the frame held
+    /// (repeated from an earlier frame at a reduced compute level) reuses the encoding of that same output instead of encoding
+    /// the same map again.</param>
     public static EncodedResult Encode(string streamId, FrameAnalysis analysis, Mat? input, DateTimeOffset captureTime, OutputSpec spec,
-        IReadOnlyList<StageTime> timings)
+        IReadOnlyList<StageTime> timings, IReadOnlyDictionary<VisionTask, (long ComputedOn, EncodedOutput Output)>? previous = null)
     {
         var outputs = new List<EncodedOutput>(3);
         var p = analysis.Outputs;
+        var accounting = analysis.Accounting;
+        EncodedOutput Reuse(VisionTask task, Func<Predictions, OutputSpec, EncodedOutput> encode) =>
+            accounting.HeldTasks.Contains(task) && previous != null && previous.TryGetValue(task, out var last)
+                && last.ComputedOn == accounting.ComputedOn(task, analysis.FrameIndex) ? last.Output : encode(p, spec);
         if (spec.Tasks.Contains(VisionTask.Segmentation) && p.Labels != null)
         {
-            outputs.Add(Labels(p, spec));
+            outputs.Add(Reuse(VisionTask.Segmentation, Labels));
         }
         if (spec.Tasks.Contains(VisionTask.Depth) && p.Depth != null)
         {
-            outputs.Add(Depth(p, spec));
+            outputs.Add(Reuse(VisionTask.Depth, Depth));
         }
         if (spec.Tasks.Contains(VisionTask.Normals) && p.Normals != null)
         {
-            outputs.Add(Normals(p, spec));
+            outputs.Add(Reuse(VisionTask.Normals, Normals));
         }
         byte[]? jpeg = spec.IncludeInput && input != null && !input.Empty() ? Jpeg(input, spec) : null;
         return new EncodedResult(streamId, analysis.FrameIndex, captureTime, analysis.Accounting, timings, outputs, jpeg);

@@ -16,6 +16,8 @@ public sealed class ReuseStreamRunner : IStreamRunner
 
     private readonly int _phase;
 
+    private readonly SubTaskHolds _holds;
+
     /// <param name="keyframePhase">Frames by which this stream's interval keyframes come earlier than every K-th frame
     /// after a start (<see cref="ReuseState.KeyframePhase"/>): streams of one engine keyframe at different frames.</param>
     public ReuseStreamRunner(MultiTaskVit model, ReuseSettings settings, int keyframePhase = 0)
@@ -29,13 +31,18 @@ public sealed class ReuseStreamRunner : IStreamRunner
         Settings = settings;
         _phase = settings.KeyframeInterval > 0 ? Math.Clamp(keyframePhase, 0, settings.KeyframeInterval - 1) : 0;
         State = new ReuseState(model.Config, settings.Threshold);
+        _holds = new SubTaskHolds(model.Config);
     }
 
     public ReuseSettings Settings { get; }
 
     public ReuseState State { get; }
 
-    public FrameAnalysis Run(Tensor input, long frameIndex, TaskSet tasks)
+    public FrameAnalysis Run(Tensor input, long frameIndex, TaskSet tasks) => Run(input, frameIndex, tasks, ComputeLevel.Full);
+
+    /// <summary>Runs one frame at <paramref name="level"/> (<see cref="ComputeLevels"/>): the state is the same at every level, so
+    /// the level may change from frame to frame.</summary>
+    public FrameAnalysis Run(Tensor input, long frameIndex, TaskSet tasks, ComputeLevel level)
     {
         var clock = Stopwatch.StartNew();
         int p = _model.Config.Patch;
@@ -45,20 +52,32 @@ public sealed class ReuseStreamRunner : IStreamRunner
         {
             State.Reset();
         }
+        var (computed, held, resumable) = _holds.Plan(tasks, level, reason is not null || State.LastFrame is null);
         var counter = new FlopCounter();
         int? stripe = Settings.RollingRefresh && Settings.KeyframeInterval > 1 ? (int)((State.GatedFrames + 1) % Settings.KeyframeInterval) : null;
         var pass = new GatedPass(Settings, counter, frameIndex, (long)grid.Item1 * grid.Item2, reason, stripe);
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var heads = _model.ForwardGated(input, tasks, State, pass);
-        var outputs = State.Canvas.Update(heads, grid.Item1, grid.Item2);
+        var heads = _model.ForwardGated(input, computed, State, pass, resumable);
+        var outputs = State.Canvas.Update(heads, grid.Item1, grid.Item2, held);
         // Only a start (first frame, reset, size change) takes the phase: later keyframes keep the stream's interval.
         State.Advance(frameIndex, grid, pass.Keyframe, reason is "start" or "size" ? _phase : 0);
-        var accounting = FrameAccounting.FromCounter(counter, heads.Keys, pass.Tokens, pass.Keyframe, pass.KeyframeReason);
+        var heldFrom = held == TaskSet.None ? null : _holds.ComputedOn(held);
+        _holds.Ran(computed, held, pass.Keyframe, frameIndex);
+        var accounting = FrameAccounting.FromCounter(counter, heads.Keys, pass.Tokens, pass.Keyframe, pass.KeyframeReason) with
+        {
+            Level = level,
+            HeldTasks = held,
+            HeldFrom = heldFrom,
+        };
         return new FrameAnalysis(frameIndex, outputs, accounting, clock.Elapsed);
     }
 
-    public void Reset() => State.Reset();
+    public void Reset()
+    {
+        State.Reset();
+        _holds.Reset();
+    }
 
     public void Dispose() => State.Dispose();
 }

@@ -14,6 +14,18 @@ public sealed record FrameAccounting(
     bool Keyframe,
     string? KeyframeReason)
 {
+    /// <summary>The compute level the frame ran at (<see cref="ComputeLevels"/>).</summary>
+    public ComputeLevel Level { get; init; }
+
+    /// <summary>Tasks whose outputs this frame repeat an earlier frame's (held at a reduced level; no FLOPs counted for them).</summary>
+    public TaskSet HeldTasks { get; init; }
+
+    /// <summary>The frame index each held task's output was computed on.</summary>
+    public IReadOnlyDictionary<VisionTask, long>? HeldFrom { get; init; }
+
+    /// <summary>The frame index this frame's output of <paramref name="task"/> was computed on.</summary>
+    public long ComputedOn(VisionTask task, long frameIndex) => HeldFrom != null && HeldFrom.TryGetValue(task, out long from) ? from : frameIndex;
+
     public long DenseTotal => DenseFlops.Values.Sum();
 
     public long ExecutedTotal => ExecutedFlops.Values.Sum();

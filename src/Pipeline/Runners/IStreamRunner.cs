@@ -12,6 +12,9 @@ public interface IStreamRunner : IDisposable
     /// <summary>Runs the requested tasks on a normalised input [1, 3, H, W] (the runner does not take ownership).</summary>
     FrameAnalysis Run(Tensor input, long frameIndex, TaskSet tasks);
 
+    /// <summary>Runs one frame at a compute level (<see cref="ComputeLevels"/>); runners without levels compute in full.</summary>
+    FrameAnalysis Run(Tensor input, long frameIndex, TaskSet tasks, ComputeLevel level) => Run(input, frameIndex, tasks);
+
     /// <summary>Forgets all state: the next frame is a keyframe (stream start, reconnect, settings change).</summary>
     void Reset();
 }

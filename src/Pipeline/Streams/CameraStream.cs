@@ -20,6 +20,7 @@ public sealed partial class CameraStream : IAsyncDisposable
     private readonly StreamSupervisor _supervisor;
     private readonly SourceDemand _demand;
     private readonly InferenceLane _lane;
+    private readonly ComputeController? _controller;
     private readonly Channel<InferenceOutput> _encodeQueue;
     private readonly FanOut _fanOut;
     private readonly IStreamMetrics _metrics;
@@ -65,8 +66,13 @@ public sealed partial class CameraStream : IAsyncDisposable
             MessageSize = messageSize ?? FanOut.EstimatedSize,
             CountChanged = count => _demand.Set(definition.AlwaysOn || count > 0),
         };
-        _lane = engine.OpenLane(definition.Id, definition.Reuse, 1, BoundedChannelFullMode.DropOldest, _ => Drop("inference_busy"), Deliver);
+        _lane = engine.OpenLane(definition.Id, definition.Reuse, 1, BoundedChannelFullMode.DropOldest, _ => DropBusy(), Deliver);
+        // Streams that gain headroom together step up a window apart, not all at once.
+        _controller = definition.Reuse.Adaptive
+            ? new ComputeController(definition.Reuse.Level, definition.Reuse.Floor, pipeline.Controller, time, pipeline.Controller.Window * (_lane.Ordinal % 5))
+            : null;
         metrics.StreamOpened(Id, definition.Tasks);
+        metrics.ComputeLevel(Id, definition.Reuse.Level);
         metrics.SourceUp(Id, false);
     }
 
@@ -163,7 +169,7 @@ public sealed partial class CameraStream : IAsyncDisposable
         }
         var preprocess = clock.Elapsed;
         _metrics.StageTime(Id, "preprocess", preprocess);
-        var job = new InferenceJob(input, tasks, _time.GetTimestamp(), preprocess);
+        var job = new InferenceJob(input, tasks, _time.GetTimestamp(), preprocess) { Level = NextLevel() };
         if (!_lane.TryEnqueue(job))
         {
             job.Dispose();
@@ -171,8 +177,31 @@ public sealed partial class CameraStream : IAsyncDisposable
         _metrics.QueueDepth(Id, "inference", _lane.QueueDepth);
     }
 
+    /// <summary>The compute level for the frame being queued: the configured one, or the controller's.</summary>
+    private ComputeLevel NextLevel()
+    {
+        if (_controller is null)
+        {
+            return Definition.Reuse.Level;
+        }
+        if (_controller.FrameOffered() is { } change)
+        {
+            _metrics.ComputeLevelChanged(Id, change);
+            _metrics.ComputeLevel(Id, change.To);
+            Log.LevelChanged(_logger, Id, ComputeLevels.Name(change.From), ComputeLevels.Name(change.To));
+        }
+        return _controller.Level;
+    }
+
+    private void DropBusy()
+    {
+        _controller?.FrameDropped();
+        Drop("inference_busy");
+    }
+
     private void Deliver(InferenceOutput output)
     {
+        _controller?.FrameStarted(output.QueueTime);
         if (!_encodeQueue.Writer.TryWrite(output))
         {
             output.Dispose();
@@ -263,5 +292,8 @@ public sealed partial class CameraStream : IAsyncDisposable
 
         [LoggerMessage(12, LogLevel.Error, "Stream {Stream}: encoding failed")]
         public static partial void EncodeFailed(ILogger logger, string stream, Exception error);
+
+        [LoggerMessage(13, LogLevel.Information, "Stream {Stream}: compute level {From} -> {To}")]
+        public static partial void LevelChanged(ILogger logger, string stream, string from, string to);
     }
 }

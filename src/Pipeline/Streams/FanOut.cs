@@ -14,6 +14,9 @@ public sealed partial class FanOut(string streamId, int queueCapacity, IStreamMe
 {
     private readonly ConcurrentDictionary<long, Subscriber> _subscribers = new();
 
+    /// <summary>Per spec, the outputs last encoded and the frame each was computed on (Deliver runs on the encoder task only).</summary>
+    private readonly Dictionary<OutputSpec, Dictionary<VisionTask, (long ComputedOn, EncodedOutput Output)>> _lastOutputs = [];
+
     /// <summary>Oversized results in a row after which a subscriber is ended (one large frame is dropped, a spec that never fits is refused).</summary>
     public const int MaxOversizedInARow = 3;
 
@@ -81,14 +84,21 @@ public sealed partial class FanOut(string streamId, int queueCapacity, IStreamMe
     public void Deliver(InferenceOutput output)
     {
         var capture = output.Job.Input.CaptureTime;
-        foreach (var group in _subscribers.Values.GroupBy(s => s.Spec))
+        var groups = _subscribers.Values.GroupBy(s => s.Spec).ToList();
+        foreach (var gone in _lastOutputs.Keys.Where(spec => !groups.Any(g => g.Key == spec)).ToList())
+        {
+            _lastOutputs.Remove(gone);
+        }
+        foreach (var group in groups)
         {
             if (!output.Job.Tasks.HasFlag(group.Key.Tasks))
             {
                 // Subscribed after this frame's tasks were chosen: it starts with the next frame rather than get a result missing its tasks.
                 continue;
             }
-            var result = ResultStage.Encode(metrics, streamId, output, group.Key);
+            var result = ResultStage.Encode(metrics, streamId, output, group.Key, _lastOutputs.GetValueOrDefault(group.Key));
+            var accounting = output.Analysis!.Accounting;
+            _lastOutputs[group.Key] = result.Outputs.ToDictionary(o => o.Task, o => (accounting.ComputedOn(o.Task, result.FrameIndex), o));
             int size = MessageSize(result);
             if (size > MaxMessageBytes)
             {

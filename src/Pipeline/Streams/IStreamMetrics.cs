@@ -1,3 +1,4 @@
+using StreamMtl.Pipeline.Inference;
 using StreamMtl.Pipeline.Model;
 using StreamMtl.Pipeline.Runners;
 
@@ -34,4 +35,14 @@ public interface IStreamMetrics
     void SubscriberCount(string stream, int subscribers);
 
     void SubscriberEnded(string stream, string reason);
+
+    /// <summary>The stream's compute level now (set when the stream opens and at every change).</summary>
+    void ComputeLevel(string stream, ComputeLevel level)
+    {
+    }
+
+    /// <summary>The overload controller moved the stream to another level.</summary>
+    void ComputeLevelChanged(string stream, LevelChange change)
+    {
+    }
 }

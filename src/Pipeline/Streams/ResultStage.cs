@@ -1,3 +1,4 @@
+using StreamMtl.Pipeline.Model;
 using System.Diagnostics;
 using StreamMtl.Pipeline.Inference;
 using StreamMtl.Pipeline.Results;
@@ -15,7 +16,8 @@ public static class ResultStage
     }
 
     /// <summary>Encodes a processed frame for <paramref name="spec"/>, its stage times (encode included) attached.</summary>
-    public static EncodedResult Encode(IStreamMetrics metrics, string stream, InferenceOutput output, OutputSpec spec)
+    public static EncodedResult Encode(IStreamMetrics metrics, string stream, InferenceOutput output, OutputSpec spec,
+        IReadOnlyDictionary<VisionTask, (long ComputedOn, EncodedOutput Output)>? previous = null)
     {
         var clock = Stopwatch.StartNew();
         var result = ResultEncoder.Encode(stream, output.Analysis!, output.Job.Input.Image, output.Job.Input.CaptureTime, spec,
@@ -23,7 +25,7 @@ public static class ResultStage
             new StageTime("preprocess", output.Job.Preprocess),
             new StageTime("queue", output.QueueTime),
             new StageTime("inference", output.Analysis!.InferenceTime),
-        ]);
+        ], previous);
         var encode = clock.Elapsed;
         metrics.StageTime(stream, "encode", encode);
         return result with { Timings = [.. result.Timings, new StageTime("encode", encode)] };

@@ -15,6 +15,7 @@ public sealed class ResultRecorder(string streamId)
     private readonly List<double> _endToEndMs = [];
     private long _received;
     private long _keyframes;
+    private readonly long[] _levels = new long[4];
     private volatile bool _measuring;
 
     public string StreamId { get; } = streamId;
@@ -64,6 +65,7 @@ public sealed class ResultRecorder(string streamId)
             {
                 _keyframes++;
             }
+            _levels[Math.Clamp((int)(result.Accounting?.ComputeLevel ?? ComputeLevel.Unspecified), 0, 3)]++;
             if (inference != null)
             {
                 _inferenceMs.Add(inference.Seconds * 1000);
@@ -72,6 +74,21 @@ public sealed class ResultRecorder(string streamId)
             {
                 _endToEndMs.Add((receivedAt - result.CaptureTime.ToDateTimeOffset()).TotalMilliseconds);
             }
+        }
+    }
+
+    /// <summary>Received results by compute level (full, reduced, minimal; unspecified counts as full) over all received.</summary>
+    public IReadOnlyDictionary<string, double> LevelShares()
+    {
+        lock (_gate)
+        {
+            double total = Math.Max(1, _received);
+            return new Dictionary<string, double>
+            {
+                ["full"] = (_levels[0] + _levels[1]) / total,
+                ["reduced"] = _levels[2] / total,
+                ["minimal"] = _levels[3] / total,
+            };
         }
     }
 

@@ -7,8 +7,10 @@ namespace StreamMtl.Server.Capacity;
 /// <param name="Sustained">Processed frames over the source's frames (its nominal rate when known, else what was ingested).</param>
 /// <param name="Drops">Frames dropped in the window, by reason (the service's streammtl_frames_dropped_total).</param>
 /// <param name="KeyframeShare">Received results computed in full (keyframes) over all received.</param>
+/// <param name="Levels">Received results by compute level (full, reduced, minimal) over all received; null when not recorded.</param>
 public sealed record StreamFigures(string Id, double SourceFps, double ProcessedFps, double ReceivedFps, double Sustained,
-    IReadOnlyDictionary<string, long> Drops, double KeyframeShare, Percentiles InferenceMs, Percentiles EndToEndMs);
+    IReadOnlyDictionary<string, long> Drops, double KeyframeShare, Percentiles InferenceMs, Percentiles EndToEndMs,
+    IReadOnlyDictionary<string, double>? Levels = null);
 
 /// <summary>Median and 99th percentile of a sample (NaN when empty).</summary>
 public sealed record Percentiles(double P50, double P99, int Count)

@@ -114,6 +114,10 @@ public static partial class BenchCommand
         {
             settings = [.. settings.SelectMany(s => new[] { s, s with { RollingRefresh = true } })];
         }
+        if (args.GetValue(Options.Levels))
+        {
+            settings = [.. settings.SelectMany(s => new[] { s, s with { Level = ComputeLevel.Reduced }, s with { Level = ComputeLevel.Minimal } })];
+        }
         TorchSharp.torch.set_num_threads(threads);
         var model = modelArg == "random" ? new MultiTaskVit(new ModelConfig()) : ModelFile.Load(ModelArgument.Resolve(modelArg)).Model;
         using var _m = model;

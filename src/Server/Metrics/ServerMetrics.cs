@@ -48,6 +48,10 @@ public sealed class ServerMetrics : IInferenceMetrics, IStreamMetrics
         BatchSize = factory.CreateHistogram("streammtl_inference_batch_size", "Frames run per inference wake-up.",
             new HistogramConfiguration { Buckets = [1, 2, 3, 4, 6, 8, 16, 32, 64] });
         Streams = factory.CreateGauge("streammtl_streams", "Registered streams.");
+        StreamLevel = factory.CreateGauge("streammtl_compute_level",
+            "The stream's compute level: 0 full, 1 reduced (sub-tasks every 2nd frame), 2 minimal (every 8th).", "stream");
+        StreamLevelChanges = factory.CreateCounter("streammtl_compute_level_changes_total",
+            "Overload controller level changes, by direction (down: less compute).", "stream", "direction");
         ClusterNodes = factory.CreateGauge("streammtl_cluster_nodes", "Active nodes of the cluster in this node's membership view (cluster mode; 0 on a single node).");
         ClusterNodeStreams = factory.CreateGauge("streammtl_cluster_node_streams", "Streams this node runs, labelled with the node's name (cluster mode).", "node");
         StreamMoves = factory.CreateCounter("streammtl_stream_moves_total",
@@ -76,6 +80,8 @@ public sealed class ServerMetrics : IInferenceMetrics, IStreamMetrics
     public Counter Keyframes { get; }
     public Histogram BatchSize { get; }
     public Gauge Streams { get; }
+    public Gauge StreamLevel { get; }
+    public Counter StreamLevelChanges { get; }
 
     public Gauge ClusterNodes { get; }
 
@@ -104,6 +110,8 @@ public sealed class ServerMetrics : IInferenceMetrics, IStreamMetrics
         Keyframes.WithLabels(stream);
         ResultsSent.WithLabels(stream);
         Subscribers.WithLabels(stream).Set(0);
+        StreamLevelChanges.WithLabels(stream, "down");
+        StreamLevelChanges.WithLabels(stream, "up");
         foreach (var reason in DropReasons)
         {
             FramesDropped.WithLabels(stream, reason);
@@ -120,7 +128,7 @@ public sealed class ServerMetrics : IInferenceMetrics, IStreamMetrics
     {
         foreach (var collector in new Collector[] { FramesIngested, FramesProcessed, FramesDropped, SourceReconnects, SourceUp, StageLatency,
             EndToEndLatency, QueueDepth, Subscribers, SubscribersDropped, ResultsSent, ResultBytes, FlopsDense, FlopsExecuted,
-            FlopsSavedRatio, TokensRecomputedRatio, Keyframes })
+            FlopsSavedRatio, TokensRecomputedRatio, Keyframes, StreamLevel, StreamLevelChanges })
         {
             RemoveStream(collector, stream);
         }
@@ -163,6 +171,10 @@ public sealed class ServerMetrics : IInferenceMetrics, IStreamMetrics
     public void SubscriberCount(string stream, int subscribers) => Subscribers.WithLabels(stream).Set(subscribers);
 
     public void SubscriberEnded(string stream, string reason) => SubscribersDropped.WithLabels(stream, reason).Inc();
+
+    void IStreamMetrics.ComputeLevel(string stream, ComputeLevel level) => StreamLevel.WithLabels(stream).Set((int)level);
+
+    void IStreamMetrics.ComputeLevelChanged(string stream, LevelChange change) => StreamLevelChanges.WithLabels(stream, change.Direction).Inc();
 
     private static void RemoveStream(Collector collector, string stream)
     {

@@ -73,8 +73,28 @@ public static class ApiMapping
             ShareThreshold = reuse.ShareThreshold ?? settings.ShareThreshold,
             MaxIndexStep = reuse.MaxIndexStep ?? settings.MaxIndexStep,
             RollingRefresh = reuse.RollingRefresh ?? settings.RollingRefresh,
+            Level = reuse.Level == V1.ComputeLevel.Unspecified ? settings.Level : ToLevel(reuse.Level),
+            Adaptive = reuse.Adaptive,
+            Floor = reuse.Floor == V1.ComputeLevel.Unspecified ? settings.Floor : ToLevel(reuse.Floor),
         };
     }
+
+    /// <summary>An API level; an unknown number keeps its number, outside the domain's levels (0..2), so validation names it.</summary>
+    public static ComputeLevel ToLevel(V1.ComputeLevel level) => level switch
+    {
+        V1.ComputeLevel.Full => ComputeLevel.Full,
+        V1.ComputeLevel.Reduced => ComputeLevel.Reduced,
+        V1.ComputeLevel.Minimal => ComputeLevel.Minimal,
+        _ => (ComputeLevel)(int)level,
+    };
+
+    public static V1.ComputeLevel ToApi(ComputeLevel level) => level switch
+    {
+        ComputeLevel.Full => V1.ComputeLevel.Full,
+        ComputeLevel.Reduced => V1.ComputeLevel.Reduced,
+        ComputeLevel.Minimal => V1.ComputeLevel.Minimal,
+        _ => V1.ComputeLevel.Unspecified,
+    };
 
     /// <summary>An API reconnect policy (seconds, 0 = default); the caller validates the result. NaN and infinities are out of range.</summary>
     public static ReconnectOptions ToReconnect(V1.ReconnectPolicy? policy)
@@ -215,7 +235,9 @@ public static class ApiMapping
             TokensTotal = a.Tokens.Sum(t => (long)t.Total),
             Keyframe = a.Keyframe,
             KeyframeReason = a.KeyframeReason ?? "",
+            ComputeLevel = ToApi(a.Level),
         };
+        accounting.HeldTasks.AddRange(ToApi(a.HeldTasks));
         foreach (var (task, dense) in a.DenseFlops.OrderBy(kv => kv.Key))
         {
             accounting.Flops.Add(new V1.TaskFlops { Task = ToApi(task), Dense = dense, Executed = a.ExecutedFlops.GetValueOrDefault(task) });

@@ -67,7 +67,7 @@ public sealed class ProcessCall(InferenceEngine engine, ServerMetrics metrics, P
                     ?? throw ApiMapping.Invalid(error!);
                 metrics.FrameIngested(id);
                 var input = Preprocess.Resize(frame, engine.Model.InputWidth, engine.Model.InputHeight);
-                var job = new InferenceJob(input, spec.Tasks, time.GetTimestamp(), clock.Elapsed);
+                var job = new InferenceJob(input, spec.Tasks, time.GetTimestamp(), clock.Elapsed) { Level = reuse.Level };
                 try
                 {
                     await slots.WaitAsync(stop.Token);

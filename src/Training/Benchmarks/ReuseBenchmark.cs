@@ -39,7 +39,8 @@ public static class ReuseBenchmark
                 {
                     using (Autocast.BFloat16(variants[r].BFloat16))
                     {
-                        tallies[r].Add(runners[r].Run, input, frame, timed, reference);
+                        var (runner, level) = (runners[r], variants[r].Setting.Level);
+                        tallies[r].Add((x, index, tasks) => runner.Run(x, index, tasks, level), input, frame, timed, reference);
                     }
                 }
                 if (log != null && (f + 1) % 50 == 0)
@@ -138,7 +139,7 @@ public static class ReuseBenchmark
         public TruthScores? Truth => _hasTruth ? new TruthScores(_segTruth.MeanIoU, _depthTruth.AbsRel, _normalsTruth.MeanDeg) : null;
 
         public ReuseBenchmarkRow Row(ReuseSettings s, Tally dense, bool bfloat16) => new(
-            $"t={s.Threshold:G3} b={s.Budget:G3} r={s.AttentionRefresh:G3} K={s.KeyframeInterval}{(s.RollingRefresh ? " rolling" : "")}{(s.IncrementalAttention ? " inc" : "")}{(bfloat16 ? " bf16" : "")}",
+            $"t={s.Threshold:G3} b={s.Budget:G3} r={s.AttentionRefresh:G3} K={s.KeyframeInterval}{(s.RollingRefresh ? " rolling" : "")}{(s.IncrementalAttention ? " inc" : "")}{(bfloat16 ? " bf16" : "")}{(s.Level != ComputeLevel.Full ? " " + ComputeLevels.Name(s.Level) : "")}",
             s.Threshold, s.Budget, s.AttentionRefresh,
             FlopsRatio: _dense / _executed,
             EncoderFlopsRatio: (_dense - _denseHeads) / (_executed - _executedHeads),

@@ -47,6 +47,28 @@ public sealed class ResultEncoderTests
         Assert.Equal(spec.RawBytes(), result.PayloadBytes);
     }
 
+    [Fact]
+    public void A_held_output_reuses_the_encoding_of_the_frame_it_was_computed_on_and_nothing_older()
+    {
+        var spec = new OutputSpec(TaskSet.All, PayloadFormat.Png16Depth, PayloadFormat.PngRgb8Normals, 0.001f, false, 90, W, H);
+        var first = ResultEncoder.Encode("cam", Analysis(), null, DateTimeOffset.UnixEpoch, spec, []);
+        var depth = first.Outputs.Single(o => o.Task == VisionTask.Depth);
+        var held = Analysis() with
+        {
+            FrameIndex = 10,
+            Accounting = Analysis().Accounting with { HeldTasks = TaskSet.Depth, HeldFrom = new Dictionary<VisionTask, long> { [VisionTask.Depth] = 9 } },
+        };
+        var cache = first.Outputs.ToDictionary(o => o.Task, o => (ComputedOn: 9L, Output: o));
+        var reused = ResultEncoder.Encode("cam", held, null, DateTimeOffset.UnixEpoch, spec, [], cache);
+        Assert.Same(depth, reused.Outputs.Single(o => o.Task == VisionTask.Depth));
+        Assert.NotSame(first.Outputs[0], reused.Outputs[0]); // computed this frame: encoded again
+        // The cached encoding is of an older computation (a frame dropped before encoding): encode the held map instead.
+        var stale = first.Outputs.ToDictionary(o => o.Task, o => (ComputedOn: 8L, Output: o));
+        var again = ResultEncoder.Encode("cam", held, null, DateTimeOffset.UnixEpoch, spec, [], stale);
+        Assert.NotSame(depth, again.Outputs.Single(o => o.Task == VisionTask.Depth));
+        Assert.Equal(depth.Data, again.Outputs.Single(o => o.Task == VisionTask.Depth).Data);
+    }
+
     private static FrameAnalysis Analysis()
     {
         var labels = Enumerable.Range(0, W * H).Select(i => (byte)(i < W * H / 2 ? 3 : 5)).ToArray();

@@ -47,6 +47,35 @@ public sealed class ServiceOptionsTests
     }
 
     [Fact]
+    public void Compute_levels_and_the_controller_are_validated_from_configuration()
+    {
+        var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["StreamMtl:Streams:0:Id"] = "a",
+            ["StreamMtl:Streams:0:Source"] = "synthetic://static",
+            ["StreamMtl:Streams:0:Reuse:Adaptive"] = "true",
+            ["StreamMtl:Streams:0:Reuse:Level"] = "Minimal",
+            ["StreamMtl:Streams:0:Reuse:Floor"] = "Reduced",
+            ["StreamMtl:Streams:1:Id"] = "b",
+            ["StreamMtl:Streams:1:Source"] = "synthetic://static",
+            ["StreamMtl:Streams:1:Reuse:Level"] = "7",
+            ["StreamMtl:Streams:2:Id"] = "c",
+            ["StreamMtl:Streams:2:Source"] = "synthetic://static",
+            ["StreamMtl:Streams:2:Reuse:Adaptive"] = "true",
+            ["StreamMtl:Streams:2:Reuse:Floor"] = "reduced",
+            ["StreamMtl:Pipeline:Controller:Window"] = "00:00:00",
+        }).Build();
+        var options = config.GetSection(ServiceOptions.Section).Get<ServiceOptions>()!;
+        var errors = options.Validate();
+        Assert.Contains(errors, e => e.Contains("Reuse: floor (reduced) must not be above level (minimal)", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.Contains("Reuse: level must be full, reduced or minimal, got 7", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.Contains("Controller: controller window must be > 0", StringComparison.Ordinal));
+        Assert.Equal(2, errors.Count(e => e.Contains("Reuse:", StringComparison.Ordinal)));
+        Assert.True(options.Streams[2].Reuse.Adaptive);
+        Assert.Equal(StreamMtl.Pipeline.Model.ComputeLevel.Reduced, options.Streams[2].Reuse.Floor);
+    }
+
+    [Fact]
     public async Task Serve_with_an_invalid_configuration_exits_2_listing_the_errors()
     {
         var stderr = new StringWriter();

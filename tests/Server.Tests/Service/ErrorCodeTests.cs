@@ -65,6 +65,25 @@ public sealed class ErrorCodeTests
         }
     }
 
+    [Theory]
+    [InlineData(ComputeLevel.Minimal, ComputeLevel.Reduced, false, "floor (reduced) must not be above level (minimal)")]
+    [InlineData((ComputeLevel)9, ComputeLevel.Unspecified, false, "level must be full, reduced or minimal, got 9")]
+    [InlineData(ComputeLevel.Unspecified, (ComputeLevel)(-3), false, "floor must be full, reduced or minimal, got -3")]
+    [InlineData(ComputeLevel.Reduced, ComputeLevel.Unspecified, true, "adaptive and level need temporal reuse")]
+    public async Task Bad_compute_levels_are_invalid_arguments_naming_the_field(ComputeLevel level, ComputeLevel floor, bool dense, string expected)
+    {
+        await using var server = await ServerUnderTest.StartInProcessAsync();
+        var reuse = new StreamMtl.Api.V1.ReuseSettings { Level = level, Floor = floor, Adaptive = true, Dense = dense };
+        var e = await RpcAssert.Fails(StatusCode.InvalidArgument, () => server.Client.AddStreamAsync(new AddStreamRequest
+            { Id = "x", SourceUri = "synthetic://static", Reuse = reuse }).ResponseAsync);
+        Assert.Contains(expected, e.Status.Detail, StringComparison.Ordinal);
+        // A Process call checks the same settings.
+        using var call = server.Client.Process();
+        await call.RequestStream.WriteAsync(new ProcessRequest { Config = new ProcessConfig { Reuse = reuse } });
+        e = await RpcAssert.Fails(StatusCode.InvalidArgument, () => call.ResponseStream.MoveNext(CancellationToken.None));
+        Assert.Contains(expected, e.Status.Detail, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Raw_float16_over_the_message_limit_at_1080p_is_refused_but_png_is_accepted()
     {

@@ -117,6 +117,41 @@ public sealed class StreamServiceTests
     }
 
     [Fact]
+    public async Task A_streams_compute_level_is_in_every_result_and_in_the_metrics()
+    {
+        await using var server = await ServerUnderTest.StartInProcessAsync();
+        const string spec = "synthetic://static?seed=3&w=160&h=128&fps=30";
+        await server.Client.AddStreamAsync(new AddStreamRequest
+        {
+            Id = "lean", SourceUri = spec, Reuse = new StreamMtl.Api.V1.ReuseSettings { Level = ComputeLevel.Reduced },
+        });
+        await server.Client.AddStreamAsync(new AddStreamRequest
+        {
+            Id = "adaptive", SourceUri = spec, Reuse = new StreamMtl.Api.V1.ReuseSettings { Adaptive = true, Floor = ComputeLevel.Reduced },
+        });
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var call = server.Client.Subscribe(new SubscribeRequest { StreamId = "lean" }, cancellationToken: cts.Token);
+        var results = await TestResults.TakeAsync(call.ResponseStream, 4, cts.Token);
+        Assert.All(results, r => Assert.Equal(ComputeLevel.Reduced, r.Accounting.ComputeLevel));
+        // After the first (key)frame one sub-task is held per frame, and its output is still delivered.
+        Assert.All(results.Skip(1), r => Assert.Single(r.Accounting.HeldTasks));
+        Assert.All(results, r => Assert.Equal([ApiTask.Segmentation, ApiTask.Depth, ApiTask.Normals], r.Outputs.Select(o => o.Task)));
+        Assert.All(results.Skip(1), r => Assert.Equal(2, r.Accounting.Flops.Count));
+        using var adaptiveCall = server.Client.Subscribe(new SubscribeRequest { StreamId = "adaptive" }, cancellationToken: cts.Token);
+        var adaptive = await TestResults.TakeAsync(adaptiveCall.ResponseStream, 1, cts.Token);
+        Assert.Contains(adaptive[0].Accounting.ComputeLevel, new[] { ComputeLevel.Full, ComputeLevel.Reduced });
+
+        var exported = new System.IO.MemoryStream();
+        var registry = ((StreamMtl.Server.Metrics.ServerMetrics)server.App.Services.GetService(typeof(StreamMtl.Server.Metrics.ServerMetrics))!).Registry;
+        await registry.CollectAndExportAsTextAsync(exported, cts.Token);
+        string metrics = System.Text.Encoding.UTF8.GetString(exported.ToArray());
+        Assert.Contains("streammtl_compute_level{stream=\"lean\"} 1", metrics);
+        Assert.Matches("streammtl_compute_level\\{stream=\"adaptive\"\\} [01]\n", metrics);
+        Assert.Contains("streammtl_compute_level_changes_total{stream=\"adaptive\",direction=\"down\"}", metrics);
+        Assert.Contains("streammtl_compute_level_changes_total{stream=\"adaptive\",direction=\"up\"}", metrics);
+    }
+
+    [Fact]
     public async Task Credentials_never_appear_in_stream_info_or_metrics()
     {
         int deadPort = FreePort.Next();

@@ -32,6 +32,8 @@ public sealed class WebApiTests(ITestOutputHelper output)
         var badReuse = new AddStreamRequest { Id = "a", SourceUri = Synthetic(1), Reuse = new ReuseSettings { Budget = 7 } };
         var rpc = await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => server.Client.AddStreamAsync(badReuse).ResponseAsync);
         await Expect(HttpStatusCode.BadRequest, rpc.Status.Detail, await http.PostAsJsonAsync("/api/streams", new { id = "a", uri = Synthetic(1), reuse = new { budget = 7 } }));
+        await Expect(HttpStatusCode.BadRequest, "floor (reduced) must not be above level (minimal)", await http.PostAsJsonAsync("/api/streams",
+            new { id = "a", uri = Synthetic(1), reuse = new { level = "COMPUTE_LEVEL_MINIMAL", adaptive = true, floor = "COMPUTE_LEVEL_REDUCED" } }));
         await Expect(HttpStatusCode.NotFound, "no stream 'nope'", await http.DeleteAsync("/api/streams/nope"));
         await Expect(HttpStatusCode.NotFound, "no stream 'nope'", await http.GetAsync("/api/streams/nope/snapshot.png"));
         await Expect(HttpStatusCode.BadRequest, "unknown layer", await http.GetAsync("/api/streams/nope/snapshot.png?layers=x"));

@@ -20,8 +20,9 @@ internal sealed class PredictionCanvas
         _config = config;
     }
 
-    /// <summary>Writes the recomputed tokens' patches and returns copies of the requested tasks' maps.</summary>
-    public Predictions Update(IReadOnlyDictionary<VisionTask, GatedHeadOutput> heads, int rows, int cols)
+    /// <summary>Writes the recomputed tokens' patches and returns copies of the computed tasks' maps and of the
+    /// <paramref name="held"/> tasks' last maps (not computed this frame: a reduced compute level).</summary>
+    public Predictions Update(IReadOnlyDictionary<VisionTask, GatedHeadOutput> heads, int rows, int cols, TaskSet held = TaskSet.None)
     {
         int p = _config.Patch;
         if (_width != cols * p || _height != rows * p)
@@ -35,7 +36,7 @@ internal sealed class PredictionCanvas
             Write(task, head, rows, cols);
         }
         return new Predictions(_width, _height,
-            Copy<byte>(heads, VisionTask.Segmentation), Copy<float>(heads, VisionTask.Depth), Copy<float>(heads, VisionTask.Normals));
+            Copy<byte>(heads, held, VisionTask.Segmentation), Copy<float>(heads, held, VisionTask.Depth), Copy<float>(heads, held, VisionTask.Normals));
     }
 
     public void Reset() => _maps.Clear();
@@ -96,6 +97,6 @@ internal sealed class PredictionCanvas
         return (T[])map;
     }
 
-    private T[]? Copy<T>(IReadOnlyDictionary<VisionTask, GatedHeadOutput> heads, VisionTask task) =>
-        heads.ContainsKey(task) && _maps.TryGetValue(task, out var map) ? (T[])((T[])map).Clone() : null;
+    private T[]? Copy<T>(IReadOnlyDictionary<VisionTask, GatedHeadOutput> heads, TaskSet held, VisionTask task) =>
+        (heads.ContainsKey(task) || held.Contains(task)) && _maps.TryGetValue(task, out var map) ? (T[])((T[])map).Clone() : null;
 }

@@ -63,6 +63,22 @@ public sealed record ReuseSettings
     /// <summary>Sub-task activation-sharing threshold (across tasks; 0 = exact). Dense runner only: the reuse runner computes sub-tasks without it.</summary>
     public float ShareThreshold { get; init; }
 
+    /// <summary>
+    /// The stream's compute level (its target complexity): <see cref="ComputeLevel.Full"/> computes every requested task on
+    /// every frame; lower levels hold sub-task outputs over frames and cap the budget (<see cref="ComputeLevels"/>). With
+    /// <see cref="Adaptive"/> this is the level the controller returns to when the box has headroom.
+    /// </summary>
+    public ComputeLevel Level { get; init; } = ComputeLevel.Full;
+
+    /// <summary>
+    /// The overload controller moves the stream between <see cref="Level"/> and <see cref="Floor"/> to keep its frame rate
+    /// (fewer frames dropped as "inference_busy") instead of dropping frames; off: the level stays at <see cref="Level"/>.
+    /// </summary>
+    public bool Adaptive { get; init; }
+
+    /// <summary>The lowest level the controller may take (at or below <see cref="Level"/> in the order full, reduced, minimal).</summary>
+    public ComputeLevel Floor { get; init; } = ComputeLevel.Minimal;
+
     /// <summary>A fresh instance with the defaults (fresh each time: configuration binding writes into the objects it is given).</summary>
     public static ReuseSettings Default => new();
 
@@ -77,6 +93,16 @@ public sealed record ReuseSettings
         if (!(SceneCutLimit > 0 && SceneCutLimit <= 1)) errors.Add($"scene-cut limit must be in (0, 1], got {SceneCutLimit}");
         if (!(AttentionRefresh >= 0 && AttentionRefresh <= 1)) errors.Add($"attention refresh must be in [0, 1], got {AttentionRefresh}");
         if (!(ShareThreshold >= 0) || float.IsInfinity(ShareThreshold)) errors.Add($"share threshold must be a finite number >= 0, got {ShareThreshold}");
+        if (!ComputeLevels.IsDefined(Level)) errors.Add($"level must be {ComputeLevels.Rule}, got {ComputeLevels.Name(Level)}");
+        if (!ComputeLevels.IsDefined(Floor)) errors.Add($"floor must be {ComputeLevels.Rule}, got {ComputeLevels.Name(Floor)}");
+        else if (ComputeLevels.IsDefined(Level) && Floor < Level)
+        {
+            errors.Add($"floor ({ComputeLevels.Name(Floor)}) must not be above level ({ComputeLevels.Name(Level)}): the order is {ComputeLevels.Rule}");
+        }
+        if (Dense && (Adaptive || Level != ComputeLevel.Full))
+        {
+            errors.Add("adaptive and level need temporal reuse: a dense stream always computes in full");
+        }
         return errors;
     }
 }

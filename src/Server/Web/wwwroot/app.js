@@ -177,8 +177,10 @@ async function addStream(event) {
     id: form.elements.id.value.trim(),
     uri: form.elements.uri.value.trim(),
     tasks: [...form.querySelectorAll('input[name=tasks]:checked')].map(b => b.value),
-    reuse: { dense: form.elements.dense.checked },
+    reuse: { dense: form.elements.dense.checked, adaptive: form.elements.adaptive.checked },
   };
+  if (form.elements.level.value !== '') body.reuse.level = form.elements.level.value;
+  if (form.elements.floor.value !== '') body.reuse.floor = form.elements.floor.value;
   if (form.elements.threshold.value !== '') body.reuse.threshold = Number(form.elements.threshold.value);
   if (form.elements.keyframeInterval.value !== '') body.reuse.keyframeInterval = Number(form.elements.keyframeInterval.value);
   const result = await api('/api/streams', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });

@@ -1,0 +1,44 @@
+namespace StreamMtl.Pipeline.Inference;
+
+/// <summary>
+/// How the overload controller judges a stream (<see cref="ComputeController"/>): per window, the share of its frames
+/// dropped before inference and how long its frames waited for a worker.
+/// </summary>
+public sealed record ComputeControllerOptions
+{
+    /// <summary>Observations are judged per window of this length.</summary>
+    public TimeSpan Window { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>A window with fewer frames offered is not judged (a paused or idle stream says nothing about load).</summary>
+    public int MinFrames { get; init; } = 5;
+
+    /// <summary>Step down when more than this share of a window's frames was dropped for a busy inference lane.</summary>
+    public double StepDownDropRatio { get; init; } = 0.05;
+
+    /// <summary>A window has headroom when none of its frames was dropped and their mean wait for a worker was under this
+    /// share of the mean interval between frames (a stream near capacity waits most of an interval).</summary>
+    public double HeadroomWaitRatio { get; init; } = 0.25;
+
+    /// <summary>Headroom must last this long (whole windows, since the last change) before stepping up; doubled after each
+    /// step up that had to be undone within <see cref="ProbationPeriod"/>, up to <see cref="MaxUpHoldFactor"/> times.</summary>
+    public TimeSpan UpHold { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>A step down this soon after a step up marks the step up as failed (the hold doubles).</summary>
+    public TimeSpan ProbationPeriod { get; init; } = TimeSpan.FromSeconds(10);
+
+    public int MaxUpHoldFactor { get; init; } = 8;
+
+    /// <summary>Every problem with the options; empty when valid.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        if (Window <= TimeSpan.Zero) errors.Add($"controller window must be > 0, got {Window}");
+        if (MinFrames < 1) errors.Add($"controller min frames must be >= 1, got {MinFrames}");
+        if (!(StepDownDropRatio >= 0 && StepDownDropRatio < 1)) errors.Add($"controller step-down drop ratio must be in [0, 1), got {StepDownDropRatio}");
+        if (!(HeadroomWaitRatio > 0 && HeadroomWaitRatio <= 1)) errors.Add($"controller headroom wait ratio must be in (0, 1], got {HeadroomWaitRatio}");
+        if (UpHold < Window) errors.Add($"controller up hold must be at least one window ({Window}), got {UpHold}");
+        if (ProbationPeriod < TimeSpan.Zero) errors.Add($"controller probation period must be >= 0, got {ProbationPeriod}");
+        if (MaxUpHoldFactor < 1) errors.Add($"controller max up-hold factor must be >= 1, got {MaxUpHoldFactor}");
+        return errors;
+    }
+}

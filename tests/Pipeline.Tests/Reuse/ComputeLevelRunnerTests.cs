@@ -1,0 +1,130 @@
+using StreamMtl.Pipeline.Model;
+using StreamMtl.Pipeline.Reuse;
+using static TorchSharp.torch;
+
+namespace StreamMtl.Pipeline.Tests.Reuse;
+
+/// <summary>The reuse runner at reduced compute levels: sub-tasks held over frames, resumed gated, levels switchable per frame.</summary>
+public sealed class ComputeLevelRunnerTests
+{
+    private static readonly ReuseSettings Settings = ReuseTestModels.Keyframed with { KeyframeInterval = 0 };
+
+    [Fact]
+    public void Reduced_alternates_the_sub_tasks_and_repeats_the_held_ones_last_output()
+    {
+        using var scope = NewDisposeScope();
+        using var model = ReuseTestModels.Model();
+        using var runner = new ReuseStreamRunner(model, Settings);
+        var a = ReuseTestModels.Frame(1);
+        var first = runner.Run(a, 0, TaskSet.All, ComputeLevel.Reduced);
+        Assert.Equal("start", first.Accounting.KeyframeReason);
+        Assert.Equal(TaskSet.None, first.Accounting.HeldTasks);
+        Assert.Equal(ComputeLevel.Reduced, first.Accounting.Level);
+        var held = new List<TaskSet>();
+        var b = ReuseTestModels.WithPatchChanged(a, 1, 1, 7);
+        for (int f = 1; f <= 6; f++)
+        {
+            var analysis = runner.Run(f % 2 == 0 ? a : b, f, TaskSet.All, ComputeLevel.Reduced);
+            var accounting = analysis.Accounting;
+            held.Add(accounting.HeldTasks);
+            // Every requested output is in the result, computed or repeated.
+            Assert.NotNull(analysis.Outputs.Labels);
+            Assert.NotNull(analysis.Outputs.Depth);
+            Assert.NotNull(analysis.Outputs.Normals);
+            Assert.True(accounting.DenseFlops.ContainsKey(VisionTask.Segmentation));
+            foreach (var task in accounting.HeldTasks.Tasks())
+            {
+                Assert.False(accounting.DenseFlops.ContainsKey(task), $"{task} held but counted");
+            }
+            // A sub-task run after being held is gated against its own references, not recomputed in full.
+            foreach (var task in VisionTasks.SubTasks.Where(t => !accounting.HeldTasks.Contains(t)))
+            {
+                var tokens = accounting.Tokens.Where(t => t.Task == task).ToList();
+                Assert.NotEmpty(tokens);
+                Assert.True(tokens.Sum(t => (long)t.Recomputed) < tokens.Sum(t => (long)t.Total), $"{task} recomputed in full on frame {f}");
+            }
+        }
+        Assert.Equal([TaskSet.Normals, TaskSet.Depth, TaskSet.Normals, TaskSet.Depth, TaskSet.Normals, TaskSet.Depth], held);
+    }
+
+    [Fact]
+    public void A_held_output_is_the_one_computed_last()
+    {
+        using var scope = NewDisposeScope();
+        using var model = ReuseTestModels.Model();
+        using var runner = new ReuseStreamRunner(model, Settings);
+        var a = ReuseTestModels.Frame(1);
+        for (int f = 0; f < 7; f++)
+        {
+            runner.Run(a, f, TaskSet.All, ComputeLevel.Minimal);
+        }
+        var computed = runner.Run(ReuseTestModels.WithPatchChanged(a, 0, 0, 3), 7, TaskSet.All, ComputeLevel.Minimal);
+        Assert.False(computed.Accounting.HeldTasks.Contains(VisionTask.Depth));
+        var next = runner.Run(ReuseTestModels.WithPatchChanged(a, 2, 3, 4), 8, TaskSet.All, ComputeLevel.Minimal);
+        Assert.True(next.Accounting.HeldTasks.Contains(VisionTask.Depth));
+        Assert.Equal(computed.Outputs.Depth, next.Outputs.Depth);
+        Assert.NotSame(computed.Outputs.Depth, next.Outputs.Depth);
+    }
+
+    [Fact]
+    public void Minimal_computes_each_sub_task_every_eighth_frame_and_full_every_frame()
+    {
+        using var scope = NewDisposeScope();
+        using var model = ReuseTestModels.Model();
+        using var runner = new ReuseStreamRunner(model, Settings);
+        var a = ReuseTestModels.Frame(1);
+        runner.Run(a, 0, TaskSet.All, ComputeLevel.Minimal);
+        var depthRuns = Enumerable.Range(1, 16).Count(f => !runner.Run(a, f, TaskSet.All, ComputeLevel.Minimal).Accounting.HeldTasks.Contains(VisionTask.Depth));
+        Assert.Equal(2, depthRuns);
+        // Back to full on the next frame, with nothing recomputed from scratch.
+        var full = runner.Run(a, 17, TaskSet.All, ComputeLevel.Full).Accounting;
+        Assert.Equal(TaskSet.None, full.HeldTasks);
+        Assert.Equal(ComputeLevel.Full, full.Level);
+        Assert.Null(full.KeyframeReason);
+        Assert.All(full.Tokens, t => Assert.Equal(0, t.Recomputed));
+    }
+
+    [Fact]
+    public void Keyframes_and_the_frame_after_a_scene_cut_compute_every_task()
+    {
+        using var scope = NewDisposeScope();
+        using var model = ReuseTestModels.Model();
+        using var runner = new ReuseStreamRunner(model, Settings);
+        var a = ReuseTestModels.Frame(1);
+        runner.Run(a, 0, TaskSet.All, ComputeLevel.Minimal);
+        runner.Run(a, 1, TaskSet.All, ComputeLevel.Minimal);
+        var cut = runner.Run(ReuseTestModels.Frame(2), 2, TaskSet.All, ComputeLevel.Minimal).Accounting;
+        Assert.Equal("scene-cut", cut.KeyframeReason);
+        Assert.NotEqual(TaskSet.None, cut.HeldTasks); // decided before the first gate saw the cut
+        var after = runner.Run(ReuseTestModels.Frame(2), 3, TaskSet.All, ComputeLevel.Minimal).Accounting;
+        Assert.Equal(TaskSet.None, after.HeldTasks & cut.HeldTasks);
+        Assert.Equal("gap", runner.Run(a, 400, TaskSet.All, ComputeLevel.Minimal).Accounting.KeyframeReason);
+    }
+
+    [Fact]
+    public void Without_the_base_task_nothing_is_held()
+    {
+        using var scope = NewDisposeScope();
+        using var model = ReuseTestModels.Model();
+        using var runner = new ReuseStreamRunner(model, Settings);
+        var a = ReuseTestModels.Frame(1);
+        for (int f = 0; f < 4; f++)
+        {
+            Assert.Equal(TaskSet.None, runner.Run(a, f, TaskSet.Depth | TaskSet.Normals, ComputeLevel.Minimal).Accounting.HeldTasks);
+        }
+    }
+
+    [Fact]
+    public void Invalid_levels_are_rejected_with_what_is_wrong()
+    {
+        Assert.Empty((ReuseSettings.Default with { Adaptive = true, Level = ComputeLevel.Reduced, Floor = ComputeLevel.Minimal }).Validate());
+        Assert.Contains("floor (reduced) must not be above level (minimal): the order is full, reduced or minimal",
+            (ReuseSettings.Default with { Level = ComputeLevel.Minimal, Floor = ComputeLevel.Reduced }).Validate());
+        Assert.Contains("level must be full, reduced or minimal, got 5", (ReuseSettings.Default with { Level = (ComputeLevel)5 }).Validate());
+        Assert.Contains("floor must be full, reduced or minimal, got -1", (ReuseSettings.Default with { Floor = (ComputeLevel)(-1) }).Validate());
+        Assert.Contains("adaptive and level need temporal reuse: a dense stream always computes in full",
+            (ReuseSettings.Default with { Dense = true, Adaptive = true }).Validate());
+        var e = Assert.Throws<ArgumentException>(() => StreamRunners.Create(ReuseTestModels.Model(), ReuseSettings.Default with { Level = (ComputeLevel)9 }));
+        Assert.Contains("level must be", e.Message, StringComparison.Ordinal);
+    }
+}
