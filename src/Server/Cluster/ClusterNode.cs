@@ -67,7 +67,7 @@ public sealed partial class ClusterNode(IGrainFactory grains, ILocalSiloDetails 
             metrics.ClusterNodes.Set(membership.CurrentSnapshot.Members.Values.Count(m => m.Status == SiloStatus.Active));
             try
             {
-                await Catalog.Report(new NodeReport(silo.SiloAddress, local.NodeName, local.GrpcEndpoint, local.Limit, running.Count, [.. running], local.Load)).WaitAsync(cancellationToken);
+                await Catalog.Report(new NodeReport(silo.SiloAddress, local.NodeName, local.GrpcEndpoint, local.Limit, [.. running], local.Load)).WaitAsync(cancellationToken);
             }
             catch (Exception e) when (e is OrleansException or TimeoutException)
             {

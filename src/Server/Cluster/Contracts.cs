@@ -14,9 +14,12 @@ public sealed record NodeReport(
     [property: Id(1)] string Name,
     [property: Id(2)] string GrpcEndpoint,
     [property: Id(3)] int Limit,
-    [property: Id(4)] int Running,
     [property: Id(5)] string[] Streams,
-    [property: Id(6)] double Load);
+    [property: Id(6)] double Load)
+{
+    /// <summary>How many streams the node runs.</summary>
+    public int Running => Streams.Length;
+}
 
 /// <summary>A gRPC status code (0 = OK) and message, for answers that cross nodes.</summary>
 [GenerateSerializer, Immutable]

@@ -9,7 +9,7 @@ public sealed class StreamPlacementTests
 {
     private static SiloAddress Silo(int port) => SiloAddress.New(new IPEndPoint(IPAddress.Loopback, port), 1);
 
-    private static NodeReport Node(int port, int limit, int running = 0, double load = 0) => new(Silo(port), $"n{port}", $"http://127.0.0.1:{port}", limit, running, [], load);
+    private static NodeReport Node(int port, int limit, int running = 0, double load = 0) => new(Silo(port), $"n{port}", $"http://127.0.0.1:{port}", limit, [.. Enumerable.Range(0, running).Select(i => $"s{i}")], load);
 
     [Fact]
     public void The_node_with_the_most_free_slots_wins_then_the_less_busy_then_by_name()
