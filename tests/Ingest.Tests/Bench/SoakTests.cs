@@ -10,8 +10,12 @@ namespace StreamMtl.Ingest.Tests.Bench;
 /// Memory soak of a looping file read flat out. The long run is excluded by <c>--filter Category!=Soak</c>; run it with
 /// <c>STREAMMTL_SOAK_SECONDS=600 dotnet test tests/Ingest.Tests --filter Category=Soak --logger "console;verbosity=detailed"</c>.
 /// </summary>
+/// It measures the test host's RSS, so it runs alone: tests running beside it (the renderer's, for one) grow the same RSS.
+[Collection(Isolated)]
 public sealed class SoakTests(ITestOutputHelper output)
 {
+    public const string Isolated = "soak (alone in the process)";
+
     [Fact]
     public async Task Short_soak_keeps_memory_bounded()
     {
@@ -38,3 +42,6 @@ public sealed class SoakTests(ITestOutputHelper output)
 
     private static string Uri() => TestPaths.Video("vtest.avi") + "#mode=batch&loop=1";
 }
+
+[CollectionDefinition(SoakTests.Isolated, DisableParallelization = true)]
+public sealed class SoakIsolation;
