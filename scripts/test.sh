@@ -11,12 +11,15 @@ dotnet build StreamMtl.sln -c Release -nologo -clp:ErrorsOnly
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-dotnet test StreamMtl.sln -c Release --no-build --nologo --filter "Category!=Soak" \
+# A test stuck for 10 minutes aborts its project's run with the test named (one CI run once hung for its whole 90 min
+# on a subscriber call without a deadline); the suite takes about 6 minutes in all.
+hang=(--blame-hang-timeout 10m --blame-hang-dump-type none)
+dotnet test StreamMtl.sln -c Release --no-build --nologo --filter "Category!=Soak" "${hang[@]}" \
   --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log" || status=$?
 # The bfloat16 tests once more with oneDNN held below AVX-512 (its bfloat16 kernels unused), so both paths are
 # checked whatever CPU runs the suite: the native/AVX-512 kernels above, ATen's own here.
 if [[ $# -eq 0 ]]; then
-  ONEDNN_MAX_CPU_ISA=AVX2 dotnet test tests/Pipeline.Tests -c Release --no-build --nologo \
+  ONEDNN_MAX_CPU_ISA=AVX2 dotnet test tests/Pipeline.Tests -c Release --no-build --nologo "${hang[@]}" \
     --filter "FullyQualifiedName~StreamMtl.Pipeline.Tests.Model.AutocastTests" \
     --logger "console;verbosity=normal" 2>&1 | tee -a "$log" || status=$?
 fi
@@ -29,5 +32,7 @@ if [[ $failed -gt 0 ]]; then
   echo "failed tests:"
   grep -E '^[[:space:]]+Failed [A-Za-z]' "$log" | sed 's/^[[:space:]]*/  /' | sort -u || true
 fi
+# A run aborted by the hang timeout (or a crash) names the test it was running.
+grep -E -A3 'active test run was aborted|running when the crash occurred' "$log" || true
 echo "${passed} passed, ${failed} failed, ${skipped} skipped"
 exit "$status"
