@@ -81,9 +81,11 @@ public static partial class BenchCommand
         string? modelArg = args.GetValue(Options.Model);
         var (w, h) = Sizes.ParseModelInput(args.GetRequiredValue(Options.Size));
         int frames = args.GetValue(Options.Frames) ?? 300;
-        if (frames < 2)
+        // The first frames warm up untimed: at least one must be timed, or the timings are undefined (and the JSON unwritable).
+        int least = ReuseBenchmark.WarmupFrames + 1;
+        if (frames < least)
         {
-            throw new CliException($"--frames must be at least 2 for --kind reuse, got {frames}");
+            throw new CliException($"--frames must be at least {least} for --kind reuse (the first {ReuseBenchmark.WarmupFrames} warm up untimed), got {frames}");
         }
         var d = ReuseSettings.Default;
         var single = d with
@@ -99,9 +101,9 @@ public static partial class BenchCommand
         int threads = args.GetValue(Options.Threads) ?? Environment.ProcessorCount;
         bool bf16 = args.GetValue(Options.BFloat16);
         bool sweep = args.GetValue(Options.Sweep);
-        var thresholds = args.GetValue(Options.Thresholds) ?? [0.05, 0.1, 0.15, 0.2, 0.3];
-        var budgets = args.GetValue(Options.Budgets) ?? [single.Budget];
-        var refreshes = args.GetValue(Options.Refreshes) ?? [single.AttentionRefresh];
+        var thresholds = args.GetNumbers(Options.Thresholds) ?? [0.05, 0.1, 0.15, 0.2, 0.3];
+        var budgets = args.GetNumbers(Options.Budgets) ?? [single.Budget];
+        var refreshes = args.GetNumbers(Options.Refreshes) ?? [single.AttentionRefresh];
         string? json = args.GetValue(Options.Json);
         string? plot = args.GetValue(Options.Plot);
         Options.EnsureOnly(args, "reuse", Options.Reuse);
@@ -123,6 +125,10 @@ public static partial class BenchCommand
         using var _m = model;
         model.eval();
         var loaded = BenchFrames.LoadAsync(source, frames, w, h).GetAwaiter().GetResult();
+        if (loaded.Count < least)
+        {
+            throw new CliException($"{source} gave {loaded.Count} frame(s): --kind reuse needs at least {least} (the first {ReuseBenchmark.WarmupFrames} warm up untimed)");
+        }
         Console.WriteLine($"reuse bench: {source}, {loaded.Count} frames at {w}x{h}, model {modelArg ?? "shipped"}, {threads} threads; dense and {settings.Count} reuse setting(s) interleaved per frame"
             + (bf16 ? "; each setting also with bfloat16 products (\"bf16\"), against the same float32 dense" : ""));
         var rows = ReuseBenchmark.Run(model, loaded, w, h, settings, log: Console.WriteLine, withBFloat16: bf16);

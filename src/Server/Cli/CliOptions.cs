@@ -45,13 +45,28 @@ internal static class CliOptions
     public static Option<double?> OptionalDouble(string name, string description, double min, double max) =>
         new(name) { HelpName = "X", Description = description, CustomParser = r => Number(r, min, max) };
 
-    /// <summary>Comma-separated numbers, e.g. 0.05,0.1; null when absent.</summary>
+    /// <summary>
+    /// The numbers of a <see cref="Numbers"/> option, null when it was not given: System.CommandLine hands an absent array
+    /// option's value back as an empty array, not null (a sweep with no budgets given ran no setting and crashed).
+    /// </summary>
+    public static double[]? GetNumbers(this ParseResult result, Option<double[]?> option) =>
+        result.GetResult(option) is { Implicit: false } ? result.GetValue(option) : null;
+
+    /// <summary>Comma-separated numbers, e.g. 0.05,0.1 (at least one); read with <see cref="GetNumbers"/>.</summary>
     public static Option<double[]?> Numbers(string name, string description) => new(name)
     {
         HelpName = "LIST",
         Description = description,
         Arity = ArgumentArity.ExactlyOne, // one comma-separated token, not the array default of one or more
-        CustomParser = r => [.. r.Tokens[0].Value.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(v => Number(r, v, double.MinValue, double.MaxValue))],
+        CustomParser = r =>
+        {
+            double[] values = [.. r.Tokens[0].Value.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(v => Number(r, v, double.MinValue, double.MaxValue))];
+            if (values.Length == 0)
+            {
+                r.AddError($"{name} needs at least one number, got '{r.Tokens[0].Value}'");
+            }
+            return values;
+        },
     };
 
     /// <summary>A command whose body is <paramref name="run"/>, with these options.</summary>

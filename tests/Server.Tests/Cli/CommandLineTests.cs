@@ -92,6 +92,7 @@ public sealed class CommandLineTests
     [InlineData("eval", "--threshold", "NaN", "--threshold must be between 0 and 100, got NaN")]
     [InlineData("serve", "--metrics-port", "70000", "--metrics-port must be between 0 and 65535, got 70000")]
     [InlineData("bench", "--thresholds", "0.1,x", "--thresholds must be a number, got 'x'")]
+    [InlineData("bench", "--budgets", ",", "--budgets needs at least one number, got ','")]
     public async Task A_value_out_of_its_range_exits_2_naming_the_flag(string command, string option, string value, string message) =>
         Assert.Contains(message, await Refused(command, option, value), StringComparison.Ordinal);
 
@@ -144,6 +145,31 @@ public sealed class CommandLineTests
         Assert.True(code == 2, error);
         Assert.StartsWith($"streammtl {command}: ", error, StringComparison.Ordinal);
         return error;
+    }
+
+    /// <summary>A sweep given only its thresholds runs each with the single budget and refresh (it ran none and crashed).</summary>
+    [Fact]
+    public async Task A_reuse_sweep_without_budgets_or_refreshes_runs_one_setting_per_threshold()
+    {
+        string json = Path.Combine(Path.GetTempPath(), $"streammtl-sweep-{Guid.NewGuid():N}.json");
+        try
+        {
+            var (code, _, error) = await Run("bench", "--kind", "reuse", "--sweep", "--thresholds", "0.1,0.2", "--budget", "0.25", "--model", "random",
+                "--source", "synthetic://static?seed=1&w=64&h=48&fps=5", "--frames", "5", "--size", "64x48", "--threads", "1", "--json", json);
+            Assert.True(code == 0, error);
+            using var rows = System.Text.Json.JsonDocument.Parse(File.ReadAllText(json));
+            string[] settings = [.. rows.RootElement.EnumerateArray().Select(r => r.GetProperty("Setting").GetString()!)];
+            Assert.Equal(2, settings.Length);
+            Assert.StartsWith("t=0.1 b=0.25 r=1 ", settings[0], StringComparison.Ordinal);
+            Assert.StartsWith("t=0.2 b=0.25 r=1 ", settings[1], StringComparison.Ordinal);
+            // Too few frames to time one after the warm-up: refused, not NaN timings in an unwritable report.
+            Assert.Contains("--frames must be at least 4 for --kind reuse",
+                await Refused("bench", "--kind", "reuse", "--source", "synthetic://static?seed=1&w=64&h=48&fps=5", "--frames", "3"), StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(json);
+        }
     }
 
     private static async Task<(int Code, string Output, string Error)> Run(params string[] args)
