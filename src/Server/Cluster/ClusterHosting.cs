@@ -22,7 +22,7 @@ public static class ClusterHosting
 
     public static WebApplicationBuilder AddStreamMtlCluster(this WebApplicationBuilder builder)
     {
-        var service = builder.Configuration.GetSection(ServiceOptions.Section).Get<ServiceOptions>() ?? new ServiceOptions();
+        var service = StrictBinding.Read(builder.Configuration);
         var cluster = service.Cluster;
         if (!cluster.Enabled)
         {

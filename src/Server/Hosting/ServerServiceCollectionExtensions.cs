@@ -20,7 +20,8 @@ public static class ServerServiceCollectionExtensions
     public static WebApplicationBuilder AddStreamMtlServer(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
-        services.AddOptions<ServiceOptions>().Bind(builder.Configuration.GetSection(ServiceOptions.Section)).ValidateOnStart();
+        var section = builder.Configuration.GetSection(ServiceOptions.Section);
+        services.AddOptions<ServiceOptions>().Configure(options => StrictBinding.Bind(section, options)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<ServiceOptions>, ServiceOptionsValidator>();
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<ServerMetrics>();
@@ -74,7 +75,7 @@ public static class ServerServiceCollectionExtensions
 
     private static void ConfigureKestrel(WebApplicationBuilder builder)
     {
-        var endpoints = builder.Configuration.GetSection(ServiceOptions.Section).GetSection("Endpoints").Get<EndpointOptions>() ?? new EndpointOptions();
+        var endpoints = StrictBinding.Read(builder.Configuration).Endpoints;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             var address = endpoints.Address is "*" or "0.0.0.0" ? System.Net.IPAddress.Any

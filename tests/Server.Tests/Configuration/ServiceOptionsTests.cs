@@ -10,13 +10,32 @@ public sealed class ServiceOptionsTests
     public void Shipped_appsettings_bind_and_validate()
     {
         var config = new ConfigurationBuilder().AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json")).Build();
-        var options = config.GetSection(ServiceOptions.Section).Get<ServiceOptions>()!;
+        var options = StrictBinding.Read(config);
         Assert.Empty(options.Validate());
         var camera = Assert.Single(options.Streams);
         Assert.Equal("camera", camera.Id);
         Assert.StartsWith("synthetic://", camera.Source);
         Assert.Equal(50051, options.Endpoints.GrpcPort);
         Assert.Equal(9464, options.Endpoints.MetricsPort);
+    }
+
+    /// <summary>
+    /// A misspelt key, a value of the wrong type and a declared stream with either stop startup naming the key: before, the
+    /// first was ignored, the second an unhandled exception, and the stream silently dropped by the binder (never started).
+    /// </summary>
+    [Theory]
+    [InlineData("StreamMtl:Pipeline:Reuse:Treshold", "0.3", "not found on the instance of StreamMtl.Pipeline.Inference.PipelineOptions: 'Reuse'")]
+    [InlineData("StreamMtl:Limits:MaxStreams", "abc", "'abc' at 'StreamMtl:Limits:MaxStreams' to type 'System.Int32'")]
+    [InlineData("StreamMtl:Streams:0:Reuse:Threshold", "abc", "'abc' at 'StreamMtl:Streams:0:Reuse:Threshold' to type 'System.Single'")]
+    [InlineData("StreamMtl:Streams:0:Reuse:Adaptive", "maybe", "'maybe' at 'StreamMtl:Streams:0:Reuse:Adaptive' to type 'System.Boolean'")]
+    [InlineData("StreamMtl:Streams:0:Reuse:Levle", "Minimal", "not found on the instance of StreamMtl.Pipeline.Model.ReuseSettings: 'Levle'")]
+    public void A_key_no_option_has_or_a_value_of_the_wrong_type_is_refused_naming_it(string key, string value, string message)
+    {
+        var config = new ConfigurationBuilder().AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"))
+            .AddInMemoryCollection(new Dictionary<string, string?> { [key] = value }).Build();
+        var e = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() => StrictBinding.Read(config));
+        var failure = Assert.Single(e.Failures);
+        Assert.Contains(message, failure, StringComparison.Ordinal);
     }
 
     [Fact]

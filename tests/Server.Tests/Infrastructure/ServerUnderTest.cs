@@ -1,3 +1,4 @@
+using Grpc.Core.Interceptors;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Microsoft.AspNetCore.Builder;
@@ -22,7 +23,7 @@ internal sealed class ServerUnderTest : IAsyncDisposable
         _channel = channel;
         GrpcPort = grpcPort;
         MetricsPort = metricsPort;
-        Client = new VisionService.VisionServiceClient(channel);
+        Client = new VisionService.VisionServiceClient(channel.Intercept(new DefaultDeadline(TimeSpan.FromMinutes(3))));
     }
 
     public WebApplication App { get; }

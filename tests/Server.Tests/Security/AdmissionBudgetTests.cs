@@ -133,11 +133,15 @@ public sealed class AdmissionBudgetTests
         var c = server.Client;
         using var first = c.Process(As(KeyA));
         await first.RequestStream.WriteAsync(new ProcessRequest { Config = new ProcessConfig { StreamId = "s1" } });
-        using var second = c.Process(As(KeyA));
+        // The second call must arrive after the server took the first in: raced, the second could be the one admitted, and
+        // it then waited for frames with no deadline (a hung suite on a loaded machine).
+        var sessions = (StreamMtl.Server.Service.ProcessSessions)server.App.Services.GetService(typeof(StreamMtl.Server.Service.ProcessSessions))!;
+        await Eventually.UntilAsync(() => Task.FromResult(sessions.Active == 1), TimeSpan.FromSeconds(30), () => $"{sessions.Active} process sessions, expected 1");
+        using var second = c.Process(As(KeyA), deadline: DateTime.UtcNow.AddSeconds(30));
         await second.RequestStream.WriteAsync(new ProcessRequest { Config = new ProcessConfig { StreamId = "s2" } });
         var e = await RpcAssert.Fails(StatusCode.ResourceExhausted, () => second.ResponseStream.MoveNext(CancellationToken.None));
         Assert.Contains("Limits:MaxProcessSessionsPerClient", e.Status.Detail);
-        using var other = c.Process(As(KeyB));
+        using var other = c.Process(As(KeyB), deadline: DateTime.UtcNow.AddSeconds(30));
         await other.RequestStream.WriteAsync(new ProcessRequest { Config = new ProcessConfig { StreamId = "s3" } });
         await other.RequestStream.CompleteAsync();
         Assert.False(await other.ResponseStream.MoveNext(CancellationToken.None));

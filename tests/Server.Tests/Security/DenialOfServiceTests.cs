@@ -42,10 +42,16 @@ public sealed class DenialOfServiceTests(ITestOutputHelper output)
         {
             codes.Add(await Add(client, $"hd{n}", $"synthetic://moving?seed={n}&w=1920&h=1080&fps=30&objects=24"));
         }
-        await Task.Delay(TimeSpan.FromSeconds(1));
+        // The admitted ones open their source (a first frame proves it) and then go idle: on a loaded machine that takes seconds.
+        Dictionary<string, StreamState> states = [];
+        await Eventually.UntilAsync(async () =>
+        {
+            states = (await client.ListStreamsAsync(new ListStreamsRequest())).Streams.ToDictionary(s => s.Id, s => s.State);
+            return states.Where(s => s.Key != "camera").All(s => s.Value == StreamState.Idle);
+        }, TimeSpan.FromSeconds(60), () => "not idle: " + string.Join(", ", states.Select(s => $"{s.Key}={s.Value}")));
         double after = await CameraRate(client);
         long rss = RssBytes(server.Id);
-        var states = (await client.ListStreamsAsync(new ListStreamsRequest())).Streams.ToDictionary(s => s.Id, s => s.State);
+        states = (await client.ListStreamsAsync(new ListStreamsRequest())).Streams.ToDictionary(s => s.Id, s => s.State);
 
         output.WriteLine($"camera {before:0.0} -> {after:0.0} results/s ({after / before:P0}); RSS {rss / 1048576.0:0} MiB; calls: {string.Join(", ", codes)}; " +
             $"states: {string.Join(", ", states.Select(s => $"{s.Key}={s.Value}"))}");
