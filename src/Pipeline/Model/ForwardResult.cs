@@ -28,6 +28,9 @@ public sealed class ForwardResult : IDisposable
     /// </summary>
     public UnitPlan? Executed { get; internal set; }
 
+    /// <summary>Under a budget below 1: the policy's logit of each unit, batch x units row-major (its ranking); else null.</summary>
+    public float[]? UnitScores { get; internal set; }
+
     public IEnumerable<VisionTask> Tasks => _raw.Keys;
 
     public bool Has(VisionTask task) => _raw.ContainsKey(task);

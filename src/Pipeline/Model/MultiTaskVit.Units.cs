@@ -96,7 +96,7 @@ public sealed partial class MultiTaskVit
             {
                 throw new ArgumentException($"unit gates must be [{batch}, {Units.Count}]; got [{string.Join(", ", gates.shape)}]", nameof(options));
             }
-            return new UnitSchedule(null, gates, false);
+            return new UnitSchedule(null, gates, false, null);
         }
         if (options.Units is UnitPlan plan)
         {
@@ -104,7 +104,7 @@ public sealed partial class MultiTaskVit
             {
                 throw new ArgumentException($"the unit plan has {plan.Rows} row(s) of {plan.Units} units; this model has {Units.Count} units and the batch {batch} samples", nameof(options));
             }
-            return new UnitSchedule(plan, null, options.Fused && CanFuse);
+            return new UnitSchedule(plan, null, options.Fused && CanFuse, null);
         }
         double budget = Budget.Validate(options.Budget!.Value, nameof(options));
         if (budget >= 1)
@@ -127,7 +127,7 @@ public sealed partial class MultiTaskVit
         {
             rows[b] = Budget.Choose(new ArraySegment<float>(scores, b * n, n), costs.Costs, costs.Candidates, available);
         }
-        return new UnitSchedule(new UnitPlan(rows), null, options.Fused && CanFuse);
+        return new UnitSchedule(new UnitPlan(rows), null, options.Fused && CanFuse, scores);
     }
 
     /// <summary>
@@ -180,6 +180,9 @@ public sealed partial class MultiTaskVit
         return counter.ExecutedTotal;
     }
 
-    /// <summary>A pass's unit decisions: a plan (which samples run which units) or soft/straight-through gates [B, U].</summary>
-    private sealed record UnitSchedule(UnitPlan? Plan, Tensor? Gates, bool Fold);
+    /// <summary>
+    /// A pass's unit decisions: a plan (which samples run which units) or soft/straight-through gates [B, U]; under a budget
+    /// also the policy's logits (B x U, row-major) and whether sub-task weights are folded (for counting skipped units).
+    /// </summary>
+    private sealed record UnitSchedule(UnitPlan? Plan, Tensor? Gates, bool Fold, float[]? Scores);
 }

@@ -201,6 +201,7 @@ public sealed partial class MultiTaskVit : nn.Module
 
         var schedule = Schedule(x0, options, split, (long)rows * cols, counter);
         result.Executed = schedule?.Plan;
+        result.UnitScores = schedule?.Scores;
         for (int i = 0; i < split; i++)
         {
             int block = i;
