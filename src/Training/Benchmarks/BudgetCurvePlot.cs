@@ -17,7 +17,7 @@ public static class BudgetCurvePlot
 
     private static readonly (string Title, Func<BudgetCurvePoint, double> Value, bool LowerIsBetter)[] Panels =
     [
-        ("segmentation mIoU", p => p.SegmentationMIoU, false),
+        ("segmentation mIoU", p => p.SegmentationMiou, false),
         ("depth AbsRel", p => p.DepthAbsRel, true),
         ("normals mean angle (deg)", p => p.NormalsMeanDeg, true),
     ];

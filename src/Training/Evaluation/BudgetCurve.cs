@@ -1,7 +1,7 @@
 namespace StreamMtl.Training.Evaluation;
 
 /// <summary>One point of the accuracy-vs-compute curve: a target, adaptive or static, its executed fraction and headline metrics.</summary>
-public sealed record BudgetCurvePoint(double Target, bool Static, double ExecutedFraction, double SegmentationMIoU, double DepthAbsRel,
+public sealed record BudgetCurvePoint(double Target, bool Static, double ExecutedFraction, double SegmentationMiou, double DepthAbsRel,
     double NormalsMeanDeg, int DistinctPlans);
 
 /// <summary>
@@ -25,7 +25,7 @@ public static class BudgetCurve
                 var point = new BudgetCurvePoint(target, isStatic, b.MeanFraction, report.Metrics["segmentation.miou"],
                     report.Metrics["depth.abs_rel"], report.Metrics["normals.mean_deg"], b.DistinctPlans);
                 log?.Invoke($"target {target:F2} {(isStatic ? "static  " : "adaptive")}: executed {point.ExecutedFraction:F3} " +
-                    $"(p10 {b.P10:F3}, p90 {b.P90:F3}, {b.DistinctPlans} block sets); mIoU {point.SegmentationMIoU:F4}, " +
+                    $"(p10 {b.P10:F3}, p90 {b.P90:F3}, {b.DistinctPlans} block sets); mIoU {point.SegmentationMiou:F4}, " +
                     $"depth AbsRel {point.DepthAbsRel:F4}, normals {point.NormalsMeanDeg:F2} deg");
                 points.Add(point);
             }

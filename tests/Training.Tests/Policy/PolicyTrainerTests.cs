@@ -20,29 +20,13 @@ public sealed class PolicyTrainerTests
         return path;
     }
 
-    private static PolicyTrainOptions Options(string init, string output, int steps) => new()
-    {
-        InitPath = init,
-        OutputPath = output,
-        Steps = steps,
-        Batch = 4,
-        CropRows = 2,
-        CropCols = 3,
-        PoolSize = 8,
-        ReplacePerStep = 1,
-        Width = 64,
-        Height = 48,
-        PolicyLearningRate = 2e-2,
-        ModelLearningRate = 1e-4,
-    };
-
     [Fact]
     public void A_short_co_training_run_reduces_the_flop_target_error_and_writes_a_model_with_its_policy()
     {
         using var dir = new TempDirectory();
         string init = SaveTinyModel(dir);
         string output = dir.File("adaptive.safetensors");
-        var steps = new PolicyTrainer(Options(init, output, 120)).Run();
+        var steps = new PolicyTrainer(TinyTraining.PolicyOptions(init, output, 120)).Run();
 
         Assert.Equal(120, steps.Count);
         Assert.All(steps, s => Assert.True(double.IsFinite(s.Loss), $"step {s.Step}: loss {s.Loss}"));
@@ -61,8 +45,8 @@ public sealed class PolicyTrainerTests
     {
         using var dir = new TempDirectory();
         string init = SaveTinyModel(dir);
-        var first = new PolicyTrainer(Options(init, dir.File("a.safetensors"), 4)).Run();
-        var second = new PolicyTrainer(Options(init, dir.File("b.safetensors"), 4)).Run();
+        var first = new PolicyTrainer(TinyTraining.PolicyOptions(init, dir.File("a.safetensors"), 4)).Run();
+        var second = new PolicyTrainer(TinyTraining.PolicyOptions(init, dir.File("b.safetensors"), 4)).Run();
         Assert.Equal(first.Select(s => s.Loss), second.Select(s => s.Loss));
     }
 
@@ -73,7 +57,7 @@ public sealed class PolicyTrainerTests
     [InlineData(double.NaN, 1.0)]
     public void Invalid_target_ranges_are_rejected(double min, double max)
     {
-        var options = Options("in.safetensors", "out.safetensors", 1) with { MinTarget = min, MaxTarget = max };
+        var options = TinyTraining.PolicyOptions("in.safetensors", "out.safetensors", 1) with { MinTarget = min, MaxTarget = max };
         var error = Assert.Throws<ArgumentException>(() => new PolicyTrainer(options));
         Assert.Contains("target", error.Message, StringComparison.Ordinal);
     }
@@ -84,7 +68,7 @@ public sealed class PolicyTrainerTests
         using var dir = new TempDirectory();
         string init = SaveTinyModel(dir);
         string output = dir.File("adaptive.safetensors");
-        new PolicyTrainer(Options(init, output, 2)).Run();
+        new PolicyTrainer(TinyTraining.PolicyOptions(init, output, 2)).Run();
         var options = new EvalOptions { ModelPath = output, Sequences = 2, FramesPerSequence = 3, Width = 64, Height = 48, Budget = 0.6 };
 
         var adaptive = Evaluator.Run(options).Budget!;
