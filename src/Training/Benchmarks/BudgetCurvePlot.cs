@@ -6,14 +6,21 @@ namespace StreamMtl.Training.Benchmarks;
 
 /// <summary>
 /// Draws the accuracy-vs-compute curve as a PNG: three panels (mIoU, depth AbsRel, normals mean angle) against the executed
-/// FLOP fraction, the adaptive policy in blue and the static baseline in red, the full model's value as a grey line and
-/// the 2% band around it (dashed).
+/// FLOP fraction, the adaptive policy in blue, the static baseline in red, a reference model's static curve in green, the
+/// full model's value (the adaptive series at target 1) as a grey line and the 2% band around it (dashed).
 /// </summary>
 public static class BudgetCurvePlot
 {
     private const int Panel = 380;
     private const int Height = 400;
     private const int Margin = 60;
+
+    private static readonly (BudgetCurveSeries Series, string Label, Scalar Colour)[] Series =
+    [
+        (BudgetCurveSeries.Adaptive, "adaptive (policy per frame)", Scalar.Blue),
+        (BudgetCurveSeries.Static, "static (one block set, same model)", Scalar.Red),
+        (BudgetCurveSeries.Reference, "reference model, static", Scalar.Green),
+    ];
 
     private static readonly (string Title, Func<BudgetCurvePoint, double> Value, bool LowerIsBetter)[] Panels =
     [
@@ -29,14 +36,18 @@ public static class BudgetCurvePlot
             throw new ArgumentException("nothing to plot", nameof(points));
         }
         using var image = new Mat(Height, Panel * Panels.Length, MatType.CV_8UC3, Scalar.White);
-        var full = points.Where(p => p.Target >= 1).MinBy(p => p.Static);
+        var full = points.FirstOrDefault(p => p.Target >= 1 && p.Series == BudgetCurveSeries.Adaptive);
         for (int i = 0; i < Panels.Length; i++)
         {
             DrawPanel(image, i * Panel, Panels[i], points, full);
         }
-        Cv2.PutText(image, "adaptive (policy per frame)", new Point(Margin, Height - 12), HersheyFonts.HersheySimplex, 0.45, Scalar.Blue);
-        Cv2.PutText(image, "static (one block set)", new Point(Margin + 260, Height - 12), HersheyFonts.HersheySimplex, 0.45, Scalar.Red);
-        Cv2.PutText(image, "full model and +-2%", new Point(Margin + 480, Height - 12), HersheyFonts.HersheySimplex, 0.45, Scalar.Gray);
+        int x = Margin;
+        foreach (var (series, label, colour) in Series.Where(s => points.Any(p => p.Series == s.Series)))
+        {
+            Cv2.PutText(image, label, new Point(x, Height - 12), HersheyFonts.HersheySimplex, 0.45, colour);
+            x += 300;
+        }
+        Cv2.PutText(image, "full model +-2%", new Point(x, Height - 12), HersheyFonts.HersheySimplex, 0.45, Scalar.Gray);
         if (!Cv2.ImWrite(path, image))
         {
             throw new IOException($"could not write {path}");
@@ -90,16 +101,18 @@ public static class BudgetCurvePlot
                 }
             }
         }
-        foreach (var (isStatic, colour) in new[] { (false, Scalar.Blue), (true, Scalar.Red) })
+        // Adaptive last and thinnest, so where it equals the static baseline both stay visible.
+        foreach (var (series, _, colour) in Series.Reverse())
         {
-            var line = points.Where(p => p.Static == isStatic).OrderBy(p => p.ExecutedFraction).ToList();
+            var line = points.Where(p => p.Series == series).OrderBy(p => p.ExecutedFraction).ToList();
+            bool adaptive = series == BudgetCurveSeries.Adaptive;
             for (int i = 0; i < line.Count; i++)
             {
                 var point = At(line[i].ExecutedFraction, panel.Value(line[i]));
-                Cv2.Circle(image, point, 4, colour, -1);
+                Cv2.Circle(image, point, adaptive ? 3 : 6, colour, -1);
                 if (i > 0)
                 {
-                    Cv2.Line(image, At(line[i - 1].ExecutedFraction, panel.Value(line[i - 1])), point, colour, 2);
+                    Cv2.Line(image, At(line[i - 1].ExecutedFraction, panel.Value(line[i - 1])), point, colour, adaptive ? 1 : 3);
                 }
             }
         }
