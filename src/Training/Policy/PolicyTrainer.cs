@@ -136,7 +136,8 @@ public sealed class PolicyTrainer
                 $"Gumbel-sigmoid T={o.Temperature}; lr model {o.ModelLearningRate}, policy {o.PolicyLearningRate}",
                 o.Seed, pool.Rendered, clock.Elapsed.TotalSeconds, last,
                 $"synthetic seeds >= {SyntheticDataset.FirstTrainingSeed}, {o.Width}x{o.Height}, static and moving cameras"));
-            ModelFile.Save(o.OutputPath, model, metadata);
+            // The figures recorded for the starting model no longer describe these weights.
+            ModelFile.Save(o.OutputPath, model, metadata with { Metrics = [] });
         }
         return steps;
     }

@@ -16,7 +16,7 @@ public sealed class PolicyTrainerTests
         var config = TinyModels.Config();
         using var model = TinyModels.WithRandomDeltas(config);
         string path = dir.File("tiny.safetensors");
-        ModelFile.Save(path, model, new ModelMetadata { Config = config, Classes = [.. SyntheticClasses.Names] });
+        ModelFile.Save(path, model, new ModelMetadata { Config = config, Classes = [.. SyntheticClasses.Names], Metrics = { ["segmentation.miou"] = 0.5 } });
         return path;
     }
 
@@ -38,6 +38,7 @@ public sealed class PolicyTrainerTests
         using var _ = model;
         Assert.NotNull(model.Policy);
         Assert.Equal("policy", metadata.Training.Last().Stage);
+        Assert.Empty(metadata.Metrics);
     }
 
     [Fact]
