@@ -1,5 +1,6 @@
 using StreamMtl.Pipeline.Model;
 using StreamMtl.Training;
+using StreamMtl.Training.Policy;
 
 namespace StreamMtl.Training.Tests;
 
@@ -30,5 +31,22 @@ internal static class TinyTraining
         Height = 48,
         Config = TinyModels.Config(),
         OutputPath = output,
+    };
+
+    /// <summary>Policy co-training of the tiny model: the same frames and crops, a fast policy learning rate.</summary>
+    public static PolicyTrainOptions PolicyOptions(string init, string output, int steps) => new()
+    {
+        InitPath = init,
+        OutputPath = output,
+        Steps = steps,
+        Batch = 4,
+        CropRows = 2,
+        CropCols = 3,
+        PoolSize = 8,
+        ReplacePerStep = 1,
+        Width = 64,
+        Height = 48,
+        PolicyLearningRate = 2e-2,
+        ModelLearningRate = 1e-4,
     };
 }

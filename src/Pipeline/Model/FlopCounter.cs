@@ -32,6 +32,12 @@ public sealed class FlopCounter
         _executed[(int)task] += flops;
     }
 
+    /// <summary>Work a dense pass would have spent on a unit this pass skipped (<see cref="Policy.ComputeUnits"/>): dense only.</summary>
+    public void Skipped(VisionTask task, long flops)
+    {
+        _dense[(int)task] += flops;
+    }
+
     public long Executed(VisionTask task) => _executed[(int)task];
 
     public long Dense(VisionTask task) => _dense[(int)task];

@@ -1,3 +1,6 @@
+using StreamMtl.Pipeline.Model.Policy;
+using static TorchSharp.torch;
+
 namespace StreamMtl.Pipeline.Model;
 
 /// <summary>
@@ -11,6 +14,12 @@ namespace StreamMtl.Pipeline.Model;
 /// <paramref name="Fused"/> lets a pass that cannot change the weights (no gradients, eval mode) take the inference
 /// fast paths (sub-task linears on folded W_base + B*A weights); false runs the plain computation training runs, the
 /// reference that tests and <c>streammtl bench --kind model</c> compare the fast paths with.
+/// At most one of <paramref name="Units"/>, <paramref name="Budget"/> and <paramref name="UnitGates"/> skips units
+/// (<see cref="ComputeUnits"/>; a skipped block is the identity on the residual stream; null = every unit runs):
+/// <paramref name="Units"/> the units to run, <paramref name="Budget"/> a target complexity in (0, 1] under which the
+/// model's policy picks each sample's units (1 runs the full model without asking the policy), <paramref name="UnitGates"/>
+/// per-sample gates [B, U] in [0, 1] for training (x + g (block(x) - x), every block computed).
 /// </summary>
 public sealed record ForwardOptions(TaskSet Tasks = TaskSet.All, float ShareThreshold = 0f, int? SplitLayer = null,
-    (int Row, int Col)? GridOffset = null, bool KeepBlockOutputs = false, bool Fused = true);
+    (int Row, int Col)? GridOffset = null, bool KeepBlockOutputs = false, bool Fused = true,
+    UnitPlan? Units = null, double? Budget = null, Tensor? UnitGates = null);

@@ -1,3 +1,4 @@
+using StreamMtl.Pipeline.Model.Policy;
 using static TorchSharp.torch;
 
 namespace StreamMtl.Pipeline.Model;
@@ -20,6 +21,15 @@ public sealed class ForwardResult : IDisposable
 
     /// <summary>Sub-task token rows the activation-sharing gate looked at.</summary>
     public long SharedRowsTotal { get; internal set; }
+
+    /// <summary>
+    /// The units (<see cref="ComputeUnits"/>) each sample ran when the pass skipped units (a plan, or the policy's
+    /// choice under a budget below 1); null when every unit the tasks need ran (or under training gates).
+    /// </summary>
+    public UnitPlan? Executed { get; internal set; }
+
+    /// <summary>Under a budget below 1: the policy's logit of each unit, batch x units row-major (its ranking); else null.</summary>
+    public float[]? UnitScores { get; internal set; }
 
     public IEnumerable<VisionTask> Tasks => _raw.Keys;
 

@@ -1,3 +1,6 @@
+using System.Text.Json.Serialization;
+using StreamMtl.Pipeline.Model.Policy;
+
 namespace StreamMtl.Pipeline.Model;
 
 /// <summary>Architecture of the multi-task ViT; stored with the weights in the safetensors metadata.</summary>
@@ -49,6 +52,10 @@ public sealed record ModelConfig
     public float[] Mean { get; init; } = [0.5f, 0.5f, 0.5f];
     public float[] Std { get; init; } = [0.25f, 0.25f, 0.25f];
 
+    /// <summary>The compute policy's shape (parameters under policy.*); null = no policy, the model runs every unit.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public PolicyConfig? Policy { get; init; }
+
     public IEnumerable<VisionTask> AllTasks => SubTasks.Prepend(BaseTask);
 
     public bool Has(VisionTask task) => task == BaseTask || SubTasks.Contains(task);
@@ -78,6 +85,7 @@ public sealed record ModelConfig
         if (PosGridRows < 1 || PosGridCols < 1) errors.Add("position grid must be at least 1x1");
         if (SubTasks.Contains(BaseTask)) errors.Add($"sub-tasks must not include the base task {BaseTask.Name()}");
         if (SubTasks.Distinct().Count() != SubTasks.Length) errors.Add("sub-tasks must be distinct");
+        if (Policy != null) errors.AddRange(Policy.Validate());
         if (Mean.Length != 3 || Std.Length != 3 || Std.Any(s => s <= 0)) errors.Add("mean/std must have 3 entries with std > 0");
         return errors;
     }

@@ -2,6 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
+using StreamMtl.Pipeline.Model.Policy;
 
 namespace StreamMtl.Pipeline.Model;
 
@@ -71,6 +72,7 @@ public sealed partial class MultiTaskVit : nn.Module
             headList.Add((task.Name(), _heads[task]));
         }
         register_module("heads", new Group("heads", [.. headList]));
+        RegisterPolicy();
     }
 
     public ModelConfig Config { get; }
@@ -129,7 +131,8 @@ public sealed partial class MultiTaskVit : nn.Module
         string own = $"tasks.{task.Name()}.";
         return named_parameters().Where(p => p.name.StartsWith(head, StringComparison.Ordinal)
             || p.name.StartsWith(own, StringComparison.Ordinal)
-            || (task == Config.BaseTask && !p.name.StartsWith("heads.", StringComparison.Ordinal) && !p.name.StartsWith("tasks.", StringComparison.Ordinal)));
+            || (task == Config.BaseTask && !p.name.StartsWith("heads.", StringComparison.Ordinal) && !p.name.StartsWith("tasks.", StringComparison.Ordinal)
+                && !p.name.StartsWith("policy.", StringComparison.Ordinal)));
     }
 
     /// <summary>
@@ -196,9 +199,13 @@ public sealed partial class MultiTaskVit : nn.Module
             }
         }
 
+        var schedule = Schedule(x0, options, split, (long)rows * cols, counter);
+        result.Executed = schedule?.Plan;
+        result.UnitScores = schedule?.Scores;
         for (int i = 0; i < split; i++)
         {
-            x = DenseBlock(x, i, null, null, baseTask, counter, options.Fused);
+            int block = i;
+            x = RunUnit(x, block, schedule, h => DenseBlock(h, block, null, null, baseTask, counter, options.Fused), baseTask, counter);
             Keep(baseTask, x);
         }
         var atSplit = x;
@@ -212,7 +219,8 @@ public sealed partial class MultiTaskVit : nn.Module
             for (int i = split; i < Config.Blocks; i++)
             {
                 traces[i] = share ? new BlockTrace() : null;
-                x = DenseBlock(x, i, null, traces[i], baseTask, counter, options.Fused);
+                int block = i;
+                x = RunUnit(x, block, schedule, h => DenseBlock(h, block, null, traces[block], baseTask, counter, options.Fused), baseTask, counter);
                 Keep(baseTask, x);
             }
             if (options.Tasks.Contains(baseTask))
@@ -228,8 +236,10 @@ public sealed partial class MultiTaskVit : nn.Module
             for (int i = split; i < Config.Blocks; i++)
             {
                 var sub = own[i - Config.DeltaFrom];
+                int block = i;
                 y = share ? SharedBlock(y, i, sub, traces[i]!, options.ShareThreshold, task, counter, result)
-                          : DenseBlock(y, i, sub, null, task, counter, options.Fused);
+                          : RunUnit(y, ComputeUnits.IndexOf(Config, block, task), schedule,
+                              h => DenseBlock(h, block, sub, null, task, counter, options.Fused), task, counter);
                 Keep(task, y);
             }
             result.Set(task, RunHead(task, y, x0, images, rows, cols, counter));

@@ -85,7 +85,7 @@ public static class CommandLine
         Command[] commands =
         [
             serve, WatchCommand.Create(), TrainCommand.Create(), EvalCommand.Create(), BenchCommand.Create(), IngestBenchCommand.Create(),
-            soak, InfoCommand.Create(), AverageCommand.Create(), calibrate, label,
+            soak, InfoCommand.Create(), AverageCommand.Create(), calibrate, label, BudgetCurveCommand.Create(),
         ];
         foreach (var command in commands)
         {

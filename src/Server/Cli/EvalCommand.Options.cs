@@ -26,6 +26,11 @@ public static partial class EvalCommand
         public static readonly Option<bool> BFloat16 = Flag("--bf16", "run the shared model's matrix products in bfloat16 (baselines stay float32)");
         public static readonly Option<bool> Record = Flag("--record", "store the headline figures in the model file's metadata (\"metrics\", " +
             "shown by `streammtl info`); only for the file as stored (no --split, --threshold, --bf16)");
+        public static readonly Option<double?> Budget = OptionalDouble("--budget", "target complexity X in (0, 1]: the model's compute policy picks " +
+            "each frame's blocks so the executed FLOPs stay within X of the dense FLOPs (1 = the full model); the report adds the executed " +
+            "fraction over the frames (docs/adaptive.md)", double.MinValue, double.MaxValue);
+        public static readonly Option<bool> Static = Flag("--static", "with --budget: the non-adaptive baseline, the same blocks for every frame " +
+            "(the policy's ranking averaged over validation frames; without a policy, the deepest blocks dropped first)");
         public static readonly Option<string?> Dump = OptionalText("--dump", "DIR", "write one PNG per frame showing where the shared model errs " +
             "(input, segmentation errors, depth relative error, true and predicted normals, normals angle error)");
     }
@@ -33,5 +38,5 @@ public static partial class EvalCommand
     /// <summary>The eval command with its options; its body is <see cref="Run"/>.</summary>
     internal static Command Create() => CliOptions.Command("eval", "evaluate a model on held-out synthetic sequences (--json report)", Run,
         Options.Model, Options.Baselines, Options.Json, Options.Sequences, Options.FirstSeed, Options.Frames, Options.Stride, Options.Size,
-        Options.Threshold, Options.Split, Options.BFloat16, Options.Record, Options.Dump);
+        Options.Threshold, Options.Split, Options.BFloat16, Options.Record, Options.Dump, Options.Budget, Options.Static);
 }

@@ -27,13 +27,16 @@ public static partial class EvalCommand
             ShareThreshold = (float)args.GetValue(Options.Threshold),
             SplitLayer = args.GetValue(Options.Split),
             BFloat16 = args.GetValue(Options.BFloat16),
+            Budget = args.GetValue(Options.Budget),
+            Static = args.GetValue(Options.Static),
         };
+        EnsureBudget(options);
         string? json = args.GetValue(Options.Json);
         string? dump = args.GetValue(Options.Dump);
         bool record = args.GetValue(Options.Record);
-        if (record && (options.SplitLayer != null || options.ShareThreshold != 0 || options.BFloat16 || options.FirstSeed != 1))
+        if (record && (options.SplitLayer != null || options.ShareThreshold != 0 || options.BFloat16 || options.FirstSeed != 1 || options.Budget != null))
         {
-            throw new CliException("--record stores figures of the model as stored, on the evaluation set; drop --split, --threshold, --bf16 and --first-seed");
+            throw new CliException("--record stores figures of the model as stored, on the evaluation set; drop --split, --threshold, --bf16, --first-seed and --budget");
         }
         EnsureBelowTrainingSeeds(options);
         if (dump != null)
@@ -45,6 +48,12 @@ public static partial class EvalCommand
         Console.WriteLine($"GFLOPs/frame executed: {string.Join(", ", report.ExecutedGflops.Select(kv => $"{kv.Key} {kv.Value:F3}"))}; " +
             $"base alone {report.BaseOnlyGflops:F3}; all tasks / base = {report.AllTasksOverBase:F2}x (separate models: {report.SeparateModelsOverBase:F0}x)");
         Console.WriteLine($"parameter bytes: {string.Join(", ", report.ParameterBytes.Select(kv => $"{kv.Key} {kv.Value / 1024.0:F0} KiB"))}");
+        if (report.Budget is { } b)
+        {
+            Console.WriteLine($"budget {b.Target:F2}{(b.Static ? " (static)" : "")}: executed FLOP fraction mean {b.MeanFraction:F3} " +
+                $"(p10 {b.P10:F3}, p50 {b.P50:F3}, p90 {b.P90:F3}; {b.RelativeError:P1} from the target), {b.DistinctPlans} distinct block sets, " +
+                $"{b.FramesOverTarget} frame(s) over the target");
+        }
         if (report.DeltaM is double dm)
         {
             Console.WriteLine($"Delta-m vs single-task baselines: {dm:+0.00;-0.00}%");
@@ -61,6 +70,23 @@ public static partial class EvalCommand
             Console.WriteLine($"{figures.Count} figures recorded in {model}'s metadata");
         }
         return 0;
+    }
+
+    /// <summary>Refuses a budget outside (0, 1], and --static without one.</summary>
+    internal static void EnsureBudget(EvalOptions options)
+    {
+        if (options.Budget is double budget && StreamMtl.Pipeline.Model.Policy.Budget.Problem(budget) is string problem)
+        {
+            throw new CliException("--budget: " + problem);
+        }
+        if (options.Static && options.Budget == null)
+        {
+            throw new CliException("--static is the non-adaptive baseline at a budget: add --budget X");
+        }
+        if (options.Budget != null && (options.ShareThreshold != 0 || options.SplitLayer != null))
+        {
+            throw new CliException("--budget skips blocks at the model's own split with exact sharing: drop --threshold and --split");
+        }
     }
 
     /// <summary>Refuses held-out sequences (<c>--first-seed</c>, <c>--sequences</c>) that would reach the training seeds.</summary>

@@ -126,6 +126,10 @@ public static partial class TrainCommand
         // Ctrl+C or SIGTERM ends the current step, writes a checkpoint and stops; --resume continues.
         using var stop = new StopSignal();
 
+        if (stage == "policy")
+        {
+            return RunPolicy(args, output, steps, (cropRows, cropCols), stop.Token);
+        }
         if (template.GrowBlocks > 0 && (stage != "base" || template.InitPath == null))
         {
             throw new CliException("--grow deepens a trained base: use it with --stage base --init MODEL");
@@ -151,7 +155,7 @@ public static partial class TrainCommand
             "base" => TrainStage.Base,
             "sub" => TrainStage.SubTask,
             "single" => TrainStage.Single,
-            _ => throw new CliException($"unknown stage '{stage}' (base, sub, single, all)"),
+            _ => throw new CliException($"unknown stage '{stage}' (base, sub, single, policy, all)"),
         };
         var tasks = taskName == null
             ? (parsedStage == TrainStage.SubTask ? config.SubTasks : [VisionTask.Segmentation])

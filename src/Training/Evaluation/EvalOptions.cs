@@ -28,6 +28,12 @@ public sealed record EvalOptions
     /// <summary>Run the shared model's matrix products in bfloat16 (<see cref="Model.Autocast"/>), to measure what that costs in accuracy.</summary>
     public bool BFloat16 { get; init; }
 
+    /// <summary>Target complexity in (0, 1] (fraction of the dense FLOPs) under which the policy picks each frame's units; null = the full model.</summary>
+    public double? Budget { get; init; }
+
+    /// <summary>With <see cref="Budget"/>: one unit set for every frame (<see cref="BudgetedPasses.StaticPlan"/>), the non-adaptive baseline.</summary>
+    public bool Static { get; init; }
+
     /// <summary>Called with each held-out frame and the shared model's predictions for it (frame number, frame, predictions).</summary>
     public Action<int, TruthFrame, Predictions>? Inspect { get; init; }
 }

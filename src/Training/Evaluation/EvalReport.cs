@@ -44,6 +44,9 @@ public sealed record EvalReport
     /// <summary>Fraction of sub-task linear rows computed (not shared) when the sharing threshold is on.</summary>
     public double? SharedRowsComputedFraction { get; init; }
 
+    /// <summary>Under <c>--budget</c>: the executed FLOP fraction over the frames and the units they ran; null otherwise.</summary>
+    public BudgetReport? Budget { get; set; }
+
     /// <summary>Parameter bytes (fp32) each task owns and runs at the evaluated split; the base task owns the shared trunk.</summary>
     public Dictionary<string, long> ParameterBytes { get; init; } = [];
 

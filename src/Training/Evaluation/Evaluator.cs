@@ -21,7 +21,7 @@ public static class Evaluator
 
         var (model, metadata) = ModelFile.Load(options.ModelPath, options.SplitLayer);
         using var modelScope = model;
-        var forward = new ForwardOptions(TaskSet.All, options.ShareThreshold);
+        var forward = BudgetedPasses.For(model, options);
         Scored shared;
         using (Autocast.BFloat16(options.BFloat16))
         {
@@ -45,6 +45,10 @@ public static class Evaluator
             SharedRowsComputedFraction = shared.SharedFraction,
             ParameterBytes = model.Config.AllTasks.ToDictionary(t => t.Name(), model.TaskBytes),
         };
+        if (options.Budget is double budget)
+        {
+            report.Budget = BudgetReport.From(budget, options.Static, model.Units, shared.Decisions, options.FramesPerSequence);
+        }
         report.BaseOnlyGflops = BaseOnlyGflops(model, frames[0]);
         report.AllTasksOverBase = report.ExecutedGflops.Values.Sum() / report.BaseOnlyGflops;
         report.SeparateModelsOverBase = model.Config.AllTasks.Count();
@@ -108,7 +112,7 @@ public static class Evaluator
     public const int InteriorBand = 2;
 
     private sealed record Scored(Dictionary<string, double> Metrics, double MsPerFrame,
-        Dictionary<string, (double Executed, double Dense)> Flops, double? SharedFraction);
+        Dictionary<string, (double Executed, double Dense)> Flops, double? SharedFraction, List<FrameDecision> Decisions);
 
     private static Scored Score(MultiTaskVit model, string[] classes, List<TruthFrame> frames, ForwardOptions forward, Action<string>? log, string what,
         Action<int, TruthFrame, Predictions>? inspect)
@@ -120,6 +124,7 @@ public static class Evaluator
         var flops = new FlopCounter();
         long sharedComputed = 0;
         long sharedTotal = 0;
+        var decisions = new List<FrameDecision>();
         var clock = new Stopwatch();
         using (no_grad())
         {
@@ -129,9 +134,13 @@ public static class Evaluator
                 using var scope = NewDisposeScope();
                 var input = ImageTensors.FromBgr(frame.Bgr, frame.Width, frame.Height, model.Config);
                 clock.Start();
+                long executedBefore = flops.ExecutedTotal;
+                long denseBefore = flops.DenseTotal;
                 using var result = model.Forward(input, forward, flops);
                 var predictions = Predictions.From(result);
                 clock.Stop();
+                decisions.Add(new FrameDecision((double)(flops.ExecutedTotal - executedBefore) / (flops.DenseTotal - denseBefore),
+                    [.. Enumerable.Range(0, model.Units.Count).Select(u => result.Executed?.Runs(0, u) ?? true)], result.UnitScores));
                 sharedComputed += result.SharedRowsComputed;
                 sharedTotal += result.SharedRowsTotal;
                 if (predictions.Labels != null)
@@ -192,7 +201,7 @@ public static class Evaluator
         log?.Invoke($"{what}: {string.Join(", ", metrics.Select(kv => $"{kv.Key} {kv.Value:F4}"))}; {ms:F1} ms/frame");
         var perTask = tasks.ToDictionary(t => t.Name(),
             t => (flops.Executed(t) / 1e9 / frames.Count, flops.Dense(t) / 1e9 / frames.Count));
-        return new Scored(metrics, ms, perTask, sharedTotal == 0 ? null : (double)sharedComputed / sharedTotal);
+        return new Scored(metrics, ms, perTask, sharedTotal == 0 ? null : (double)sharedComputed / sharedTotal, decisions);
     }
 
     private static double BaseOnlyGflops(MultiTaskVit model, TruthFrame frame)

@@ -37,13 +37,15 @@ public static class ModelGrowth
             Blocks = config.Blocks + count,
             SplitLayer = config.SplitLayer + count,
             DeltaFrom = config.DeltaFrom + count,
+            // A compute policy scores the old units; the grown model has more, so it starts without one.
+            Policy = null,
         };
         var model = new MultiTaskVit(grown);
         try
         {
             var target = model.named_parameters().ToDictionary(p => p.name, p => p.parameter, StringComparer.Ordinal);
             using var grad = no_grad();
-            foreach (var (name, parameter) in source.named_parameters())
+            foreach (var (name, parameter) in source.named_parameters().Where(p => !p.name.StartsWith("policy.", StringComparison.Ordinal)))
             {
                 target[Renamed(name, after, count)].copy_(parameter);
             }

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The accuracy-vs-compute curve of the compute policy (docs/adaptive.md): eval --budget X and eval --budget X --static at
+# 1.0, 0.8, 0.6, 0.4 on the held-out synthetic set, beside the shipped model with its deepest blocks dropped, plotted to
+# docs/adaptive-curve.png.
+# Usage: scripts/adaptive-curve.sh [MODEL] (default models/streammtl-adaptive.safetensors)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+model="${1:-models/streammtl-adaptive.safetensors}"
+export OMP_WAIT_POLICY=PASSIVE
+dotnet build src/Server -c Release -nologo -clp:ErrorsOnly
+./src/Server/bin/Release/net10.0/linux-x64/streammtl budget-curve --model "$model" --budgets 1,0.8,0.6,0.4 \
+  --reference models/streammtl-default.safetensors --plot docs/adaptive-curve.png --json docs/adaptive-curve.json

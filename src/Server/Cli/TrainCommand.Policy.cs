@@ -1,0 +1,65 @@
+using System.CommandLine;
+using StreamMtl.Training.Policy;
+using static StreamMtl.Server.Cli.CliOptions;
+
+namespace StreamMtl.Server.Cli;
+
+public static partial class TrainCommand
+{
+    /// <summary>The options only <c>--stage policy</c> reads.</summary>
+    internal static class PolicyOptions
+    {
+        public static readonly Option<double> ModelLearningRate = Double("--model-lr", "policy stage: learning rate of the model's own weights " +
+            "(fine-tuned so they tolerate skipped blocks; --lr is the policy's)", 1e-4, 0, 1);
+        public static readonly Option<double> FlopWeight = Double("--flop-weight", "policy stage: weight of (expected executed FLOP fraction - target)^2",
+            20, 0, 1e6, helpName: "W");
+        public static readonly Option<double> FullShare = Double("--full-share", "policy stage: share of samples run as the full model (every block, " +
+            "no FLOP term) to keep the budget-1 model where it was", 0.25, 0, 0.99);
+    }
+
+    /// <summary>
+    /// <c>streammtl train --stage policy --init MODEL --out FILE</c>: co-trains a compute policy with the model (targets
+    /// drawn from 0.4..1 per sample, distillation from the frozen MODEL).
+    /// </summary>
+    private static int RunPolicy(ParseResult args, string output, int steps, (int Rows, int Cols) crop, CancellationToken stop)
+    {
+        string init = args.GetValue(Options.Init) is { } path ? ModelArgument.Resolve(path) : throw new CliException("--stage policy needs --init MODEL (a trained model)");
+        var options = new PolicyTrainOptions
+        {
+            InitPath = init,
+            OutputPath = output,
+            Steps = steps,
+            Batch = args.GetValue(Options.Batch),
+            CropRows = crop.Rows,
+            CropCols = crop.Cols,
+            Seed = args.GetValue(Options.Seed),
+            PolicyLearningRate = args.GetValue(Options.LearningRate),
+            ModelLearningRate = args.GetValue(PolicyOptions.ModelLearningRate),
+            FlopWeight = args.GetValue(PolicyOptions.FlopWeight),
+            FullShare = args.GetValue(PolicyOptions.FullShare),
+        };
+        var errors = options.Validate();
+        if (errors.Count > 0)
+        {
+            throw new CliException(string.Join("; ", errors));
+        }
+        Console.WriteLine($"training the compute policy: {steps} steps, batch {options.Batch}, crop {crop.Rows}x{crop.Cols} tokens, from {init} -> {output}");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var trainer = new PolicyTrainer(options, s =>
+        {
+            if (s.Step % 10 == 0 || s.Step == steps - 1)
+            {
+                Console.WriteLine($"[policy] {s.Step + 1}/{steps} loss {s.Loss:F4} (task {s.Task:F4}, distill {s.Distill:F4}, flop {s.Flop:F5}) " +
+                    $"|expected - target| {s.FlopError:F3} at mean target {s.MeanTarget:F2}; {(s.Step + 1) / clock.Elapsed.TotalSeconds:F2} steps/s");
+            }
+        });
+        var run = trainer.Run(stop);
+        if (run.Count < steps)
+        {
+            Console.WriteLine($"interrupted after step {run.Count} of {steps}; nothing written (the policy stage keeps no checkpoint)");
+            return Interrupted;
+        }
+        Console.WriteLine($"done: {run.Count} steps in {clock.Elapsed.TotalSeconds:F0} s -> {output}");
+        return 0;
+    }
+}

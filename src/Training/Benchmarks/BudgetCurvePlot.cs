@@ -1,0 +1,120 @@
+using System.Globalization;
+using OpenCvSharp;
+using StreamMtl.Training.Evaluation;
+
+namespace StreamMtl.Training.Benchmarks;
+
+/// <summary>
+/// Draws the accuracy-vs-compute curve as a PNG: three panels (mIoU, depth AbsRel, normals mean angle) against the executed
+/// FLOP fraction, the adaptive policy in blue, the static baseline in red, a reference model's static curve in green, the
+/// full model's value (the adaptive series at target 1) as a grey line and the 2% band around it (dashed).
+/// </summary>
+public static class BudgetCurvePlot
+{
+    private const int Panel = 380;
+    private const int Height = 400;
+    private const int Margin = 60;
+
+    private static readonly (BudgetCurveSeries Series, string Label, Scalar Colour)[] Series =
+    [
+        (BudgetCurveSeries.Adaptive, "adaptive (policy per frame)", Scalar.Blue),
+        (BudgetCurveSeries.Static, "static (one block set, same model)", Scalar.Red),
+        (BudgetCurveSeries.Reference, "reference model, static", Scalar.Green),
+    ];
+
+    private static readonly (string Title, Func<BudgetCurvePoint, double> Value, bool LowerIsBetter)[] Panels =
+    [
+        ("segmentation mIoU", p => p.SegmentationMiou, false),
+        ("depth AbsRel", p => p.DepthAbsRel, true),
+        ("normals mean angle (deg)", p => p.NormalsMeanDeg, true),
+    ];
+
+    public static void Save(IReadOnlyList<BudgetCurvePoint> points, string path)
+    {
+        if (points.Count == 0)
+        {
+            throw new ArgumentException("nothing to plot", nameof(points));
+        }
+        using var image = new Mat(Height, Panel * Panels.Length, MatType.CV_8UC3, Scalar.White);
+        var full = points.FirstOrDefault(p => p.Target >= 1 && p.Series == BudgetCurveSeries.Adaptive);
+        for (int i = 0; i < Panels.Length; i++)
+        {
+            DrawPanel(image, i * Panel, Panels[i], points, full);
+        }
+        int x = Margin;
+        foreach (var (series, label, colour) in Series.Where(s => points.Any(p => p.Series == s.Series)))
+        {
+            Cv2.PutText(image, label, new Point(x, Height - 12), HersheyFonts.HersheySimplex, 0.45, colour);
+            x += 300;
+        }
+        Cv2.PutText(image, "full model +-2%", new Point(x, Height - 12), HersheyFonts.HersheySimplex, 0.45, Scalar.Gray);
+        if (!Cv2.ImWrite(path, image))
+        {
+            throw new IOException($"could not write {path}");
+        }
+    }
+
+    private static void DrawPanel(Mat image, int left, (string Title, Func<BudgetCurvePoint, double> Value, bool LowerIsBetter) panel,
+        IReadOnlyList<BudgetCurvePoint> points, BudgetCurvePoint? full)
+    {
+        var values = points.Select(panel.Value).ToList();
+        if (full != null)
+        {
+            values.Add(panel.Value(full) * 0.98);
+            values.Add(panel.Value(full) * 1.02);
+        }
+        double yMin = values.Min();
+        double yMax = values.Max();
+        double pad = Math.Max((yMax - yMin) * 0.08, 1e-6);
+        yMin -= pad;
+        yMax += pad;
+        const double xMin = 0.3;
+        const double xMax = 1.02;
+        int plotLeft = left + Margin;
+        int plotRight = left + Panel - 15;
+        int top = 30;
+        int bottom = Height - Margin;
+        Point At(double x, double y) => new(plotLeft + (int)((plotRight - plotLeft) * (x - xMin) / (xMax - xMin)),
+            bottom - (int)((bottom - top) * (y - yMin) / (yMax - yMin)));
+
+        var black = Scalar.Black;
+        Cv2.Line(image, new Point(plotLeft, bottom), new Point(plotRight, bottom), black);
+        Cv2.Line(image, new Point(plotLeft, bottom), new Point(plotLeft, top), black);
+        Cv2.PutText(image, panel.Title + (panel.LowerIsBetter ? " (lower is better)" : ""), new Point(plotLeft, top - 10), HersheyFonts.HersheySimplex, 0.42, black);
+        Cv2.PutText(image, "executed FLOPs / dense", new Point(plotLeft + 70, bottom + 35), HersheyFonts.HersheySimplex, 0.42, black);
+        for (int i = 0; i <= 4; i++)
+        {
+            double xv = xMin + (1.0 - xMin) * i / 4;
+            double yv = yMin + (yMax - yMin) * i / 4;
+            Cv2.PutText(image, xv.ToString("F2", CultureInfo.InvariantCulture), At(xv, yMin) + new Point(-12, 16), HersheyFonts.HersheySimplex, 0.35, black);
+            Cv2.PutText(image, yv.ToString(yMax < 1 ? "F3" : "F2", CultureInfo.InvariantCulture), new Point(left + 5, At(xMin, yv).Y + 4), HersheyFonts.HersheySimplex, 0.35, black);
+        }
+        if (full != null)
+        {
+            double f = panel.Value(full);
+            Cv2.Line(image, At(xMin, f), At(xMax, f), Scalar.Gray);
+            foreach (double band in new[] { f * 0.98, f * 1.02 })
+            {
+                for (double x = xMin; x < xMax; x += 0.04)
+                {
+                    Cv2.Line(image, At(x, band), At(Math.Min(x + 0.02, xMax), band), Scalar.LightGray);
+                }
+            }
+        }
+        // Adaptive last and thinnest, so where it equals the static baseline both stay visible.
+        foreach (var (series, _, colour) in Series.Reverse())
+        {
+            var line = points.Where(p => p.Series == series).OrderBy(p => p.ExecutedFraction).ToList();
+            bool adaptive = series == BudgetCurveSeries.Adaptive;
+            for (int i = 0; i < line.Count; i++)
+            {
+                var point = At(line[i].ExecutedFraction, panel.Value(line[i]));
+                Cv2.Circle(image, point, adaptive ? 3 : 6, colour, -1);
+                if (i > 0)
+                {
+                    Cv2.Line(image, At(line[i - 1].ExecutedFraction, panel.Value(line[i - 1])), point, colour, adaptive ? 1 : 3);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,72 @@
+namespace StreamMtl.Training.Policy;
+
+/// <summary>Settings of the compute-policy co-training stage (<see cref="PolicyTrainer"/>).</summary>
+public sealed record PolicyTrainOptions
+{
+    /// <summary>The trained model to start from (and the frozen teacher the distillation reads).</summary>
+    public required string InitPath { get; init; }
+
+    /// <summary>Where the model with its policy is written (safetensors).</summary>
+    public required string OutputPath { get; init; }
+
+    public int Steps { get; init; } = 600;
+    public int Batch { get; init; } = 8;
+
+    /// <summary>Crop size in tokens, as the other stages train.</summary>
+    public int CropRows { get; init; } = 8;
+    public int CropCols { get; init; } = 10;
+
+    /// <summary>Every Nth step trains on a quarter batch of full frames, the token count the policy decides on when serving; 0 = never.</summary>
+    public int FullFrameEvery { get; init; } = 4;
+
+    /// <summary>Targets are drawn uniformly from [<see cref="MinTarget"/>, <see cref="MaxTarget"/>] per sample.</summary>
+    public double MinTarget { get; init; } = 0.4;
+    public double MaxTarget { get; init; } = 1.0;
+
+    /// <summary>
+    /// Share of samples that run the full model (every gate 1, no FLOP term): they keep the full model, which a budget of 1
+    /// serves, where it was while the others teach it to tolerate skipped blocks.
+    /// </summary>
+    public double FullShare { get; init; } = 0.25;
+
+    /// <summary>Weight lambda of (expected executed FLOP fraction - target)^2.</summary>
+    public double FlopWeight { get; init; } = 20;
+
+    /// <summary>Weight of the distillation from the frozen full model's outputs (all tasks).</summary>
+    public double DistillWeight { get; init; } = 1;
+
+    /// <summary>Weight of the task losses on the synthetic ground truth.</summary>
+    public double TaskWeight { get; init; } = 1;
+
+    /// <summary>Temperature of the Gumbel-sigmoid gates.</summary>
+    public double Temperature { get; init; } = 1;
+
+    /// <summary>Learning rate of the model's own weights (small: it fine-tunes a trained model).</summary>
+    public double ModelLearningRate { get; init; } = 1e-4;
+
+    /// <summary>Learning rate of the policy network.</summary>
+    public double PolicyLearningRate { get; init; } = 2e-3;
+
+    /// <summary>Hidden width of a new policy (a model that already has one keeps its own).</summary>
+    public int PolicyHidden { get; init; } = 64;
+
+    public int PoolSize { get; init; } = 256;
+    public int ReplacePerStep { get; init; } = 2;
+    public int Seed { get; init; } = 1;
+    public int Width { get; init; } = 320;
+    public int Height { get; init; } = 240;
+
+    /// <summary>Lists every problem with the settings; empty when valid.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        if (Steps < 1) errors.Add($"steps must be >= 1, got {Steps}");
+        if (Batch < 1) errors.Add($"batch must be >= 1, got {Batch}");
+        if (Pipeline.Model.Policy.Budget.Problem(MinTarget) is string min) errors.Add("minimum target: " + min);
+        if (Pipeline.Model.Policy.Budget.Problem(MaxTarget) is string max) errors.Add("maximum target: " + max);
+        if (MinTarget > MaxTarget) errors.Add($"minimum target {MinTarget} is above the maximum {MaxTarget}");
+        if (FullShare is < 0 or >= 1) errors.Add($"full share must be in [0, 1), got {FullShare}");
+        if (Temperature <= 0) errors.Add($"temperature must be > 0, got {Temperature}");
+        return errors;
+    }
+}

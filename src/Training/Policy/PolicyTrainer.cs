@@ -1,0 +1,144 @@
+using System.Diagnostics;
+using StreamMtl.Pipeline.Model;
+using StreamMtl.Pipeline.Weights;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace StreamMtl.Training.Policy;
+
+/// <summary>
+/// Co-trains a compute policy with the model (AdaMTL): per sample a target complexity in [min, max], straight-through
+/// Gumbel-sigmoid unit gates from the policy, and the loss: distillation from the frozen full model's outputs (all
+/// tasks) + the task losses on the synthetic truth + lambda (expected executed FLOP fraction - target)^2. The model's
+/// weights fine-tune with a small learning rate so they tolerate skipped blocks. Seeded; CPU or CUDA.
+/// </summary>
+public sealed class PolicyTrainer
+{
+    private readonly PolicyTrainOptions _options;
+    private readonly Action<PolicyStep>? _progress;
+
+    public PolicyTrainer(PolicyTrainOptions options, Action<PolicyStep>? progress = null)
+    {
+        var errors = options.Validate();
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException("invalid policy training settings: " + string.Join("; ", errors), nameof(options));
+        }
+        _options = options;
+        _progress = progress;
+    }
+
+    /// <summary>Runs every step, writes the model and returns each step's figures.</summary>
+    public IReadOnlyList<PolicyStep> Run(CancellationToken cancellationToken = default)
+    {
+        var o = _options;
+        random.manual_seed(o.Seed);
+        var device = cuda.is_available() ? CUDA : CPU;
+        var (teacher, _) = ModelFile.Load(o.InitPath);
+        using var teacherScope = teacher;
+        var (model, metadata) = PolicyModel.Load(o.InitPath, o.PolicyHidden);
+        using var modelScope = model;
+        teacher.to(device);
+        model.to(device);
+        foreach (var p in teacher.parameters())
+        {
+            p.requires_grad = false;
+        }
+        model.train();
+        var policyParameters = model.Policy!.parameters().ToList();
+        var policySet = policyParameters.ToHashSet();
+        var modelParameters = model.parameters().Where(p => !policySet.Contains(p)).ToList();
+        using var modelOptimizer = optim.AdamW(modelParameters, o.ModelLearningRate, weight_decay: 0.01);
+        using var policyOptimizer = optim.AdamW(policyParameters, o.PolicyLearningRate, weight_decay: 0);
+
+        var dataset = SyntheticDataset.Training(o.Width, o.Height);
+        var pool = new FramePool(dataset, o.PoolSize, o.Seed);
+        var config = model.Config;
+        var tasks = config.AllTasks.ToList();
+        var steps = new List<PolicyStep>();
+        var clock = Stopwatch.StartNew();
+        int step = 0;
+        for (; step < o.Steps && !cancellationToken.IsCancellationRequested; step++)
+        {
+            var rng = new Random(unchecked(o.Seed * 7_919 + step));
+            pool.Replace(o.ReplacePerStep, rng);
+            bool fullFrame = o.FullFrameEvery > 0 && step % o.FullFrameEvery == o.FullFrameEvery - 1;
+            using var scope = NewDisposeScope();
+            using var batch = fullFrame
+                ? TrainingBatch.Sample(pool, rng, Math.Max(1, o.Batch / 4), int.MaxValue, int.MaxValue, config)
+                : TrainingBatch.Sample(pool, rng, o.Batch, o.CropRows, o.CropCols, config);
+            var onDevice = batch.To(device);
+            var images = onDevice.Images;
+            int b = (int)images.shape[0];
+            long tokens = images.shape[2] / config.Patch * (images.shape[3] / config.Patch);
+
+            // Per sample: a target, or the full model (every gate 1, no FLOP term).
+            var targets = new float[b];
+            var underTarget = new float[b];
+            for (int i = 0; i < b; i++)
+            {
+                bool full = rng.NextDouble() < o.FullShare;
+                targets[i] = full ? 1f : (float)(o.MinTarget + rng.NextDouble() * (o.MaxTarget - o.MinTarget));
+                underTarget[i] = full ? 0f : 1f;
+            }
+            var target = tensor(targets, device: device);
+            var selected = tensor(underTarget, device: device);
+            var costs = model.UnitCosts(tokens, TaskSet.All, fused: true);
+            var fractions = tensor(costs.Costs.Select((c, u) => costs.Candidates[u] ? (float)c / costs.Dense : 0f).ToArray(), device: device);
+
+            var logits = model.PolicyLogits(images, target);
+            var gates = PolicyLosses.StraightThroughGates(logits, o.Temperature)
+                .mul(selected.view(-1, 1)).Plus(selected.neg().PlusInPlace(1).view(-1, 1));
+            var expected = PolicyLosses.ExpectedFraction(logits, fractions, (double)costs.Mandatory / costs.Dense);
+            var error = expected.sub(target);
+            var flopLoss = error.mul(error).mul(selected).sum().div(selected.sum().clamp_min(Scalars.One));
+
+            var forward = model.Forward(images, new ForwardOptions(TaskSet.All, GridOffset: onDevice.GridOffset, UnitGates: gates));
+            ForwardResult reference;
+            using (no_grad())
+            {
+                reference = teacher.Forward(images, new ForwardOptions(TaskSet.All, GridOffset: onDevice.GridOffset));
+            }
+            var taskLoss = tasks.Select(t => Losses.For(t, forward.Raw(t), onDevice)).Aggregate((x, y) => x.Plus(y));
+            var distill = tasks.Select(t => PolicyLosses.Distill(t, forward.Raw(t), reference.Raw(t))).Aggregate((x, y) => x.Plus(y));
+            var loss = taskLoss.mul(Scalars.Of(o.TaskWeight))
+                .Plus(distill.mul(Scalars.Of(o.DistillWeight)))
+                .Plus(flopLoss.mul(Scalars.Of(o.FlopWeight)));
+
+            modelOptimizer.zero_grad();
+            policyOptimizer.zero_grad();
+            loss.backward();
+            double value = loss.item<float>();
+            bool finite = double.IsFinite(value)
+                & double.IsFinite(nn.utils.clip_grad_norm_(modelParameters, 1.0))
+                & double.IsFinite(nn.utils.clip_grad_norm_(policyParameters, 1.0));
+            if (finite)
+            {
+                modelOptimizer.step();
+                policyOptimizer.step();
+            }
+            double samples = underTarget.Sum();
+            double meanError = samples == 0 ? double.NaN : error.abs().mul(selected).sum().item<float>() / samples;
+            double meanTarget = samples == 0 ? double.NaN : targets.Where((_, i) => underTarget[i] > 0).Average();
+            var record = new PolicyStep(step, value, taskLoss.item<float>(), distill.item<float>(), flopLoss.item<float>(), meanError, meanTarget);
+            steps.Add(record);
+            _progress?.Invoke(record);
+        }
+
+        if (step >= o.Steps)
+        {
+            model.to(CPU);
+            double last = steps.Skip(Math.Max(0, steps.Count - 50)).Average(s => s.Loss);
+            metadata.Training.Add(new TrainingRecord("policy", "segmentation+depth+normals", step, o.Batch,
+                $"{o.CropRows}x{o.CropCols} tokens, full frames every {o.FullFrameEvery}; targets {o.MinTarget}-{o.MaxTarget}, " +
+                $"{o.FullShare:P0} full; loss = task x{o.TaskWeight} + distillation x{o.DistillWeight} + FLOP x{o.FlopWeight}; " +
+                $"Gumbel-sigmoid T={o.Temperature}; lr model {o.ModelLearningRate}, policy {o.PolicyLearningRate}",
+                o.Seed, pool.Rendered, clock.Elapsed.TotalSeconds, last,
+                $"synthetic seeds >= {SyntheticDataset.FirstTrainingSeed}, {o.Width}x{o.Height}, static and moving cameras"));
+            // The figures recorded for the starting model no longer describe these weights.
+            ModelFile.Save(o.OutputPath, model, metadata with { Metrics = [] });
+        }
+        return steps;
+    }
+}

@@ -1,0 +1,62 @@
+using StreamMtl.Server.Cli;
+
+namespace StreamMtl.Server.Tests.Cli;
+
+/// <summary>The command lines that take a budget refuse one outside (0, 1] before loading or rendering anything.</summary>
+public sealed class BudgetCliTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("streammtl-budget-cli-").FullName;
+
+    private string FakeModel()
+    {
+        string model = Path.Combine(_dir, "model.safetensors");
+        File.WriteAllBytes(model, [1, 2, 3]);
+        return model;
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("-0.2")]
+    [InlineData("1.01")]
+    public void Eval_refuses_a_budget_outside_zero_to_one(string budget)
+    {
+        var error = Assert.Throws<CliException>(() => EvalCommand.Run(CommandLine.Parse(["eval", "--model", FakeModel(), "--budget", budget])));
+        Assert.StartsWith("--budget: budget must be a fraction of the dense FLOPs in (0, 1], got ", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Eval_refuses_a_budget_that_is_not_a_number_while_parsing()
+    {
+        foreach (string budget in new[] { "NaN", "half" })
+        {
+            var error = Assert.Throws<CliException>(() => CommandLine.Parse(["eval", "--budget", budget]));
+            Assert.Contains("--budget", error.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void Eval_refuses_static_without_a_budget_and_a_budget_with_sharing()
+    {
+        var noBudget = Assert.Throws<CliException>(() => EvalCommand.Run(CommandLine.Parse(["eval", "--model", FakeModel(), "--static"])));
+        Assert.Equal("--static is the non-adaptive baseline at a budget: add --budget X", noBudget.Message);
+        var sharing = Assert.Throws<CliException>(() => EvalCommand.Run(CommandLine.Parse(["eval", "--model", FakeModel(), "--budget", "0.5", "--threshold", "0.1"])));
+        Assert.StartsWith("--budget skips blocks at the model's own split", sharing.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Budget_curve_refuses_a_budget_outside_zero_to_one()
+    {
+        var error = Assert.Throws<CliException>(() => BudgetCurveCommand.Run(CommandLine.Parse(["budget-curve", "--model", FakeModel(), "--budgets", "1,0.5,0"])));
+        Assert.Equal("--budgets: budget must be a fraction of the dense FLOPs in (0, 1], got 0", error.Message);
+    }
+
+    [Fact]
+    public void The_policy_stage_refuses_bad_settings()
+    {
+        var error = Assert.Throws<CliException>(() => TrainCommand.Run(CommandLine.Parse(["train", "--stage", "policy", "--out",
+            Path.Combine(_dir, "out.safetensors")])));
+        Assert.Equal("--stage policy needs --init MODEL (a trained model)", error.Message);
+    }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+}
