@@ -17,7 +17,8 @@ public readonly record struct LevelChange(ComputeLevel From, ComputeLevel To)
 /// once (never below the floor); windows with no drop and short waits for a worker must add up to the up-hold before a
 /// step up (never above the target). A step up undone within the probation period doubles the next hold, so a level the
 /// box cannot keep is not retried every few seconds; the stream's stagger delays its step ups so that streams which gained
-/// headroom together do not all step up at once. Time comes from the injected <see cref="TimeProvider"/>; thread-safe.
+/// headroom together do not all step up at once; drops within the start-up grace after the stream's first frame do not step
+/// it down (its first frames are full passes). Time comes from the injected <see cref="TimeProvider"/>; thread-safe.
 /// </summary>
 public sealed class ComputeController
 {
@@ -32,6 +33,7 @@ public sealed class ComputeController
     private TimeSpan _waited;
     private long? _headroomSince;
     private long? _lastUp;
+    private long? _firstFrame;
     private int _holdFactor = 1;
     private ComputeLevel _level;
 
@@ -93,6 +95,7 @@ public sealed class ComputeController
         lock (_gate)
         {
             var change = JudgeIfDue();
+            _firstFrame ??= _time.GetTimestamp();
             _offered++;
             return change;
         }
@@ -142,7 +145,8 @@ public sealed class ComputeController
         else if (_dropped > _options.StepDownDropRatio * _offered)
         {
             _headroomSince = null;
-            change = StepDown(now);
+            bool starting = _firstFrame is { } first && _time.GetElapsedTime(first, now) <= _options.StartupGrace;
+            change = starting ? null : StepDown(now);
         }
         else if (_dropped == 0 && _started > 0 && (_waited / _started) < _options.HeadroomWaitRatio * (length / _offered))
         {

@@ -28,6 +28,14 @@ public sealed record ComputeControllerOptions
 
     public int MaxUpHoldFactor { get; init; } = 8;
 
+    /// <summary>
+    /// Drops in the windows that end within this long of the stream's first frame do not step it down: a stream's first
+    /// frames are full passes (its first keyframe, the model's first runs on the thread), so a stream starting beside others
+    /// dropped frames it would not drop a few seconds later, stepped down, and then needed the whole up-hold to come back
+    /// (2 streams spent a third of a 20 s window at reduced). Two windows.
+    /// </summary>
+    public TimeSpan StartupGrace { get; init; } = TimeSpan.FromSeconds(4);
+
     /// <summary>Every problem with the options; empty when valid.</summary>
     public IReadOnlyList<string> Validate()
     {
@@ -39,6 +47,7 @@ public sealed record ComputeControllerOptions
         if (UpHold < Window) errors.Add($"controller up hold must be at least one window ({Window}), got {UpHold}");
         if (ProbationPeriod < TimeSpan.Zero) errors.Add($"controller probation period must be >= 0, got {ProbationPeriod}");
         if (MaxUpHoldFactor < 1) errors.Add($"controller max up-hold factor must be >= 1, got {MaxUpHoldFactor}");
+        if (StartupGrace < TimeSpan.Zero) errors.Add($"controller start-up grace must be >= 0, got {StartupGrace}");
         return errors;
     }
 }

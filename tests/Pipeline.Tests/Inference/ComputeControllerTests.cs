@@ -16,6 +16,7 @@ public sealed class ComputeControllerTests
         UpHold = TimeSpan.FromSeconds(10),
         ProbationPeriod = TimeSpan.FromSeconds(10),
         MaxUpHoldFactor = 8,
+        StartupGrace = TimeSpan.Zero,
     };
 
     private static readonly TimeSpan Short = TimeSpan.FromMilliseconds(5);
@@ -61,6 +62,21 @@ public sealed class ComputeControllerTests
         Assert.Equal("down", changes[0].Direction);
         Assert.Empty(Windows(5, controller, time, drops: 10, Long));
         Assert.Equal(ComputeLevel.Reduced, controller.Level);
+    }
+
+    /// <summary>A stream's first frames are full passes: drops while it starts do not step it down, later ones do.</summary>
+    [Fact]
+    public void Drops_within_the_start_up_grace_do_not_step_down()
+    {
+        var time = new FakeTimeProvider();
+        time.Advance(TimeSpan.FromSeconds(30)); // the grace runs from the first frame, not from the controller's creation
+        var controller = new ComputeController(ComputeLevel.Full, ComputeLevel.Minimal, Options with { StartupGrace = TimeSpan.FromSeconds(4) }, time);
+        // A window is judged at the next one's first frame: the windows ending 2 s and 4 s after the first frame are in the grace.
+        Assert.Empty(Windows(3, controller, time, drops: 10, Long));
+        Assert.Equal(ComputeLevel.Full, controller.Level);
+        Assert.Equal([new LevelChange(ComputeLevel.Full, ComputeLevel.Reduced)], Window(controller, time, drops: 10, Long)); // the one ending at 6 s
+        Assert.True(new ComputeControllerOptions().StartupGrace > TimeSpan.Zero);
+        Assert.Contains("start-up grace", string.Join("; ", (new ComputeControllerOptions { StartupGrace = TimeSpan.FromSeconds(-1) }).Validate()));
     }
 
     [Fact]
