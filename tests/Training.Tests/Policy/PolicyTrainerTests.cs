@@ -48,7 +48,10 @@ public sealed class PolicyTrainerTests
         string init = SaveTinyModel(dir);
         var first = new PolicyTrainer(TinyTraining.PolicyOptions(init, dir.File("a.safetensors"), 4)).Run();
         var second = new PolicyTrainer(TinyTraining.PolicyOptions(init, dir.File("b.safetensors"), 4)).Run();
-        Assert.Equal(first.Select(s => s.Loss), second.Select(s => s.Loss));
+        // Equal up to libtorch's threaded sums, whose order may differ between runs in the last digits.
+        Assert.Equal(first.Count, second.Count);
+        Assert.All(first.Zip(second), p => Assert.True(Math.Abs(p.First.Loss - p.Second.Loss) <= 1e-4 * Math.Max(1, Math.Abs(p.First.Loss)),
+            $"step {p.First.Step}: {p.First.Loss} vs {p.Second.Loss}"));
     }
 
     [Theory]
