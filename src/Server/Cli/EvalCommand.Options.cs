@@ -26,12 +26,15 @@ public static partial class EvalCommand
         public static readonly Option<bool> BFloat16 = Flag("--bf16", "run the shared model's matrix products in bfloat16 (baselines stay float32)");
         public static readonly Option<bool> Record = Flag("--record", "store the headline figures in the model file's metadata (\"metrics\", " +
             "shown by `streammtl info`); only for the file as stored (no --split, --threshold, --bf16)");
+        public static readonly Option<string?> Data = OptionalText("--data", "KIND:PATH", "evaluate on a data set's validation split instead of " +
+            "synthetic sequences: folder:DIR, nyud:DIR or pascal:DIR (docs/datasets.md); frames are resized to --size; --sequences, --first-seed, " +
+            "--frames and --stride do not apply");
         public static readonly Option<string?> Dump = OptionalText("--dump", "DIR", "write one PNG per frame showing where the shared model errs " +
             "(input, segmentation errors, depth relative error, true and predicted normals, normals angle error)");
     }
 
     /// <summary>The eval command with its options; its body is <see cref="Run"/>.</summary>
-    internal static Command Create() => CliOptions.Command("eval", "evaluate a model on held-out synthetic sequences (--json report)", Run,
+    internal static Command Create() => CliOptions.Command("eval", "evaluate a model on held-out synthetic sequences or a data set's validation split (--json report)", Run,
         Options.Model, Options.Baselines, Options.Json, Options.Sequences, Options.FirstSeed, Options.Frames, Options.Stride, Options.Size,
-        Options.Threshold, Options.Split, Options.BFloat16, Options.Record, Options.Dump);
+        Options.Threshold, Options.Split, Options.BFloat16, Options.Record, Options.Dump, Options.Data);
 }

@@ -27,6 +27,7 @@ public static partial class EvalCommand
             ShareThreshold = (float)args.GetValue(Options.Threshold),
             SplitLayer = args.GetValue(Options.Split),
             BFloat16 = args.GetValue(Options.BFloat16),
+            Data = DataArgument.Open(args.GetValue(Options.Data)),
         };
         string? json = args.GetValue(Options.Json);
         string? dump = args.GetValue(Options.Dump);
@@ -34,6 +35,10 @@ public static partial class EvalCommand
         if (record && (options.SplitLayer != null || options.ShareThreshold != 0 || options.BFloat16 || options.FirstSeed != 1))
         {
             throw new CliException("--record stores figures of the model as stored, on the evaluation set; drop --split, --threshold, --bf16 and --first-seed");
+        }
+        if (record && options.Data != null)
+        {
+            throw new CliException("--record stores the model card's figures, measured on the synthetic evaluation set; drop --data");
         }
         EnsureBelowTrainingSeeds(options);
         if (dump != null)
