@@ -71,21 +71,23 @@ public abstract class Dataset
         var labels = sample.Segmentation is { } seg ? ReadSegmentation(seg, sample.Image, w, h) : Filled(w * h, FrameTruth.Ignore);
         var depth = sample.Depth is { } d ? ReadDepth(d, sample.Image, w, h) : new float[w * h];
         var normals = sample.Normals is { } n ? ReadNormals(n, sample.Image, w, h) : new float[w * h * 3];
-        var bgr = new byte[width * height * 3];
-        if (w == width && h == height)
+        var truth = w == width && h == height
+            ? new FrameTruth(w, h, labels, depth, normals)
+            : new FrameTruth(width, height, Nearest(labels, 1, w, h, width, height), Nearest(depth, 1, w, h, width, height), Nearest(normals, 3, w, h, width, height));
+        return new TruthFrame(Pixels(image, width, height), truth);
+    }
+
+    /// <summary>The image's BGR bytes at <paramref name="width"/> x <paramref name="height"/> (area when shrinking, bilinear when enlarging).</summary>
+    private static byte[] Pixels(Mat image, int width, int height)
+    {
+        using var resized = new Mat();
+        if (image.Width != width || image.Height != height)
         {
-            image.GetArray(out Vec3b[] pixels);
-            System.Runtime.InteropServices.MemoryMarshal.AsBytes(pixels.AsSpan()).CopyTo(bgr);
-            return new TruthFrame(bgr, new FrameTruth(w, h, labels, depth, normals));
+            Cv2.Resize(image, resized, new Size(width, height), 0, 0, width < image.Width ? InterpolationFlags.Area : InterpolationFlags.Linear);
         }
-        using (var resized = new Mat())
-        {
-            Cv2.Resize(image, resized, new Size(width, height), 0, 0, width < w ? InterpolationFlags.Area : InterpolationFlags.Linear);
-            resized.GetArray(out Vec3b[] pixels);
-            System.Runtime.InteropServices.MemoryMarshal.AsBytes(pixels.AsSpan()).CopyTo(bgr);
-        }
-        return new TruthFrame(bgr, new FrameTruth(width, height, Nearest(labels, 1, w, h, width, height),
-            Nearest(depth, 1, w, h, width, height), Nearest(normals, 3, w, h, width, height)));
+        var source = resized.Empty() ? image : resized;
+        source.GetArray(out Vec3b[] pixels);
+        return System.Runtime.InteropServices.MemoryMarshal.AsBytes(pixels.AsSpan()).ToArray();
     }
 
     /// <summary>

@@ -38,11 +38,8 @@ public static class ModelGrowth
             SplitLayer = config.SplitLayer + count,
             DeltaFrom = config.DeltaFrom + count,
         };
-        var model = new MultiTaskVit(grown);
-        try
+        return Rebuilt.From(source, grown, target =>
         {
-            var target = model.named_parameters().ToDictionary(p => p.name, p => p.parameter, StringComparer.Ordinal);
-            using var grad = no_grad();
             foreach (var (name, parameter) in source.named_parameters())
             {
                 target[Renamed(name, after, count)].copy_(parameter);
@@ -55,15 +52,7 @@ public static class ModelGrowth
                     target[zeroed + "bias"].zero_();
                 }
             }
-            model.ClearCaches();
-            model.train(source.training);
-            return model;
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
+        });
     }
 
     /// <summary>The name of a source tensor in the grown model: block indices at or past the insertion move up.</summary>

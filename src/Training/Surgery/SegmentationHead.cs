@@ -1,5 +1,4 @@
 using StreamMtl.Pipeline.Model;
-using static TorchSharp.torch;
 
 namespace StreamMtl.Training.Surgery;
 
@@ -15,27 +14,14 @@ public static class SegmentationHead
     /// </summary>
     public static MultiTaskVit Recreate(MultiTaskVit source, int classes)
     {
-        var model = new MultiTaskVit(source.Config with { Classes = classes });
-        try
+        var trained = source.named_parameters().ToDictionary(p => p.name, p => p.parameter, StringComparer.Ordinal);
+        return Rebuilt.From(source, source.Config with { Classes = classes }, target =>
         {
-            var trained = source.named_parameters().ToDictionary(p => p.name, p => p.parameter, StringComparer.Ordinal);
-            using var grad = no_grad();
-            foreach (var (name, parameter) in model.named_parameters())
+            foreach (var (name, parameter) in target.Where(p => !Fresh(p.Key)))
             {
-                if (!Fresh(name) && trained.TryGetValue(name, out var value))
-                {
-                    parameter.copy_(value);
-                }
+                parameter.copy_(trained[name]);
             }
-            model.ClearCaches();
-            model.train(source.training);
-            return model;
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
+        });
     }
 
     private static bool Fresh(string name) =>
