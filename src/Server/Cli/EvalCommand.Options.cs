@@ -27,7 +27,7 @@ public static partial class EvalCommand
         public static readonly Option<bool> Record = Flag("--record", "store the headline figures in the model file's metadata (\"metrics\", " +
             "shown by `streammtl info`); only for the file as stored (no --split, --threshold, --bf16)");
         public static readonly Option<string?> Data = OptionalText("--data", "KIND:PATH", "evaluate on a data set's validation split instead of " +
-            "synthetic sequences: folder:DIR, nyud:DIR or pascal:DIR (docs/datasets.md); frames are resized to --size; --sequences, --first-seed, " +
+            "synthetic sequences: folder:DIR, nyud:DIR, pascal:DIR or pascal59:DIR (docs/datasets.md); frames are resized to --size; --sequences, --first-seed, " +
             "--frames and --stride do not apply");
         public static readonly Option<string?> Dump = OptionalText("--dump", "DIR", "write one PNG per frame showing where the shared model errs " +
             "(input, segmentation errors, depth relative error, true and predicted normals, normals angle error)");

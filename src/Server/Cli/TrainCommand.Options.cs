@@ -58,8 +58,8 @@ public static partial class TrainCommand
         public static readonly Option<bool> BFloat16 = Flag("--bf16", "matrix products in bfloat16 (float32 weights, gradients and optimiser " +
             "state): 1.23x the steps per second measured on an AVX-512 BF16 CPU");
         public static readonly Option<string?> Data = OptionalText("--data", "KIND:PATH", "train on a data set on disk (its train split) instead of " +
-            "the synthetic camera: folder:DIR (the layout `streammtl label` writes), nyud:DIR (NYUD-v2, multi-task layout), pascal:DIR " +
-            "(PASCAL-Context, multi-task layout); the class table comes from the data (docs/datasets.md)");
+            "the synthetic camera: folder:DIR (the layout `streammtl label` writes), nyud:DIR (NYUD-v2, multi-task layout), pascal:DIR or pascal59:DIR " +
+            "(PASCAL-Context, multi-task layout; 21 or 59+1 classes); the class table comes from the data (docs/datasets.md)");
         public static readonly Option<string> Size = Text("--size", "WxH", "frame size trained at (data on disk is resized to it)", "320x240");
         public static readonly Option<int?> Threads = OptionalInt("--threads", "torch CPU threads [default: all cores]", 1, 1024);
 

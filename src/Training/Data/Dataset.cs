@@ -24,7 +24,7 @@ public sealed record SampleFiles(string Id, string Image, string? Segmentation, 
 public abstract class Dataset
 {
     /// <summary>The data set kinds <see cref="Open"/> reads, as written before the colon of <c>--data KIND:PATH</c>.</summary>
-    public static IReadOnlyList<string> Kinds { get; } = ["folder", "nyud", "pascal"];
+    public static IReadOnlyList<string> Kinds { get; } = ["folder", "nyud", "pascal", "pascal59"];
 
     protected Dataset(string kind, string root)
     {
@@ -56,6 +56,7 @@ public abstract class Dataset
         "folder" => FolderDataset.Open(root),
         "nyud" => NyudDataset.Open(root),
         "pascal" => PascalContextDataset.Open(root),
+        "pascal59" => PascalContextDataset.Open59(root),
         _ => throw new ArgumentException($"unknown data set kind '{kind}' ({string.Join(", ", Kinds)})", nameof(kind)),
     };
 

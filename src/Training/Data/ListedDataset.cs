@@ -4,7 +4,7 @@ namespace StreamMtl.Training.Data;
 
 /// <summary>
 /// A data set whose splits are id lists and whose files sit in one folder per kind (NYUD-v2 and PASCAL-Context as the
-/// multi-task literature lays them out). A task whose folder exists must have a file for every listed sample.
+/// multi-task literature lays them out). A task counts when one of its folders exists; then every listed sample must have a file.
 /// </summary>
 public abstract class ListedDataset : Dataset
 {
@@ -12,30 +12,32 @@ public abstract class ListedDataset : Dataset
     private readonly List<VisionTask> _tasks = [];
 
     /// <param name="splitFiles">The train and validation id lists, relative to the root.</param>
-    /// <param name="images">The image folder and the extensions tried, in order.</param>
-    /// <param name="labels">Per task, its folder and the extensions tried, in order.</param>
-    protected ListedDataset(string kind, string root, (string Train, string Validation) splitFiles, (string Folder, string[] Extensions) images,
-        IReadOnlyDictionary<VisionTask, (string Folder, string[] Extensions)> labels)
+    /// <param name="images">Where a sample's image may be, relative to the root, "{0}" standing for the id; the first that exists is read.</param>
+    /// <param name="labels">The same per task.</param>
+    protected ListedDataset(string kind, string root, (string Train, string Validation) splitFiles, string[] images,
+        IReadOnlyDictionary<VisionTask, string[]> labels)
         : base(kind, root)
     {
-        foreach (var (task, (folder, _)) in labels)
+        foreach (var (task, candidates) in labels)
         {
-            if (Directory.Exists(Path.Combine(root, folder)))
+            if (candidates.Any(c => Directory.Exists(Path.Combine(root, Path.GetDirectoryName(c)!))))
             {
                 _tasks.Add(task);
             }
         }
         if (_tasks.Count == 0)
         {
-            throw new DatasetException($"{root}: none of the label folders {string.Join(", ", labels.Values.Select(l => l.Folder + "/"))} exists");
+            throw new DatasetException($"{root}: none of the label folders {string.Join(", ", labels.Values.SelectMany(c => c).Select(Path.GetDirectoryName).Distinct())} exists");
         }
-        string File(string folder, string[] extensions, string id) =>
-            FirstExisting([.. extensions.Select(e => Path.Combine(root, folder, id + e))])
-            ?? throw new DatasetException($"{Path.Combine(root, folder, id + extensions[0])}: missing file");
-        string? Label(VisionTask task, string id) => _tasks.Contains(task) ? File(labels[task].Folder, labels[task].Extensions, id) : null;
+        string File(string[] candidates, string id)
+        {
+            var paths = candidates.Select(c => Path.Combine(root, string.Format(System.Globalization.CultureInfo.InvariantCulture, c, id))).ToArray();
+            return FirstExisting(paths) ?? throw new DatasetException($"{paths[^1]}: missing file");
+        }
+        string? Label(VisionTask task, string id) => _tasks.Contains(task) ? File(labels[task], id) : null;
         foreach (var (split, list) in new[] { (DataSplit.Train, splitFiles.Train), (DataSplit.Validation, splitFiles.Validation) })
         {
-            _splits[split] = [.. ReadIds(Path.Combine(root, list)).Select(id => new SampleFiles(id, File(images.Folder, images.Extensions, id),
+            _splits[split] = [.. ReadIds(Path.Combine(root, list)).Select(id => new SampleFiles(id, File(images, id),
                 Label(VisionTask.Segmentation, id), Label(VisionTask.Depth, id), Label(VisionTask.Normals, id)))];
         }
     }

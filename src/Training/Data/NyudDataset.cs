@@ -20,12 +20,12 @@ public sealed class NyudDataset : ListedDataset
     ];
 
     private NyudDataset(string root)
-        : base("nyud", root, (Path.Combine("gt_sets", "train.txt"), Path.Combine("gt_sets", "val.txt")), ("images", [".jpg", ".png"]),
-            new Dictionary<VisionTask, (string, string[])>
+        : base("nyud", root, (Path.Combine("gt_sets", "train.txt"), Path.Combine("gt_sets", "val.txt")), [Path.Combine("images", "{0}.png"), Path.Combine("images", "{0}.jpg")],
+            new Dictionary<VisionTask, string[]>
             {
-                [VisionTask.Segmentation] = ("segmentation", [".png"]),
-                [VisionTask.Depth] = ("depth", [".npy", ".png"]),
-                [VisionTask.Normals] = ("normals", [".npy", ".png"]),
+                [VisionTask.Segmentation] = [Path.Combine("segmentation", "{0}.png")],
+                [VisionTask.Depth] = [Path.Combine("depth", "{0}.png"), Path.Combine("depth", "{0}.npy")],
+                [VisionTask.Normals] = [Path.Combine("normals", "{0}.png"), Path.Combine("normals", "{0}.npy")],
             })
     {
     }

@@ -81,7 +81,7 @@ public sealed class DataCommandTests(ITestOutputHelper output) : IDisposable
     public async Task A_bad_data_argument_is_a_usage_error()
     {
         var (code, error) = await Run("eval", "--data", "coco:/data");
-        Assert.Equal((2, "streammtl eval: --data: 'coco:/data' is not KIND:PATH with KIND one of folder, nyud, pascal (e.g. folder:/data/site-a-labels, nyud:/data/NYUD_MT)"),
+        Assert.Equal((2, "streammtl eval: --data: 'coco:/data' is not KIND:PATH with KIND one of folder, nyud, pascal, pascal59 (e.g. folder:/data/site-a-labels, nyud:/data/NYUD_MT)"),
             (code, error.Trim()));
         string missing = _dir.File("absent");
         (code, error) = await Run("train", "--data", $"nyud:{missing}", "--out", _dir.File("m.safetensors"));

@@ -71,12 +71,14 @@ public sealed class DatasetReaderTests : IDisposable
         }
     }
 
-    [Fact]
-    public void Pascal_has_background_and_59_classes_255_ignored_and_no_depth()
+    [Theory]
+    [InlineData("pascal", 21, "tvmonitor")]
+    [InlineData("pascal59", 60, "wood")]
+    public void Pascal_has_background_and_its_classes_255_ignored_and_no_depth(string kind, int classCount, string last)
     {
-        var data = Dataset.Open("pascal", DatasetFixtures.Pascal(_dir.File("p")));
-        Assert.Equal(60, data.Classes.Count);
-        Assert.Equal(("background", "aeroplane", "wood"), (data.Classes[0], data.Classes[1], data.Classes[59]));
+        var data = Dataset.Open(kind, DatasetFixtures.Pascal(_dir.File("p")));
+        Assert.Equal(classCount, data.Classes.Count);
+        Assert.Equal(("background", "aeroplane", last), (data.Classes[0], data.Classes[1], data.Classes[^1]));
         Assert.Equal([VisionTask.Segmentation, VisionTask.Normals], data.Tasks);
         var frame = new DatasetFrames(data, DataSplit.Train, DatasetFixtures.Width, DatasetFixtures.Height)[2];
         var classes = DatasetFixtures.Scene(2).Classes;
@@ -133,7 +135,8 @@ public sealed class DatasetReaderTests : IDisposable
     [Theory]
     [InlineData("folder", 3, "label 3 at pixel (5, 7) is not in the class table (ids 0..2 of classes.json, 255 = ignore)")]
     [InlineData("nyud", 41, "label 41 at pixel (5, 7) is not in the class table (NYUD stores classes 1..40 and 0 = unlabelled)")]
-    [InlineData("pascal", 60, "label 60 at pixel (5, 7) is not in the class table (PASCAL-Context stores 0 = background, 1..59, 255 = ignore)")]
+    [InlineData("pascal", 21, "label 21 at pixel (5, 7) is not in the class table (pascal stores 0 = background, 1..20, 255 = ignore)")]
+    [InlineData("pascal59", 60, "label 60 at pixel (5, 7) is not in the class table (pascal59 stores 0 = background, 1..59, 255 = ignore)")]
     public void A_class_id_past_the_table_is_named_with_its_pixel(string kind, byte id, string message)
     {
         string root = kind switch
@@ -189,6 +192,19 @@ public sealed class DatasetReaderTests : IDisposable
         var data = Dataset.Open("folder", root);
         var error = Assert.Throws<DatasetException>(() => data.Load(data.Samples(DataSplit.Train)[0], 64, 48));
         Assert.StartsWith($"{relative}: relative or inverse depth (float .npy) has no metric scale", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Pascal_reads_the_voc12_label_map_where_one_exists_as_the_literature_loaders_do()
+    {
+        string root = DatasetFixtures.Pascal(_dir.File("p"));
+        string id = DatasetFixtures.PascalId(0);
+        Directory.CreateDirectory(Path.Combine(root, "semseg", "VOC12"));
+        DatasetFixtures.WritePng(Path.Combine(root, "semseg", "VOC12", id + ".png"), Enumerable.Repeat((byte)15, 64 * 48).ToArray(), MatType.CV_8UC1);
+        var samples = Dataset.Open("pascal", root).Samples(DataSplit.Train);
+        Assert.Equal(Path.Combine(root, "semseg", "VOC12", id + ".png"), samples[0].Segmentation);
+        Assert.Equal(Path.Combine(root, "semseg", "pascal-context", DatasetFixtures.PascalId(1) + ".png"), samples[1].Segmentation);
+        Assert.Equal("person", Dataset.Open("pascal", root).Classes[15]);
     }
 
     public void Dispose() => _dir.Dispose();
