@@ -183,6 +183,23 @@ public sealed class DatasetReaderTests : IDisposable
     }
 
     [Fact]
+    public void Nyud_depth_saved_by_numpy_as_float64_is_read()
+    {
+        string root = DatasetFixtures.Nyud(_dir.File("n"));
+        var depth = DatasetFixtures.Scene(1).Depth;
+        string header = "{'descr': '<f8', 'fortran_order': False, 'shape': (48, 64), }";
+        header = header.PadRight(128 - 10 - 1) + "\n";
+        using (var file = File.Create(Path.Combine(root, "depth", "000001.npy")))
+        {
+            file.Write([0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', 1, 0, (byte)header.Length, 0]);
+            file.Write(System.Text.Encoding.ASCII.GetBytes(header));
+            file.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(depth.Select(d => (double)d).ToArray().AsSpan()));
+        }
+        var data = Dataset.Open("nyud", root);
+        Assert.Equal(depth, data.Load(data.Samples(DataSplit.Train)[1], 64, 48).Truth.Depth);
+    }
+
+    [Fact]
     public void Relative_depth_in_the_folder_layout_is_refused_with_the_reason()
     {
         string root = DatasetFixtures.Folder(_dir.File("f"), samples: 3);
