@@ -248,7 +248,7 @@ public sealed class Trainer
             if (DataClasses is { } table && loaded.Model.Config.Has(VisionTask.Segmentation) && !table.SequenceEqual(loaded.Metadata.Classes))
             {
                 loaded.Model.Dispose();
-                throw new ArgumentException($"{o.InitPath} segments {ClassTable(loaded.Metadata.Classes)} but {o.Data!.Name} has {ClassTable(table)}; " +
+                throw new ArgumentException($"{o.InitPath} segments {Dataset.ClassTable(loaded.Metadata.Classes)} but {o.Data!.Name} has {Dataset.ClassTable(table)}; " +
                     "the sub-task stage keeps the base frozen, so train the base on this data first (--stage base)");
             }
             var missing = o.TrainedTasks.Where(t => !loaded.Model.Config.SubTasks.Contains(t)).ToList();
@@ -293,9 +293,6 @@ public sealed class Trainer
     /// <summary>The class table of the data trained on: the data set's, or null for the synthetic camera and data without segmentation labels.</summary>
     private string[]? DataClasses => _options.Data is { Classes.Count: > 0 } data ? [.. data.Classes] : null;
 
-    private static string ClassTable(IReadOnlyList<string> classes) =>
-        $"{classes.Count} classes ({string.Join(", ", classes.Take(8))}{(classes.Count > 8 ? ", ..." : "")})";
-
     /// <summary>
     /// A loaded model whose class table is not the data's gets a new segmentation head for the data's classes (every other
     /// weight kept; <see cref="SegmentationHead"/>), and says so: its old head's outputs mean other classes.
@@ -306,7 +303,7 @@ public sealed class Trainer
         {
             return loaded;
         }
-        _log?.Invoke($"{_options.InitPath} segments {ClassTable(loaded.Metadata.Classes)}; {_options.Data!.Name} has {ClassTable(table)}: " +
+        _log?.Invoke($"{_options.InitPath} segments {Dataset.ClassTable(loaded.Metadata.Classes)}; {_options.Data!.Name} has {Dataset.ClassTable(table)}: " +
             "the segmentation head is re-created for the data's classes (its other weights and the trunk are kept)");
         using (loaded.Model)
         {

@@ -50,6 +50,10 @@ public abstract class Dataset
 
     public abstract IReadOnlyList<SampleFiles> Samples(DataSplit split);
 
+    /// <summary>"N classes (a, b, ...)": a class table in a message, its first eight names.</summary>
+    public static string ClassTable(IReadOnlyList<string> classes) =>
+        $"{classes.Count} classes ({string.Join(", ", classes.Take(8))}{(classes.Count > 8 ? ", ..." : "")})";
+
     /// <summary>Opens the data set of <paramref name="kind"/> at <paramref name="root"/> (an existing directory) and checks its lists and files.</summary>
     public static Dataset Open(string kind, string root) => kind switch
     {

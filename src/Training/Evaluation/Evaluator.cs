@@ -132,8 +132,8 @@ public static class Evaluator
         if (options.Data is { Classes.Count: > 0 } data && data.Tasks.Contains(VisionTask.Segmentation) && model.Config.Has(VisionTask.Segmentation)
             && !data.Classes.SequenceEqual(metadata.Classes))
         {
-            throw new DatasetException($"{options.ModelPath} segments {metadata.Classes.Length} classes ({string.Join(", ", metadata.Classes.Take(8))}{(metadata.Classes.Length > 8 ? ", ..." : "")}) " +
-                $"but {data.Name} has {data.Classes.Count} ({string.Join(", ", data.Classes.Take(8))}{(data.Classes.Count > 8 ? ", ..." : "")}): train on the data first (train --data {data.Name} --init MODEL)");
+            throw new DatasetException($"{options.ModelPath} segments {Dataset.ClassTable(metadata.Classes)} but {data.Name} has {Dataset.ClassTable(data.Classes)}: " +
+                $"train on the data first (train --data {data.Name} --init MODEL)");
         }
     }
 
