@@ -1,9 +1,9 @@
-using StreamMtl.Ingest.Synthetic;
+using StreamMtl.Training.Data;
 
 namespace StreamMtl.Training;
 
 /// <summary>
-/// A fixed-size pool of rendered training frames. The trainer samples from it (with random crops and
+/// A fixed-size pool of training frames (rendered by the synthetic camera or loaded from a data set on disk). The trainer samples from it (with random crops and
 /// flips) and replaces a few frames per step, so rendering costs a fraction of a step while the data
 /// keeps changing. Everything is drawn from seeded generators, so a run is reproducible.
 /// With <c>neighbourGap</c> &gt; 0 each entry also holds a neighbouring frame of the same sequence, 1 to
@@ -15,22 +15,26 @@ public sealed class FramePool
 {
     private readonly TruthFrame[] _frames;
     private readonly TruthFrame?[] _neighbours;
-    private readonly SyntheticDataset _dataset;
+    private readonly ITrainingFrames _dataset;
     private readonly int _neighbourGap;
 
-    public FramePool(SyntheticDataset dataset, int size, int seed, int neighbourGap = 0)
+    public FramePool(ITrainingFrames dataset, int size, int seed, int neighbourGap = 0)
         : this(dataset, InitialSeeds(size, seed), neighbourGap, size)
     {
     }
 
-    private FramePool(SyntheticDataset dataset, int[] slotSeeds, int neighbourGap, long rendered)
+    private FramePool(ITrainingFrames dataset, int[] slotSeeds, int neighbourGap, long rendered)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(neighbourGap);
+        if (neighbourGap > 0 && !dataset.HasNeighbours)
+        {
+            throw new ArgumentException($"neighbouring frames (the temporal penalty) need sequences; {dataset.Description} has none");
+        }
         _dataset = dataset;
         _neighbourGap = neighbourGap;
         _frames = new TruthFrame[slotSeeds.Length];
         _neighbours = new TruthFrame?[slotSeeds.Length];
-        Parallel.For(0, slotSeeds.Length, i => RenderInto(i, slotSeeds[i]));
+        Unwrapped(() => Parallel.For(0, slotSeeds.Length, i => RenderInto(i, slotSeeds[i])));
         Rendered = rendered;
     }
 
@@ -39,7 +43,7 @@ public sealed class FramePool
     /// <c>Replace(count, stepRandom(step))</c>, step = 0..steps-1. Only the frames still in the pool are
     /// rendered; <see cref="Rendered"/> counts what the straight run rendered.
     /// </summary>
-    public static FramePool AfterReplacements(SyntheticDataset dataset, int size, int seed, int neighbourGap,
+    public static FramePool AfterReplacements(ITrainingFrames dataset, int size, int seed, int neighbourGap,
         int steps, int count, Func<int, Random> stepRandom)
     {
         var seeds = InitialSeeds(size, seed);
@@ -77,7 +81,7 @@ public sealed class FramePool
     public void Replace(int count, Random rng)
     {
         var jobs = DrawReplacements(_frames.Length, count, rng);
-        Parallel.ForEach(jobs, job => RenderInto(job.Slot, job.Seed));
+        Unwrapped(() => Parallel.ForEach(jobs, job => RenderInto(job.Slot, job.Seed)));
         Rendered += count;
     }
 
@@ -88,13 +92,21 @@ public sealed class FramePool
     private static (int Slot, int Seed)[] DrawReplacements(int size, int count, Random rng) =>
         Enumerable.Range(0, count).Select(_ => (Slot: rng.Next(size), Seed: rng.Next())).DistinctBy(j => j.Slot).ToArray();
 
+    // A data set's error (a corrupt or missing file) reaches the caller as itself, not wrapped by the parallel loop.
+    private static void Unwrapped(Action fill)
+    {
+        try
+        {
+            fill();
+        }
+        catch (AggregateException e) when (e.Flatten().InnerExceptions.OfType<DatasetException>().FirstOrDefault() is { } first)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
+        }
+    }
+
     private void RenderInto(int slot, int seed)
     {
-        var rng = new Random(seed);
-        var spec = _dataset.Sequence(rng.Next(_dataset.SeedCount));
-        var camera = new SyntheticCamera(spec) { MaxDegreeOfParallelism = 1 };
-        int index = rng.Next(Math.Max(1, _dataset.FramesPerSequence - _neighbourGap));
-        _frames[slot] = TruthFrame.Render(camera, index);
-        _neighbours[slot] = _neighbourGap > 0 ? TruthFrame.Render(camera, index + 1 + rng.Next(_neighbourGap)) : null;
+        (_frames[slot], _neighbours[slot]) = _dataset.Draw(new Random(seed), _neighbourGap);
     }
 }

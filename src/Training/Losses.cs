@@ -7,10 +7,15 @@ namespace StreamMtl.Training;
 /// <summary>Per-task training losses on raw head outputs.</summary>
 public static class Losses
 {
-    /// <summary>Cross-entropy for segmentation; L1 on log-depth (scale-relative, matches AbsRel); L1 + (1 - cos) for normals.</summary>
+    /// <summary>
+    /// Cross-entropy for segmentation (0, with its graph, for a batch without a labelled pixel); L1 on log-depth (scale-relative,
+    /// matches AbsRel); L1 + (1 - cos) for normals. Ignored labels, invalid depth and missing normals are left out.
+    /// </summary>
     public static Tensor For(VisionTask task, Tensor raw, TrainingBatch batch, Tensor? classWeights = null) => task switch
     {
-        VisionTask.Segmentation => F.cross_entropy(raw, batch.Labels, weight: classWeights, ignore_index: 255),
+        VisionTask.Segmentation => batch.LabelledPixels > 0
+            ? F.cross_entropy(raw, batch.Labels, weight: classWeights, ignore_index: 255)
+            : raw.sum().mul(Scalars.Of(0)),
         VisionTask.Depth => LogDepth(raw, batch.Depth),
         VisionTask.Normals => Normals(raw, batch.Normals),
         _ => throw new ArgumentOutOfRangeException(nameof(task)),

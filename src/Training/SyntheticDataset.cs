@@ -1,5 +1,6 @@
 using StreamMtl.Ingest.Frames;
 using StreamMtl.Ingest.Synthetic;
+using StreamMtl.Training.Data;
 
 namespace StreamMtl.Training;
 
@@ -8,6 +9,7 @@ namespace StreamMtl.Training;
 /// evaluation uses seeds below <see cref="FirstTrainingSeed"/>, training at or above it.
 /// </summary>
 public sealed record SyntheticDataset(int FirstSeed, int SeedCount, int Width = 320, int Height = 240, double Fps = 15, int FramesPerSequence = 300)
+    : ITrainingFrames
 {
     public const int FirstTrainingSeed = 10_000;
 
@@ -45,6 +47,20 @@ public sealed record SyntheticDataset(int FirstSeed, int SeedCount, int Width = 
             Frames: FramesPerSequence,
             Truth: true,
             Realtime: false);
+    }
+
+    public string Description => $"synthetic seeds >= {FirstSeed}, {Width}x{Height}, static and moving cameras";
+
+    public bool HasNeighbours => true;
+
+    /// <summary>A random frame of a random sequence, and its neighbour 1..<paramref name="neighbourGap"/> frames later (fresh sensor noise).</summary>
+    public (TruthFrame Frame, TruthFrame? Neighbour) Draw(Random rng, int neighbourGap)
+    {
+        var spec = Sequence(rng.Next(SeedCount));
+        var camera = new SyntheticCamera(spec) { MaxDegreeOfParallelism = 1 };
+        int index = rng.Next(Math.Max(1, FramesPerSequence - neighbourGap));
+        var frame = TruthFrame.Render(camera, index);
+        return (frame, neighbourGap > 0 ? TruthFrame.Render(camera, index + 1 + rng.Next(neighbourGap)) : null);
     }
 }
 

@@ -1,4 +1,5 @@
 using StreamMtl.Pipeline.Model;
+using StreamMtl.Training.Data;
 
 namespace StreamMtl.Training;
 
@@ -130,6 +131,13 @@ public sealed record TrainOptions
 
     /// <summary>Architecture for a fresh Base or Single model.</summary>
     public ModelConfig Config { get; init; } = new();
+
+    /// <summary>
+    /// A data set on disk to train on (its train split; frames resized to <see cref="Width"/> x <see cref="Height"/>); null = the
+    /// synthetic camera. The model's class table comes from the data: a fresh model gets it, and a model loaded with
+    /// <see cref="InitPath"/> whose class table differs gets a new segmentation head (its other weights kept).
+    /// </summary>
+    public Dataset? Data { get; init; }
 
     public int Width { get; init; } = 320;
     public int Height { get; init; } = 240;

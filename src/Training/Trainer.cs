@@ -2,6 +2,7 @@ using StreamMtl.Training.Surgery;
 using System.Diagnostics;
 using System.Text.Json;
 using StreamMtl.Ingest.Synthetic;
+using StreamMtl.Training.Data;
 using StreamMtl.Pipeline.Model;
 using StreamMtl.Pipeline.Weights;
 using TorchSharp;
@@ -11,7 +12,7 @@ using static TorchSharp.torch;
 namespace StreamMtl.Training;
 
 /// <summary>
-/// Trains one stage on synthetic-camera data rendered on the fly: the base (segmentation) model, a
+/// Trains one stage on synthetic-camera data rendered on the fly (or on a data set on disk, <see cref="TrainOptions.Data"/>): the base (segmentation) model, a
 /// sub-task's low-rank deltas and head with the base frozen (as the seed method trains each task from
 /// the base), or a full single-task baseline. Seeded, checkpointed, resumable; CUDA when available.
 /// </summary>
@@ -19,11 +20,14 @@ public sealed class Trainer
 {
     private readonly TrainOptions _options;
     private readonly Action<TrainProgress>? _progress;
+    private readonly Action<string>? _log;
 
-    public Trainer(TrainOptions options, Action<TrainProgress>? progress = null)
+    /// <param name="log">Told about decisions the run makes on its own (a re-created segmentation head).</param>
+    public Trainer(TrainOptions options, Action<TrainProgress>? progress = null, Action<string>? log = null)
     {
         _options = options;
         _progress = progress;
+        _log = log;
     }
 
     public string CheckpointPath => _options.OutputPath + ".ckpt";
@@ -50,7 +54,13 @@ public sealed class Trainer
         {
             throw new ArgumentException($"the Lovász-softmax loss is a segmentation loss; {StageName} trains {o.TasksName}");
         }
-        IReadOnlyList<VisionTask> auxiliary = o.AuxiliaryWeight > 0 ? model.Config.SubTasks : [];
+        var unlabelled = trained.Where(t => o.Data != null && !o.Data.Tasks.Contains(t)).ToList();
+        if (unlabelled.Count > 0)
+        {
+            throw new ArgumentException($"{o.Data!.Name} has no {unlabelled[0].Name()} labels (it has {string.Join(", ", o.Data.Tasks.Select(t => t.Name()))}): {StageName} trains {o.TasksName}");
+        }
+        // A data set without a sub-task's labels cannot supervise its auxiliary loss; the others still run.
+        IReadOnlyList<VisionTask> auxiliary = o.AuxiliaryWeight > 0 ? [.. model.Config.SubTasks.Where(t => o.Data?.Tasks.Contains(t) ?? true)] : [];
         if (auxiliary.Count > 0 && o.Stage != TrainStage.Base)
         {
             throw new ArgumentException($"auxiliary sub-task losses belong to the base stage, not {StageName}");
@@ -85,7 +95,7 @@ public sealed class Trainer
         {
             throw new ArgumentException("the stability penalty compares two independently degraded copies of a frame: it needs the compression augmentation (JPEG quality > 0)");
         }
-        var dataset = SyntheticDataset.Training(o.Width, o.Height);
+        ITrainingFrames dataset = o.Data != null ? new DatasetFrames(o.Data, DataSplit.Train, o.Width, o.Height) : SyntheticDataset.Training(o.Width, o.Height);
         // A resumed run rebuilds the pool, class weights and loss averages of the straight run at that step.
         int gap = neighbours ? o.TemporalGap : 0;
         var pool = startStep == 0
@@ -200,8 +210,7 @@ public sealed class Trainer
             recipe.Add($"JPEG q{o.JpegMinQuality}-{CameraDegradation.MaxQuality} on {CameraDegradation.Probability:P0} of crops");
         }
         var record = new TrainingRecord(StageName, o.TasksName, step, o.Batch, string.Join(", ", recipe),
-            o.Seed, pool.Rendered, clock.Elapsed.TotalSeconds, emaLoss,
-            $"synthetic seeds >= {SyntheticDataset.FirstTrainingSeed}, {o.Width}x{o.Height}, static and moving cameras");
+            o.Seed, pool.Rendered, clock.Elapsed.TotalSeconds, emaLoss, dataset.Description);
         if (step >= o.Steps)
         {
             model.to(CPU);
@@ -236,6 +245,12 @@ public sealed class Trainer
                 throw new ArgumentException("the sub-task stage needs --init with a trained base model");
             }
             var loaded = ModelFile.Load(o.InitPath, o.SplitLayer, o.Config.RefineTasks, o.Config.RefineHidden);
+            if (DataClasses is { } table && loaded.Model.Config.Has(VisionTask.Segmentation) && !table.SequenceEqual(loaded.Metadata.Classes))
+            {
+                loaded.Model.Dispose();
+                throw new ArgumentException($"{o.InitPath} segments {Dataset.ClassTable(loaded.Metadata.Classes)} but {o.Data!.Name} has {Dataset.ClassTable(table)}; " +
+                    "the sub-task stage keeps the base frozen, so train the base on this data first (--stage base)");
+            }
             var missing = o.TrainedTasks.Where(t => !loaded.Model.Config.SubTasks.Contains(t)).ToList();
             if (missing.Count > 0)
             {
@@ -251,7 +266,7 @@ public sealed class Trainer
         {
             // A warm start keeps the file's split unless one is asked for: the auxiliary losses then run
             // through the sub-task blocks the served model will use.
-            var loaded = ModelFile.Load(o.InitPath, o.SplitLayer, o.Config.RefineTasks, o.Config.RefineHidden);
+            var loaded = WithDataClasses(ModelFile.Load(o.InitPath, o.SplitLayer, o.Config.RefineTasks, o.Config.RefineHidden));
             if (o.GrowBlocks == 0)
             {
                 return loaded;
@@ -266,8 +281,35 @@ public sealed class Trainer
         {
             throw new ArgumentException("growing the trunk needs a trained model to grow (--init)");
         }
+        string[] classes = DataClasses ?? [.. SyntheticClasses.Names];
+        if (DataClasses != null)
+        {
+            config = config with { Classes = classes.Length };
+        }
         var model = new MultiTaskVit(config);
-        return (model, new ModelMetadata { Config = config, Classes = [.. SyntheticClasses.Names] });
+        return (model, new ModelMetadata { Config = config, Classes = classes });
+    }
+
+    /// <summary>The class table of the data trained on: the data set's, or null for the synthetic camera and data without segmentation labels.</summary>
+    private string[]? DataClasses => _options.Data is { Classes.Count: > 0 } data ? [.. data.Classes] : null;
+
+    /// <summary>
+    /// A loaded model whose class table is not the data's gets a new segmentation head for the data's classes (every other
+    /// weight kept; <see cref="SegmentationHead"/>), and says so: its old head's outputs mean other classes.
+    /// </summary>
+    private (MultiTaskVit Model, ModelMetadata Metadata) WithDataClasses((MultiTaskVit Model, ModelMetadata Metadata) loaded)
+    {
+        if (DataClasses is not { } table || !loaded.Model.Config.Has(VisionTask.Segmentation) || table.SequenceEqual(loaded.Metadata.Classes))
+        {
+            return loaded;
+        }
+        _log?.Invoke($"{_options.InitPath} segments {Dataset.ClassTable(loaded.Metadata.Classes)}; {_options.Data!.Name} has {Dataset.ClassTable(table)}: " +
+            "the segmentation head is re-created for the data's classes (its other weights and the trunk are kept)");
+        using (loaded.Model)
+        {
+            var model = SegmentationHead.Recreate(loaded.Model, table.Length);
+            return (model, loaded.Metadata with { Config = model.Config, Classes = table });
+        }
     }
 
     private IEnumerable<Parameter> Trainables(MultiTaskVit model, VisionTask task) => OnlyHeadsIfAsked(model, _options.Stage switch

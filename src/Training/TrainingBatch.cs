@@ -10,8 +10,9 @@ namespace StreamMtl.Training;
 /// </summary>
 public sealed class TrainingBatch : IDisposable
 {
-    private TrainingBatch(Tensor images, Tensor labels, Tensor depth, Tensor normals, (int Row, int Col) offset)
+    private TrainingBatch(Tensor images, Tensor labels, Tensor depth, Tensor normals, (int Row, int Col) offset, long labelledPixels)
     {
+        LabelledPixels = labelledPixels;
         Images = images;
         Labels = labels;
         Depth = depth;
@@ -32,6 +33,9 @@ public sealed class TrainingBatch : IDisposable
     public Tensor Normals { get; }
 
     public (int Row, int Col) GridOffset { get; }
+
+    /// <summary>Pixels with a class label (not ignored). A data set's crop may have none: its mean cross-entropy would be 0/0.</summary>
+    public long LabelledPixels { get; }
 
     /// <summary>
     /// Samples <paramref name="batch"/> frames, crops <paramref name="rows"/> x <paramref name="cols"/> tokens, flips
@@ -81,6 +85,7 @@ public sealed class TrainingBatch : IDisposable
         var normals = new float[batch * 3 * h * w];
         TruthFrame? neighbour = firstNeighbour;
         bool flip = false;
+        long labelled = 0;
         for (int b = 0; b < batch; b++)
         {
             TruthFrame frame;
@@ -105,6 +110,7 @@ public sealed class TrainingBatch : IDisposable
                     bgr[dst * 3 + 1] = frame.Bgr[src * 3 + 1];
                     bgr[dst * 3 + 2] = frame.Bgr[src * 3 + 2];
                     labels[dst] = truth.Labels[src];
+                    labelled += truth.Labels[src] != Ingest.Frames.FrameTruth.Ignore ? 1 : 0;
                     depth[dst] = truth.Depth[src];
                     int plane = h * w;
                     int n = b * 3 * plane + y * w + x;
@@ -118,7 +124,7 @@ public sealed class TrainingBatch : IDisposable
         using var bytes = tensor(bgr, [batch, h, w, 3]);
         var images = ImageTensors.Normalise(bytes, config);
         return new TrainingBatch(images, tensor(labels, [batch, h, w]), tensor(depth, [batch, 1, h, w]),
-            tensor(normals, [batch, 3, h, w]), (row, col));
+            tensor(normals, [batch, 3, h, w]), (row, col), labelled);
     }
 
     /// <summary>Whether <paramref name="batch"/> can hold neighbour pairs (even, at least 2).</summary>
@@ -136,7 +142,7 @@ public sealed class TrainingBatch : IDisposable
     /// <summary>The same batch on another device (the copies belong to the caller's dispose scope).</summary>
     public TrainingBatch To(Device device) => device.type == TorchSharp.DeviceType.CPU
         ? this
-        : new TrainingBatch(Images.to(device), Labels.to(device), Depth.to(device), Normals.to(device), GridOffset);
+        : new TrainingBatch(Images.to(device), Labels.to(device), Depth.to(device), Normals.to(device), GridOffset, LabelledPixels);
 
     public void Dispose()
     {

@@ -3,6 +3,7 @@ using System.CommandLine.Help;
 using System.CommandLine.Invocation;
 using StreamMtl.Ingest.Sources;
 using StreamMtl.Pipeline.Weights;
+using StreamMtl.Training.Data;
 using StreamMtl.Training.Teachers;
 
 namespace StreamMtl.Server.Cli;
@@ -64,6 +65,11 @@ public static class CommandLine
         catch (TeacherException e)
         {
             error.WriteLine($"{name}: teacher error: {e.Message}");
+            return 1;
+        }
+        catch (DatasetException e)
+        {
+            error.WriteLine($"{name}: dataset error: {e.Message}");
             return 1;
         }
     }

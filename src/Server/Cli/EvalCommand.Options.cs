@@ -31,12 +31,15 @@ public static partial class EvalCommand
             "fraction over the frames (docs/adaptive.md)", double.MinValue, double.MaxValue);
         public static readonly Option<bool> Static = Flag("--static", "with --budget: the non-adaptive baseline, the same blocks for every frame " +
             "(the policy's ranking averaged over validation frames; without a policy, the deepest blocks dropped first)");
+        public static readonly Option<string?> Data = OptionalText("--data", "KIND:PATH", "evaluate on a data set's validation split instead of " +
+            "synthetic sequences: folder:DIR, nyud:DIR, pascal:DIR or pascal59:DIR (docs/datasets.md); frames are resized to --size; --sequences, --first-seed, " +
+            "--frames and --stride do not apply");
         public static readonly Option<string?> Dump = OptionalText("--dump", "DIR", "write one PNG per frame showing where the shared model errs " +
             "(input, segmentation errors, depth relative error, true and predicted normals, normals angle error)");
     }
 
     /// <summary>The eval command with its options; its body is <see cref="Run"/>.</summary>
-    internal static Command Create() => CliOptions.Command("eval", "evaluate a model on held-out synthetic sequences (--json report)", Run,
+    internal static Command Create() => CliOptions.Command("eval", "evaluate a model on held-out synthetic sequences or a data set's validation split (--json report)", Run,
         Options.Model, Options.Baselines, Options.Json, Options.Sequences, Options.FirstSeed, Options.Frames, Options.Stride, Options.Size,
-        Options.Threshold, Options.Split, Options.BFloat16, Options.Record, Options.Dump, Options.Budget, Options.Static);
+        Options.Threshold, Options.Split, Options.BFloat16, Options.Record, Options.Dump, Options.Budget, Options.Static, Options.Data);
 }

@@ -29,6 +29,7 @@ public static partial class EvalCommand
             BFloat16 = args.GetValue(Options.BFloat16),
             Budget = args.GetValue(Options.Budget),
             Static = args.GetValue(Options.Static),
+            Data = DataArgument.Open(args.GetValue(Options.Data)),
         };
         EnsureBudget(options);
         string? json = args.GetValue(Options.Json);
@@ -37,6 +38,10 @@ public static partial class EvalCommand
         if (record && (options.SplitLayer != null || options.ShareThreshold != 0 || options.BFloat16 || options.FirstSeed != 1 || options.Budget != null))
         {
             throw new CliException("--record stores figures of the model as stored, on the evaluation set; drop --split, --threshold, --bf16, --first-seed and --budget");
+        }
+        if (record && options.Data != null)
+        {
+            throw new CliException("--record stores the model card's figures, measured on the synthetic evaluation set; drop --data");
         }
         EnsureBelowTrainingSeeds(options);
         if (dump != null)

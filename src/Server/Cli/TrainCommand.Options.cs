@@ -58,15 +58,19 @@ public static partial class TrainCommand
             "from Q..95, each pair frame on its own (0 = off)", 0, 0, 100, helpName: "Q");
         public static readonly Option<bool> BFloat16 = Flag("--bf16", "matrix products in bfloat16 (float32 weights, gradients and optimiser " +
             "state): 1.23x the steps per second measured on an AVX-512 BF16 CPU");
+        public static readonly Option<string?> Data = OptionalText("--data", "KIND:PATH", "train on a data set on disk (its train split) instead of " +
+            "the synthetic camera: folder:DIR (the layout `streammtl label` writes), nyud:DIR (NYUD-v2, multi-task layout), pascal:DIR or pascal59:DIR " +
+            "(PASCAL-Context, multi-task layout; 21 or 59+1 classes); the class table comes from the data (docs/datasets.md)");
+        public static readonly Option<string> Size = Text("--size", "WxH", "frame size trained at (data on disk is resized to it)", "320x240");
         public static readonly Option<int?> Threads = OptionalInt("--threads", "torch CPU threads [default: all cores]", 1, 1024);
 
     }
 
     /// <summary>The train command with its options; its body is <see cref="Run"/>.</summary>
-    internal static Command Create() => CliOptions.Command("train", "train the model on synthetic-camera data (stages: base, sub, single, policy, all)", Run,
+    internal static Command Create() => CliOptions.Command("train", "train the model on synthetic-camera data or a data set on disk (stages: base, sub, single, policy, all)", Run,
         Options.Stage, Options.Task, Options.Out, Options.Init, Options.Steps, Options.SubSteps, Options.Batch, Options.Crop, Options.LearningRate,
         Options.Seed, Options.Resume, Options.Split, Options.Blocks, Options.Dim, Options.Heads, Options.Rank, Options.HeadHidden, Options.Refine,
         Options.RefineHidden, Options.HeadsOnly, Options.Grow, Options.Stem, Options.Temporal, Options.TemporalGap, Options.Stability,
-        Options.Lovasz, Options.Aux, Options.Jpeg, Options.BFloat16, Options.Threads,
+        Options.Lovasz, Options.Aux, Options.Jpeg, Options.BFloat16, Options.Data, Options.Size, Options.Threads,
         PolicyOptions.ModelLearningRate, PolicyOptions.FlopWeight, PolicyOptions.FullShare);
 }

@@ -68,6 +68,13 @@ public static partial class TrainCommand
                 : [],
             RefineHidden = args.GetValue(Options.RefineHidden),
         };
+        var data = DataArgument.Open(args.GetValue(Options.Data));
+        if (data != null)
+        {
+            // A new model has the sub-tasks the data can supervise (PASCAL-Context has no depth).
+            config = config with { SubTasks = [.. config.SubTasks.Where(data.Tasks.Contains)] };
+        }
+        var (width, height) = Sizes.ParseModelInput(args.GetRequiredValue(Options.Size));
         int? splitOption = args.GetValue(Options.Split);
         if (splitOption > config.Blocks)
         {
@@ -99,9 +106,16 @@ public static partial class TrainCommand
             InitPath = args.GetValue(Options.Init) is { } init ? ModelArgument.Resolve(init) : null,
             Config = config,
             SplitLayer = splitOption,
+            Data = data,
+            Width = width,
+            Height = height,
         };
         string? taskName = args.GetValue(Options.Task);
         int threads = args.GetValue(Options.Threads) ?? Environment.ProcessorCount;
+        if (data != null && template.TemporalWeight > 0)
+        {
+            throw new CliException($"--temporal pairs neighbouring frames of a sequence; --data {data.Name} holds single images");
+        }
         if (template.TemporalWeight > 0 && !TrainingBatch.HoldsPairs(template.Batch))
         {
             throw new CliException($"--batch {template.Batch}: --temporal trains on pairs of neighbouring frames, so the batch must be even and at least 2");
@@ -128,6 +142,10 @@ public static partial class TrainCommand
 
         if (stage == "policy")
         {
+            if (data != null)
+            {
+                throw new CliException("--stage policy co-trains on the synthetic camera only: drop --data");
+            }
             return RunPolicy(args, output, steps, (cropRows, cropCols), stop.Token);
         }
         if (template.GrowBlocks > 0 && (stage != "base" || template.InitPath == null))
@@ -138,11 +156,11 @@ public static partial class TrainCommand
         {
             Directory.CreateDirectory(output);
             string main = Path.Combine(output, ModelLocator.DefaultFileName);
-            var stages = new List<TrainOptions>
+            var stages = new List<TrainOptions> { template with { Stage = TrainStage.Base, Task = VisionTask.Segmentation, OutputPath = main, InitPath = null } };
+            if (config.SubTasks.Length > 0)
             {
-                template with { Stage = TrainStage.Base, Task = VisionTask.Segmentation, OutputPath = main, InitPath = null },
-                template with { Stage = TrainStage.SubTask, Task = config.SubTasks[0], Tasks = config.SubTasks, Steps = subSteps, InitPath = main, OutputPath = main, AuxiliaryWeight = 0 },
-            };
+                stages.Add(template with { Stage = TrainStage.SubTask, Task = config.SubTasks[0], Tasks = config.SubTasks, Steps = subSteps, InitPath = main, OutputPath = main, AuxiliaryWeight = 0 });
+            }
             stages.AddRange(config.SubTasks.Select(single => template with
             {
                 Stage = TrainStage.Single, Task = single, InitPath = null, AuxiliaryWeight = 0,
@@ -182,8 +200,8 @@ public static partial class TrainCommand
     private static bool RunStage(TrainOptions options, CancellationToken stop)
     {
         Console.WriteLine($"training {options.Stage} ({options.TasksName}): {options.Steps} steps, batch {options.Batch}, " +
-            $"crop {options.CropRows}x{options.CropCols} tokens -> {options.OutputPath}");
-        var trainer = new Trainer(options, ProgressBar.Print);
+            $"crop {options.CropRows}x{options.CropCols} tokens, {options.Data?.Name ?? "synthetic camera"} at {options.Width}x{options.Height} -> {options.OutputPath}");
+        var trainer = new Trainer(options, ProgressBar.Print, Console.WriteLine);
         TrainingRecord record;
         try
         {
@@ -201,7 +219,7 @@ public static partial class TrainCommand
                 "run the same command with --resume to continue");
             return false;
         }
-        Console.WriteLine($"done: {record.Steps} steps in {record.Seconds:F0} s, loss {record.FinalLoss:F4}, {record.FramesRendered} frames rendered");
+        Console.WriteLine($"done: {record.Steps} steps in {record.Seconds:F0} s, loss {record.FinalLoss:F4}, {record.FramesRendered} frames {(options.Data == null ? "rendered" : "loaded")}");
         return true;
     }
 

@@ -1,5 +1,6 @@
 using StreamMtl.Pipeline.Model;
 using StreamMtl.Training;
+using StreamMtl.Training.Data;
 
 namespace StreamMtl.Training.Evaluation;
 
@@ -19,6 +20,13 @@ public sealed record EvalOptions
 
     /// <summary>Distance between evaluated frames of a sequence.</summary>
     public int FrameStride { get; init; } = 20;
+
+    /// <summary>
+    /// A data set on disk to evaluate on (its validation split, frames and labels resized to <see cref="Width"/> x <see cref="Height"/>);
+    /// null = the synthetic sequences above (then <see cref="Sequences"/>, <see cref="FirstSeed"/>, <see cref="FramesPerSequence"/> and
+    /// <see cref="FrameStride"/> apply).
+    /// </summary>
+    public Dataset? Data { get; init; }
 
     public int Width { get; init; } = 320;
     public int Height { get; init; } = 240;

@@ -11,6 +11,12 @@ public sealed record EvalReport
     /// <summary>The held-out sequences: seeds FirstSeed..FirstSeed+Sequences-1 (1.. is the evaluation set).</summary>
     public int FirstSeed { get; init; } = 1;
     public int Sequences { get; init; }
+
+    /// <summary>The data set evaluated on (KIND:PATH, its validation split); null for the synthetic sequences.</summary>
+    public string? Data { get; init; }
+
+    /// <summary>What the data set's labels are (ground truth, or teacher outputs: then the metrics are student-vs-teacher agreement).</summary>
+    public string? Labels { get; init; }
     public int Width { get; init; }
     public int Height { get; init; }
     public int SplitLayer { get; init; }

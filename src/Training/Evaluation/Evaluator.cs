@@ -3,37 +3,52 @@ using System.Diagnostics;
 using StreamMtl.Ingest.Synthetic;
 using StreamMtl.Pipeline.Model;
 using StreamMtl.Training;
+using StreamMtl.Training.Data;
 using StreamMtl.Pipeline.Weights;
 using static TorchSharp.torch;
 
 namespace StreamMtl.Training.Evaluation;
 
 /// <summary>
-/// Evaluates a model on held-out synthetic sequences (seeds never used in training): pooled task
+/// Evaluates a model on held-out synthetic sequences (seeds never used in training), or on the validation split of a data set
+/// on disk (<see cref="EvalOptions.Data"/>, whose ignore labels, invalid depth and missing normals are left out): pooled task
 /// metrics, executed FLOPs per task, parameter bytes per task, and Delta-m against single-task baselines.
 /// </summary>
 public static class Evaluator
 {
     public static EvalReport Run(EvalOptions options, Action<string>? log = null)
     {
-        var frames = RenderFrames(options);
-        log?.Invoke($"rendered {frames.Count} held-out frames from {options.Sequences} sequences (seeds {options.FirstSeed}..{options.FirstSeed + options.Sequences - 1})");
+        IReadOnlyList<TruthFrame> frames;
+        if (options.Data is { } data)
+        {
+            frames = new DatasetFrames(data, DataSplit.Validation, options.Width, options.Height);
+            log?.Invoke($"evaluating on {((DatasetFrames)frames).Description}");
+        }
+        else
+        {
+            frames = RenderFrames(options);
+            log?.Invoke($"rendered {frames.Count} held-out frames from {options.Sequences} sequences (seeds {options.FirstSeed}..{options.FirstSeed + options.Sequences - 1})");
+        }
+        IReadOnlyCollection<VisionTask>? labelled = options.Data?.Tasks;
 
         var (model, metadata) = ModelFile.Load(options.ModelPath, options.SplitLayer);
         using var modelScope = model;
+        EnsureSameClasses(options, model, metadata);
         var forward = BudgetedPasses.For(model, options);
         Scored shared;
         using (Autocast.BFloat16(options.BFloat16))
         {
-            shared = Score(model, metadata.Classes, frames, forward, log, options.BFloat16 ? "shared model (bfloat16 products)" : "shared model", options.Inspect);
+            shared = Score(model, metadata.Classes, frames, labelled, forward, log, options.BFloat16 ? "shared model (bfloat16 products)" : "shared model", options.Inspect);
         }
 
         var report = new EvalReport
         {
             Model = options.ModelPath,
             Frames = frames.Count,
-            FirstSeed = options.FirstSeed,
-            Sequences = options.Sequences,
+            FirstSeed = options.Data == null ? options.FirstSeed : 0,
+            Sequences = options.Data == null ? options.Sequences : 0,
+            Data = options.Data?.Name,
+            Labels = options.Data?.Labels,
             Width = options.Width,
             Height = options.Height,
             SplitLayer = model.Config.SplitLayer,
@@ -58,7 +73,8 @@ public static class Evaluator
             var (baseline, baselineMetadata) = ModelFile.Load(path);
             using (baseline)
             {
-                var scored = Score(baseline, baselineMetadata.Classes, frames, new ForwardOptions(baseline.Config.BaseTask.ToSet()), log, $"{taskName} baseline", null);
+                EnsureSameClasses(options with { ModelPath = path }, baseline, baselineMetadata);
+                var scored = Score(baseline, baselineMetadata.Classes, frames, labelled, new ForwardOptions(baseline.Config.BaseTask.ToSet()), log, $"{taskName} baseline", null);
                 foreach (var (k, v) in scored.Metrics)
                 {
                     report.BaselineMetrics[k] = v;
@@ -114,7 +130,19 @@ public static class Evaluator
     private sealed record Scored(Dictionary<string, double> Metrics, double MsPerFrame,
         Dictionary<string, (double Executed, double Dense)> Flops, double? SharedFraction, List<FrameDecision> Decisions);
 
-    private static Scored Score(MultiTaskVit model, string[] classes, List<TruthFrame> frames, ForwardOptions forward, Action<string>? log, string what,
+    /// <summary>A data set's class ids index its own class table: a model that segments another table cannot be scored on them.</summary>
+    private static void EnsureSameClasses(EvalOptions options, MultiTaskVit model, ModelMetadata metadata)
+    {
+        if (options.Data is { Classes.Count: > 0 } data && data.Tasks.Contains(VisionTask.Segmentation) && model.Config.Has(VisionTask.Segmentation)
+            && !data.Classes.SequenceEqual(metadata.Classes))
+        {
+            throw new DatasetException($"{options.ModelPath} segments {Dataset.ClassTable(metadata.Classes)} but {data.Name} has {Dataset.ClassTable(data.Classes)}: " +
+                $"train on the data first (train --data {data.Name} --init MODEL)");
+        }
+    }
+
+    private static Scored Score(MultiTaskVit model, string[] classes, IReadOnlyList<TruthFrame> frames, IReadOnlyCollection<VisionTask>? labelled,
+        ForwardOptions forward, Action<string>? log, string what,
         Action<int, TruthFrame, Predictions>? inspect)
     {
         var seg = new SegmentationMetrics(model.Config.Classes);
@@ -154,7 +182,8 @@ public static class Evaluator
             }
         }
         var metrics = new Dictionary<string, double>();
-        var tasks = forward.Tasks.Tasks().Where(model.Config.Has).ToList();
+        // A task the data has no labels for has no figures (they would be NaN, as no pixel was scored).
+        var tasks = forward.Tasks.Tasks().Where(t => model.Config.Has(t) && (labelled?.Contains(t) ?? true)).ToList();
         if (tasks.Contains(VisionTask.Segmentation))
         {
             metrics["segmentation.miou"] = seg.MeanIoU;

@@ -40,11 +40,9 @@ public static class ModelGrowth
             // A compute policy scores the old units; the grown model has more, so it starts without one.
             Policy = null,
         };
-        var model = new MultiTaskVit(grown);
-        try
+        return Rebuilt.From(source, grown, target =>
         {
-            var target = model.named_parameters().ToDictionary(p => p.name, p => p.parameter, StringComparer.Ordinal);
-            using var grad = no_grad();
+            // The policy's parameters stay behind with the policy (see Policy = null above).
             foreach (var (name, parameter) in source.named_parameters().Where(p => !p.name.StartsWith("policy.", StringComparison.Ordinal)))
             {
                 target[Renamed(name, after, count)].copy_(parameter);
@@ -57,15 +55,7 @@ public static class ModelGrowth
                     target[zeroed + "bias"].zero_();
                 }
             }
-            model.ClearCaches();
-            model.train(source.training);
-            return model;
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
+        });
     }
 
     /// <summary>The name of a source tensor in the grown model: block indices at or past the insertion move up.</summary>

@@ -41,7 +41,7 @@ public static class Npy
         }
     }
 
-    /// <summary>Reads a float32 or float16 .npy written by <see cref="Write"/>: its values (as float32) and shape.</summary>
+    /// <summary>Reads a float32 or float16 .npy written by <see cref="Write"/> (or a float64 one, as NumPy writes by default): its values (as float32) and shape.</summary>
     public static (float[] Values, long[] Shape) Read(string path)
     {
         byte[] bytes = File.ReadAllBytes(path);
@@ -52,16 +52,17 @@ public static class Npy
         int headerLength = bytes[8] | (bytes[9] << 8);
         string header = Encoding.ASCII.GetString(bytes, 10, headerLength);
         bool half = header.Contains("'<f2'", StringComparison.Ordinal);
-        if (!half && !header.Contains("'<f4'", StringComparison.Ordinal))
+        bool wide = header.Contains("'<f8'", StringComparison.Ordinal);
+        if (!half && !wide && !header.Contains("'<f4'", StringComparison.Ordinal))
         {
-            throw new InvalidDataException($"{path}: only <f4 and <f2 are read, header {header.Trim()}");
+            throw new InvalidDataException($"{path}: only <f4, <f2 and <f8 are read, header {header.Trim()}");
         }
         int open = header.IndexOf("'shape': (", StringComparison.Ordinal) + 10;
         string dims = header[open..header.IndexOf(')', open)];
         long[] shape = [.. dims.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(long.Parse)];
         var data = bytes.AsSpan(10 + headerLength);
-        float[] values = half
-            ? [.. MemoryMarshal.Cast<byte, Half>(data).ToArray().Select(h => (float)h)]
+        float[] values = half ? [.. MemoryMarshal.Cast<byte, Half>(data).ToArray().Select(h => (float)h)]
+            : wide ? [.. MemoryMarshal.Cast<byte, double>(data).ToArray().Select(d => (float)d)]
             : MemoryMarshal.Cast<byte, float>(data).ToArray();
         return (values, shape);
     }

@@ -21,7 +21,7 @@ internal static class TeacherModels
 
     private static readonly Lazy<string> Built = new(Build);
 
-    /// <summary>The folder holding the generated models (seg3, seg3_nhwc_bgr, seg3_dynamic, seg3_32x32, seg3_nan, depth, normals, features).</summary>
+    /// <summary>The folder holding the generated models (seg3, seg3_nhwc_bgr, seg3_dynamic, seg3_32x32, seg3_nan, depth, position_depth, normals, features).</summary>
     public static string Directory => Built.Value;
 
     public static string Model(string name) => Path.Combine(Directory, name + ".onnx");

@@ -63,6 +63,12 @@ def main(out_dir):
     save(out_dir, "depth", [node], inits, nchw, "depth", [1, 1, H, W])
     node, inits = conv("normals", NORMALS_W, NORMALS_B, "image", "normals")
     save(out_dir, "normals", [node], inits, nchw, "normals", [1, 3, H, W])
+    # Depth from position alone (the distillation test): 1 + 3 y / (H - 1) + 0.5 x / (W - 1) metres, whatever the pixels.
+    node, inits = conv("posdepth", [[0.0, 0.0, 0.0]], [0.0], "image", "zero")
+    ramp = helper.make_tensor("ramp", TensorProto.FLOAT, [1, 1, H, W],
+                              [1.0 + 3.0 * y / (H - 1) + 0.5 * x / (W - 1) for y in range(H) for x in range(W)])
+    add = helper.make_node("Add", ["zero", "ramp"], ["depth"])
+    save(out_dir, "position_depth", [node, add], inits + [ramp], nchw, "depth", [1, 1, H, W])
     pool = helper.make_node("GlobalAveragePool", ["image"], ["features"])
     save(out_dir, "features", [pool], [], nchw, "features", [1, 3, 1, 1])
 
