@@ -94,6 +94,16 @@ public sealed record TrainOptions
     /// <summary>The trained block the inserted blocks follow (0 = before the first); see <see cref="GrowBlocks"/>.</summary>
     public int GrowAfter { get; init; }
 
+    /// <summary>
+    /// Adapt instead of retraining (MTLoRA): with <see cref="InitPath"/>, freeze every weight of the loaded model and train
+    /// shared low-rank adapters of this rank on the trunk's linears, the sub-tasks' own parameters and the heads; the
+    /// output is an adapter file (<see cref="Pipeline.Weights.AdapterFile"/>), not a model. 0 = off.
+    /// </summary>
+    public int AdaptRank { get; init; }
+
+    /// <summary>Whether this run adapts (<see cref="AdaptRank"/> &gt; 0).</summary>
+    public bool Adapting => AdaptRank > 0;
+
     /// <summary>Largest frame distance between the two frames of a neighbour pair (the seed uses 1..2).</summary>
     public int TemporalGap { get; init; } = 2;
 

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using StreamMtl.Ingest.Synthetic;
 using StreamMtl.Training.Data;
+using StreamMtl.Pipeline.Inference;
 using StreamMtl.Pipeline.Model;
 using StreamMtl.Pipeline.Weights;
 using TorchSharp;
@@ -40,10 +41,16 @@ public sealed class Trainer
         var device = cuda.is_available() ? CUDA : CPU;
         var (model, metadata) = CreateModel();
         using var _ = model;
-        var resumed = TryResume(model);
+        var resumed = o.Adapting ? null : TryResume(model);
         int startStep = resumed?.Step ?? 0;
         model.to(device);
         model.train();
+        using var adapters = o.Adapting ? new SharedAdapters(model.Config, o.AdaptRank) : null;
+        if (adapters != null)
+        {
+            adapters.to(device);
+            model.AttachAdapters(adapters);
+        }
 
         var trained = o.TrainedTasks;
         if (trained.Count > 1 && o.Stage != TrainStage.SubTask)
@@ -60,19 +67,29 @@ public sealed class Trainer
             throw new ArgumentException($"{o.Data!.Name} has no {unlabelled[0].Name()} labels (it has {string.Join(", ", o.Data.Tasks.Select(t => t.Name()))}): {StageName} trains {o.TasksName}");
         }
         // A data set without a sub-task's labels cannot supervise its auxiliary loss; the others still run.
-        IReadOnlyList<VisionTask> auxiliary = o.AuxiliaryWeight > 0 ? [.. model.Config.SubTasks.Where(t => o.Data?.Tasks.Contains(t) ?? true)] : [];
+        // Adapting trains every task the data labels: the sub-tasks through their branches, at weight 1 unless --aux says otherwise.
+        double auxiliaryWeight = o.Adapting && o.AuxiliaryWeight == 0 ? 1 : o.AuxiliaryWeight;
+        IReadOnlyList<VisionTask> auxiliary = auxiliaryWeight > 0 ? [.. model.Config.SubTasks.Where(t => o.Data?.Tasks.Contains(t) ?? true)] : [];
         if (auxiliary.Count > 0 && o.Stage != TrainStage.Base)
         {
             throw new ArgumentException($"auxiliary sub-task losses belong to the base stage, not {StageName}");
         }
         // Each group is clipped on its own: the trained tasks', then each auxiliary sub-task's own parameters.
-        var groups = trained.Select(t => Trainables(model, t).ToList())
+        var groups = trained.Select(t => (adapters != null ? AdaptedTrainables(model, adapters, t) : Trainables(model, t)).ToList())
             .Concat(auxiliary.Select(t => OnlyHeadsIfAsked(model, model.SubTaskTrainables(t)).ToList())).ToList();
         var trainables = groups.SelectMany(g => g).ToList();
         var trainableSet = trainables.ToHashSet();
         foreach (var p in model.parameters())
         {
             p.requires_grad = trainableSet.Contains(p);
+        }
+        if (adapters != null)
+        {
+            long total = model.parameters().Sum(p => p.numel()) + adapters.parameters().Sum(p => p.numel());
+            long shared = adapters.parameters().Sum(p => p.numel());
+            long trainable = trainables.Sum(p => p.numel());
+            _log?.Invoke($"adapting {o.InitPath} at rank {o.AdaptRank}: {trainable:N0} trainable parameters of {total:N0} " +
+                $"({100.0 * trainable / total:F1}%; shared adapters {shared:N0}, sub-task parameters and heads {trainable - shared:N0}); the base's weights are frozen");
         }
         using var optimizer = optim.AdamW(trainables, o.LearningRate, weight_decay: o.WeightDecay);
         if (resumed != null && File.Exists(OptimizerStatePath))
@@ -137,7 +154,7 @@ public sealed class Trainer
             }
             foreach (var task in auxiliary)
             {
-                loss = loss.Plus(Losses.For(task, forward.Raw(task), onDevice).mul(Scalars.Of(o.AuxiliaryWeight)));
+                loss = loss.Plus(Losses.For(task, forward.Raw(task), onDevice).mul(Scalars.Of(auxiliaryWeight)));
             }
             if (pairs)
             {
@@ -174,7 +191,7 @@ public sealed class Trainer
                 _progress?.Invoke(new TrainProgress(StageName, step + 1, o.Steps, emaLoss, rate,
                     clock.Elapsed, startStep, emaTemporal, twins ? "stability" : "temporal"));
             }
-            if (o.CheckpointEvery > 0 && (step + 1) % o.CheckpointEvery == 0 && step + 1 < o.Steps)
+            if (o.CheckpointEvery > 0 && (step + 1) % o.CheckpointEvery == 0 && step + 1 < o.Steps && !o.Adapting)
             {
                 SaveCheckpoint(model, metadata, optimizer, StateAt(step + 1));
             }
@@ -195,7 +212,11 @@ public sealed class Trainer
         }
         if (auxiliary.Count > 0)
         {
-            recipe.Add($"auxiliary {string.Join("+", auxiliary.Select(t => t.Name()))} losses x{o.AuxiliaryWeight} through the sub-task branches");
+            recipe.Add($"auxiliary {string.Join("+", auxiliary.Select(t => t.Name()))} losses x{auxiliaryWeight} through the sub-task branches");
+        }
+        if (adapters != null)
+        {
+            recipe.Add($"adapted (MTLoRA): shared rank-{o.AdaptRank} adapters, sub-task parameters and heads on a frozen {Path.GetFileName(o.InitPath)}");
         }
         if (o.BFloat16)
         {
@@ -211,6 +232,20 @@ public sealed class Trainer
         }
         var record = new TrainingRecord(StageName, o.TasksName, step, o.Batch, string.Join(", ", recipe),
             o.Seed, pool.Rendered, clock.Elapsed.TotalSeconds, emaLoss, dataset.Description);
+        if (adapters != null)
+        {
+            if (step >= o.Steps)
+            {
+                AdapterFile.Save(o.OutputPath, model, adapters, new AdapterMetadata
+                {
+                    BaseVersion = LoadedModel.VersionOf(o.InitPath!, metadata),
+                    BaseName = Path.GetFileName(o.InitPath!),
+                    Rank = o.AdaptRank,
+                    Training = [record],
+                });
+            }
+            return record;
+        }
         if (step >= o.Steps)
         {
             model.to(CPU);
@@ -262,6 +297,10 @@ public sealed class Trainer
         var config = o.Stage == TrainStage.Single
             ? o.Config with { BaseTask = o.Task, SubTasks = [] }
             : o.Config with { BaseTask = VisionTask.Segmentation };
+        if (o.Adapting)
+        {
+            return LoadForAdapting();
+        }
         if (o.InitPath != null)
         {
             // A warm start keeps the file's split unless one is asked for: the auxiliary losses then run
@@ -288,6 +327,31 @@ public sealed class Trainer
         }
         var model = new MultiTaskVit(config);
         return (model, new ModelMetadata { Config = config, Classes = classes });
+    }
+
+    /// <summary>The model an adapting run freezes: the <see cref="TrainOptions.InitPath"/> file as it is (its class table must be the data's).</summary>
+    private (MultiTaskVit Model, ModelMetadata Metadata) LoadForAdapting()
+    {
+        var o = _options;
+        if (o.InitPath == null || o.Stage != TrainStage.Base || o.GrowBlocks > 0 || o.Resume)
+        {
+            throw new ArgumentException("adapting (--adapt) needs --init with a trained model, the base stage, and neither --grow nor --resume");
+        }
+        var loaded = ModelFile.Load(o.InitPath, o.SplitLayer);
+        if (DataClasses is { } table && loaded.Model.Config.Has(VisionTask.Segmentation) && !table.SequenceEqual(loaded.Metadata.Classes))
+        {
+            loaded.Model.Dispose();
+            throw new ArgumentException($"{o.InitPath} segments {Dataset.ClassTable(loaded.Metadata.Classes)} but {o.Data!.Name} has {Dataset.ClassTable(table)}; " +
+                "an adapter keeps the base's heads' shapes, so train the base on this data instead");
+        }
+        return loaded;
+    }
+
+    /// <summary>An adapting run's parameters for <paramref name="task"/> (the base task): the shared adapters and its head.</summary>
+    private static IEnumerable<Parameter> AdaptedTrainables(MultiTaskVit model, SharedAdapters adapters, VisionTask task)
+    {
+        string head = $"heads.{task.Name()}.";
+        return adapters.parameters().Concat(model.named_parameters().Where(p => p.name.StartsWith(head, StringComparison.Ordinal)).Select(p => p.parameter));
     }
 
     /// <summary>The class table of the data trained on: the data set's, or null for the synthetic camera and data without segmentation labels.</summary>

@@ -33,17 +33,25 @@ public sealed class LinearWeights : nn.Module
 
     public Tensor Weight => _weight;
 
-    public Tensor Apply(Tensor x) => KeepsBFloat16Copies
+    /// <summary>
+    /// A shared low-rank adapter applied on the fly after this layer (<see cref="SharedAdapters"/>, while training one);
+    /// null = none, the plain layer. Serving folds adapters into <see cref="Weight"/> instead.
+    /// </summary>
+    public LowRankDelta? Adapter { get; internal set; }
+
+    public Tensor Apply(Tensor x) => WithAdapter(x, KeepsBFloat16Copies
         ? Autocast.LinearOnBFloat16Weights(x, _weightBFloat16.Get(() => _weight.to(ScalarType.BFloat16)), BiasBFloat16)
-        : Autocast.Linear(x, _weight, _bias);
+        : Autocast.Linear(x, _weight, _bias));
 
     /// <summary>
     /// This layer's bias with another weight of the same shape (a sub-task's folded W + B*A); <paramref name="weightBFloat16"/>
     /// gives that weight's bfloat16 copy, used where this layer would use its own.
     /// </summary>
-    public Tensor Apply(Tensor x, Tensor weight, Func<Tensor> weightBFloat16) => KeepsBFloat16Copies
+    public Tensor Apply(Tensor x, Tensor weight, Func<Tensor> weightBFloat16) => WithAdapter(x, KeepsBFloat16Copies
         ? Autocast.LinearOnBFloat16Weights(x, weightBFloat16(), BiasBFloat16)
-        : Autocast.Linear(x, weight, _bias);
+        : Autocast.Linear(x, weight, _bias));
+
+    private Tensor WithAdapter(Tensor x, Tensor output) => Adapter is { } adapter ? output.PlusInPlace(adapter.Apply(x)) : output;
 
     /// <summary>
     /// Inside <see cref="Autocast.BFloat16"/>, passes that cannot change the weights (no gradients, eval mode) multiply

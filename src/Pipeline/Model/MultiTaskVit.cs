@@ -124,6 +124,56 @@ public sealed partial class MultiTaskVit : nn.Module
         }
     }
 
+    /// <summary>
+    /// Applies <paramref name="adapters"/> on the fly to every trunk-block linear (for every task that runs the block) until
+    /// <see cref="DetachAdapters"/> or <see cref="FoldAdapters"/>; the caller keeps and disposes them.
+    /// </summary>
+    public void AttachAdapters(SharedAdapters adapters)
+    {
+        if (adapters.Blocks != _blocks.Length)
+        {
+            throw new ArgumentException($"the adapters are for {adapters.Blocks} blocks; the model has {_blocks.Length}", nameof(adapters));
+        }
+        for (int i = 0; i < _blocks.Length; i++)
+        {
+            foreach (var which in Enum.GetValues<BlockLinear>())
+            {
+                _blocks[i][which].Adapter = adapters[i, which];
+            }
+        }
+        ClearCaches();
+    }
+
+    /// <summary>Stops applying attached adapters: the trunk runs on its own weights again.</summary>
+    public void DetachAdapters()
+    {
+        foreach (var block in _blocks)
+        {
+            foreach (var which in Enum.GetValues<BlockLinear>())
+            {
+                block[which].Adapter = null;
+            }
+        }
+        ClearCaches();
+    }
+
+    /// <summary>Adds <paramref name="adapters"/> into the trunk weights (W += B*A), so they cost nothing per pass.</summary>
+    public void FoldAdapters(SharedAdapters adapters)
+    {
+        AttachAdapters(adapters);  // checks the shape
+        DetachAdapters();
+        using var grad = no_grad();
+        using var scope = NewDisposeScope();
+        for (int i = 0; i < _blocks.Length; i++)
+        {
+            foreach (var which in Enum.GetValues<BlockLinear>())
+            {
+                _blocks[i][which].Weight.PlusInPlace(adapters[i, which].Dense());
+            }
+        }
+        ClearCaches();
+    }
+
     /// <summary>Parameters that belong to one task alone (sub-task deltas, norms, head); for bytes-per-task reports.</summary>
     public IEnumerable<(string Name, Parameter Parameter)> TaskParameters(VisionTask task)
     {
