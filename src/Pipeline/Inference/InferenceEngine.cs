@@ -54,11 +54,12 @@ public sealed partial class InferenceEngine : IDisposable
         // libtorch keeps the count process-wide and applies it to each thread on that thread's first operation: setting it
         // here, before any worker starts, holds for every worker.
         set_num_threads(intraOp);
-        var (loaded, metadata) = ModelFile.Load(modelPath);
+        string? adapter = string.IsNullOrEmpty(model.Adapter) ? null : model.Adapter;
+        var (loaded, metadata) = adapter != null ? AdapterFile.LoadFolded(modelPath, adapter) : ModelFile.Load(modelPath);
         loaded.eval();
         _model = loaded;
-        Model = new LoadedModel(modelPath, metadata, model.InputWidth, model.InputHeight, LoadedModel.VersionOf(modelPath, metadata),
-            clock.Elapsed, model.PrecisionName);
+        Model = new LoadedModel(modelPath, metadata, model.InputWidth, model.InputHeight,
+            LoadedModel.VersionOf(modelPath, metadata) + (adapter != null ? AdapterFile.VersionSuffix(adapter) : ""), clock.Elapsed, model.PrecisionName);
         metrics.ModelLoaded(Model);
         Log.ModelLoaded(logger, modelPath, Model.Version, Model.Precision, Model.LoadTime.TotalSeconds);
         Log.Threads(logger, Workers, intraOp, OpenMpPolicy.Native() is { Length: > 0 } policy ? policy : "unset (spinning)");

@@ -5,6 +5,13 @@ public sealed record ModelOptions
 {
     /// <summary>Model file; empty = the shipped model (see ModelLocator).</summary>
     public string? Path { get; init; }
+
+    /// <summary>
+    /// An adapter file trained on <see cref="Path"/> with <c>train --adapt</c>, folded into the weights at load
+    /// (<see cref="Weights.AdapterFile"/>); empty = the model as it is.
+    /// </summary>
+    public string? Adapter { get; init; }
+
     public int InputWidth { get; init; } = 320;
     public int InputHeight { get; init; } = 240;
 

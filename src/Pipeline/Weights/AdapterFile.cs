@@ -155,6 +155,13 @@ public static class AdapterFile
         }
     }
 
+    /// <summary>What an adapter adds to the served model's version string: "+adapter.sha256." and the file's hash.</summary>
+    public static string VersionSuffix(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return $"+adapter.sha256.{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(stream))[..12]}";
+    }
+
     private static SafeTensorsReader Open(string path)
     {
         if (!File.Exists(path))

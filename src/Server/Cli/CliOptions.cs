@@ -28,6 +28,10 @@ internal static class CliOptions
         new(name) { HelpName = helpName, Description = description };
 
     /// <summary>--model F, the model file a command reads; null for the shipped model (<see cref="ModelLocator"/>).</summary>
+    /// <summary>--adapter F, an adapter file (train --adapt) folded into the model's weights at load.</summary>
+    public static Option<string?> AdapterPath() => OptionalText("--adapter", "F", "adapter file trained on the model with train --adapt, " +
+        "folded into its weights at load [default: none]");
+
     public static Option<string?> ModelPath() => OptionalText("--model", "F", "model file [default: the shipped model]");
 
     /// <summary>--size WxH, the model's input size.</summary>

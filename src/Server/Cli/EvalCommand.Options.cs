@@ -10,6 +10,7 @@ public static partial class EvalCommand
     internal static class Options
     {
         public static readonly Option<string?> Model = ModelPath();
+        public static readonly Option<string?> Adapter = AdapterPath();
         public static readonly Option<string?> Baselines = OptionalText("--baselines", "LIST", "single-task baselines, e.g. " +
             "depth=models/baseline-depth.safetensors,normals=... [default: baseline-*.safetensors beside the model, if present]");
         public static readonly Option<string?> Json = OptionalText("--json", "OUT", "write the full report as JSON");
@@ -40,6 +41,6 @@ public static partial class EvalCommand
 
     /// <summary>The eval command with its options; its body is <see cref="Run"/>.</summary>
     internal static Command Create() => CliOptions.Command("eval", "evaluate a model on held-out synthetic sequences or a data set's validation split (--json report)", Run,
-        Options.Model, Options.Baselines, Options.Json, Options.Sequences, Options.FirstSeed, Options.Frames, Options.Stride, Options.Size,
+        Options.Model, Options.Adapter, Options.Baselines, Options.Json, Options.Sequences, Options.FirstSeed, Options.Frames, Options.Stride, Options.Size,
         Options.Threshold, Options.Split, Options.BFloat16, Options.Record, Options.Dump, Options.Budget, Options.Static, Options.Data);
 }

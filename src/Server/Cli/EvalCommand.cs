@@ -17,6 +17,7 @@ public static partial class EvalCommand
         var options = new EvalOptions
         {
             ModelPath = model,
+            AdapterPath = args.GetValue(Options.Adapter),
             Baselines = ParseBaselines(args.GetValue(Options.Baselines), model),
             Sequences = args.GetValue(Options.Sequences),
             FirstSeed = args.GetValue(Options.FirstSeed),
@@ -38,6 +39,10 @@ public static partial class EvalCommand
         if (record && (options.SplitLayer != null || options.ShareThreshold != 0 || options.BFloat16 || options.FirstSeed != 1 || options.Budget != null))
         {
             throw new CliException("--record stores figures of the model as stored, on the evaluation set; drop --split, --threshold, --bf16, --first-seed and --budget");
+        }
+        if (record && options.AdapterPath != null)
+        {
+            throw new CliException("--record stores figures in the model file's metadata; with --adapter they would describe another model: drop --record");
         }
         if (record && options.Data != null)
         {

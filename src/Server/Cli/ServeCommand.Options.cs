@@ -11,6 +11,7 @@ public static partial class ServeCommand
         public static readonly Option<string?> Source = OptionalText("--source", "URI", $"source of the declared stream \"camera\" [default: {DefaultSource}]");
         public static readonly Option<bool> NoCamera = Flag("--no-camera", "start without the declared stream (add streams over the API)");
         public static readonly Option<string?> Model = ModelPath();
+        public static readonly Option<string?> Adapter = AdapterPath();
         public static readonly Option<string?> Size = OptionalText("--size", "WxH", "model input size [default: 320x240]");
         public static readonly Option<string?> Address = OptionalText("--address", "IP", "listen address (0.0.0.0 for all) [default: 127.0.0.1]");
         public static readonly Option<int?> GrpcPort = OptionalInt("--grpc-port", "gRPC port (HTTP/2) [default: 50051]", 0, 65535);
@@ -32,7 +33,7 @@ public static partial class ServeCommand
     internal static Command Create()
     {
         var serve = CliOptions.Command("serve", "run the gRPC service (default source: the synthetic camera, default model: the shipped one)",
-            RunAsync, Options.Source, Options.NoCamera, Options.Model, Options.Size, Options.Address, Options.GrpcPort, Options.MetricsPort,
+            RunAsync, Options.Source, Options.NoCamera, Options.Model, Options.Adapter, Options.Size, Options.Address, Options.GrpcPort, Options.MetricsPort,
             Options.ApiKey, Options.Threshold, Options.Cluster);
         // Configuration keys are not declared options: the parser leaves them unmatched, and HostArguments hands them to the host.
         serve.TreatUnmatchedTokensAsErrors = false;

@@ -26,6 +26,10 @@ public static partial class ServeCommand
         {
             overrides["StreamMtl:Model:Path"] = ModelArgument.Resolve(model);
         }
+        if (options.GetValue(Options.Adapter) is { } adapter)
+        {
+            overrides["StreamMtl:Model:Adapter"] = Path.GetFullPath(adapter);
+        }
         if (options.GetValue(Options.Size) is { } size)
         {
             var (w, h) = Sizes.Parse(size);

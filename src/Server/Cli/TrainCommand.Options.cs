@@ -62,6 +62,9 @@ public static partial class TrainCommand
             "the synthetic camera: folder:DIR (the layout `streammtl label` writes), nyud:DIR (NYUD-v2, multi-task layout), pascal:DIR or pascal59:DIR " +
             "(PASCAL-Context, multi-task layout; 21 or 59+1 classes); the class table comes from the data (docs/datasets.md)");
         public static readonly Option<string> Size = Text("--size", "WxH", "frame size trained at (data on disk is resized to it)", "320x240");
+        public static readonly Option<int?> Adapt = OptionalInt("--adapt", "adapt instead of retraining (MTLoRA): freeze every weight of the --init " +
+            "model and train shared low-rank adapters of this rank on its trunk linears, plus the sub-task deltas and the heads; --out gets a small " +
+            "adapter file that serve, eval and info load on that model with --adapter (docs/datasets.md)", 1, 1024, helpName: "RANK");
         public static readonly Option<int?> Threads = OptionalInt("--threads", "torch CPU threads [default: all cores]", 1, 1024);
 
     }
@@ -71,6 +74,6 @@ public static partial class TrainCommand
         Options.Stage, Options.Task, Options.Out, Options.Init, Options.Steps, Options.SubSteps, Options.Batch, Options.Crop, Options.LearningRate,
         Options.Seed, Options.Resume, Options.Split, Options.Blocks, Options.Dim, Options.Heads, Options.Rank, Options.HeadHidden, Options.Refine,
         Options.RefineHidden, Options.HeadsOnly, Options.Grow, Options.Stem, Options.Temporal, Options.TemporalGap, Options.Stability,
-        Options.Lovasz, Options.Aux, Options.Jpeg, Options.BFloat16, Options.Data, Options.Size, Options.Threads,
+        Options.Lovasz, Options.Aux, Options.Jpeg, Options.BFloat16, Options.Data, Options.Size, Options.Adapt, Options.Threads,
         PolicyOptions.ModelLearningRate, PolicyOptions.FlopWeight, PolicyOptions.FullShare);
 }

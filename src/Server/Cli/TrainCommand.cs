@@ -140,6 +140,10 @@ public static partial class TrainCommand
         // Ctrl+C or SIGTERM ends the current step, writes a checkpoint and stops; --resume continues.
         using var stop = new StopSignal();
 
+        if (args.GetValue(Options.Adapt) is int rank)
+        {
+            return RunAdapt(template, stage, rank, stop.Token);
+        }
         if (stage == "policy")
         {
             if (data != null)
@@ -193,6 +197,24 @@ public static partial class TrainCommand
         return RunStage(template with { Stage = parsedStage, Task = tasks[0], Tasks = tasks }, stop.Token) ? 0 : Interrupted;
     }
 
+    /// <summary>--adapt RANK: shared adapters, sub-task parameters and heads on the frozen --init model, written as an adapter file.</summary>
+    private static int RunAdapt(TrainOptions template, string stage, int rank, CancellationToken stop)
+    {
+        if (template.InitPath == null)
+        {
+            throw new CliException("--adapt trains adapters on a trained model: add --init MODEL");
+        }
+        if (stage is not ("all" or "base"))
+        {
+            throw new CliException($"--adapt trains every task of the --init model at once; drop --stage {stage}");
+        }
+        if (template.Resume || template.GrowBlocks > 0 || template.HeadsOnly)
+        {
+            throw new CliException("--adapt does not combine with --resume, --grow or --heads-only");
+        }
+        return RunStage(template with { Stage = TrainStage.Base, Task = VisionTask.Segmentation, Tasks = [], AdaptRank = rank }, stop) ? 0 : Interrupted;
+    }
+
     /// <summary>Exit code of a run stopped by a signal (128 + SIGINT, as shells report it).</summary>
     public const int Interrupted = 130;
 
@@ -213,6 +235,11 @@ public static partial class TrainCommand
             throw new CliException(e.Message);
         }
         ProgressBar.Finish();
+        if (record.Steps < options.Steps && options.Adapting)
+        {
+            Console.WriteLine($"interrupted after step {record.Steps} of {options.Steps}: adapting writes no checkpoint; nothing was saved");
+            return false;
+        }
         if (record.Steps < options.Steps)
         {
             Console.WriteLine($"interrupted after step {record.Steps} of {options.Steps}: checkpoint {trainer.CheckpointPath}; " +

@@ -9,6 +9,9 @@ public sealed record EvalOptions
 {
     public required string ModelPath { get; init; }
 
+    /// <summary>An adapter file (train --adapt) folded into <see cref="ModelPath"/>'s weights at load; null = none.</summary>
+    public string? AdapterPath { get; init; }
+
     /// <summary>Single-task baseline model files by task name, for Delta-m.</summary>
     public Dictionary<string, string> Baselines { get; init; } = [];
 

@@ -31,7 +31,9 @@ public static class Evaluator
         }
         IReadOnlyCollection<VisionTask>? labelled = options.Data?.Tasks;
 
-        var (model, metadata) = ModelFile.Load(options.ModelPath, options.SplitLayer);
+        var (model, metadata) = options.AdapterPath != null
+            ? AdapterFile.LoadFolded(options.ModelPath, options.AdapterPath, options.SplitLayer)
+            : ModelFile.Load(options.ModelPath, options.SplitLayer);
         using var modelScope = model;
         EnsureSameClasses(options, model, metadata);
         var forward = BudgetedPasses.For(model, options);
