@@ -31,6 +31,9 @@ public sealed class Trainer
         _log = log;
     }
 
+    /// <summary>For tests: called with the trained model (adapters still attached when adapting) before it is disposed.</summary>
+    internal Action<MultiTaskVit>? Trained { get; init; }
+
     public string CheckpointPath => _options.OutputPath + ".ckpt";
 
     /// <summary>Runs the stage to the end and writes the model; returns the training record.</summary>
@@ -232,6 +235,7 @@ public sealed class Trainer
         }
         var record = new TrainingRecord(StageName, o.TasksName, step, o.Batch, string.Join(", ", recipe),
             o.Seed, pool.Rendered, clock.Elapsed.TotalSeconds, emaLoss, dataset.Description);
+        Trained?.Invoke(model);
         if (adapters != null)
         {
             if (step >= o.Steps)
