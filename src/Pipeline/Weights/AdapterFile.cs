@@ -65,6 +65,24 @@ public static class AdapterFile
         return ParseMetadata(file);
     }
 
+    /// <summary>Reads an adapter file's metadata and checks it was trained on the model file at <paramref name="basePath"/>.</summary>
+    public static AdapterMetadata ReadMetadata(string adapterPath, string basePath, ModelMetadata baseMetadata) =>
+        CheckBase(ReadMetadata(adapterPath), adapterPath, basePath, baseMetadata);
+
+    private static AdapterMetadata CheckBase(AdapterMetadata metadata, string adapterPath, string basePath, ModelMetadata baseMetadata)
+    {
+        string baseVersion = LoadedModel.VersionOf(basePath, baseMetadata);
+        if (metadata.BaseVersion != baseVersion)
+        {
+            throw new ModelFormatException($"{adapterPath}: adapts base {metadata.BaseName} ({metadata.BaseVersion}), not {basePath} ({baseVersion})");
+        }
+        if (metadata.Rank < 1)
+        {
+            throw new ModelFormatException($"{adapterPath}: adapter rank must be >= 1, got {metadata.Rank}");
+        }
+        return metadata;
+    }
+
     /// <summary>
     /// Loads the base model at <paramref name="basePath"/> with the adapter at <paramref name="adapterPath"/> folded in
     /// (see <see cref="Apply"/>).
@@ -93,16 +111,7 @@ public static class AdapterFile
     public static SharedAdapters? Apply(string adapterPath, string basePath, ModelMetadata baseMetadata, MultiTaskVit model, bool fold)
     {
         using var file = Open(adapterPath);
-        var metadata = ParseMetadata(file);
-        string baseVersion = LoadedModel.VersionOf(basePath, baseMetadata);
-        if (metadata.BaseVersion != baseVersion)
-        {
-            throw new ModelFormatException($"{adapterPath}: adapts base {metadata.BaseName} ({metadata.BaseVersion}), not {basePath} ({baseVersion})");
-        }
-        if (metadata.Rank < 1)
-        {
-            throw new ModelFormatException($"{adapterPath}: adapter rank must be >= 1, got {metadata.Rank}");
-        }
+        var metadata = CheckBase(ParseMetadata(file), adapterPath, basePath, baseMetadata);
         var adapters = new SharedAdapters(model.Config, metadata.Rank);
         try
         {

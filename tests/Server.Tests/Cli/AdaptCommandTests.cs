@@ -44,6 +44,13 @@ public sealed class AdaptCommandTests : IDisposable
         Assert.Equal(1, code);
         Assert.Contains($"{other}: no \"streammtl-adapter\" metadata entry; not a StreamMtl adapter file", error, StringComparison.Ordinal);
 
+        string info = await Child(["info", "--model", model, "--adapter", adapter]);
+        Assert.Contains("\"Format\":\"streammtl-adapter/1\"", info, StringComparison.Ordinal);
+        Assert.Contains("\"Rank\":2", info, StringComparison.Ordinal);
+        (code, error) = await Run("info", "--model", other, "--adapter", adapter);
+        Assert.Equal(1, code);
+        Assert.Contains($"{adapter}: adapts base base.safetensors (", error, StringComparison.Ordinal);
+
         string missing = _dir.File("absent.safetensors");
         (code, error) = await Run("eval", "--model", model, "--adapter", missing, "--baselines", "", "--data", $"folder:{folder}", "--size", "64x48");
         Assert.Equal((1, $"streammtl eval: model file error: adapter file {missing} does not exist"), (code, error.Trim()));

@@ -9,12 +9,12 @@ public sealed class CommandLineTests
     /// <summary>Every command and the options it had before the move to System.CommandLine.</summary>
     public static TheoryData<string, string[]> Commands => new()
     {
-        { "serve", ["--source", "--no-camera", "--model", "--size", "--address", "--grpc-port", "--metrics-port", "--api-key", "--threshold"] },
+        { "serve", ["--source", "--no-camera", "--model", "--adapter", "--size", "--address", "--grpc-port", "--metrics-port", "--api-key", "--threshold"] },
         { "watch", ["--server", "--stream", "--out", "--tasks", "--size", "--frames", "--api-key"] },
         { "train", ["--stage", "--task", "--out", "--init", "--steps", "--sub-steps", "--batch", "--crop", "--lr", "--seed", "--resume", "--split",
             "--blocks", "--dim", "--heads", "--rank", "--head-hidden", "--refine", "--refine-hidden", "--heads-only", "--grow", "--stem", "--temporal",
-            "--temporal-gap", "--stability", "--lovasz", "--aux", "--jpeg", "--bf16", "--threads"] },
-        { "eval", ["--model", "--baselines", "--json", "--sequences", "--first-seed", "--frames", "--stride", "--size", "--threshold", "--split",
+            "--temporal-gap", "--stability", "--lovasz", "--aux", "--jpeg", "--bf16", "--adapt", "--threads"] },
+        { "eval", ["--model", "--adapter", "--baselines", "--json", "--sequences", "--first-seed", "--frames", "--stride", "--size", "--threshold", "--split",
             "--bf16", "--record", "--dump"] },
         { "bench", ["--kind", "--source", "--model", "--size", "--frames", "--truth", "--mode", "--rounds", "--batch", "--threshold", "--budget",
             "--keyframe", "--scene-cut", "--refresh", "--incremental", "--threads", "--bf16", "--sweep", "--thresholds", "--budgets", "--refreshes",
@@ -22,7 +22,7 @@ public sealed class CommandLineTests
         { "ingest-bench", ["--source", "--frames"] },
         { "soak", ["--mode", "--seconds", "--every", "--source", "--camera", "--video", "--process-size", "--process-interval", "--csv", "--png",
             "--model", "--size"] },
-        { "info", ["--model"] },
+        { "info", ["--model", "--adapter"] },
         { "average", ["--models", "--out"] },
         { "calibrate", ["--model", "--out", "--first-seed", "--sequences", "--frames", "--stride", "--size", "--max-offset"] },
         { "label", ["--teacher", "--source", "--out", "--every", "--frames", "--size", "--soft", "--device", "--threads"] },
