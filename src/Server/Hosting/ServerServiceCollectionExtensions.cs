@@ -35,6 +35,11 @@ public static class ServerServiceCollectionExtensions
                 throw new OptionsValidationException(ServiceOptions.Section, typeof(ServiceOptions),
                     [$"Model:Path: model file not found: {path} (set StreamMtl:Model:Path or STREAMMTL_MODEL)"]);
             }
+            if (!string.IsNullOrEmpty(options.Model.Adapter) && !File.Exists(options.Model.Adapter))
+            {
+                throw new OptionsValidationException(ServiceOptions.Section, typeof(ServiceOptions),
+                    [$"Model:Adapter: adapter file not found: {options.Model.Adapter} (StreamMtl:Model:Adapter, serve --adapter)"]);
+            }
             return new InferenceEngine(path, options.Model, options.Pipeline, sp.GetRequiredService<ServerMetrics>(),
                 sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<InferenceEngine>>(), sp.GetRequiredService<TimeProvider>());
         });
