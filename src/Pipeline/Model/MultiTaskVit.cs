@@ -130,10 +130,7 @@ public sealed partial class MultiTaskVit : nn.Module
     /// </summary>
     public void AttachAdapters(SharedAdapters adapters)
     {
-        if (adapters.Blocks != _blocks.Length)
-        {
-            throw new ArgumentException($"the adapters are for {adapters.Blocks} blocks; the model has {_blocks.Length}", nameof(adapters));
-        }
+        CheckFits(adapters);
         for (int i = 0; i < _blocks.Length; i++)
         {
             foreach (var which in Enum.GetValues<BlockLinear>())
@@ -142,6 +139,15 @@ public sealed partial class MultiTaskVit : nn.Module
             }
         }
         ClearCaches();
+    }
+
+    private void CheckFits(SharedAdapters adapters)
+    {
+        if (adapters.Blocks != _blocks.Length || adapters[0, BlockLinear.Fc1].OutFeatures != Config.MlpDim || adapters[0, BlockLinear.Proj].InFeatures != Config.Dim)
+        {
+            throw new ArgumentException($"the adapters are for {adapters.Blocks} blocks of width {adapters[0, BlockLinear.Proj].InFeatures}; " +
+                $"the model has {_blocks.Length} of width {Config.Dim}", nameof(adapters));
+        }
     }
 
     /// <summary>Stops applying attached adapters: the trunk runs on its own weights again.</summary>
@@ -160,7 +166,7 @@ public sealed partial class MultiTaskVit : nn.Module
     /// <summary>Adds <paramref name="adapters"/> into the trunk weights (W += B*A), so they cost nothing per pass.</summary>
     public void FoldAdapters(SharedAdapters adapters)
     {
-        AttachAdapters(adapters);  // checks the shape
+        CheckFits(adapters);
         DetachAdapters();
         using var grad = no_grad();
         using var scope = NewDisposeScope();
