@@ -242,7 +242,7 @@ public sealed class Trainer
             {
                 AdapterFile.Save(o.OutputPath, model, adapters, new AdapterMetadata
                 {
-                    BaseVersion = LoadedModel.VersionOf(o.InitPath!, metadata),
+                    BaseVersion = ModelVersion.Of(o.InitPath!, metadata),
                     BaseName = Path.GetFileName(o.InitPath!),
                     Rank = o.AdaptRank,
                     Training = [record],

@@ -59,7 +59,7 @@ public sealed partial class InferenceEngine : IDisposable
         loaded.eval();
         _model = loaded;
         Model = new LoadedModel(modelPath, metadata, model.InputWidth, model.InputHeight,
-            LoadedModel.VersionOf(modelPath, metadata) + (adapter != null ? AdapterFile.VersionSuffix(adapter) : ""), clock.Elapsed, model.PrecisionName);
+            ModelVersion.Of(modelPath, metadata) + (adapter != null ? AdapterFile.VersionSuffix(adapter) : ""), clock.Elapsed, model.PrecisionName);
         metrics.ModelLoaded(Model);
         Log.ModelLoaded(logger, modelPath, Model.Version, Model.Precision, Model.LoadTime.TotalSeconds);
         Log.Threads(logger, Workers, intraOp, OpenMpPolicy.Native() is { Length: > 0 } policy ? policy : "unset (spinning)");

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using StreamMtl.Pipeline.Model;
 using StreamMtl.Pipeline.Weights;
 
@@ -14,11 +13,4 @@ public sealed record LoadedModel(string Path, ModelMetadata Metadata, int InputW
     public ModelConfig Config => Metadata.Config;
 
     public TaskSet Tasks => Config.AllTasks.Aggregate(TaskSet.None, (set, t) => set | t.ToSet());
-
-    public static string VersionOf(string path, ModelMetadata metadata)
-    {
-        using var stream = File.OpenRead(path);
-        string hash = Convert.ToHexStringLower(SHA256.HashData(stream))[..12];
-        return $"{metadata.Format}+sha256.{hash}";
-    }
 }

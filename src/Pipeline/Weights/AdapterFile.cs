@@ -1,5 +1,4 @@
 using System.Text.Json;
-using StreamMtl.Pipeline.Inference;
 using StreamMtl.Pipeline.Model;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -14,7 +13,7 @@ public sealed record AdapterMetadata
 
     public string Format { get; init; } = CurrentFormat;
 
-    /// <summary>The base model's <see cref="LoadedModel.VersionOf"/> (format + sha256 of the file): the only base it loads on.</summary>
+    /// <summary>The base model's <see cref="ModelVersion.Of"/> (format + sha256 of the file): the only base it loads on.</summary>
     public required string BaseVersion { get; init; }
 
     /// <summary>The base file's name when trained, for messages.</summary>
@@ -71,7 +70,7 @@ public static class AdapterFile
 
     private static AdapterMetadata CheckBase(AdapterMetadata metadata, string adapterPath, string basePath, ModelMetadata baseMetadata)
     {
-        string baseVersion = LoadedModel.VersionOf(basePath, baseMetadata);
+        string baseVersion = ModelVersion.Of(basePath, baseMetadata);
         if (metadata.BaseVersion != baseVersion)
         {
             throw new ModelFormatException($"{adapterPath}: adapts base {metadata.BaseName} ({metadata.BaseVersion}), not {basePath} ({baseVersion})");

@@ -83,7 +83,7 @@ public sealed class AdaptTrainingTests : IDisposable
             }
             Assert.Contains(adapters.NamedTensors(), p => p.Name.EndsWith("lora_B", StringComparison.Ordinal) && p.Parameter.abs().max().item<float>() > 0);
             Assert.Equal(2, AdapterFile.ReadMetadata(AdapterPath).Rank);
-            Assert.Equal(LoadedModel.VersionOf(BasePath, metadata), AdapterFile.ReadMetadata(AdapterPath).BaseVersion);
+            Assert.Equal(ModelVersion.Of(BasePath, metadata), AdapterFile.ReadMetadata(AdapterPath).BaseVersion);
             Assert.True(new FileInfo(AdapterPath).Length < baseBytes.Length / 2, "the adapter file is not small");
         }
 
