@@ -1,3 +1,4 @@
+using Grpc.Core;
 using System.Globalization;
 using System.Text.Json;
 using StreamMtl.Api.V1;
@@ -134,7 +135,20 @@ public sealed class PrometheusDashboardTests
     {
         await using var redis = await RedisUnderTest.StartAsync();
         await using var server = await ServerUnderTest.StartOnSocketsAsync(redis.NodeConfig("node-a"));
-        await server.AddSyntheticAsync("cam", alwaysOn: true);
+        // Until the node's first report reaches the registry no node has a slot (RESOURCE_EXHAUSTED, "0 node(s)"): a CI run
+        // on a loaded machine added the stream that early. Ask again until the registry knows the node.
+        await Eventually.UntilAsync(async () =>
+        {
+            try
+            {
+                await server.AddSyntheticAsync("cam", alwaysOn: true);
+                return true;
+            }
+            catch (RpcException e) when (e.StatusCode == StatusCode.ResourceExhausted && e.Status.Detail.Contains("0 node(s)", StringComparison.Ordinal))
+            {
+                return false;
+            }
+        }, TimeSpan.FromSeconds(30), () => "the registry never saw the node");
 
         var queries = DashboardTargets().Where(t => t.Row == ClusterRow).Select(t => t.Query.Replace("$node", "node-a")).ToList();
         Assert.Equal(3, queries.Count);
