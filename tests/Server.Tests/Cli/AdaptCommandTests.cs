@@ -12,7 +12,6 @@ public sealed class AdaptCommandTests : IDisposable
 {
     private readonly TempDirectory _dir = new();
 
-    private static string Cli => Path.Combine(AppContext.BaseDirectory, "streammtl");
 
     private static readonly string[] TinyModel = ["--threads", "2", "--blocks", "2", "--dim", "32", "--heads", "2", "--rank", "4", "--head-hidden", "32",
         "--split", "1", "--crop", "3x4", "--batch", "4", "--size", "64x48"];
@@ -72,20 +71,9 @@ public sealed class AdaptCommandTests : IDisposable
         Assert.Equal((2, "streammtl train: --adapt trains every task of the --init model at once; drop --stage sub"), (code, error.Trim()));
     }
 
-    private static async Task<string> Child(string[] args)
-    {
-        await using var child = ChildProcess.Start(Cli, args);
-        int code = await child.WaitAsync(TimeSpan.FromSeconds(120));
-        Assert.True(code == 0, $"streammtl {string.Join(' ', args)}: exit code {code}\n{child.Output}");
-        return child.Output;
-    }
+    private static Task<string> Child(string[] args) => CliUnderTest.ChildAsync(args, TimeSpan.FromSeconds(120));
 
-    private static async Task<(int Code, string Error)> Run(params string[] args)
-    {
-        var error = new StringWriter();
-        int code = await CommandLine.RunAsync(args, new StringWriter(), error);
-        return (code, error.ToString());
-    }
+    private static Task<(int Code, string Error)> Run(params string[] args) => CliUnderTest.RunAsync(args);
 
     public void Dispose() => _dir.Dispose();
 }

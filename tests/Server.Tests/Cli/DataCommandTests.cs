@@ -14,7 +14,6 @@ public sealed class DataCommandTests(ITestOutputHelper output) : IDisposable
 {
     private readonly TempDirectory _dir = new();
 
-    private static string Cli => Path.Combine(AppContext.BaseDirectory, "streammtl");
 
     private static readonly string[] TinyModel = ["--threads", "2", "--blocks", "2", "--dim", "32", "--heads", "2", "--rank", "4", "--head-hidden", "32",
         "--split", "1", "--crop", "3x4", "--batch", "8", "--size", "64x48"];
@@ -109,20 +108,9 @@ public sealed class DataCommandTests(ITestOutputHelper output) : IDisposable
         Assert.Contains($"dataset error: {model} segments 3 classes (floor, wall, box) but nyud:", error, StringComparison.Ordinal);
     }
 
-    private async Task<string> Child(string[] args)
-    {
-        await using var child = ChildProcess.Start(Cli, args);
-        int code = await child.WaitAsync(TimeSpan.FromSeconds(180));
-        Assert.True(code == 0, $"streammtl {string.Join(' ', args)}: exit code {code}\n{child.Output}");
-        return child.Output;
-    }
+    private static Task<string> Child(string[] args) => CliUnderTest.ChildAsync(args, TimeSpan.FromSeconds(180));
 
-    private static async Task<(int Code, string Error)> Run(params string[] args)
-    {
-        var error = new StringWriter();
-        int code = await CommandLine.RunAsync(args, new StringWriter(), error);
-        return (code, error.ToString());
-    }
+    private static Task<(int Code, string Error)> Run(params string[] args) => CliUnderTest.RunAsync(args);
 
     public void Dispose() => _dir.Dispose();
 }
