@@ -59,7 +59,7 @@ internal sealed class PredictionCanvas
         switch (task)
         {
             case VisionTask.Segmentation:
-                Scatter(Map<byte>(task, 1), perToken.argmax(1).to(ScalarType.Byte).data<byte>().ToArray(), tokens, cols, 1);
+                Scatter(Map<byte>(task, 1), ArgmaxOverChannels(perToken.contiguous().data<float>().ToArray(), (int)k, channels, area), tokens, cols, 1);
                 break;
             case VisionTask.Depth:
                 Scatter(Map<float>(task, 1), perToken.clamp(Scalars.Of(-6), Scalars.Of(6)).exp().contiguous().data<float>().ToArray(), tokens, cols, 1);
@@ -69,6 +69,35 @@ internal sealed class PredictionCanvas
                 Scatter(Map<float>(task, 3), unit.data<float>().ToArray(), tokens, cols, 3);
                 break;
         }
+    }
+
+    /// <summary>
+    /// The class of each pixel from token logits [k, C, area] (what argmax(1) gives, the first of equal maxima): libtorch
+    /// reduces over a dimension that is not the innermost on a slow path (3 ms for 50 tokens of 7 classes, this 0.05 ms).
+    /// </summary>
+    internal static byte[] ArgmaxOverChannels(float[] logits, int tokens, int channels, int area)
+    {
+        var classes = new byte[tokens * area];
+        for (int t = 0; t < tokens; t++)
+        {
+            int first = t * channels * area;
+            for (int i = 0; i < area; i++)
+            {
+                int best = 0;
+                float max = logits[first + i];
+                for (int c = 1; c < channels; c++)
+                {
+                    float v = logits[first + c * area + i];
+                    if (v > max || (float.IsNaN(v) && !float.IsNaN(max)))
+                    {
+                        max = v;
+                        best = c;
+                    }
+                }
+                classes[t * area + i] = (byte)best;
+            }
+        }
+        return classes;
     }
 
     /// <summary>Copies token patches (row-major p x p x depth each) into the image map.</summary>
