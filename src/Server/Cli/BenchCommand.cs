@@ -120,6 +120,14 @@ public static partial class BenchCommand
         {
             settings = [.. settings.SelectMany(s => new[] { s, s with { Level = ComputeLevel.Reduced }, s with { Level = ComputeLevel.Minimal } })];
         }
+        if (args.GetNumbers(Options.ComputeBudgets) is { } computeBudgets)
+        {
+            if (computeBudgets.Select(Pipeline.Model.Policy.Budget.Problem).FirstOrDefault(p => p != null) is { } problem)
+            {
+                throw new CliException("--compute-budgets: compute " + problem);
+            }
+            settings = [.. settings.SelectMany(s => computeBudgets.Select(b => s with { ComputeBudget = b, ComputeBudgetFloor = Math.Min(b, s.ComputeBudgetFloor) }))];
+        }
         TorchSharp.torch.set_num_threads(threads);
         var model = modelArg == "random" ? new MultiTaskVit(new ModelConfig()) : ModelFile.Load(ModelArgument.Resolve(modelArg)).Model;
         using var _m = model;

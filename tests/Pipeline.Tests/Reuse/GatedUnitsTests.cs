@@ -82,6 +82,31 @@ public sealed class GatedUnitsTests
         }
     }
 
+    /// <summary>With exact settings, a gated pass skipping some units equals the dense pass skipping the same units, on every
+    /// frame, also when the set changes from frame to frame (the blocks after a change recompute every token once).</summary>
+    [Fact]
+    public void Exact_gated_passes_with_skipped_units_equal_the_dense_pass_with_the_same_plan()
+    {
+        using var scope = NewDisposeScope();
+        using var model = WithPolicy();
+        using var noGrad = no_grad();
+        using var state = new ReuseState(model.Config, 0);
+        int units = model.Units.Count;
+        int[][] skips = [[1, 5], [1, 5], [], [2, 6, 7], [1, 5], [0, 3, 4]];
+        var frames = Frames();
+        for (int f = 0; f < frames.Length; f++)
+        {
+            var pass = new GatedPass(ReuseTestModels.Exact, new FlopCounter(), f, ReuseTestModels.Tokens, f == 0 ? "start" : null);
+            var heads = model.ForwardGated(frames[f], TaskSet.All, state, pass, units: GatedUnits.Skipping(units, skips[f]));
+            using var dense = model.Forward(frames[f], new ForwardOptions(TaskSet.All, Fused: false, Units: UnitPlan.Skipping(units, skips[f])));
+            foreach (var task in VisionTasks.All)
+            {
+                float diff = (model.AssembleHead(task, heads[task].TokenOutputs, 6, 8) - dense.Raw(task)).abs().max().item<float>();
+                Assert.True(diff < 1e-4f, $"frame {f} {task}: max |gated - dense| = {diff}");
+            }
+        }
+    }
+
     [Fact]
     public void A_budget_of_0_6_runs_fewer_flops_and_says_which_units_it_skipped()
     {
