@@ -292,7 +292,7 @@ public sealed partial class InferenceEngine : IDisposable
             using (var scope = NewDisposeScope())
             {
                 var input = FrameInput.ToTensor(job.Input, Model.InputWidth, Model.InputHeight, Model.Config);
-                analysis = lane.Runner.Run(input, job.Input.Index, job.Tasks, job.Level, job.ComputeBudget);
+                analysis = lane.Runner.Run(input, job.Input.Index, job.Tasks, job.Level, job.ComputeBudget ?? lane.Reuse.ComputeBudget);
             }
             lane.Deliver(new InferenceOutput(job, analysis, null, queueTime, _time.GetTimestamp()));
         }

@@ -172,7 +172,7 @@ public sealed partial class CameraStream : IAsyncDisposable
         var preprocess = clock.Elapsed;
         _metrics.StageTime(Id, "preprocess", preprocess);
         var level = NextLevel();
-        var job = new InferenceJob(input, tasks, _time.GetTimestamp(), preprocess) { Level = level, ComputeBudget = _controller?.Budget ?? Definition.Reuse.ComputeBudget };
+        var job = new InferenceJob(input, tasks, _time.GetTimestamp(), preprocess) { Level = level, ComputeBudget = _controller?.Budget };
         if (!_lane.TryEnqueue(job))
         {
             job.Dispose();
