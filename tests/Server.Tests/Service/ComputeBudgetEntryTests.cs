@@ -59,7 +59,7 @@ public sealed class ComputeBudgetEntryTests
     }
 
     [Fact]
-    public async Task Budget_one_with_full_keyframes_is_accepted_and_each_result_says_its_budget()
+    public async Task Budget_one_with_full_keyframes_is_accepted_and_each_result_and_the_metrics_say_its_budget()
     {
         await using var server = await ServerUnderTest.StartOnSocketsAsync();
         await server.Client.AddStreamAsync(new AddStreamRequest
@@ -76,6 +76,13 @@ public sealed class ComputeBudgetEntryTests
             Assert.Equal(1, r.Accounting.UnitFraction);
             Assert.Empty(r.Accounting.SkippedUnits);
         });
+
+        using var http = new HttpClient { BaseAddress = new Uri(server.MetricsUrl) };
+        string metrics = await http.GetStringAsync("/metrics");
+        Assert.Contains("streammtl_compute_budget{stream=\"cam\"} 1", metrics, StringComparison.Ordinal);
+        Assert.Contains("streammtl_compute_budget_changes_total{stream=\"cam\",direction=\"down\"} 0", metrics, StringComparison.Ordinal);
+        Assert.Contains("streammtl_compute_budget_changes_total{stream=\"cam\",direction=\"up\"} 0", metrics, StringComparison.Ordinal);
+        Assert.Contains("streammtl_units_skipped_total{stream=\"cam\"} 0", metrics, StringComparison.Ordinal);
     }
 
     [Fact]
