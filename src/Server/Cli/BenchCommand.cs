@@ -128,6 +128,10 @@ public static partial class BenchCommand
             }
             settings = [.. settings.SelectMany(s => computeBudgets.Select(b => s with { ComputeBudget = b, ComputeBudgetFloor = Math.Min(b, s.ComputeBudgetFloor) }))];
         }
+        if (args.GetValue(Options.FullKeyframes))
+        {
+            settings = [.. settings.SelectMany(s => s.ComputeBudget < 1 ? new[] { s, s with { FullKeyframes = true } } : [s])];
+        }
         TorchSharp.torch.set_num_threads(threads);
         var model = modelArg == "random" ? new MultiTaskVit(new ModelConfig()) : ModelFile.Load(ModelArgument.Resolve(modelArg)).Model;
         using var _m = model;
