@@ -136,6 +136,10 @@ public static partial class BenchCommand
         var model = modelArg == "random" ? new MultiTaskVit(new ModelConfig()) : ModelFile.Load(ModelArgument.Resolve(modelArg)).Model;
         using var _m = model;
         model.eval();
+        if (model.Policy is null && settings.Any(s => s.ComputeBudget < 1))
+        {
+            throw new CliException("--compute-budgets below 1 need a model with a compute policy (e.g. models/streammtl-adaptive.safetensors); this one has none");
+        }
         var loaded = BenchFrames.LoadAsync(source, frames, w, h).GetAwaiter().GetResult();
         if (loaded.Count < least)
         {
