@@ -2,10 +2,13 @@ using StreamMtl.Pipeline.Model;
 
 namespace StreamMtl.Pipeline.Inference;
 
-/// <summary>A controller's step from one level to another; <see cref="Down"/> when it computes less.</summary>
-public readonly record struct LevelChange(ComputeLevel From, ComputeLevel To)
+/// <summary>A controller's step from one level and compute budget to another; <see cref="Down"/> when it computes less.</summary>
+public readonly record struct LevelChange(ComputeLevel From, ComputeLevel To, double FromBudget = 1, double ToBudget = 1)
 {
-    public bool Down => To > From;
+    public bool Down => To > From || ToBudget < FromBudget;
+
+    /// <summary>Whether the step changed the compute budget (otherwise it changed the level).</summary>
+    public bool BudgetChanged => ToBudget != FromBudget;
 
     public string Direction => Down ? "down" : "up";
 }
@@ -19,6 +22,10 @@ public readonly record struct LevelChange(ComputeLevel From, ComputeLevel To)
 /// box cannot keep is not retried every few seconds; the stream's stagger delays its step ups so that streams which gained
 /// headroom together do not all step up at once; drops within the start-up grace after the stream's first frame do not step
 /// it down (its first frames are full passes). Time comes from the injected <see cref="TimeProvider"/>; thread-safe.
+/// For a stream whose model has a compute policy the ladder starts with compute budgets (<see cref="BudgetLadder"/>: its
+/// budget, then lower by <see cref="ComputeControllerOptions.BudgetStep"/> down to its floor, e.g. 1, 0.8, 0.6, 0.4) at the
+/// target level, then the lower levels at the floor budget: a lower budget skips blocks on every frame for every task,
+/// which costs less accuracy per FLOP saved than holding sub-tasks over frames. Up steps climb the same ladder back.
 /// </summary>
 public sealed class ComputeController
 {
@@ -35,12 +42,16 @@ public sealed class ComputeController
     private long? _lastUp;
     private long? _firstFrame;
     private int _holdFactor = 1;
-    private ComputeLevel _level;
+    private readonly (double Budget, ComputeLevel Level)[] _rungs;
+    private int _rung;
 
     /// <param name="target">The level the stream runs at with headroom (its configured level).</param>
     /// <param name="floor">The lowest level the controller may take.</param>
     /// <param name="stagger">Added to this stream's up-hold (e.g. a window times the stream's ordinal mod a few).</param>
-    public ComputeController(ComputeLevel target, ComputeLevel floor, ComputeControllerOptions options, TimeProvider time, TimeSpan stagger = default)
+    /// <param name="budgets">The compute budgets to step through before the levels, highest first (<see cref="BudgetLadder"/>);
+    /// null or [1] for a model without a policy: the budget stays 1.</param>
+    public ComputeController(ComputeLevel target, ComputeLevel floor, ComputeControllerOptions options, TimeProvider time, TimeSpan stagger = default,
+        IReadOnlyList<double>? budgets = null)
     {
         var errors = options.Validate();
         if (!ComputeLevels.IsDefined(target) || !ComputeLevels.IsDefined(floor) || floor < target)
@@ -51,13 +62,48 @@ public sealed class ComputeController
         {
             throw new ArgumentException("invalid controller settings: " + string.Join("; ", errors), nameof(options));
         }
+        budgets = budgets is { Count: > 0 } ? budgets : [1];
+        if (budgets.Any(b => Model.Policy.Budget.Problem(b) is not null) || budgets.Zip(budgets.Skip(1), (a, b) => b >= a).Any(x => x))
+        {
+            throw new ArgumentException($"controller budgets must be decreasing fractions in (0, 1], got {string.Join(", ", budgets)}", nameof(budgets));
+        }
         Target = target;
         Floor = floor;
         _options = options;
         _time = time;
         _stagger = stagger < TimeSpan.Zero ? TimeSpan.Zero : stagger;
-        _level = target;
+        _rungs = [.. budgets.Select(b => (b, target)), .. Enumerable.Range((int)target + 1, (int)floor - (int)target).Select(l => (budgets[^1], (ComputeLevel)l))];
         _windowStart = time.GetTimestamp();
+    }
+
+    /// <summary>
+    /// The compute budgets a controller steps through from <paramref name="start"/> down to <paramref name="floor"/> by
+    /// <paramref name="step"/> (the last step may be shorter: it stops at the floor); [start] when the floor is not below it.
+    /// </summary>
+    public static IReadOnlyList<double> BudgetLadder(double start, double floor, double step)
+    {
+        var ladder = new List<double> { start };
+        for (int k = 1; start - k * step > floor + 1e-9; k++)
+        {
+            ladder.Add(Math.Round(start - k * step, 6));
+        }
+        if (floor < start)
+        {
+            ladder.Add(floor);
+        }
+        return ladder;
+    }
+
+    /// <summary>The compute budget for the next frame.</summary>
+    public double Budget
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _rungs[_rung].Budget;
+            }
+        }
     }
 
     public ComputeLevel Target { get; }
@@ -71,7 +117,7 @@ public sealed class ComputeController
         {
             lock (_gate)
             {
-                return _level;
+                return _rungs[_rung].Level;
             }
         }
     }
@@ -151,10 +197,9 @@ public sealed class ComputeController
         else if (_dropped == 0 && _started > 0 && (_waited / _started) < _options.HeadroomWaitRatio * (length / _offered))
         {
             _headroomSince ??= _windowStart;
-            if (_level > Target && _time.GetElapsedTime(_headroomSince.Value, now) >= _options.UpHold * _holdFactor + _stagger)
+            if (_rung > 0 && _time.GetElapsedTime(_headroomSince.Value, now) >= _options.UpHold * _holdFactor + _stagger)
             {
-                change = new LevelChange(_level, _level - 1);
-                _level--;
+                change = Step(-1);
                 _lastUp = now;
                 _headroomSince = null;
             }
@@ -184,12 +229,14 @@ public sealed class ComputeController
             _holdFactor = Math.Min(_holdFactor * 2, _options.MaxUpHoldFactor);
             _lastUp = null;
         }
-        if (_level >= Floor)
-        {
-            return null;
-        }
-        var change = new LevelChange(_level, _level + 1);
-        _level++;
-        return change;
+        return _rung + 1 < _rungs.Length ? Step(+1) : null;
+    }
+
+    private LevelChange Step(int by)
+    {
+        var (fromBudget, from) = _rungs[_rung];
+        _rung += by;
+        var (toBudget, to) = _rungs[_rung];
+        return new LevelChange(from, to, fromBudget, toBudget);
     }
 }

@@ -36,6 +36,10 @@ public sealed record ComputeControllerOptions
     /// </summary>
     public TimeSpan StartupGrace { get; init; } = TimeSpan.FromSeconds(4);
 
+    /// <summary>For a stream whose model has a compute policy, the controller first lowers its compute budget by this much
+    /// per step (1, 0.8, 0.6, 0.4 at 0.2), down to the stream's compute-budget floor, before the compute levels.</summary>
+    public double BudgetStep { get; init; } = 0.2;
+
     /// <summary>Every problem with the options; empty when valid.</summary>
     public IReadOnlyList<string> Validate()
     {
@@ -48,6 +52,7 @@ public sealed record ComputeControllerOptions
         if (ProbationPeriod < TimeSpan.Zero) errors.Add($"controller probation period must be >= 0, got {ProbationPeriod}");
         if (MaxUpHoldFactor < 1) errors.Add($"controller max up-hold factor must be >= 1, got {MaxUpHoldFactor}");
         if (StartupGrace < TimeSpan.Zero) errors.Add($"controller start-up grace must be >= 0, got {StartupGrace}");
+        if (!(BudgetStep > 0 && BudgetStep < 1)) errors.Add($"controller budget step must be in (0, 1), got {BudgetStep}");
         return errors;
     }
 }

@@ -84,7 +84,7 @@ public sealed partial class InferenceEngine : IDisposable
     public InferenceLane OpenLane(string streamId, ReuseSettings reuse, int capacity, BoundedChannelFullMode mode,
         Action<InferenceJob> dropped, Action<InferenceOutput> deliver)
     {
-        var errors = reuse.Validate();
+        var errors = reuse.Validate(Model.Config);
         if (errors.Count > 0)
         {
             throw new ArgumentException("invalid reuse settings: " + string.Join("; ", errors), nameof(reuse));
@@ -292,7 +292,7 @@ public sealed partial class InferenceEngine : IDisposable
             using (var scope = NewDisposeScope())
             {
                 var input = FrameInput.ToTensor(job.Input, Model.InputWidth, Model.InputHeight, Model.Config);
-                analysis = lane.Runner.Run(input, job.Input.Index, job.Tasks, job.Level);
+                analysis = lane.Runner.Run(input, job.Input.Index, job.Tasks, job.Level, job.ComputeBudget ?? lane.Reuse.ComputeBudget);
             }
             lane.Deliver(new InferenceOutput(job, analysis, null, queueTime, _time.GetTimestamp()));
         }

@@ -17,6 +17,10 @@ public sealed class InferenceJob(Frame input, TaskSet tasks, long enqueuedAt, Ti
     /// <summary>The compute level the stream's controller chose for this frame when it was queued.</summary>
     public ComputeLevel Level { get; init; }
 
+    /// <summary>The compute budget the stream's controller chose for this frame when it was queued; null: the stream's own
+    /// (<see cref="ReuseSettings.ComputeBudget"/>).</summary>
+    public double? ComputeBudget { get; init; }
+
     public void Dispose() => Input.Dispose();
 }
 

@@ -1,3 +1,4 @@
+using StreamMtl.Pipeline.Model.Policy;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -14,8 +15,18 @@ public sealed partial class MultiTaskVit
     /// <summary>Runs the gated pass; per task, the head's token outputs for every token [N, p*p*C] (gate-owned) and the rows recomputed.</summary>
     /// <param name="resumable">Tasks whose branch may be gated although it skipped the stream's previous frame (a held
     /// sub-task at a reduced compute level: its references are those of its last run, as after dropped frames).</param>
+    /// <param name="units">The units to run (<see cref="Policy.ComputeUnits"/>); null: the policy chooses them after the
+    /// patch embedding when <see cref="GatedPass.ComputeBudget"/> is below 1, else every unit runs. The set run is in
+    /// <see cref="GatedPass.Units"/>.</param>
+    /// <remarks>
+    /// A skipped unit is the identity on the residual stream for this frame (a skipped trunk block at or below the split is
+    /// skipped for every task), and its reuse state (gate references, buffers, attention) is left as it was: the next time
+    /// it runs it is gated against its old references, as after dropped frames. Each block and head remembers which units
+    /// ran upstream of it at its last run; when that differs from this frame's, its inputs are not comparable with its
+    /// references, so it recomputes every token once.
+    /// </remarks>
     internal Dictionary<VisionTask, GatedHeadOutput> ForwardGated(Tensor image, TaskSet tasks, ReuseState state, GatedPass pass,
-        TaskSet resumable = TaskSet.None)
+        TaskSet resumable = TaskSet.None, GatedUnits? units = null)
     {
         int p = Config.Patch;
         var shape = image.shape;
@@ -47,10 +58,22 @@ public sealed partial class MultiTaskVit
         var x0 = state.Embed.Apply(uncentred, embedRows, _embed.Embed, patches);
         _embed.CountFlops(counter, baseTask, embedRows.Count, n);
         var x = x0.Plus(_embed.Positions(rows, cols, training: false).view(n, Config.Dim));
+        units ??= ChooseGatedUnits(x0, tasks, n, pass);
+        if (units != null && units.Runs.Count != Units.Count)
+        {
+            throw new ArgumentException($"the unit set has {units.Runs.Count} units; this model has {Units.Count}", nameof(units));
+        }
+        pass.Units = units;
 
+        // Bit u set: unit u ran upstream of the current point on this frame's path.
+        long upstream = 0;
         for (int i = 0; i < split; i++)
         {
-            x = GatedBlock(x, i, null, trunk.Block(i), baseTask, pass, trunkFull);
+            if (RunsGated(units, i, baseTask, n, pass))
+            {
+                x = GatedBlock(x, i, null, trunk.Block(i), baseTask, pass, trunkFull, upstream);
+                upstream |= 1L << i;
+            }
         }
         trunk.LastFrame = pass.FrameIndex;
 
@@ -59,19 +82,74 @@ public sealed partial class MultiTaskVit
             var branch = state.Branch(task);
             bool full = !branch.IsWarmFor(previous) && !(resumable.Contains(task) && branch.LastFrame is not null);
             var y = x;
+            long path = upstream;
             for (int i = split; i < Config.Blocks; i++)
             {
-                var sub = task == baseTask ? null : _subBlocks[task][i - Config.DeltaFrom];
-                y = GatedBlock(y, i, sub, branch.Block(i), task, pass, full);
+                int unit = ComputeUnits.IndexOf(Config, i, task == baseTask ? null : (VisionTask?)task);
+                if (RunsGated(units, unit, task, n, pass))
+                {
+                    var sub = task == baseTask ? null : _subBlocks[task][i - Config.DeltaFrom];
+                    y = GatedBlock(y, i, sub, branch.Block(i), task, pass, full, path);
+                    path |= 1L << unit;
+                }
             }
-            result[task] = GatedHead(task, y, x0, patches, branch, pass, full);
+            bool headFull = full || (branch.HeadUpstream is long last && last != path);
+            branch.HeadUpstream = path;
+            result[task] = GatedHead(task, y, x0, patches, branch, pass, headFull);
             branch.LastFrame = pass.FrameIndex;
         }
         return result;
     }
 
-    private Tensor GatedBlock(Tensor x, int index, SubTaskBlockWeights? sub, BlockReuseState s, VisionTask task, GatedPass pass, bool full)
+    /// <summary>
+    /// Whether unit <paramref name="unit"/> runs this frame; a skipped one's dense-equivalent FLOPs are counted (executed:
+    /// none) and its state is not touched.
+    /// </summary>
+    private bool RunsGated(GatedUnits? units, int unit, VisionTask task, long tokens, GatedPass pass)
     {
+        if (units is null || units.Run(unit))
+        {
+            return true;
+        }
+        pass.Flops.Skipped(task, UnitCost(unit, tokens, CanFuse));
+        return false;
+    }
+
+    /// <summary>
+    /// The policy's units for this frame at <see cref="GatedPass.ComputeBudget"/>: null (every unit) at budget 1 and, with
+    /// <see cref="ReuseSettings.FullKeyframes"/>, on keyframes. Decided on the patch embeddings after the first gate.
+    /// </summary>
+    private GatedUnits? ChooseGatedUnits(Tensor x0, TaskSet tasks, long tokens, GatedPass pass)
+    {
+        double budget = pass.ComputeBudget;
+        if (budget >= 1 || (pass.Keyframe && pass.Settings.FullKeyframes))
+        {
+            return null;
+        }
+        var policy = _policy ?? throw new InvalidOperationException("this model has no compute policy: a compute budget below 1 needs one (a model trained with `streammtl train --stage policy`)");
+        var key = (tokens, tasks);
+        if (_gatedCosts is not { } cached || cached.Key != key)
+        {
+            _gatedCosts = cached = (key, UnitCosts(tokens, tasks, CanFuse));
+        }
+        var costs = cached.Costs;
+        float[] scores;
+        using (var scope = NewDisposeScope())
+        {
+            var targets = tensor(new[] { (float)budget }, device: x0.device);
+            scores = policy.Logits(x0.unsqueeze(0), targets).to(ScalarType.Float32).cpu().data<float>().ToArray();
+        }
+        pass.Flops.Overhead(Config.BaseTask, policy.Flops(tokens));
+        return new GatedUnits(Budget.Choose(scores, costs.Costs, costs.Candidates, costs.Available(budget)), budget);
+    }
+
+    private ((long Tokens, TaskSet Tasks) Key, UnitCosts Costs)? _gatedCosts;
+
+    private Tensor GatedBlock(Tensor x, int index, SubTaskBlockWeights? sub, BlockReuseState s, VisionTask task, GatedPass pass, bool full, long upstream)
+    {
+        // A block whose upstream ran differently at its last run sees inputs its references do not describe: all rows once.
+        full |= s.Upstream is long last && last != upstream;
+        s.Upstream = upstream;
         // Temporaries freed per block, as in the dense pass (a keyframe computes every row of every task).
         using var scope = NewDisposeScope();
         return GatedBlockOps(x, index, sub, s, task, pass, full).MoveToOuterDisposeScope();

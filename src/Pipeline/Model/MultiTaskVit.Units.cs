@@ -67,6 +67,34 @@ public sealed partial class MultiTaskVit
     }
 
     /// <summary>
+    /// Of the units <paramref name="tasks"/> need, the share that ran (1 when <paramref name="units"/> is null: every unit) and
+    /// the names of those skipped.
+    /// </summary>
+    public (double Fraction, IReadOnlyList<string> Skipped) DescribeUnits(GatedUnits? units, TaskSet tasks)
+    {
+        if (units is null || !units.SkipsAny)
+        {
+            return (1, []);
+        }
+        bool runBase = tasks.Contains(Config.BaseTask);
+        int needed = 0;
+        var skipped = new List<string>();
+        for (int u = 0; u < Units.Count; u++)
+        {
+            var unit = Units[u];
+            if (unit.SubTask is VisionTask task ? tasks.Contains(task) : unit.Block < Config.SplitLayer || runBase)
+            {
+                needed++;
+                if (!units.Run(u))
+                {
+                    skipped.Add(unit.Name);
+                }
+            }
+        }
+        return (needed == 0 ? 1 : (double)(needed - skipped.Count) / needed, skipped);
+    }
+
+    /// <summary>
     /// The schedule of one pass: null when every unit runs (no plan, no budget, or a budget of 1); else the units each
     /// sample runs (an explicit plan, or the policy's choice under the budget) or the training gates.
     /// </summary>

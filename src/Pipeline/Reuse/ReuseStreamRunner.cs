@@ -1,6 +1,7 @@
 using StreamMtl.Pipeline.Runners;
 using System.Diagnostics;
 using StreamMtl.Pipeline.Model;
+using StreamMtl.Pipeline.Model.Policy;
 using static TorchSharp.torch;
 
 namespace StreamMtl.Pipeline.Reuse;
@@ -22,7 +23,7 @@ public sealed class ReuseStreamRunner : IStreamRunner
     /// after a start (<see cref="ReuseState.KeyframePhase"/>): streams of one engine keyframe at different frames.</param>
     public ReuseStreamRunner(MultiTaskVit model, ReuseSettings settings, int keyframePhase = 0)
     {
-        var errors = settings.Validate();
+        var errors = settings.Validate(model.Config);
         if (errors.Count > 0)
         {
             throw new ArgumentException("invalid reuse settings: " + string.Join("; ", errors), nameof(settings));
@@ -42,7 +43,11 @@ public sealed class ReuseStreamRunner : IStreamRunner
 
     /// <summary>Runs one frame at <paramref name="level"/> (<see cref="ComputeLevels"/>): the state is the same at every level, so
     /// the level may change from frame to frame.</summary>
-    public FrameAnalysis Run(Tensor input, long frameIndex, TaskSet tasks, ComputeLevel level)
+    public FrameAnalysis Run(Tensor input, long frameIndex, TaskSet tasks, ComputeLevel level) => Run(input, frameIndex, tasks, level, Settings.ComputeBudget);
+
+    /// <summary>Runs one frame at <paramref name="level"/> and <paramref name="computeBudget"/> (the stream's own, or the
+    /// controller's): below 1 the model's policy picks the units after the patch embedding; the budget may change per frame.</summary>
+    public FrameAnalysis Run(Tensor input, long frameIndex, TaskSet tasks, ComputeLevel level, double computeBudget)
     {
         var clock = Stopwatch.StartNew();
         int p = _model.Config.Patch;
@@ -55,7 +60,10 @@ public sealed class ReuseStreamRunner : IStreamRunner
         var (computed, held, resumable) = _holds.Plan(tasks, level, reason is not null || State.LastFrame is null);
         var counter = new FlopCounter();
         int? stripe = Settings.RollingRefresh && Settings.KeyframeInterval > 1 ? (int)((State.GatedFrames + 1) % Settings.KeyframeInterval) : null;
-        var pass = new GatedPass(Settings, counter, frameIndex, (long)grid.Item1 * grid.Item2, reason, stripe);
+        var pass = new GatedPass(Settings, counter, frameIndex, (long)grid.Item1 * grid.Item2, reason, stripe)
+        {
+            ComputeBudget = Budget.Validate(computeBudget, nameof(computeBudget)),
+        };
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var heads = _model.ForwardGated(input, computed, State, pass, resumable);
@@ -64,8 +72,12 @@ public sealed class ReuseStreamRunner : IStreamRunner
         State.Advance(frameIndex, grid, pass.Keyframe, reason is "start" or "size" ? _phase : 0);
         var heldFrom = held == TaskSet.None ? null : _holds.ComputedOn(held);
         _holds.Ran(computed, held, pass.Keyframe, frameIndex);
+        var (fraction, skipped) = _model.DescribeUnits(pass.Units, computed);
         var accounting = FrameAccounting.FromCounter(counter, heads.Keys, pass.Tokens, pass.Keyframe, pass.KeyframeReason) with
         {
+            ComputeBudget = pass.Units?.ComputeBudget ?? 1,
+            UnitFraction = fraction,
+            SkippedUnits = skipped,
             Level = level,
             HeldTasks = held,
             HeldFrom = heldFrom,

@@ -17,6 +17,15 @@ public sealed record FrameAccounting(
     /// <summary>The compute level the frame ran at (<see cref="ComputeLevels"/>).</summary>
     public ComputeLevel Level { get; init; }
 
+    /// <summary>The compute budget the frame ran at (1: every unit; below 1 the model's policy chose the units).</summary>
+    public double ComputeBudget { get; init; } = 1;
+
+    /// <summary>Of the units (blocks) the frame's tasks need, the share that ran.</summary>
+    public double UnitFraction { get; init; } = 1;
+
+    /// <summary>Names of the units the frame skipped ("trunk.4", "depth.7"); empty when every unit ran.</summary>
+    public IReadOnlyList<string> SkippedUnits { get; init; } = [];
+
     /// <summary>Tasks whose outputs this frame repeat an earlier frame's (held at a reduced level; no FLOPs counted for them).</summary>
     public TaskSet HeldTasks { get; init; }
 

@@ -15,6 +15,10 @@ public interface IStreamRunner : IDisposable
     /// <summary>Runs one frame at a compute level (<see cref="ComputeLevels"/>); runners without levels compute in full.</summary>
     FrameAnalysis Run(Tensor input, long frameIndex, TaskSet tasks, ComputeLevel level) => Run(input, frameIndex, tasks);
 
+    /// <summary>Runs one frame at a compute level and a compute budget (<see cref="ReuseSettings.ComputeBudget"/>); runners without
+    /// a budget ignore it.</summary>
+    FrameAnalysis Run(Tensor input, long frameIndex, TaskSet tasks, ComputeLevel level, double computeBudget) => Run(input, frameIndex, tasks, level);
+
     /// <summary>Forgets all state: the next frame is a keyframe (stream start, reconnect, settings change).</summary>
     void Reset();
 }

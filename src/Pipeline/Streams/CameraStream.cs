@@ -69,10 +69,12 @@ public sealed partial class CameraStream : IAsyncDisposable
         _lane = engine.OpenLane(definition.Id, definition.Reuse, 1, BoundedChannelFullMode.DropOldest, _ => DropBusy(), Deliver);
         // Streams that gain headroom together step up a window apart, not all at once.
         _controller = definition.Reuse.Adaptive
-            ? new ComputeController(definition.Reuse.Level, definition.Reuse.Floor, pipeline.Controller, time, pipeline.Controller.Window * (_lane.Ordinal % 5))
+            ? new ComputeController(definition.Reuse.Level, definition.Reuse.Floor, pipeline.Controller, time, pipeline.Controller.Window * (_lane.Ordinal % 5),
+                _model.Config.Policy is null ? null : ComputeController.BudgetLadder(definition.Reuse.ComputeBudget, definition.Reuse.ComputeBudgetFloor, pipeline.Controller.BudgetStep))
             : null;
         metrics.StreamOpened(Id, definition.Tasks);
         metrics.ComputeLevel(Id, definition.Reuse.Level);
+        metrics.ComputeBudget(Id, definition.Reuse.ComputeBudget);
         metrics.SourceUp(Id, false);
     }
 
@@ -169,7 +171,8 @@ public sealed partial class CameraStream : IAsyncDisposable
         }
         var preprocess = clock.Elapsed;
         _metrics.StageTime(Id, "preprocess", preprocess);
-        var job = new InferenceJob(input, tasks, _time.GetTimestamp(), preprocess) { Level = NextLevel() };
+        var level = NextLevel();
+        var job = new InferenceJob(input, tasks, _time.GetTimestamp(), preprocess) { Level = level, ComputeBudget = _controller?.Budget };
         if (!_lane.TryEnqueue(job))
         {
             job.Dispose();
@@ -186,9 +189,18 @@ public sealed partial class CameraStream : IAsyncDisposable
         }
         if (_controller.FrameOffered() is { } change)
         {
-            _metrics.ComputeLevelChanged(Id, change);
-            _metrics.ComputeLevel(Id, change.To);
-            Log.LevelChanged(_logger, Id, ComputeLevels.Name(change.From), ComputeLevels.Name(change.To));
+            if (change.BudgetChanged)
+            {
+                _metrics.ComputeBudgetChanged(Id, change);
+                _metrics.ComputeBudget(Id, change.ToBudget);
+                Log.BudgetChanged(_logger, Id, change.FromBudget, change.ToBudget);
+            }
+            else
+            {
+                _metrics.ComputeLevelChanged(Id, change);
+                _metrics.ComputeLevel(Id, change.To);
+                Log.LevelChanged(_logger, Id, ComputeLevels.Name(change.From), ComputeLevels.Name(change.To));
+            }
         }
         return _controller.Level;
     }
@@ -295,5 +307,8 @@ public sealed partial class CameraStream : IAsyncDisposable
 
         [LoggerMessage(13, LogLevel.Information, "Stream {Stream}: compute level {From} -> {To}")]
         public static partial void LevelChanged(ILogger logger, string stream, string from, string to);
+
+        [LoggerMessage(14, LogLevel.Information, "Stream {Stream}: compute budget {From} -> {To}")]
+        public static partial void BudgetChanged(ILogger logger, string stream, double from, double to);
     }
 }

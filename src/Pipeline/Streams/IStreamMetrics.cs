@@ -45,4 +45,14 @@ public interface IStreamMetrics
     void ComputeLevelChanged(string stream, LevelChange change)
     {
     }
+
+    /// <summary>The stream's compute budget now (set when the stream opens and at every change).</summary>
+    void ComputeBudget(string stream, double budget)
+    {
+    }
+
+    /// <summary>The overload controller moved the stream to another compute budget.</summary>
+    void ComputeBudgetChanged(string stream, LevelChange change)
+    {
+    }
 }

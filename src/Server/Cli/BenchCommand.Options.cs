@@ -44,6 +44,10 @@ public static partial class BenchCommand
         public static readonly Option<bool> Sweep = Flag("--sweep", "reuse: cross product of --thresholds x --budgets x --refreshes");
         public static readonly Option<double[]?> Thresholds = Numbers("--thresholds", "reuse --sweep: thresholds [default: 0.05,0.1,0.15,0.2,0.3]");
         public static readonly Option<double[]?> Budgets = Numbers("--budgets", "reuse --sweep: budgets [default: --budget]");
+        public static readonly Option<double[]?> ComputeBudgets = Numbers("--compute-budgets", "reuse: each setting at each compute budget " +
+            "(the model's policy skips blocks below 1; needs a model with a policy), side by side, e.g. 1,0.8,0.6");
+        public static readonly Option<bool> FullKeyframes = Flag("--full-keyframes", "reuse: each setting below compute budget 1 also " +
+            "with keyframes run in full (Reuse:FullKeyframes) instead of following the policy");
         public static readonly Option<double[]?> Refreshes = Numbers("--refreshes", "reuse --sweep: attention refreshes [default: --refresh]");
         public static readonly Option<string?> Plot = OptionalText("--plot", "PNG", "reuse: plot FLOPs saved vs segmentation agreement");
         public static readonly Option<string?> Json = OptionalText("--json", "OUT", "write the results as JSON");
@@ -69,13 +73,13 @@ public static partial class BenchCommand
         };
 
         public static readonly Option[] All = [Kind, Source, Model, Size, Frames, Truth, Mode, Rounds, Batch, Threshold, Budget, Keyframe,
-            SceneCut, Refresh, Incremental, Threads, BFloat16, Sweep, Thresholds, Budgets, Refreshes, Plot, Json, Rolling, Levels, Streams, FindMax, Seconds,
+            SceneCut, Refresh, Incremental, Threads, BFloat16, Sweep, Thresholds, Budgets, Refreshes, Plot, Json, Rolling, Levels, ComputeBudgets, FullKeyframes, Streams, FindMax, Seconds,
             Warmup, Dense, Neighbour, SourceFps, Set, ServerDll, InFlight];
 
         public static readonly Option[] Render = [Size, Frames, Truth, Mode, InFlight, Json];
         public static readonly Option[] ModelSpeed = [Model, Size, Rounds, Batch, Threshold, Threads, Json];
         public static readonly Option[] Reuse = [Source, Model, Size, Frames, Threshold, Budget, Keyframe, SceneCut, Refresh, Incremental, Rolling,
-            Levels, Threads, BFloat16, Sweep, Thresholds, Budgets, Refreshes, Plot, Json];
+            Levels, ComputeBudgets, FullKeyframes, Threads, BFloat16, Sweep, Thresholds, Budgets, Refreshes, Plot, Json];
         public static readonly Option[] StreamsRun = [Source, Model, Size, Threads, BFloat16, Json, Streams, FindMax, Seconds, Warmup, Dense,
             Neighbour, SourceFps, Set, ServerDll];
 

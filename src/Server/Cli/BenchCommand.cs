@@ -120,10 +120,26 @@ public static partial class BenchCommand
         {
             settings = [.. settings.SelectMany(s => new[] { s, s with { Level = ComputeLevel.Reduced }, s with { Level = ComputeLevel.Minimal } })];
         }
+        if (args.GetNumbers(Options.ComputeBudgets) is { } computeBudgets)
+        {
+            if (computeBudgets.Select(Pipeline.Model.Policy.Budget.Problem).FirstOrDefault(p => p != null) is { } problem)
+            {
+                throw new CliException("--compute-budgets: compute " + problem);
+            }
+            settings = [.. settings.SelectMany(s => computeBudgets.Select(b => s with { ComputeBudget = b, ComputeBudgetFloor = Math.Min(b, s.ComputeBudgetFloor) }))];
+        }
+        if (args.GetValue(Options.FullKeyframes))
+        {
+            settings = [.. settings.SelectMany(s => s.ComputeBudget < 1 ? new[] { s, s with { FullKeyframes = true } } : [s])];
+        }
         TorchSharp.torch.set_num_threads(threads);
         var model = modelArg == "random" ? new MultiTaskVit(new ModelConfig()) : ModelFile.Load(ModelArgument.Resolve(modelArg)).Model;
         using var _m = model;
         model.eval();
+        if (model.Policy is null && settings.Any(s => s.ComputeBudget < 1))
+        {
+            throw new CliException("--compute-budgets below 1 need a model with a compute policy (e.g. models/streammtl-adaptive.safetensors); this one has none");
+        }
         var loaded = BenchFrames.LoadAsync(source, frames, w, h).GetAwaiter().GetResult();
         if (loaded.Count < least)
         {

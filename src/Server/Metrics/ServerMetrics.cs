@@ -52,6 +52,11 @@ public sealed class ServerMetrics : IInferenceMetrics, IStreamMetrics
             "The stream's compute level: 0 full, 1 reduced (sub-tasks every 2nd frame), 2 minimal (every 8th).", "stream");
         StreamLevelChanges = factory.CreateCounter("streammtl_compute_level_changes_total",
             "Overload controller level changes, by direction (down: less compute).", "stream", "direction");
+        StreamBudget = factory.CreateGauge("streammtl_compute_budget",
+            "The stream's compute budget: the fraction of the dense FLOPs its model's policy may run per frame (1: every block).", "stream");
+        StreamBudgetChanges = factory.CreateCounter("streammtl_compute_budget_changes_total",
+            "Overload controller compute-budget changes, by direction (down: less compute).", "stream", "direction");
+        UnitsSkipped = factory.CreateCounter("streammtl_units_skipped_total", "Blocks (policy units) skipped under a compute budget.", "stream");
         ClusterNodes = factory.CreateGauge("streammtl_cluster_nodes", "Active nodes of the cluster in this node's membership view (cluster mode; 0 on a single node).");
         ClusterNodeStreams = factory.CreateGauge("streammtl_cluster_node_streams", "Streams this node runs, labelled with the node's name (cluster mode).", "node");
         StreamMoves = factory.CreateCounter("streammtl_stream_moves_total",
@@ -82,6 +87,9 @@ public sealed class ServerMetrics : IInferenceMetrics, IStreamMetrics
     public Gauge Streams { get; }
     public Gauge StreamLevel { get; }
     public Counter StreamLevelChanges { get; }
+    public Gauge StreamBudget { get; }
+    public Counter StreamBudgetChanges { get; }
+    public Counter UnitsSkipped { get; }
 
     public Gauge ClusterNodes { get; }
 
@@ -112,6 +120,9 @@ public sealed class ServerMetrics : IInferenceMetrics, IStreamMetrics
         Subscribers.WithLabels(stream).Set(0);
         StreamLevelChanges.WithLabels(stream, "down");
         StreamLevelChanges.WithLabels(stream, "up");
+        StreamBudgetChanges.WithLabels(stream, "down");
+        StreamBudgetChanges.WithLabels(stream, "up");
+        UnitsSkipped.WithLabels(stream);
         foreach (var reason in DropReasons)
         {
             FramesDropped.WithLabels(stream, reason);
@@ -128,7 +139,7 @@ public sealed class ServerMetrics : IInferenceMetrics, IStreamMetrics
     {
         foreach (var collector in new Collector[] { FramesIngested, FramesProcessed, FramesDropped, SourceReconnects, SourceUp, StageLatency,
             EndToEndLatency, QueueDepth, Subscribers, SubscribersDropped, ResultsSent, ResultBytes, FlopsDense, FlopsExecuted,
-            FlopsSavedRatio, TokensRecomputedRatio, Keyframes, StreamLevel, StreamLevelChanges })
+            FlopsSavedRatio, TokensRecomputedRatio, Keyframes, StreamLevel, StreamLevelChanges, StreamBudget, StreamBudgetChanges, UnitsSkipped })
         {
             RemoveStream(collector, stream);
         }
@@ -154,6 +165,10 @@ public sealed class ServerMetrics : IInferenceMetrics, IStreamMetrics
         {
             Keyframes.WithLabels(stream).Inc();
         }
+        if (accounting.SkippedUnits.Count > 0)
+        {
+            UnitsSkipped.WithLabels(stream).Inc(accounting.SkippedUnits.Count);
+        }
         StageLatency.WithLabels(stream, "queue").Observe(queue.TotalSeconds);
         StageLatency.WithLabels(stream, "inference").Observe(inference.TotalSeconds);
     }
@@ -175,6 +190,10 @@ public sealed class ServerMetrics : IInferenceMetrics, IStreamMetrics
     void IStreamMetrics.ComputeLevel(string stream, ComputeLevel level) => StreamLevel.WithLabels(stream).Set((int)level);
 
     void IStreamMetrics.ComputeLevelChanged(string stream, LevelChange change) => StreamLevelChanges.WithLabels(stream, change.Direction).Inc();
+
+    void IStreamMetrics.ComputeBudget(string stream, double budget) => StreamBudget.WithLabels(stream).Set(budget);
+
+    void IStreamMetrics.ComputeBudgetChanged(string stream, LevelChange change) => StreamBudgetChanges.WithLabels(stream, change.Direction).Inc();
 
     private static void RemoveStream(Collector collector, string stream)
     {

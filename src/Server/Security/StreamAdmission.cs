@@ -33,7 +33,7 @@ public static class StreamAdmission
         {
             return Refuse($"the model does not compute {(definition.Tasks & ~model.Tasks).Describe()}");
         }
-        var reuseErrors = definition.Reuse.Validate();
+        var reuseErrors = definition.Reuse.Validate(model.Config);
         return reuseErrors.Count > 0 ? Refuse("invalid reuse settings: " + string.Join("; ", reuseErrors)) : null;
     }
 

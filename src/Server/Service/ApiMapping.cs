@@ -76,6 +76,9 @@ public static class ApiMapping
             Level = reuse.Level == V1.ComputeLevel.Unspecified ? settings.Level : ToLevel(reuse.Level),
             Adaptive = reuse.Adaptive,
             Floor = reuse.Floor == V1.ComputeLevel.Unspecified ? settings.Floor : ToLevel(reuse.Floor),
+            ComputeBudget = reuse.ComputeBudget ?? settings.ComputeBudget,
+            ComputeBudgetFloor = reuse.ComputeBudgetFloor ?? settings.ComputeBudgetFloor,
+            FullKeyframes = reuse.FullKeyframes ?? settings.FullKeyframes,
         };
     }
 
@@ -236,8 +239,11 @@ public static class ApiMapping
             Keyframe = a.Keyframe,
             KeyframeReason = a.KeyframeReason ?? "",
             ComputeLevel = ToApi(a.Level),
+            ComputeBudget = a.ComputeBudget,
+            UnitFraction = a.UnitFraction,
         };
         accounting.HeldTasks.AddRange(ToApi(a.HeldTasks));
+        accounting.SkippedUnits.AddRange(a.SkippedUnits);
         foreach (var (task, dense) in a.DenseFlops.OrderBy(kv => kv.Key))
         {
             accounting.Flops.Add(new V1.TaskFlops { Task = ToApi(task), Dense = dense, Executed = a.ExecutedFlops.GetValueOrDefault(task) });

@@ -32,7 +32,7 @@ public sealed class ProcessCall(InferenceEngine engine, ServerMetrics metrics, P
         var spec = ApiMapping.ToOutputSpec(config.Tasks, config.Encoding, config.OutputSize, engine.Model.Tasks, engine.Model, options.Limits, out var error)
             ?? throw ApiMapping.Invalid(error!);
         var reuse = ApiMapping.ToReuse(config.Reuse);
-        var reuseErrors = reuse.Validate();
+        var reuseErrors = reuse.Validate(engine.Model.Config);
         if (reuseErrors.Count > 0)
         {
             throw ApiMapping.Invalid("invalid reuse settings: " + string.Join("; ", reuseErrors));

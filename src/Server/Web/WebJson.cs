@@ -51,7 +51,8 @@ public static class WebJson
             };
             if (form["reuse"] is JsonObject reuse)
             {
-                // The API message's own JSON form: {"dense", "threshold", "budget", "keyframeInterval", "sceneCutLimit", "shareThreshold"}.
+                // The API message's own JSON form: {"dense", "threshold", "budget", "keyframeInterval", "sceneCutLimit", "shareThreshold",
+                // "computeBudget", "computeBudgetFloor", "fullKeyframes", ...}.
                 request.Reuse = Google.Protobuf.JsonParser.Default.Parse<ReuseSettings>(reuse.ToJsonString());
             }
             else if (form["reuse"] is not null)

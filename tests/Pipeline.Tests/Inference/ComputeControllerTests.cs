@@ -64,6 +64,59 @@ public sealed class ComputeControllerTests
         Assert.Equal(ComputeLevel.Reduced, controller.Level);
     }
 
+    [Fact]
+    public void With_a_policy_the_budget_steps_down_to_its_floor_before_the_levels_and_back_up_with_the_hold()
+    {
+        var time = new FakeTimeProvider();
+        var ladder = ComputeController.BudgetLadder(1, 0.4, Options.BudgetStep);
+        Assert.Equal([1, 0.8, 0.6, 0.4], ladder);
+        var controller = new ComputeController(ComputeLevel.Full, ComputeLevel.Minimal, Options, time, budgets: ladder);
+        Assert.Equal(1, controller.Budget);
+        Window(controller, time, drops: 10, Long);
+        var down = Windows(5, controller, time, drops: 10, Long);
+        Assert.Equal(
+            [
+                new LevelChange(ComputeLevel.Full, ComputeLevel.Full, 1, 0.8),
+                new LevelChange(ComputeLevel.Full, ComputeLevel.Full, 0.8, 0.6),
+                new LevelChange(ComputeLevel.Full, ComputeLevel.Full, 0.6, 0.4),
+                new LevelChange(ComputeLevel.Full, ComputeLevel.Reduced, 0.4, 0.4),
+                new LevelChange(ComputeLevel.Reduced, ComputeLevel.Minimal, 0.4, 0.4),
+            ], down);
+        Assert.All(down, c => Assert.True(c.Down));
+        Assert.Equal([true, true, true, false, false], down.Select(c => c.BudgetChanged));
+        Assert.Empty(Windows(3, controller, time, drops: 10, Long));
+        Assert.Equal((0.4, ComputeLevel.Minimal), (controller.Budget, controller.Level));
+        // Headroom: one rung per up-hold (5 windows of headroom, judged at the 6th's first frame), levels first, budget last.
+        var up = Windows(60, controller, time, drops: 0, Short);
+        Assert.Equal(
+            [
+                new LevelChange(ComputeLevel.Minimal, ComputeLevel.Reduced, 0.4, 0.4),
+                new LevelChange(ComputeLevel.Reduced, ComputeLevel.Full, 0.4, 0.4),
+                new LevelChange(ComputeLevel.Full, ComputeLevel.Full, 0.4, 0.6),
+                new LevelChange(ComputeLevel.Full, ComputeLevel.Full, 0.6, 0.8),
+                new LevelChange(ComputeLevel.Full, ComputeLevel.Full, 0.8, 1),
+            ], up);
+        Assert.All(up, c => Assert.Equal("up", c.Direction));
+        Assert.Equal((1.0, ComputeLevel.Full), (controller.Budget, controller.Level));
+    }
+
+    [Fact]
+    public void The_budget_ladder_starts_at_the_streams_budget_and_stops_at_its_floor()
+    {
+        Assert.Equal([0.9, 0.7, 0.5], ComputeController.BudgetLadder(0.9, 0.5, 0.2));
+        Assert.Equal([1, 0.8, 0.6, 0.5], ComputeController.BudgetLadder(1, 0.5, 0.2));
+        Assert.Equal([0.4], ComputeController.BudgetLadder(0.4, 0.4, 0.2));
+        Assert.Equal([1, 0.75, 0.5], ComputeController.BudgetLadder(1, 0.5, 0.25));
+        // Without a policy the budget stays 1 and the ladder is the levels alone.
+        var time = new FakeTimeProvider();
+        var plain = new ComputeController(ComputeLevel.Full, ComputeLevel.Reduced, Options, time);
+        Window(plain, time, drops: 10, Long);
+        Assert.Equal([new LevelChange(ComputeLevel.Full, ComputeLevel.Reduced)], Window(plain, time, drops: 10, Long));
+        Assert.Equal(1, plain.Budget);
+        Assert.Throws<ArgumentException>(() => new ComputeController(ComputeLevel.Full, ComputeLevel.Minimal, Options, time, budgets: [1, 1.2]));
+        Assert.Contains("budget step", string.Join("; ", (Options with { BudgetStep = 0 }).Validate()));
+    }
+
     /// <summary>A stream's first frames are full passes: drops while it starts do not step it down, later ones do.</summary>
     [Fact]
     public void Drops_within_the_start_up_grace_do_not_step_down()

@@ -165,6 +165,12 @@ public sealed class CommandLineTests
             // Too few frames to time one after the warm-up: refused, not NaN timings in an unwritable report.
             Assert.Contains("--frames must be at least 4 for --kind reuse",
                 await Refused("bench", "--kind", "reuse", "--source", "synthetic://static?seed=1&w=64&h=48&fps=5", "--frames", "3"), StringComparison.Ordinal);
+            // Compute budgets: in (0, 1], and below 1 only for a model with a policy.
+            Assert.Contains("--compute-budgets: compute budget must be a fraction of the dense FLOPs in (0, 1], got 1.5",
+                await Refused("bench", "--kind", "reuse", "--source", "synthetic://static?seed=1&w=64&h=48&fps=5", "--compute-budgets", "1,1.5"), StringComparison.Ordinal);
+            Assert.Contains("--compute-budgets below 1 need a model with a compute policy",
+                await Refused("bench", "--kind", "reuse", "--model", "random", "--source", "synthetic://static?seed=1&w=64&h=48&fps=5",
+                    "--size", "64x48", "--frames", "5", "--compute-budgets", "1,0.8"), StringComparison.Ordinal);
         }
         finally
         {

@@ -95,6 +95,36 @@ public sealed class ServiceOptionsTests
     }
 
     [Fact]
+    public void Compute_budgets_and_the_budget_step_are_validated_from_configuration()
+    {
+        var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["StreamMtl:Streams:0:Id"] = "a",
+            ["StreamMtl:Streams:0:Source"] = "synthetic://static",
+            ["StreamMtl:Streams:0:Reuse:ComputeBudget"] = "1.5",
+            ["StreamMtl:Streams:1:Id"] = "b",
+            ["StreamMtl:Streams:1:Source"] = "synthetic://static",
+            ["StreamMtl:Streams:1:Reuse:ComputeBudget"] = "NaN",
+            ["StreamMtl:Streams:2:Id"] = "c",
+            ["StreamMtl:Streams:2:Source"] = "synthetic://static",
+            ["StreamMtl:Streams:2:Reuse:ComputeBudget"] = "0.3",
+            ["StreamMtl:Streams:3:Id"] = "d",
+            ["StreamMtl:Streams:3:Source"] = "synthetic://static",
+            ["StreamMtl:Streams:3:Reuse:ComputeBudget"] = "0.6",
+            ["StreamMtl:Streams:3:Reuse:FullKeyframes"] = "true",
+            ["StreamMtl:Pipeline:Controller:BudgetStep"] = "0",
+        }).Build();
+        var options = config.GetSection(ServiceOptions.Section).Get<ServiceOptions>()!;
+        var errors = options.Validate();
+        Assert.Contains("Streams[0]: Reuse: compute budget must be a fraction of the dense FLOPs in (0, 1], got 1.5", errors);
+        Assert.Contains("Streams[1]: Reuse: compute budget must be a fraction of the dense FLOPs in (0, 1], got NaN", errors);
+        Assert.Contains("Streams[2]: Reuse: compute budget 0.3 is below the compute budget floor 0.4", errors);
+        Assert.Contains(errors, e => e.Contains("Controller: controller budget step must be in (0, 1), got 0", StringComparison.Ordinal));
+        Assert.DoesNotContain(errors, e => e.StartsWith("Streams[3]", StringComparison.Ordinal));
+        Assert.Equal((0.6, true), (options.Streams[3].Reuse.ComputeBudget, options.Streams[3].Reuse.FullKeyframes));
+    }
+
+    [Fact]
     public async Task Serve_with_an_invalid_configuration_exits_2_listing_the_errors()
     {
         var stderr = new StringWriter();

@@ -30,6 +30,9 @@ internal sealed class BlockReuseState : IDisposable
     /// <summary>Attention output of every token [N, D]; null until the first full pass.</summary>
     public Tensor? Attention => _attention;
 
+    /// <summary>Bit mask of the units (<see cref="Policy.ComputeUnits"/>) that ran upstream of this block at its last run; null while cold.</summary>
+    public long? Upstream { get; set; }
+
     public void SetAttention(Tensor attention) => StateBuffer.Keep(ref _attention, attention);
 
     public void Reset()
@@ -38,6 +41,7 @@ internal sealed class BlockReuseState : IDisposable
         Proj.Reset();
         Mlp.Reset();
         Sums.Reset();
+        Upstream = null;
         StateBuffer.Release(ref _attention);
     }
 

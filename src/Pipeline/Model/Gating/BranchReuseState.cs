@@ -20,6 +20,9 @@ internal sealed class BranchReuseState : IDisposable
 
     public TokenGate? Head { get; }
 
+    /// <summary>Bit mask of the units that ran upstream of the head at its last run; null while cold.</summary>
+    public long? HeadUpstream { get; set; }
+
     /// <summary>Frame index this branch last ran on; null when cold.</summary>
     public long? LastFrame { get; set; }
 
@@ -39,6 +42,7 @@ internal sealed class BranchReuseState : IDisposable
             block.Reset();
         }
         Head?.Reset();
+        HeadUpstream = null;
         LastFrame = null;
     }
 

@@ -28,6 +28,12 @@ internal sealed class GatedPass
 
     public ReuseSettings Settings { get; }
 
+    /// <summary>The compute budget the policy chooses this frame's units at (1: every unit).</summary>
+    public double ComputeBudget { get; init; } = 1;
+
+    /// <summary>The units the frame ran (<see cref="Policy.ComputeUnits"/>); null when every unit ran.</summary>
+    public GatedUnits? Units { get; set; }
+
     public int? Stripe { get; }
 
     public FlopCounter Flops { get; }

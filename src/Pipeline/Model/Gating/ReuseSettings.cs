@@ -79,6 +79,19 @@ public sealed record ReuseSettings
     /// <summary>The lowest level the controller may take (at or below <see cref="Level"/> in the order full, reduced, minimal).</summary>
     public ComputeLevel Floor { get; init; } = ComputeLevel.Minimal;
 
+    /// <summary>
+    /// Target complexity of the stream's frames, a fraction in (0, 1] of their dense FLOPs: below 1 the model's compute
+    /// policy (docs/adaptive.md) picks per frame which blocks run. 1 = every block (today's pass). Below 1 needs a model with
+    /// a policy. With <see cref="Adaptive"/> the controller lowers it (down to <see cref="ComputeBudgetFloor"/>) before the levels.
+    /// </summary>
+    public double ComputeBudget { get; init; } = 1;
+
+    /// <summary>The lowest compute budget the stream may run at, set or chosen by the controller (in (0, 1]).</summary>
+    public double ComputeBudgetFloor { get; init; } = 0.4;
+
+    /// <summary>Keyframes run every block whatever the compute budget (off: they follow the policy like other frames).</summary>
+    public bool FullKeyframes { get; init; }
+
     /// <summary>A fresh instance with the defaults (fresh each time: configuration binding writes into the objects it is given).</summary>
     public static ReuseSettings Default => new();
 
@@ -99,10 +112,34 @@ public sealed record ReuseSettings
         {
             errors.Add($"floor ({ComputeLevels.Name(Floor)}) must not be above level ({ComputeLevels.Name(Level)}): the order is {ComputeLevels.Rule}");
         }
+        if (Policy.Budget.Problem(ComputeBudgetFloor) is string floorProblem) errors.Add("compute budget floor: " + floorProblem);
+        if (Policy.Budget.Problem(ComputeBudget) is string budgetProblem) errors.Add("compute " + budgetProblem);
+        else if (ComputeBudget < ComputeBudgetFloor)
+        {
+            errors.Add($"compute budget {Invariant(ComputeBudget)} is below the compute budget floor {Invariant(ComputeBudgetFloor)}");
+        }
+        if (Dense && ComputeBudget < 1)
+        {
+            errors.Add("a compute budget below 1 needs temporal reuse: a dense stream always computes in full");
+        }
         if (Dense && (Adaptive || Level != ComputeLevel.Full))
         {
             errors.Add("adaptive and level need temporal reuse: a dense stream always computes in full");
         }
         return errors;
     }
+
+    /// <summary>Every problem with the settings for <paramref name="model"/>: <see cref="Validate()"/>, and a compute budget below 1
+    /// on a model without a compute policy.</summary>
+    public IReadOnlyList<string> Validate(ModelConfig model)
+    {
+        var errors = Validate();
+        if (model.Policy is null && ComputeBudget < 1 && Policy.Budget.Problem(ComputeBudget) is null)
+        {
+            errors = [.. errors, $"compute budget {Invariant(ComputeBudget)} needs a model with a compute policy; this model has none (use 1, or a model trained with `streammtl train --stage policy`)"];
+        }
+        return errors;
+    }
+
+    private static string Invariant(double value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }

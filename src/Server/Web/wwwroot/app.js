@@ -183,6 +183,8 @@ async function addStream(event) {
   if (form.elements.floor.value !== '') body.reuse.floor = form.elements.floor.value;
   if (form.elements.threshold.value !== '') body.reuse.threshold = Number(form.elements.threshold.value);
   if (form.elements.keyframeInterval.value !== '') body.reuse.keyframeInterval = Number(form.elements.keyframeInterval.value);
+  if (form.elements.computeBudget.value !== '') body.reuse.computeBudget = Number(form.elements.computeBudget.value);
+  if (form.elements.fullKeyframes.checked) body.reuse.fullKeyframes = true;
   const result = await api('/api/streams', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   if (!result.ok) { error.textContent = result.body?.error || `error ${result.status}`; return; }
   form.reset();
