@@ -149,6 +149,18 @@ public sealed record TrainOptions
     /// </summary>
     public Dataset? Data { get; init; }
 
+    /// <summary>
+    /// Base stage only: real frames with a feature teacher's maps (<see cref="Data.FeatureFrames"/>, the folder `streammtl label`
+    /// writes with a features teacher, e.g. ResNet-18 layer3). Each step adds <see cref="FeatureBatch"/> full frames of them, on
+    /// which a linear probe from the trunk's tokens at the split layer must predict the teacher's map at the token grid (loss
+    /// 1 - cosine similarity, x <see cref="FeatureWeight"/>), beside the usual losses. The probe is not saved. null = off.
+    /// </summary>
+    public string? FeaturesPath { get; init; }
+
+    public double FeatureWeight { get; init; } = 1;
+
+    public int FeatureBatch { get; init; } = 4;
+
     public int Width { get; init; } = 320;
     public int Height { get; init; } = 240;
 }

@@ -94,6 +94,17 @@ public sealed class Trainer
             _log?.Invoke($"adapting {o.InitPath} at rank {o.AdaptRank}: {trainable:N0} trainable parameters of {total:N0} " +
                 $"({100.0 * trainable / total:F1}%; shared adapters {shared:N0}, sub-task parameters and heads {trainable - shared:N0}); the base's weights are frozen");
         }
+        var featureFrames = o.FeaturesPath != null ? FeatureTeacherFrames(model) : null;
+        // The probe reads the trunk at the split (the tokens every task reads) and is thrown away after training.
+        using var probe = featureFrames != null ? nn.Linear(model.Config.Dim, featureFrames.Channels) : null;
+        if (probe != null)
+        {
+            probe.to(device);
+            var probeParameters = probe.parameters().ToList();
+            groups.Add(probeParameters);
+            trainables.AddRange(probeParameters);
+        }
+        double emaFeature = double.NaN;
         using var optimizer = optim.AdamW(trainables, o.LearningRate, weight_decay: o.WeightDecay);
         if (resumed != null && File.Exists(OptimizerStatePath))
         {
@@ -168,6 +179,14 @@ public sealed class Trainer
                 emaTemporal = double.IsNaN(emaTemporal) ? penalty : 0.98 * emaTemporal + 0.02 * penalty;
                 loss = loss.Plus(pairPenalty.mul(Scalars.Of(twins ? o.StabilityWeight : o.TemporalWeight)));
             }
+            if (featureFrames != null)
+            {
+                var featureLoss = FeatureLoss(model, probe!, featureFrames, rng, device);
+                double featureValue = featureLoss.item<float>();
+                emaFeature = double.IsNaN(emaFeature) ? featureValue : 0.98 * emaFeature + 0.02 * featureValue;
+                FeatureLossObserved?.Invoke(step, featureValue);
+                loss = loss.Plus(featureLoss.mul(Scalars.Of(o.FeatureWeight)));
+            }
             optimizer.zero_grad();
             loss.backward();
             // A step whose loss or gradients are not finite is skipped, as mixed-precision trainers do: one bad batch
@@ -221,6 +240,11 @@ public sealed class Trainer
         {
             recipe.Add($"adapted (MTLoRA): shared rank-{o.AdaptRank} adapters, sub-task parameters and heads on a frozen {Path.GetFileName(o.InitPath)}");
         }
+        if (featureFrames != null)
+        {
+            recipe.Add($"feature teacher x{o.FeatureWeight}: {featureFrames.Count} real frames ({featureFrames.Directory}), {o.FeatureBatch} per step, " +
+                $"a linear probe (not saved) from the block-{model.Config.SplitLayer} tokens to the {featureFrames.Channels}-d maps, 1 - cosine EMA {emaFeature:F4}");
+        }
         if (o.BFloat16)
         {
             recipe.Add("bfloat16 matrix products");
@@ -265,6 +289,40 @@ public sealed class Trainer
 
         CheckpointState StateAt(int completedSteps) =>
             new(StageName, o.TasksName, o.Seed, completedSteps, emaLoss, emaTemporal, balanced);
+    }
+
+    /// <summary>For tests: each step's feature-teacher loss (1 - cosine) before the update.</summary>
+    internal Action<int, double>? FeatureLossObserved { get; init; }
+
+    private FeatureFrames FeatureTeacherFrames(MultiTaskVit model)
+    {
+        var o = _options;
+        if (o.Stage != TrainStage.Base || o.Adapting || o.HeadsOnly || o.Resume)
+        {
+            throw new ArgumentException("the feature teacher (--features) trains the shared trunk: it belongs to the base stage, without --adapt, --heads-only or --resume (its probe is not checkpointed)");
+        }
+        if (model.Config.SplitLayer < 1)
+        {
+            throw new ArgumentException("the feature teacher's probe reads the trunk at the split layer; a split of 0 has no shared blocks");
+        }
+        var frames = new FeatureFrames(o.FeaturesPath!, o.Width, o.Height, model.Config.Patch);
+        _log?.Invoke($"feature teacher: {frames.Description}");
+        return frames;
+    }
+
+    /// <summary>1 - the mean cosine similarity between the probe of the split layer's tokens and the teacher's maps, over a sampled batch of real frames.</summary>
+    private Tensor FeatureLoss(MultiTaskVit model, Linear probe, FeatureFrames frames, Random rng, Device device)
+    {
+        var (images, targets) = frames.Sample(rng, _options.FeatureBatch, model.Config);
+        ForwardResult trunk;
+        using (Autocast.BFloat16(_options.BFloat16))
+        {
+            trunk = model.Forward(images.to(device), new ForwardOptions((TaskSet)0, KeepBlockOutputs: true));
+        }
+        var tokens = trunk.BlockOutputs(model.Config.BaseTask)[model.Config.SplitLayer - 1].to(ScalarType.Float32);
+        var predicted = probe.forward(tokens);                         // [B, N, C]
+        var wanted = targets.to(device).flatten(2).transpose(1, 2);    // [B, C, R, Cc] -> [B, N, C]
+        return nn.functional.cosine_similarity(predicted, wanted, 2).mean().neg().add(Scalars.One, Scalars.One);
     }
 
     private string StageName => _options.Stage switch

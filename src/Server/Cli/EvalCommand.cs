@@ -31,6 +31,7 @@ public static partial class EvalCommand
             Budget = args.GetValue(Options.Budget),
             Static = args.GetValue(Options.Static),
             Data = DataArgument.Open(args.GetValue(Options.Data)),
+            DepthReference = DepthReferenceArgument(args.GetValue(Options.DepthRef)),
         };
         EnsureBudget(options);
         string? json = args.GetValue(Options.Json);
@@ -80,6 +81,16 @@ public static partial class EvalCommand
             Console.WriteLine($"{figures.Count} figures recorded in {model}'s metadata");
         }
         return 0;
+    }
+
+    private static DepthReference? DepthReferenceArgument(string? text)
+    {
+        if (text == null)
+        {
+            return null;
+        }
+        var (reference, problem) = DepthReference.Parse(text);
+        return reference ?? throw new CliException("--depth-ref: " + problem);
     }
 
     /// <summary>Refuses a budget outside (0, 1], and --static without one.</summary>

@@ -65,6 +65,14 @@ public static partial class TrainCommand
         public static readonly Option<int?> Adapt = OptionalInt("--adapt", "adapt instead of retraining (MTLoRA): freeze every weight of the --init " +
             "model and train shared low-rank adapters of this rank on its trunk linears, plus the sub-task deltas and the heads; --out gets a small " +
             "adapter file that serve, eval and info load on that model with --adapter (docs/datasets.md)", 1, 1024, helpName: "RANK");
+        public static readonly Option<string?> Features = OptionalText("--features", "DIR", "base stage: also train the shared trunk to predict a " +
+            "feature teacher's maps on real frames: DIR is what `streammtl label --teacher features=MODEL.onnx:SPEC.json` writes (images/, " +
+            "features/; e.g. ResNet-18 layer3 through the spec's output.node); a linear probe (not saved) from the split layer's tokens, " +
+            "loss 1 - cosine, beside the usual losses (docs/datasets.md)");
+        public static readonly Option<double?> FeatureWeight = OptionalDouble("--feature-weight", "with --features: weight of the feature loss [default: 1]",
+            0, 1000);
+        public static readonly Option<int?> FeatureBatch = OptionalInt("--feature-batch", "with --features: real frames per step, at the full --size " +
+            "[default: 4]", 1, 4096);
         public static readonly Option<int?> Threads = OptionalInt("--threads", "torch CPU threads [default: all cores]", 1, 1024);
 
     }
@@ -74,6 +82,6 @@ public static partial class TrainCommand
         Options.Stage, Options.Task, Options.Out, Options.Init, Options.Steps, Options.SubSteps, Options.Batch, Options.Crop, Options.LearningRate,
         Options.Seed, Options.Resume, Options.Split, Options.Blocks, Options.Dim, Options.Heads, Options.Rank, Options.HeadHidden, Options.Refine,
         Options.RefineHidden, Options.HeadsOnly, Options.Grow, Options.Stem, Options.Temporal, Options.TemporalGap, Options.Stability,
-        Options.Lovasz, Options.Aux, Options.Jpeg, Options.BFloat16, Options.Data, Options.Size, Options.Adapt, Options.Threads,
+        Options.Lovasz, Options.Aux, Options.Jpeg, Options.BFloat16, Options.Data, Options.Size, Options.Adapt, Options.Features, Options.FeatureWeight, Options.FeatureBatch, Options.Threads,
         PolicyOptions.ModelLearningRate, PolicyOptions.FlopWeight, PolicyOptions.FullShare);
 }

@@ -110,6 +110,7 @@ public static partial class TrainCommand
             Width = width,
             Height = height,
         };
+        template = WithFeatures(template, args, stage);
         string? taskName = args.GetValue(Options.Task);
         int threads = args.GetValue(Options.Threads) ?? Environment.ProcessorCount;
         if (data != null && template.TemporalWeight > 0)
@@ -195,6 +196,33 @@ public static partial class TrainCommand
             throw new CliException($"--task {taskName}: only --stage sub trains several tasks at once");
         }
         return RunStage(template with { Stage = parsedStage, Task = tasks[0], Tasks = tasks }, stop.Token) ? 0 : Interrupted;
+    }
+
+    /// <summary>--features DIR (with --feature-weight, --feature-batch): checked here so a wrong combination fails before any data is read.</summary>
+    private static TrainOptions WithFeatures(TrainOptions template, ParseResult args, string stage)
+    {
+        string? directory = args.GetValue(Options.Features);
+        double? weight = args.GetValue(Options.FeatureWeight);
+        int? batch = args.GetValue(Options.FeatureBatch);
+        if (directory == null)
+        {
+            return weight != null || batch != null
+                ? throw new CliException("--feature-weight and --feature-batch go with --features DIR")
+                : template;
+        }
+        if (stage != "base")
+        {
+            throw new CliException($"--features trains the shared trunk on a feature teacher: use it with --stage base, not {stage}");
+        }
+        if (args.GetValue(Options.Adapt) != null || template.HeadsOnly || template.Resume)
+        {
+            throw new CliException("--features trains the trunk (its probe is not checkpointed): it does not combine with --adapt, --heads-only or --resume");
+        }
+        if (!Directory.Exists(directory))
+        {
+            throw new CliException($"--features: no such directory: {directory}");
+        }
+        return template with { FeaturesPath = directory, FeatureWeight = weight ?? 1, FeatureBatch = batch ?? 4 };
     }
 
     /// <summary>--adapt RANK: shared adapters, sub-task parameters and heads on the frozen --init model, written as an adapter file.</summary>

@@ -31,6 +31,9 @@ public sealed record EvalOptions
     /// </summary>
     public Dataset? Data { get; init; }
 
+    /// <summary>A real image with a disparity ground truth, scored by scale-and-shift-invariant depth metrics; null = none.</summary>
+    public DepthReference? DepthReference { get; init; }
+
     public int Width { get; init; } = 320;
     public int Height { get; init; } = 240;
     public float ShareThreshold { get; init; }

@@ -33,6 +33,9 @@ public sealed record EvalReport
 
     public double MsPerFrame { get; init; }
 
+    /// <summary>Under <c>--depth-ref</c>: relative depth on a real image against its disparity ground truth; null otherwise.</summary>
+    public DepthReference.Report? DepthReference { get; set; }
+
     /// <summary>Executed GFLOPs per frame by task (the base task carries the shared trunk).</summary>
     public Dictionary<string, double> ExecutedGflops { get; init; } = [];
 

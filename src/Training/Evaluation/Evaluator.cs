@@ -66,6 +66,13 @@ public static class Evaluator
         {
             report.Budget = BudgetReport.From(budget, options.Static, model.Units, shared.Decisions, options.FramesPerSequence);
         }
+        if (options.DepthReference is { } reference)
+        {
+            var scored = reference.Score(model, options.Width, options.Height);
+            report.DepthReference = new DepthReference.Report(reference.Image, reference.Truth, options.Width, options.Height, scored);
+            log?.Invoke($"depth on {Path.GetFileName(reference.Image)} vs {Path.GetFileName(reference.Truth)} (scale and shift fitted, {scored.Pixels} pixels): " +
+                $"AbsRel {scored.AbsRel:F4}, delta1 {scored.Delta1:F4}, Spearman {scored.Spearman:F4}");
+        }
         report.BaseOnlyGflops = BaseOnlyGflops(model, frames[0]);
         report.AllTasksOverBase = report.ExecutedGflops.Values.Sum() / report.BaseOnlyGflops;
         report.SeparateModelsOverBase = model.Config.AllTasks.Count();

@@ -69,7 +69,7 @@ public sealed class OnnxTeacher : IDisposable
             throw new TeacherException($"teacher spec {specPath}: output.kind: {TeacherSpec.KindName(spec.Kind)} cannot label {task} " +
                 $"(it takes {string.Join(", ", kinds.Select(TeacherSpec.KindName))})");
         }
-        var (session, provider) = Open(modelPath, device, threads);
+        var (session, provider) = Open(modelPath, spec.Node, specPath, device, threads);
         try
         {
             string input = Pick(session.InputMetadata, spec.InputName, "input", modelPath, only: true);
@@ -88,8 +88,20 @@ public sealed class OnnxTeacher : IDisposable
         }
     }
 
-    private static (InferenceSession Session, string Provider) Open(string modelPath, TeacherDevice device, int threads)
+    private static (InferenceSession Session, string Provider) Open(string modelPath, string? node, string specPath, TeacherDevice device, int threads)
     {
+        byte[]? edited = null;
+        if (node != null)
+        {
+            try
+            {
+                edited = Onnx.OnnxGraphEdit.ExposeNode(modelPath, node);
+            }
+            catch (TeacherException e)
+            {
+                throw new TeacherException($"teacher spec {specPath}: output.node: {e.Message}", e);
+            }
+        }
         var available = OrtEnv.Instance().GetAvailableProviders();
         bool cuda = device != TeacherDevice.Cpu && available.Contains("CUDAExecutionProvider");
         if (device == TeacherDevice.Cuda && !cuda)
@@ -107,7 +119,7 @@ public sealed class OnnxTeacher : IDisposable
         }
         try
         {
-            return (new InferenceSession(modelPath, options), cuda ? "CUDAExecutionProvider" : "CPUExecutionProvider");
+            return (edited != null ? new InferenceSession(edited, options) : new InferenceSession(modelPath, options), cuda ? "CUDAExecutionProvider" : "CPUExecutionProvider");
         }
         catch (OnnxRuntimeException e)
         {

@@ -76,6 +76,12 @@ public sealed record TeacherSpec
 
     public required OutputKind Kind { get; init; }
 
+    /// <summary>
+    /// An inner node output to read instead of the model's outputs (features only): the graph is cut after it and its input
+    /// made any size (<see cref="Onnx.OnnxGraphEdit"/>), e.g. ResNet-18's stride-16 layer3 map.
+    /// </summary>
+    public string? Node { get; init; }
+
     /// <summary>Class names, index = class id (class logits only).</summary>
     public string[]? Classes { get; init; }
 
@@ -119,7 +125,7 @@ public sealed record TeacherSpec
         var reader = new Fields(path);
         var top = reader.Object(root, "", ["input", "output"]);
         var input = reader.Object(reader.Required(top, "", "input"), "input", ["name", "width", "height", "layout", "channels", "scale", "mean", "std"]);
-        var output = reader.Object(reader.Required(top, "", "output"), "output", ["name", "kind", "classes", "depth_scale", "axes"]);
+        var output = reader.Object(reader.Required(top, "", "output"), "output", ["name", "kind", "classes", "depth_scale", "axes", "node"]);
         string kindName = reader.String(reader.Required(output, "output", "kind"), "output.kind");
         if (!KindNames.TryGetValue(kindName, out var kind))
         {
@@ -161,6 +167,16 @@ public sealed record TeacherSpec
             spec = kind == OutputKind.MetricDepth
                 ? spec with { DepthScale = reader.Float(depthScale, "output.depth_scale") }
                 : throw reader.Error("output.depth_scale", $"applies to metric_depth only, not {kindName}");
+        }
+        if (output.TryGetValue("node", out var node))
+        {
+            spec = kind == OutputKind.Features
+                ? spec with { Node = reader.String(node, "output.node") }
+                : throw reader.Error("output.node", $"applies to features only, not {kindName}");
+            if (spec.OutputName != null)
+            {
+                throw reader.Error("output.node", "name either output.name (a graph output) or output.node (an inner node's output), not both");
+            }
         }
         if (output.TryGetValue("axes", out var axes))
         {

@@ -76,5 +76,24 @@ public sealed class TeacherSpecTests : IDisposable
 
     private string Write(string json) => TeacherModels.WriteSpec(_dir.Path, $"spec-{Guid.NewGuid():N}", json);
 
+    [Fact]
+    public void A_features_spec_may_name_an_inner_node()
+    {
+        var spec = TeacherSpec.Load(Write(TeacherModels.PlainSpec("features", ", \"node\": \"ReLU347_Output_0\"")));
+        Assert.Equal((OutputKind.Features, "ReLU347_Output_0"), (spec.Kind, spec.Node));
+        Assert.Null(TeacherSpec.Load(Write(TeacherModels.PlainSpec("features"))).Node);
+    }
+
+    [Theory]
+    [InlineData("metric_depth", ", \"node\": \"x\"", "output.node: applies to features only, not metric_depth")]
+    [InlineData("features", ", \"node\": \"\"", "output.node: must be a non-empty string")]
+    [InlineData("features", ", \"node\": 3", "output.node: must be a non-empty string")]
+    [InlineData("features", ", \"node\": \"x\", \"name\": \"y\"", "output.node: name either output.name (a graph output) or output.node (an inner node's output), not both")]
+    public void A_bad_node_is_named(string kind, string extra, string message)
+    {
+        string path = Write(TeacherModels.PlainSpec(kind, extra));
+        Assert.Equal($"teacher spec {path}: {message}", Assert.Throws<TeacherException>(() => TeacherSpec.Load(path)).Message);
+    }
+
     public void Dispose() => _dir.Dispose();
 }
