@@ -63,6 +63,11 @@ public sealed partial class MultiTaskVit
         {
             throw new ArgumentException($"the unit set has {units.Runs.Count} units; this model has {Units.Count}", nameof(units));
         }
+        if (units != null && Units.Count > 64)
+        {
+            // The upstream masks below hold one bit per unit.
+            throw new NotSupportedException($"skipping units in the gated pass supports at most 64 units; this model has {Units.Count}");
+        }
         pass.Units = units;
 
         // Bit u set: unit u ran upstream of the current point on this frame's path.

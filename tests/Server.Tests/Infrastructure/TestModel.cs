@@ -20,6 +20,24 @@ internal static class TestModel
 
     public static string Path_ => _path.Value;
 
+    private static readonly Lazy<string> _withPolicy = new(() =>
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"streammtl-server-tests-{Environment.ProcessId}");
+        Directory.CreateDirectory(dir);
+        string path = Path.Combine(dir, "tiny-policy.safetensors");
+        TorchSharp.torch.random.manual_seed(17);
+        using var model = new MultiTaskVit(new ModelConfig
+        {
+            Dim = 32, Heads = 2, Blocks = 2, SplitLayer = 1, DeltaFrom = 1, Rank = 4, HeadHidden = 16,
+            Policy = new StreamMtl.Pipeline.Model.Policy.PolicyConfig { Hidden = 8 },
+        });
+        ModelFile.Save(path, model, new ModelMetadata { Config = model.Config, Classes = [.. SyntheticClasses.Names] });
+        return path;
+    });
+
+    /// <summary>The tiny model with a compute policy (random weights), for compute budgets below 1.</summary>
+    public static string WithPolicy => _withPolicy.Value;
+
     /// <summary>The shipped model, or null when it has not been committed yet.</summary>
     public static string? Shipped()
     {

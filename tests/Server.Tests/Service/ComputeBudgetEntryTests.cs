@@ -86,6 +86,28 @@ public sealed class ComputeBudgetEntryTests
     }
 
     [Fact]
+    public async Task With_a_policy_a_stream_at_budget_0_6_skips_units_and_says_which()
+    {
+        await using var server = await ServerUnderTest.StartInProcessAsync(new Dictionary<string, string?> { ["StreamMtl:Model:Path"] = TestModel.WithPolicy });
+        await server.Client.AddStreamAsync(new AddStreamRequest
+        {
+            Id = "cam", SourceUri = Source, AlwaysOn = true, Reuse = new ReuseSettings { ComputeBudget = 0.6 },
+        });
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var call = server.Client.Subscribe(new SubscribeRequest { StreamId = "cam" }, cancellationToken: cts.Token);
+        var results = await TestResults.TakeAsync(call.ResponseStream, 2, cts.Token);
+        Assert.All(results, r =>
+        {
+            Assert.Equal(0.6, r.Accounting.ComputeBudget);
+            Assert.NotEmpty(r.Accounting.SkippedUnits);
+            Assert.InRange(r.Accounting.UnitFraction, 0, 0.99);
+            Assert.All(r.Accounting.SkippedUnits, u => Assert.Matches("^(trunk|depth|normals)\\.[12]$", u));
+            Assert.True(r.Accounting.Flops.Sum(f => f.Executed) <= 0.6 * r.Accounting.Flops.Sum(f => f.Dense) + 1,
+                "executed FLOPs within the budget");
+        });
+    }
+
+    [Fact]
     public async Task A_declared_stream_with_a_budget_the_model_cannot_run_fails_the_configuration()
     {
         // serve turns this exception into its exit code 2 (ServiceOptionsTests.Serve_with_an_invalid_configuration_exits_2_listing_the_errors).
