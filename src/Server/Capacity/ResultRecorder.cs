@@ -16,6 +16,7 @@ public sealed class ResultRecorder(string streamId)
     private long _received;
     private long _keyframes;
     private readonly long[] _levels = new long[4];
+    private double _budgetSum;
     private volatile bool _measuring;
 
     public string StreamId { get; } = streamId;
@@ -66,6 +67,9 @@ public sealed class ResultRecorder(string streamId)
                 _keyframes++;
             }
             _levels[Math.Clamp((int)(result.Accounting?.ComputeLevel ?? ComputeLevel.Unspecified), 0, 3)]++;
+            // 0 is the field's unset value: a service or runner without compute budgets ran every block.
+            double budget = result.Accounting?.ComputeBudget ?? 0;
+            _budgetSum += budget > 0 ? budget : 1;
             if (inference != null)
             {
                 _inferenceMs.Add(inference.Seconds * 1000);
@@ -89,6 +93,15 @@ public sealed class ResultRecorder(string streamId)
                 ["reduced"] = _levels[2] / total,
                 ["minimal"] = _levels[3] / total,
             };
+        }
+    }
+
+    /// <summary>The mean compute budget of the received results (1 when none were received or none carried one).</summary>
+    public double MeanComputeBudget()
+    {
+        lock (_gate)
+        {
+            return _received == 0 ? 1 : _budgetSum / _received;
         }
     }
 

@@ -8,9 +8,10 @@ namespace StreamMtl.Server.Capacity;
 /// <param name="Drops">Frames dropped in the window, by reason (the service's streammtl_frames_dropped_total).</param>
 /// <param name="KeyframeShare">Received results computed in full (keyframes) over all received.</param>
 /// <param name="Levels">Received results by compute level (full, reduced, minimal) over all received; null when not recorded.</param>
+/// <param name="MeanComputeBudget">The mean compute budget the received results ran at (1: every block).</param>
 public sealed record StreamFigures(string Id, double SourceFps, double ProcessedFps, double ReceivedFps, double Sustained,
     IReadOnlyDictionary<string, long> Drops, double KeyframeShare, Percentiles InferenceMs, Percentiles EndToEndMs,
-    IReadOnlyDictionary<string, double>? Levels = null);
+    IReadOnlyDictionary<string, double>? Levels = null, double MeanComputeBudget = 1);
 
 /// <summary>Median and 99th percentile of a sample (NaN when empty).</summary>
 public sealed record Percentiles(double P50, double P99, int Count)

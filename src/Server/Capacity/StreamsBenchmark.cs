@@ -70,7 +70,7 @@ public static class StreamsBenchmark
         double expected = nominalFps is double fps ? fps * seconds : ingested;
         return new StreamFigures(id, ingested / seconds, processed / seconds, received / seconds, expected > 0 ? processed / expected : 0,
             DropCounts.Between(before.Drops.GetValueOrDefault(id), after.Drops.GetValueOrDefault(id)),
-            received > 0 ? keyframes / (double)received : 0, inference, endToEnd, recorder.LevelShares());
+            received > 0 ? keyframes / (double)received : 0, inference, endToEnd, recorder.LevelShares(), recorder.MeanComputeBudget());
     }
 
     private sealed record Reading(DateTimeOffset At, double CpuSeconds, IReadOnlyDictionary<string, StreamCounters> Counters,

@@ -116,6 +116,11 @@ public static partial class BenchCommand
                 // Streams below full compute (a configured level or the overload controller): the share of results per level.
                 drops += " levels " + string.Join(' ', levels.Select(l => $"{l.Key}={l.Value:P0}"));
             }
+            if (s.MeanComputeBudget < 1)
+            {
+                // Streams below compute budget 1 (configured, or lowered by the overload controller): the mean budget run.
+                drops += $" budget mean={s.MeanComputeBudget:F2}";
+            }
             Console.WriteLine($"  {s.Id,-6} {s.SourceFps,8:F2} {s.ProcessedFps,9:F2} {s.ReceivedFps,9:F2} {s.Sustained,10:P1} {s.KeyframeShare,10:P1} " +
                 $"{s.InferenceMs.P50,7:F1}/{s.InferenceMs.P99,-7:F1} {s.EndToEndMs.P50,8:F0}/{s.EndToEndMs.P99,-7:F0} {(drops.Length > 0 ? drops : "-")}");
         }

@@ -1,4 +1,6 @@
 using StreamMtl.Server.Capacity;
+using StreamMtl.Api.V1;
+using Task = System.Threading.Tasks.Task;
 
 namespace StreamMtl.Server.Tests.Capacity;
 
@@ -90,5 +92,25 @@ public sealed class CapacityFiguresTests
         var one = Percentiles.Of([7.0]);
         Assert.Equal((7.0, 7.0), (one.P50, one.P99));
         Assert.True(double.IsNaN(Percentiles.Of([]).P50));
+    }
+    [Fact]
+    public void The_recorder_counts_levels_and_the_mean_compute_budget_of_what_it_received_while_measuring()
+    {
+        var recorder = new ResultRecorder("s");
+        static FrameResult Result(ComputeLevel level, double budget) =>
+            new() { StreamId = "s", Accounting = new Accounting { ComputeLevel = level, ComputeBudget = budget } };
+        recorder.Record(Result(ComputeLevel.Minimal, 0.4), DateTimeOffset.UtcNow);   // before the window: not counted
+        Assert.Equal(1, recorder.MeanComputeBudget());
+        recorder.Measuring = true;
+        recorder.Record(Result(ComputeLevel.Full, 1), DateTimeOffset.UtcNow);
+        recorder.Record(Result(ComputeLevel.Full, 0.6), DateTimeOffset.UtcNow);
+        recorder.Record(Result(ComputeLevel.Reduced, 0.4), DateTimeOffset.UtcNow);
+        recorder.Record(Result(ComputeLevel.Unspecified, 0), DateTimeOffset.UtcNow);   // no budget field: every block ran
+        Assert.Equal((1 + 0.6 + 0.4 + 1) / 4, recorder.MeanComputeBudget(), 9);
+        var levels = recorder.LevelShares();
+        Assert.Equal(0.75, levels["full"], 9);
+        Assert.Equal(0.25, levels["reduced"], 9);
+        Assert.Equal(0, levels["minimal"], 9);
+        Assert.Equal(4, recorder.Snapshot().Received);
     }
 }
