@@ -6,15 +6,15 @@ using StreamMtl.Pipeline.Results;
 namespace StreamMtl.Server.Web;
 
 /// <summary>
-/// One result as a binary WebSocket message, little-endian: version (u8 = 1), flags (u8, bit 0 keyframe), stream id length
+/// One result as a binary WebSocket message, little-endian: version (u8 = 2), flags (u8, bit 0 keyframe), stream id length
 /// (u16) and UTF-8 bytes, frame index (i64), capture time (f64, Unix milliseconds), FLOPs saved ratio (f32), tokens
-/// recomputed (i32), tokens total (i32), depth scale (f32, metres per unit), results dropped for this viewer (i64), part
-/// count (u8), then per part its kind (u8, <see cref="Part"/>) and length (u32) followed by its bytes. The payloads are
+/// recomputed (i32), tokens total (i32), depth scale (f32, metres per unit), results dropped for this viewer (i64), compute
+/// budget (f32), compute level (u8, <see cref="ComputeLevel"/>), part count (u8), then per part its kind (u8, <see cref="Part"/>) and length (u32) followed by its bytes. The payloads are
 /// the pipeline's encodings as gRPC sends them (JPEG input, PNG label map, PNG16 depth, PNG normals).
 /// </summary>
 public static class ViewerMessage
 {
-    public const byte Version = 1;
+    public const byte Version = 2;
 
     /// <summary>What a part holds.</summary>
     public enum Part : byte
@@ -47,7 +47,7 @@ public static class ViewerMessage
                 depthScale = output.Scale;
             }
         }
-        int size = 2 + 2 + id.Length + 8 + 8 + 4 + 4 + 4 + 4 + 8 + 1 + parts.Sum(p => 5 + p.Data.Length);
+        int size = 2 + 2 + id.Length + 8 + 8 + 4 + 4 + 4 + 4 + 8 + 4 + 1 + 1 + parts.Sum(p => 5 + p.Data.Length);
         byte[] message = new byte[size];
         var span = message.AsSpan();
         span[0] = Version;
@@ -62,8 +62,10 @@ public static class ViewerMessage
         BinaryPrimitives.WriteInt32LittleEndian(span[(at + 24)..], (int)Math.Min(int.MaxValue, result.Accounting.Tokens.Sum(t => (long)t.Total)));
         BinaryPrimitives.WriteSingleLittleEndian(span[(at + 28)..], depthScale);
         BinaryPrimitives.WriteInt64LittleEndian(span[(at + 32)..], dropped);
-        span[at + 40] = (byte)parts.Count;
-        at += 41;
+        BinaryPrimitives.WriteSingleLittleEndian(span[(at + 40)..], (float)result.Accounting.ComputeBudget);
+        span[at + 44] = (byte)result.Accounting.Level;
+        span[at + 45] = (byte)parts.Count;
+        at += 46;
         foreach (var (kind, data) in parts)
         {
             span[at] = (byte)kind;
@@ -87,8 +89,8 @@ public static class ViewerMessage
             string id = Encoding.UTF8.GetString(message.Slice(4, idLength));
             int at = 4 + idLength;
             var parts = new Dictionary<Part, byte[]>();
-            int count = message[at + 40];
-            int next = at + 41;
+            int count = message[at + 45];
+            int next = at + 46;
             for (int i = 0; i < count; i++)
             {
                 int length = checked((int)BinaryPrimitives.ReadUInt32LittleEndian(message[(next + 1)..]));
@@ -102,7 +104,8 @@ public static class ViewerMessage
             return new Decoded(id, BinaryPrimitives.ReadInt64LittleEndian(message[at..]), BinaryPrimitives.ReadDoubleLittleEndian(message[(at + 8)..]),
                 BinaryPrimitives.ReadSingleLittleEndian(message[(at + 16)..]), BinaryPrimitives.ReadInt32LittleEndian(message[(at + 20)..]),
                 BinaryPrimitives.ReadInt32LittleEndian(message[(at + 24)..]), (message[1] & 1) != 0, BinaryPrimitives.ReadSingleLittleEndian(message[(at + 28)..]),
-                BinaryPrimitives.ReadInt64LittleEndian(message[(at + 32)..]), parts);
+                BinaryPrimitives.ReadInt64LittleEndian(message[(at + 32)..]), BinaryPrimitives.ReadSingleLittleEndian(message[(at + 40)..]),
+                (ComputeLevel)message[at + 44], parts);
         }
         catch (Exception e) when (e is ArgumentOutOfRangeException or IndexOutOfRangeException or OverflowException)
         {
@@ -112,5 +115,5 @@ public static class ViewerMessage
 
     /// <summary>A decoded message.</summary>
     public sealed record Decoded(string StreamId, long FrameIndex, double CaptureUnixMs, float FlopsSavedRatio, int TokensRecomputed, int TokensTotal,
-        bool Keyframe, float DepthScale, long Dropped, IReadOnlyDictionary<Part, byte[]> Parts);
+        bool Keyframe, float DepthScale, long Dropped, float ComputeBudget, ComputeLevel Level, IReadOnlyDictionary<Part, byte[]> Parts);
 }

@@ -61,6 +61,8 @@ public sealed class WebViewTests(ITestOutputHelper output)
             await page.WaitForAsync($"{Tile("cam1")}.querySelector('.saved').textContent.endsWith('%')", Patience);
             string before = (await page.EvaluateAsync($"{Tile("cam1")}.querySelector('.saved').textContent + ' / ' + {Tile("cam1")}.querySelector('.tokens').textContent"))!.ToString();
             output.WriteLine($"cam1 readouts: FLOPs saved / tokens {before}");
+            // The compute readout: a stream with no budget or level set runs in full at budget 1.
+            await page.WaitForAsync($"{Tile("cam1")}.querySelector('.compute').textContent === 'full · budget 1.00'", Patience);
 
             // Toggling a layer changes the picture: depth adds a panel beside the segmentation.
             int width = (await page.EvaluateAsync($"{Tile("cam1")}.querySelector('canvas.frame').width"))!.GetValue<int>();

@@ -191,6 +191,9 @@ async function addStream(event) {
   await refreshStreams();
 }
 
+// The pipeline's compute levels by their number in the message (ComputeLevel).
+const COMPUTE_LEVELS = ['full', 'reduced', 'minimal'];
+
 function parse(buffer) {
   const view = new DataView(buffer);
   const idLength = view.getUint16(2, true);
@@ -200,10 +203,11 @@ function parse(buffer) {
     streamId, keyframe: (view.getUint8(1) & 1) === 1,
     frameIndex: Number(view.getBigInt64(at, true)), captureMs: view.getFloat64(at + 8, true),
     saved: view.getFloat32(at + 16, true), recomputed: view.getInt32(at + 20, true), total: view.getInt32(at + 24, true),
-    depthScale: view.getFloat32(at + 28, true), dropped: Number(view.getBigInt64(at + 32, true)), parts: {},
+    depthScale: view.getFloat32(at + 28, true), dropped: Number(view.getBigInt64(at + 32, true)),
+    budget: view.getFloat32(at + 40, true), level: COMPUTE_LEVELS[view.getUint8(at + 44)] ?? 'full', parts: {},
   };
-  const count = view.getUint8(at + 40);
-  at += 41;
+  const count = view.getUint8(at + 45);
+  at += 46;
   for (let i = 0; i < count; i++) {
     const kind = view.getUint8(at), length = view.getUint32(at + 1, true);
     header.parts[kind] = new Uint8Array(buffer, at + 5, length);
@@ -363,6 +367,7 @@ function updateReadouts() {
       tile.stats.saved = last.saved;
       el('.saved', tile.root).textContent = `${(last.saved * 100).toFixed(1)} %`;
       el('.tokens', tile.root).textContent = `${last.recomputed} / ${last.total}`;
+      el('.compute', tile.root).textContent = `${last.level} · budget ${last.budget.toFixed(2)}`;
       el('.latency', tile.root).textContent = `${tile.latency.toFixed(0)} ms`;
     }
     sparkline(tile);
