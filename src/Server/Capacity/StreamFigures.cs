@@ -9,9 +9,11 @@ namespace StreamMtl.Server.Capacity;
 /// <param name="KeyframeShare">Received results computed in full (keyframes) over all received.</param>
 /// <param name="Levels">Received results by compute level (full, reduced, minimal) over all received; null when not recorded.</param>
 /// <param name="MeanComputeBudget">The mean compute budget the received results ran at (1: every block).</param>
+/// <param name="StageMs">Mean wall milliseconds per frame in each pipeline stage (preprocess, queue, inference, encode) over
+/// the window, from the service's streammtl_stage_latency_seconds; null when not recorded.</param>
 public sealed record StreamFigures(string Id, double SourceFps, double ProcessedFps, double ReceivedFps, double Sustained,
     IReadOnlyDictionary<string, long> Drops, double KeyframeShare, Percentiles InferenceMs, Percentiles EndToEndMs,
-    IReadOnlyDictionary<string, double>? Levels = null, double MeanComputeBudget = 1);
+    IReadOnlyDictionary<string, double>? Levels = null, double MeanComputeBudget = 1, IReadOnlyDictionary<string, double>? StageMs = null);
 
 /// <summary>Median and 99th percentile of a sample (NaN when empty).</summary>
 public sealed record Percentiles(double P50, double P99, int Count)
@@ -45,5 +47,10 @@ public sealed record StreamsRun(string Source, int StreamCount, bool Dense, bool
     public bool Sustains => MinSustained >= StreamsBenchSettings.SustainedShare;
 
     /// <summary>The worst stream's p99 / median inference time.</summary>
+    /// <summary>Each stage's mean milliseconds per frame over the streams that recorded it.</summary>
+    public IReadOnlyDictionary<string, double> MeanStageMs =>
+        Streams.Where(s => s.StageMs != null).SelectMany(s => s.StageMs!).GroupBy(kv => kv.Key, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.Average(kv => kv.Value), StringComparer.Ordinal);
+
     public double WorstInferenceSpread => Streams.Where(s => s.InferenceMs.Count > 0).Select(s => s.InferenceMs.Spread).DefaultIfEmpty(double.NaN).Max();
 }

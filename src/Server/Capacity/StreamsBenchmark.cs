@@ -70,11 +70,12 @@ public static class StreamsBenchmark
         double expected = nominalFps is double fps ? fps * seconds : ingested;
         return new StreamFigures(id, ingested / seconds, processed / seconds, received / seconds, expected > 0 ? processed / expected : 0,
             DropCounts.Between(before.Drops.GetValueOrDefault(id), after.Drops.GetValueOrDefault(id)),
-            received > 0 ? keyframes / (double)received : 0, inference, endToEnd, recorder.LevelShares(), recorder.MeanComputeBudget());
+            received > 0 ? keyframes / (double)received : 0, inference, endToEnd, recorder.LevelShares(), recorder.MeanComputeBudget(),
+            StageTimes.MeanMsBetween(before.Stages.GetValueOrDefault(id), after.Stages.GetValueOrDefault(id)));
     }
 
     private sealed record Reading(DateTimeOffset At, double CpuSeconds, IReadOnlyDictionary<string, StreamCounters> Counters,
-        IReadOnlyDictionary<string, Dictionary<string, long>> Drops);
+        IReadOnlyDictionary<string, Dictionary<string, long>> Drops, IReadOnlyDictionary<string, Dictionary<string, (double Seconds, long Count)>> Stages);
 
     private static async Task<Reading> ReadAsync(VisionService.VisionServiceClient client, HttpClient http, ServiceChild service, string[] ids,
         CancellationToken cancellationToken)
@@ -89,7 +90,7 @@ public static class StreamsBenchmark
             counters[id] = info.Counters;
         }
         string exposition = await http.GetStringAsync("/metrics", cancellationToken).ConfigureAwait(false);
-        return new Reading(at, cpu, counters, DropCounts.Parse(exposition));
+        return new Reading(at, cpu, counters, DropCounts.Parse(exposition), StageTimes.Parse(exposition));
     }
 
     /// <summary>The serve command line: loopback ports, N always-on streams of the source, warnings only, then the caller's

@@ -107,6 +107,11 @@ public static partial class BenchCommand
         Console.WriteLine($"{run.StreamCount} stream(s){(run.Neighbour ? " + neighbour" : "")}: {run.TotalProcessedFps:F1} fps processed in total, " +
             $"worst stream {run.MinSustained:P1} of its frames ({(run.Sustains ? "sustained" : "NOT sustained")}), service CPU {run.CpuCores:F2} cores, " +
             $"worst inference p99/p50 {run.WorstInferenceSpread:F2}");
+        if (run.MeanStageMs.Count > 0)
+        {
+            // Where a frame's time goes in the service (wall time per frame, mean over the streams).
+            Console.WriteLine("  stage means: " + string.Join(", ", run.MeanStageMs.Select(kv => $"{kv.Key} {kv.Value:F1} ms")));
+        }
         Console.WriteLine("  stream   src fps  proc fps  recv fps  sustained  keyframes  infer p50/p99 ms   e2e p50/p99 ms  drops");
         foreach (var s in run.Streams)
         {

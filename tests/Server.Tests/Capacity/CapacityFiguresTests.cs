@@ -85,6 +85,40 @@ public sealed class CapacityFiguresTests
     }
 
     [Fact]
+    public void Stage_times_are_read_from_the_histograms_sums_and_counts_and_averaged_between_readings()
+    {
+        const string before = """
+            streammtl_stage_latency_seconds_sum{stream="s0",stage="inference"} 2.0
+            streammtl_stage_latency_seconds_count{stream="s0",stage="inference"} 100
+            streammtl_stage_latency_seconds_bucket{stream="s0",stage="inference",le="0.05"} 90
+            streammtl_stage_latency_seconds_sum{stream="s0",stage="encode"} 0.5
+            streammtl_stage_latency_seconds_count{stream="s0",stage="encode"} 100
+            streammtl_end_to_end_latency_seconds_sum{stream="s0"} 9
+            """;
+        const string after = """
+            streammtl_stage_latency_seconds_sum{stream="s0",stage="inference"} 3.5
+            streammtl_stage_latency_seconds_count{stream="s0",stage="inference"} 150
+            streammtl_stage_latency_seconds_sum{stream="s0",stage="encode"} 0.5
+            streammtl_stage_latency_seconds_count{stream="s0",stage="encode"} 100
+            streammtl_stage_latency_seconds_count{stage="queue",stream="s0"} 4
+            streammtl_stage_latency_seconds_sum{stage="queue",stream="s0"} 0.02
+            """;
+        var a = StageTimes.Parse(before);
+        var b = StageTimes.Parse(after);
+        Assert.Equal((2.0, 100L), a["s0"]["inference"]);
+        var means = StageTimes.MeanMsBetween(a["s0"], b["s0"]);
+        Assert.Equal(30.0, means["inference"], 9);   // 1.5 s over 50 frames
+        Assert.Equal(5.0, means["queue"], 9);         // first seen after: counted from 0
+        Assert.False(means.ContainsKey("encode"));    // nothing observed in between
+        Assert.Empty(StageTimes.MeanMsBetween(null, null));
+
+        var run = Run(2, true);
+        run = run with { Streams = [run.Streams[0] with { StageMs = means }, run.Streams[1] with { StageMs = new Dictionary<string, double> { ["inference"] = 10 } }] };
+        Assert.Equal(20.0, run.MeanStageMs["inference"], 9);
+        Assert.Equal(5.0, run.MeanStageMs["queue"], 9);
+    }
+
+    [Fact]
     public void Percentiles_are_nearest_rank()
     {
         var p = Percentiles.Of([.. Enumerable.Range(1, 200).Select(i => (double)i)]);
