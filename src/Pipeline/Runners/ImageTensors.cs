@@ -16,7 +16,10 @@ public static class ImageTensors
             throw new ArgumentException($"expected {expected} BGR bytes for {width}x{height}, got {bgr.Length}", nameof(bgr));
         }
         var t = empty(height, width, 3, ScalarType.Byte);
-        t.data<byte>().CopyFrom(bgr, 0, 0);
+        // One block copy into the tensor's memory (Tensor.bytes is a span over it). TorchSharp's accessor CopyFrom walks
+        // element by element and asks the native tensor for its size at every step: 1.6 ms a 320x240 frame, on the
+        // inference thread, against 0.01 ms (measured).
+        bgr.CopyTo(t.bytes);
         return t;
     }
 

@@ -1,0 +1,61 @@
+using StreamMtl.Pipeline.Model;
+using StreamMtl.Pipeline.Runners;
+using static TorchSharp.torch;
+
+namespace StreamMtl.Pipeline.Tests.Inference;
+
+public sealed class ImageTensorsTests
+{
+    [Fact]
+    public void Bytes_holds_every_pixel_in_height_width_channel_order()
+    {
+        const int width = 7, height = 5;
+        var bgr = new byte[width * height * 3];
+        new Random(12).NextBytes(bgr);
+        using var scope = NewDisposeScope();
+        var t = ImageTensors.Bytes(bgr, width, height);
+        Assert.Equal([height, width, 3], t.shape);
+        Assert.Equal(ScalarType.Byte, t.dtype);
+        for (int y = 0; y < height; y++)
+        {
+            for (int x = 0; x < width; x++)
+            {
+                for (int c = 0; c < 3; c++)
+                {
+                    Assert.Equal(bgr[((y * width) + x) * 3 + c], t[y, x, c].item<byte>());
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void FromBgr_gives_normalised_rgb_planes()
+    {
+        const int width = 4, height = 3;
+        var bgr = new byte[width * height * 3];
+        new Random(13).NextBytes(bgr);
+        var config = new ModelConfig();
+        using var scope = NewDisposeScope();
+        var input = ImageTensors.FromBgr(bgr, width, height, config);
+        Assert.Equal([1, 3, height, width], input.shape);
+        for (int y = 0; y < height; y++)
+        {
+            for (int x = 0; x < width; x++)
+            {
+                for (int c = 0; c < 3; c++)
+                {
+                    // RGB channel c is BGR byte 2 - c.
+                    float expected = (bgr[((y * width) + x) * 3 + (2 - c)] / 255f - config.Mean[c]) / config.Std[c];
+                    Assert.Equal(expected, input[0, c, y, x].item<float>(), 4);
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void Bytes_refuses_a_buffer_of_the_wrong_size()
+    {
+        var error = Assert.Throws<ArgumentException>(() => ImageTensors.Bytes(new byte[10], 4, 3));
+        Assert.Contains("expected 36 BGR bytes for 4x3, got 10", error.Message);
+    }
+}
