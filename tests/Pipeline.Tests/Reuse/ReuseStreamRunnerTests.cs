@@ -177,17 +177,38 @@ public sealed class ReuseStreamRunnerTests
             Assert.Equal(flops, key.ExecutedFlops[task]);
         }
         // Static frame: only scoring (3 flops per element) at the pixel gate in front of the patch embedding,
-        // the qkv and MLP gates of every block and the head.
+        // the qkv gate of every block (attention is never refreshed, so the proj and MLP gates take its rows) and the head.
         long pixelGate = 3 * n * c.PatchInputs;
         var still = runner.Run(a, 1, TaskSet.All).Accounting;
-        Assert.Equal(pixelGate + c.Blocks * 2 * 3 * n * d + 3 * n * 2 * d, still.ExecutedFlops[VisionTask.Segmentation]);
-        Assert.Equal(tail * 2 * 3 * n * d + 3 * n * 2 * d, still.ExecutedFlops[VisionTask.Depth]);
+        Assert.Equal(pixelGate + c.Blocks * 3 * n * d + 3 * n * 2 * d, still.ExecutedFlops[VisionTask.Segmentation]);
+        Assert.Equal(tail * 3 * n * d + 3 * n * 2 * d, still.ExecutedFlops[VisionTask.Depth]);
         Assert.Equal(dense[VisionTask.Depth], still.DenseFlops[VisionTask.Depth]);
         // One token changed: its embedding and rows through every linear, its query against all keys, plus the same scoring.
         var one = runner.Run(ReuseTestModels.WithPatchChanged(a, 0, 0, 3), 2, TaskSet.All).Accounting;
         long blockRow = block / n - 4 * c.Heads * n * hd + 4 * c.Heads * n * hd;
-        Assert.Equal(pixelGate + embed / n + c.Blocks * (2 * 3 * n * d + blockRow) + 3 * n * 2 * d + Head(VisionTask.Segmentation) / n,
+        Assert.Equal(pixelGate + embed / n + c.Blocks * (3 * n * d + blockRow) + 3 * n * 2 * d + Head(VisionTask.Segmentation) / n,
             one.ExecutedFlops[VisionTask.Segmentation]);
+    }
+
+    [Fact]
+    public void The_mlp_gate_scores_its_own_rows_only_when_attention_may_be_refreshed()
+    {
+        using var scope = NewDisposeScope();
+        using var model = ReuseTestModels.Model();
+        var c = model.Config;
+        long n = ReuseTestModels.Tokens, d = c.Dim;
+        long pixelGate = 3 * n * c.PatchInputs, headGate = 3 * n * 2 * d;
+        var a = ReuseTestModels.Frame(1);
+        long StillFrameFlops(ReuseSettings settings)
+        {
+            using var runner = new ReuseStreamRunner(model, settings);
+            runner.Run(a, 0, TaskSet.Segmentation);
+            return runner.Run(a, 1, TaskSet.Segmentation).Accounting.ExecutedFlops[VisionTask.Segmentation];
+        }
+        // Never refreshed: the qkv gate scores each block. May be refreshed: the MLP gate scores too (nothing changed, so the
+        // proj gate still takes the qkv gate's rows).
+        Assert.Equal(pixelGate + c.Blocks * 3 * n * d + headGate, StillFrameFlops(ReuseTestModels.Keyframed));
+        Assert.Equal(pixelGate + c.Blocks * 2 * 3 * n * d + headGate, StillFrameFlops(ReuseTestModels.Keyframed with { AttentionRefresh = 0.5f }));
     }
 
     [Fact]
