@@ -18,7 +18,7 @@ internal static class FrameImages
         if (width > 0 && height > 0 && (image.Width != width || image.Height != height))
         {
             var resized = new Mat();
-            Cv2.Resize(image, resized, new Size(width, height), 0, 0, InterpolationFlags.Area);
+            Downscale.Area(image, resized, width, height);
             image.Dispose();
             image = resized;
         }

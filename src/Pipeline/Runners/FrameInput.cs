@@ -19,7 +19,7 @@ public static class FrameInput
             return ImageTensors.FromBgr(new ReadOnlySpan<byte>((void*)frame.Image.Data, width * height * 3), width, height, config);
         }
         using var resized = new Mat();
-        Cv2.Resize(frame.Image, resized, new OpenCvSharp.Size(width, height), 0, 0, InterpolationFlags.Area);
+        Downscale.Area(frame.Image, resized, width, height);
         return ImageTensors.FromBgr(new ReadOnlySpan<byte>((void*)resized.Data, width * height * 3), width, height, config);
     }
 }

@@ -18,7 +18,7 @@ public static class Preprocess
             }
             else
             {
-                Cv2.Resize(frame.Image, resized, new OpenCvSharp.Size(width, height), 0, 0, InterpolationFlags.Area);
+                Downscale.Area(frame.Image, resized, width, height);
             }
             return new Frame(resized, frame.Index, frame.Timestamp, frame.CaptureTime);
         }

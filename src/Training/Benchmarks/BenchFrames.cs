@@ -21,7 +21,7 @@ public static class BenchFrames
             using (frame)
             {
                 using var resized = new Mat();
-                Cv2.Resize(frame.Image, resized, new Size(width, height), 0, 0, InterpolationFlags.Area);
+                Downscale.Area(frame.Image, resized, width, height);
                 var bytes = new byte[width * height * 3];
                 System.Runtime.InteropServices.Marshal.Copy(resized.Data, bytes, 0, bytes.Length);
                 var truth = frame.Truth is { } t && t.Width == width && t.Height == height ? t : null;

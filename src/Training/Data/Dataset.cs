@@ -88,7 +88,14 @@ public abstract class Dataset
         using var resized = new Mat();
         if (image.Width != width || image.Height != height)
         {
-            Cv2.Resize(image, resized, new Size(width, height), 0, 0, width < image.Width ? InterpolationFlags.Area : InterpolationFlags.Linear);
+            if (width < image.Width)
+            {
+                Downscale.Area(image, resized, width, height);
+            }
+            else
+            {
+                Cv2.Resize(image, resized, new Size(width, height), 0, 0, InterpolationFlags.Linear);
+            }
         }
         var source = resized.Empty() ? image : resized;
         source.GetArray(out Vec3b[] pixels);

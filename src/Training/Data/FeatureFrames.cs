@@ -1,4 +1,5 @@
 using OpenCvSharp;
+using StreamMtl.Ingest.Frames;
 using StreamMtl.Pipeline.Model;
 using StreamMtl.Pipeline.Runners;
 using StreamMtl.Training.Teachers;
@@ -100,8 +101,14 @@ public sealed class FeatureFrames
             throw new DatasetException($"{path}: not an image OpenCV can read (corrupt or truncated?)");
         }
         using var resized = new Mat();
-        Cv2.Resize(read, resized, new OpenCvSharp.Size(Width, Height), 0, 0,
-            read.Width > Width && read.Height > Height ? InterpolationFlags.Area : InterpolationFlags.Linear);
+        if (read.Width > Width && read.Height > Height)
+        {
+            Downscale.Area(read, resized, Width, Height);
+        }
+        else
+        {
+            Cv2.Resize(read, resized, new OpenCvSharp.Size(Width, Height), 0, 0, InterpolationFlags.Linear);
+        }
         resized.GetArray(out Vec3b[] pixels);
         return System.Runtime.InteropServices.MemoryMarshal.AsBytes(pixels.AsSpan()).ToArray();
     }

@@ -1,4 +1,5 @@
 using OpenCvSharp;
+using StreamMtl.Ingest.Frames;
 using StreamMtl.Pipeline.Model;
 using StreamMtl.Pipeline.Runners;
 using StreamMtl.Training.Data;
@@ -76,7 +77,7 @@ public sealed record DepthReference(string Image, string Truth)
             throw new DatasetException($"{Truth} is {tw}x{th} but {Image} is {image.Width}x{image.Height}: the ground truth must be pixel for pixel the image's");
         }
         using var resized = new Mat();
-        Cv2.Resize(image, resized, new OpenCvSharp.Size(width, height), 0, 0, InterpolationFlags.Area);
+        Downscale.Area(image, resized, width, height);
         resized.GetArray(out Vec3b[] pixels);
         byte[] bgr = System.Runtime.InteropServices.MemoryMarshal.AsBytes(pixels.AsSpan()).ToArray();
         float[] depth;

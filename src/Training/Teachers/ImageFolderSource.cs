@@ -51,7 +51,7 @@ public sealed class ImageFolderSource : IFrameSource
             if (_width > 0 && _height > 0 && (image.Width != _width || image.Height != _height))
             {
                 var resized = new Mat();
-                Cv2.Resize(image, resized, new Size(_width, _height), 0, 0, InterpolationFlags.Area);
+                Downscale.Area(image, resized, _width, _height);
                 image.Dispose();
                 image = resized;
             }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using StreamMtl.Ingest.Frames;
 using StreamMtl.Ingest.Sources;
 using StreamMtl.Ingest.Supervision;
 using StreamMtl.Ingest.Synthetic;
@@ -129,7 +130,7 @@ public static class Labeler
             return null;
         }
         var resized = new OpenCvSharp.Mat();
-        OpenCvSharp.Cv2.Resize(image, resized, new OpenCvSharp.Size(width, height), 0, 0, OpenCvSharp.InterpolationFlags.Area);
+        Downscale.Area(image, resized, width, height);
         return resized;
     }
 }
