@@ -52,6 +52,31 @@ public sealed class ImageTensorsTests
         }
     }
 
+    [Theory]
+    [InlineData(0.5f, 0.25f)]
+    [InlineData(0.45f, 0.226f)]
+    public void FromBgr_equals_the_tensor_normalisation_bit_for_bit(float mean, float std)
+    {
+        const int width = 48, height = 32;
+        var bgr = new byte[width * height * 3];
+        new Random(14).NextBytes(bgr);
+        bgr[0] = 0;
+        bgr[1] = 255;
+        var config = new ModelConfig { Mean = [mean, mean + 0.01f, mean - 0.02f], Std = [std, std * 1.1f, std * 0.9f] };
+        using var scope = NewDisposeScope();
+        var fast = ImageTensors.FromBgr(bgr, width, height, config);
+        var reference = ImageTensors.Normalise(ImageTensors.Bytes(bgr, width, height), config);
+        Assert.Equal(reference.shape, fast.shape);
+        Assert.True(reference.eq(fast).all().item<bool>(), "FromBgr differs from Normalise(Bytes)");
+    }
+
+    [Fact]
+    public void FromBgr_refuses_a_buffer_of_the_wrong_size()
+    {
+        var error = Assert.Throws<ArgumentException>(() => ImageTensors.FromBgr(new byte[10], 4, 3, new ModelConfig()));
+        Assert.Contains("expected 36 BGR bytes for 4x3, got 10", error.Message);
+    }
+
     [Fact]
     public void Bytes_refuses_a_buffer_of_the_wrong_size()
     {
