@@ -37,6 +37,7 @@ public sealed partial class MultiTaskVit
         int rows = (int)(shape[2] / p);
         int cols = (int)(shape[3] / p);
         long n = (long)rows * cols;
+        pass.PrepareStripe();
         var counter = pass.Flops;
         var result = new Dictionary<VisionTask, GatedHeadOutput>();
         var baseTask = Config.BaseTask;

@@ -11,5 +11,8 @@ internal sealed record GateSelection(Tensor? Rows, long Count, long OverThreshol
 {
     public bool All => Rows is null;
 
+    /// <summary>The rows include rows added whatever their change (<see cref="TokenGate.Select"/>'s <c>alsoRows</c>).</summary>
+    public bool WithAlso { get; init; }
+
     public static GateSelection Everything(long tokens) => new(null, tokens, tokens);
 }

@@ -14,6 +14,8 @@ internal sealed class GatedPass
 
     private Tensor? _stripe;
 
+    private Tensor? _stripeMask;
+
     /// <param name="stripe">The rolling refresh's slot (0..K-1): tokens t with t mod K == slot are recomputed at every gate; null = no stripe.</param>
     public GatedPass(ReuseSettings settings, FlopCounter flops, long frameIndex, long tokens, string? keyframeReason, int? stripe = null)
     {
@@ -60,7 +62,7 @@ internal sealed class GatedPass
         }
         else
         {
-            selection = gate.Select(input, MaxRows);
+            selection = gate.Select(input, MaxRows, Stripe is not null ? StripeMask() : null);
             // Difference and its squared norm: 3 flops per element (the reference norm is kept per token).
             Flops.Overhead(task, 3 * TokenCount * input.shape[1]);
             if (!_sceneCutChecked && selection.OverThreshold > Settings.SceneCutLimit * TokenCount)
@@ -68,9 +70,10 @@ internal sealed class GatedPass
                 KeyframeReason = "scene-cut";
                 selection = GateSelection.Everything(TokenCount);
             }
-            else if (Stripe is int slot)
+            else if (Stripe is not null && !selection.WithAlso)
             {
-                selection = WithStripe(selection, slot);
+                // Capped by the budget: the stripe joins the top rows here.
+                selection = WithStripe(selection);
             }
         }
         _sceneCutChecked = true;
@@ -86,21 +89,54 @@ internal sealed class GatedPass
         return chosen;
     }
 
-    /// <summary>The selection plus the stripe's tokens (sorted, once each); the stripe tensor is made once per frame.</summary>
-    private GateSelection WithStripe(GateSelection selection, int slot)
+    /// <summary>
+    /// Makes this frame's stripe tensors (the rows t mod K == slot, and the same as a bool mask [N]) from C# arrays (no
+    /// temporary Scalar on a model path, docs/service.md). Called once at the start of the pass, in the frame's dispose
+    /// scope: made lazily inside a block's scope they would be freed with that block.
+    /// </summary>
+    public void PrepareStripe()
+    {
+        if (Stripe is not int slot || _stripe is not null)
+        {
+            return;
+        }
+        int interval = Math.Max(1, Settings.KeyframeInterval);
+        var rows = new List<long>();
+        var mask = new bool[TokenCount];
+        for (long t = slot; t < TokenCount; t += interval)
+        {
+            rows.Add(t);
+            mask[t] = true;
+        }
+        _stripe = tensor(rows.ToArray());
+        _stripeMask = tensor(mask);
+    }
+
+    private Tensor StripeMask()
+    {
+        PrepareStripe();
+        return _stripeMask!;
+    }
+
+    private Tensor StripeRows()
+    {
+        PrepareStripe();
+        return _stripe!;
+    }
+
+    /// <summary>The selection plus the stripe's tokens (sorted, once each).</summary>
+    private GateSelection WithStripe(GateSelection selection)
     {
         if (selection.All)
         {
             return selection;
         }
-        int interval = Settings.KeyframeInterval;
-        // From a C# array, not arange: no temporary Scalar on a model path (docs/service.md).
-        _stripe ??= tensor(Enumerable.Range(0, (int)((TokenCount - slot + interval - 1) / interval)).Select(i => slot + (long)i * interval).ToArray());
+        var stripe = StripeRows();
         if (selection.Count == 0)
         {
-            return new GateSelection(_stripe, _stripe.shape[0], selection.OverThreshold);
+            return new GateSelection(stripe, stripe.shape[0], selection.OverThreshold);
         }
-        using var both = cat([selection.Rows!, _stripe], 0);
+        using var both = cat([selection.Rows!, stripe], 0);
         var (rows, _, _) = both.unique(sorted: true);
         return new GateSelection(rows, rows.shape[0], selection.OverThreshold);
     }

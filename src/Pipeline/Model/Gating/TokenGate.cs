@@ -33,14 +33,17 @@ internal sealed class TokenGate : IDisposable
 
     /// <summary>
     /// Picks rows with ||input - reference|| > threshold * ||reference||, at most <paramref name="maxRows"/>
-    /// (largest relative change first). Input is [N, F].
+    /// (largest relative change first). Input is [N, F]. <paramref name="alsoRows"/> (bool [N]) adds rows whatever their
+    /// change (the rolling refresh's stripe) when the rows over the threshold fit within <paramref name="maxRows"/>; then
+    /// <see cref="GateSelection.OverThreshold"/> still counts only the rows over the threshold. Null: none added.
     /// </summary>
-    public GateSelection Select(Tensor input, long maxRows)
+    public GateSelection Select(Tensor input, long maxRows, Tensor? alsoRows = null)
     {
         var reference = _reference ?? throw new InvalidOperationException("gate is cold; recompute every row first");
         long n = input.shape[0];
         var distance = input.sub(reference).norm(1);
-        var over = (distance > _limit!).nonzero().flatten();
+        var moved = distance > _limit!;
+        var over = moved.nonzero().flatten();
         long count = over.shape[0];
         if (count == n && maxRows >= n)
         {
@@ -50,6 +53,12 @@ internal sealed class TokenGate : IDisposable
         {
             var score = distance.div_(reference.norm(1).PlusInPlace(1e-6));
             return new GateSelection(score.topk((int)maxRows).indexes, maxRows, count);
+        }
+        if (alsoRows is not null)
+        {
+            // One mask and one nonzero: sorted rows, each once (a cat and a sort-based unique cost more).
+            var rows = moved.logical_or_(alsoRows).nonzero().flatten();
+            return new GateSelection(rows, rows.shape[0], count) { WithAlso = true };
         }
         return new GateSelection(over, count, count);
     }
