@@ -47,6 +47,28 @@ public sealed class TokenGateTests
     }
 
     [Fact]
+    public void AddedRowsJoinTheRowsOverThresholdOnceEachAndInOrder()
+    {
+        using var scope = NewDisposeScope();
+        using var gate = new TokenGate(0.1f);
+        gate.Apply(ones(6, 4), GateSelection.Everything(6), x => x.clone());
+        var input = ones(6, 4);
+        input[1].mul_(1.5f);
+        input[4].mul_(1.5f);
+        var also = tensor(new[] { false, false, false, true, true, false });
+        var selection = gate.Select(input, 6, also);
+        Assert.True(selection.WithAlso);
+        Assert.Equal(2, selection.OverThreshold);
+        Assert.Equal(3, selection.Count);
+        Assert.Equal([1L, 3L, 4L], selection.Rows!.data<long>().ToArray());
+        // Over the budget the top rows come back alone (the caller adds the stripe to them), and nothing moved adds only the rows.
+        var capped = gate.Select(input, 1, also);
+        Assert.False(capped.WithAlso);
+        Assert.Equal(1, capped.Count);
+        Assert.Equal([3L, 4L], gate.Select(ones(6, 4), 6, also).Rows!.data<long>().ToArray());
+    }
+
+    [Fact]
     public void UnchangedInputSelectsNothingAndEverythingOverThresholdRunsDense()
     {
         using var scope = NewDisposeScope();
