@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.RegularExpressions;
 
 namespace StreamMtl.Server.Capacity;
@@ -9,21 +8,16 @@ public static partial class DropCounts
     [GeneratedRegex("""^streammtl_frames_dropped_total\{(?<labels>[^}]*)\}\s+(?<value>\S+)""", RegexOptions.Multiline)]
     private static partial Regex Series();
 
-    [GeneratedRegex("""(?<name>\w+)="(?<value>(?:[^"\\]|\\.)*)" """, RegexOptions.IgnorePatternWhitespace)]
-    private static partial Regex Label();
-
     /// <summary>stream → reason → count, from Prometheus text exposition.</summary>
     public static Dictionary<string, Dictionary<string, long>> Parse(string exposition)
     {
         var counts = new Dictionary<string, Dictionary<string, long>>(StringComparer.Ordinal);
-        foreach (Match series in Series().Matches(exposition))
+        foreach (var (_, labels, value) in ExpositionSeries.Read(exposition, Series()))
         {
-            var labels = Label().Matches(series.Groups["labels"].Value).ToDictionary(m => m.Groups["name"].Value, m => m.Groups["value"].Value);
             if (!labels.TryGetValue("stream", out var stream) || !labels.TryGetValue("reason", out var reason))
             {
                 continue;
             }
-            double value = double.Parse(series.Groups["value"].Value, CultureInfo.InvariantCulture);
             if (!counts.TryGetValue(stream, out var reasons))
             {
                 counts[stream] = reasons = new Dictionary<string, long>(StringComparer.Ordinal);

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.RegularExpressions;
 
 namespace StreamMtl.Server.Capacity;
@@ -13,27 +12,22 @@ public static partial class StageTimes
     [GeneratedRegex("""^streammtl_stage_latency_seconds_(?<part>sum|count)\{(?<labels>[^}]*)\}\s+(?<value>\S+)""", RegexOptions.Multiline)]
     private static partial Regex Series();
 
-    [GeneratedRegex("""(?<name>\w+)="(?<value>(?:[^"\\]|\\.)*)" """, RegexOptions.IgnorePatternWhitespace)]
-    private static partial Regex Label();
-
     /// <summary>stream → stage → (seconds in total, observations), from Prometheus text exposition.</summary>
     public static Dictionary<string, Dictionary<string, (double Seconds, long Count)>> Parse(string exposition)
     {
         var times = new Dictionary<string, Dictionary<string, (double Seconds, long Count)>>(StringComparer.Ordinal);
-        foreach (Match series in Series().Matches(exposition))
+        foreach (var (line, labels, value) in ExpositionSeries.Read(exposition, Series()))
         {
-            var labels = Label().Matches(series.Groups["labels"].Value).ToDictionary(m => m.Groups["name"].Value, m => m.Groups["value"].Value);
             if (!labels.TryGetValue("stream", out var stream) || !labels.TryGetValue("stage", out var stage))
             {
                 continue;
             }
-            double value = double.Parse(series.Groups["value"].Value, CultureInfo.InvariantCulture);
             if (!times.TryGetValue(stream, out var stages))
             {
                 times[stream] = stages = new Dictionary<string, (double Seconds, long Count)>(StringComparer.Ordinal);
             }
             var (seconds, count) = stages.GetValueOrDefault(stage);
-            stages[stage] = series.Groups["part"].Value == "sum" ? (value, count) : (seconds, (long)value);
+            stages[stage] = line.Groups["part"].Value == "sum" ? (value, count) : (seconds, (long)value);
         }
         return times;
     }

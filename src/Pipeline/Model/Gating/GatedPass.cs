@@ -112,17 +112,12 @@ internal sealed class GatedPass
         _stripeMask = tensor(mask);
     }
 
-    private Tensor StripeMask()
-    {
-        PrepareStripe();
-        return _stripeMask!;
-    }
+    private Tensor StripeMask() => _stripeMask ?? throw StripeNotPrepared();
 
-    private Tensor StripeRows()
-    {
-        PrepareStripe();
-        return _stripe!;
-    }
+    private Tensor StripeRows() => _stripe ?? throw StripeNotPrepared();
+
+    private static InvalidOperationException StripeNotPrepared() =>
+        new("the pass has a rolling-refresh stripe but PrepareStripe was not called at the start of the pass");
 
     /// <summary>The selection plus the stripe's tokens (sorted, once each).</summary>
     private GateSelection WithStripe(GateSelection selection)
