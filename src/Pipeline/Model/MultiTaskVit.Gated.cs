@@ -37,6 +37,14 @@ public sealed partial class MultiTaskVit
         int rows = (int)(shape[2] / p);
         int cols = (int)(shape[3] / p);
         long n = (long)rows * cols;
+        // The two passes keep different buffers: a frame of the other kind than the state's starts every gate over.
+        bool propagate = pass.Propagates && units is null;
+        if (state.Propagated is bool was && was != propagate)
+        {
+            state.Cool();
+            pass.MarkKeyframe("mode");
+        }
+        state.Propagated = propagate;
         pass.PrepareStripe();
         var counter = pass.Flops;
         var result = new Dictionary<VisionTask, GatedHeadOutput>();
@@ -59,6 +67,10 @@ public sealed partial class MultiTaskVit
         var x0 = state.Embed.Apply(uncentred, embedRows, _embed.Embed, patches);
         _embed.CountFlops(counter, baseTask, embedRows.Count, n);
         var x = x0.Plus(_embed.Positions(rows, cols, training: false).view(n, Config.Dim));
+        if (propagate)
+        {
+            return ForwardPropagated(x, x0, patches, embedRows, tasks, state, pass, resumable, previous);
+        }
         units ??= ChooseGatedUnits(x0, tasks, n, pass);
         if (units != null && units.Runs.Count != Units.Count)
         {

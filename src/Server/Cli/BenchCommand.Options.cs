@@ -36,6 +36,8 @@ public static partial class BenchCommand
         public static readonly Option<bool> Incremental = Flag("--incremental", "reuse: incremental attention", fallback: Defaults.IncrementalAttention);
         public static readonly Option<bool> Rolling = Flag("--rolling", "reuse: each setting also with rolling refresh (a " +
             "stripe of 1/K of the tokens per frame instead of a keyframe every K frames)");
+        public static readonly Option<bool> EveryLayer = Flag("--every-layer", "reuse: each setting also with a gate scored in front of " +
+            "every stage (Reuse:GateEveryLayer) instead of the first gate's rows run through every block");
         public static readonly Option<bool> Levels = Flag("--levels", "reuse: each setting also at the reduced and minimal compute levels " +
             "(sub-tasks every 2nd / 8th frame, their last output repeated in between)");
         public static readonly Option<int?> Threads = OptionalInt("--threads", "model, reuse, streams: intra-op threads [default: all cores]", 1, 256);
@@ -73,13 +75,13 @@ public static partial class BenchCommand
         };
 
         public static readonly Option[] All = [Kind, Source, Model, Size, Frames, Truth, Mode, Rounds, Batch, Threshold, Budget, Keyframe,
-            SceneCut, Refresh, Incremental, Threads, BFloat16, Sweep, Thresholds, Budgets, Refreshes, Plot, Json, Rolling, Levels, ComputeBudgets, FullKeyframes, Streams, FindMax, Seconds,
+            SceneCut, Refresh, Incremental, Threads, BFloat16, Sweep, Thresholds, Budgets, Refreshes, Plot, Json, Rolling, EveryLayer, Levels, ComputeBudgets, FullKeyframes, Streams, FindMax, Seconds,
             Warmup, Dense, Neighbour, SourceFps, Set, ServerDll, InFlight];
 
         public static readonly Option[] Render = [Size, Frames, Truth, Mode, InFlight, Json];
         public static readonly Option[] ModelSpeed = [Model, Size, Rounds, Batch, Threshold, Threads, Json];
         public static readonly Option[] Reuse = [Source, Model, Size, Frames, Threshold, Budget, Keyframe, SceneCut, Refresh, Incremental, Rolling,
-            Levels, ComputeBudgets, FullKeyframes, Threads, BFloat16, Sweep, Thresholds, Budgets, Refreshes, Plot, Json];
+            EveryLayer, Levels, ComputeBudgets, FullKeyframes, Threads, BFloat16, Sweep, Thresholds, Budgets, Refreshes, Plot, Json];
         public static readonly Option[] StreamsRun = [Source, Model, Size, Threads, BFloat16, Json, Streams, FindMax, Seconds, Warmup, Dense,
             Neighbour, SourceFps, Set, ServerDll];
 

@@ -116,6 +116,10 @@ public static partial class BenchCommand
         {
             settings = [.. settings.SelectMany(s => new[] { s, s with { RollingRefresh = true } })];
         }
+        if (args.GetValue(Options.EveryLayer))
+        {
+            settings = [.. settings.SelectMany(s => new[] { s, s with { GateEveryLayer = true } })];
+        }
         if (args.GetValue(Options.Levels))
         {
             settings = [.. settings.SelectMany(s => new[] { s, s with { Level = ComputeLevel.Reduced }, s with { Level = ComputeLevel.Minimal } })];

@@ -139,7 +139,7 @@ public static class ReuseBenchmark
         public TruthScores? Truth => _hasTruth ? new TruthScores(_segTruth.MeanIoU, _depthTruth.AbsRel, _normalsTruth.MeanDeg) : null;
 
         public ReuseBenchmarkRow Row(ReuseSettings s, Tally dense, bool bfloat16) => new(
-            $"t={s.Threshold:G3} b={s.Budget:G3} r={s.AttentionRefresh:G3} K={s.KeyframeInterval}{(s.RollingRefresh ? " rolling" : "")}{(s.IncrementalAttention ? " inc" : "")}{(bfloat16 ? " bf16" : "")}{(s.Level != ComputeLevel.Full ? " " + ComputeLevels.Name(s.Level) : "")}{(s.ComputeBudget < 1 ? $" X={s.ComputeBudget:G3}" : "")}{(s.FullKeyframes ? " fullK" : "")}",
+            $"t={s.Threshold:G3} b={s.Budget:G3} r={s.AttentionRefresh:G3} K={s.KeyframeInterval}{(s.RollingRefresh ? " rolling" : "")}{(s.IncrementalAttention ? " inc" : "")}{(s.GateEveryLayer ? " every" : "")}{(bfloat16 ? " bf16" : "")}{(s.Level != ComputeLevel.Full ? " " + ComputeLevels.Name(s.Level) : "")}{(s.ComputeBudget < 1 ? $" X={s.ComputeBudget:G3}" : "")}{(s.FullKeyframes ? " fullK" : "")}",
             s.Threshold, s.Budget, s.AttentionRefresh,
             FlopsRatio: _dense / _executed,
             EncoderFlopsRatio: (_dense - _denseHeads) / (_executed - _executedHeads),

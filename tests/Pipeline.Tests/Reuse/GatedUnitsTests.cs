@@ -160,7 +160,9 @@ public sealed class GatedUnitsTests
         var a = ReuseTestModels.Frame(1);
         var b = ReuseTestModels.WithPatchChanged(a, 2, 3, 9);
         int units = model.Units.Count;
-        GatedPass Pass(long frame) => new(ReuseTestModels.Keyframed, new FlopCounter(), frame, ReuseTestModels.Tokens, frame == 0 ? "start" : null);
+        // Skipped units are the gate-per-layer pass's (the policy's budgets below 1 run it): every frame here is one.
+        var settings = ReuseTestModels.Keyframed with { GateEveryLayer = true };
+        GatedPass Pass(long frame) => new(settings, new FlopCounter(), frame, ReuseTestModels.Tokens, frame == 0 ? "start" : null);
 
         model.ForwardGated(a, TaskSet.All, state, Pass(0));
         state.Advance(0, (6, 8), keyframe: true);

@@ -150,13 +150,15 @@ public sealed class ReuseStreamRunnerTests
         Assert.All(back.Tokens.Where(t => t.Task == VisionTask.Segmentation), t => Assert.Equal(0, t.Recomputed));
     }
 
-    [Fact]
-    public void FlopsMatchHandCounts()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void FlopsMatchHandCounts(bool gateEveryLayer)
     {
         using var scope = NewDisposeScope();
         using var model = ReuseTestModels.Model();
         var c = model.Config;
-        using var runner = new ReuseStreamRunner(model, ReuseTestModels.Keyframed);
+        using var runner = new ReuseStreamRunner(model, ReuseTestModels.Keyframed with { GateEveryLayer = gateEveryLayer });
         long n = ReuseTestModels.Tokens, d = c.Dim, m = c.MlpDim, hd = c.HeadDim;
         long embed = 2 * n * c.PatchInputs * d;
         long block = 2 * n * (d * 3 * d + d * d + d * m + m * d) + 4 * c.Heads * n * n * hd;
@@ -176,17 +178,19 @@ public sealed class ReuseStreamRunnerTests
             Assert.Equal(flops, key.DenseFlops[task]);
             Assert.Equal(flops, key.ExecutedFlops[task]);
         }
-        // Static frame: only scoring (3 flops per element) at the pixel gate in front of the patch embedding,
-        // the qkv gate of every block (attention is never refreshed, so the proj and MLP gates take its rows) and the head.
+        // Static frame: only scoring (3 flops per element) at the pixel gate in front of the patch embedding; gating every
+        // layer, also at the qkv gate of every block (attention is never refreshed, so the proj and MLP gates take its rows)
+        // and the head. The propagated pass scores nothing after the pixel gate.
         long pixelGate = 3 * n * c.PatchInputs;
+        long blockGate = gateEveryLayer ? 3 * n * d : 0, headGate = gateEveryLayer ? 3 * n * 2 * d : 0;
         var still = runner.Run(a, 1, TaskSet.All).Accounting;
-        Assert.Equal(pixelGate + c.Blocks * 3 * n * d + 3 * n * 2 * d, still.ExecutedFlops[VisionTask.Segmentation]);
-        Assert.Equal(tail * 3 * n * d + 3 * n * 2 * d, still.ExecutedFlops[VisionTask.Depth]);
+        Assert.Equal(pixelGate + c.Blocks * blockGate + headGate, still.ExecutedFlops[VisionTask.Segmentation]);
+        Assert.Equal(tail * blockGate + headGate, still.ExecutedFlops[VisionTask.Depth]);
         Assert.Equal(dense[VisionTask.Depth], still.DenseFlops[VisionTask.Depth]);
         // One token changed: its embedding and rows through every linear, its query against all keys, plus the same scoring.
         var one = runner.Run(ReuseTestModels.WithPatchChanged(a, 0, 0, 3), 2, TaskSet.All).Accounting;
         long blockRow = block / n - 4 * c.Heads * n * hd + 4 * c.Heads * n * hd;
-        Assert.Equal(pixelGate + embed / n + c.Blocks * (3 * n * d + blockRow) + 3 * n * 2 * d + Head(VisionTask.Segmentation) / n,
+        Assert.Equal(pixelGate + embed / n + c.Blocks * (blockGate + blockRow) + headGate + Head(VisionTask.Segmentation) / n,
             one.ExecutedFlops[VisionTask.Segmentation]);
     }
 
@@ -205,14 +209,17 @@ public sealed class ReuseStreamRunnerTests
             runner.Run(a, 0, TaskSet.Segmentation);
             return runner.Run(a, 1, TaskSet.Segmentation).Accounting.ExecutedFlops[VisionTask.Segmentation];
         }
-        // Never refreshed: the qkv gate scores each block. May be refreshed: the MLP gate scores too (nothing changed, so the
-        // proj gate still takes the qkv gate's rows).
-        Assert.Equal(pixelGate + c.Blocks * 3 * n * d + headGate, StillFrameFlops(ReuseTestModels.Keyframed));
+        // Never refreshed: the qkv gate scores each block (gating every layer) or no gate after the first scores (propagated).
+        // May be refreshed: the MLP gate scores too (nothing changed, so the proj gate still takes the qkv gate's rows).
+        Assert.Equal(pixelGate + c.Blocks * 3 * n * d + headGate, StillFrameFlops(ReuseTestModels.Keyframed with { GateEveryLayer = true }));
+        Assert.Equal(pixelGate, StillFrameFlops(ReuseTestModels.Keyframed));
         Assert.Equal(pixelGate + c.Blocks * 2 * 3 * n * d + headGate, StillFrameFlops(ReuseTestModels.Keyframed with { AttentionRefresh = 0.5f }));
     }
 
-    [Fact]
-    public void NoTensorLeaksOver500Frames()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void NoTensorLeaksOver500Frames(bool propagated)
     {
         using var model = ReuseTestModels.Model();
         using var frames = NewDisposeScope();
@@ -224,13 +231,16 @@ public sealed class ReuseStreamRunnerTests
             model.Forward(a, new ForwardOptions()).Dispose();
         }
         long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
-        var runner = new ReuseStreamRunner(model, ReuseTestModels.Keyframed with { KeyframeInterval = 7, AttentionRefresh = 0.5f });
+        // Attention refreshed: a gate at every layer. Never refreshed: the propagated pass, here also through held and
+        // resumed sub-tasks (the reduced level on every other stretch of frames).
+        var runner = new ReuseStreamRunner(model, ReuseTestModels.Keyframed with { KeyframeInterval = 7, AttentionRefresh = propagated ? 1 : 0.5f });
         runner.Run(inputs[2], 0, TaskSet.All);
         long warm = 0;
         for (int f = 1; f <= 500; f++)
         {
             var tasks = f % 50 == 0 ? TaskSet.Depth : TaskSet.All;
-            runner.Run(inputs[f % 13 == 0 ? 2 : f % 3 == 0 ? 1 : f % 5 == 0 ? 3 : 0], f % 101 == 0 ? f + 1 : f, tasks);
+            var level = propagated && f / 17 % 2 == 1 ? ComputeLevel.Reduced : ComputeLevel.Full;
+            runner.Run(inputs[f % 13 == 0 ? 2 : f % 3 == 0 ? 1 : f % 5 == 0 ? 3 : 0], f % 101 == 0 ? f + 1 : f, tasks, level);
             if (f == 20) warm = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
         }
         Assert.Equal(warm, DisposeScopeManager.Statistics.ThreadTotalLiveCount);

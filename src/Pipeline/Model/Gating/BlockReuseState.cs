@@ -11,6 +11,12 @@ internal sealed class BlockReuseState : IDisposable
 {
     private Tensor? _attention;
 
+    private Tensor? _keysValues;
+
+    private Tensor? _keys;
+
+    private Tensor? _values;
+
     public BlockReuseState(float threshold)
     {
         Qkv = new TokenGate(threshold);
@@ -35,6 +41,46 @@ internal sealed class BlockReuseState : IDisposable
 
     public void SetAttention(Tensor attention) => StateBuffer.Keep(ref _attention, attention);
 
+    /// <summary>True once the block holds every token's keys and values for <paramref name="tokens"/> rows (propagated pass).</summary>
+    public bool HasKeysValues(long tokens) => _keysValues is not null && _keysValues.shape[0] == tokens;
+
+    /// <summary>
+    /// The propagated pass's keys and values: writes the selected rows' fresh q, k, v [k, 3D] (every row's when the selection
+    /// is all) into the buffer of every token's and returns every token's keys and values as [1, H, N, Dh] views of it
+    /// (made once per buffer, not per frame).
+    /// </summary>
+    public (Tensor Keys, Tensor Values) KeysValues(GateSelection selection, Tensor qkv, int heads, int headDim)
+    {
+        if (selection.Rows is not { } rows)
+        {
+            if (!HasKeysValues(qkv.shape[0]))
+            {
+                ReleaseKeysValues();
+            }
+            StateBuffer.Keep(ref _keysValues, qkv);
+            if (_keys is null)
+            {
+                using var scope = NewDisposeScope();
+                var parts = _keysValues!.view(1, qkv.shape[0], 3, heads, headDim).permute(2, 0, 3, 1, 4);
+                _keys = parts.select(0, 1).DetachFromDisposeScope();
+                _values = parts.select(0, 2).DetachFromDisposeScope();
+            }
+        }
+        else if (selection.Count > 0)
+        {
+            var buffer = _keysValues ?? throw new InvalidOperationException("block is cold; run every row first");
+            buffer.index_copy_(0, rows, qkv);
+        }
+        return (_keys ?? throw new InvalidOperationException("block is cold; run every row first"), _values!);
+    }
+
+    private void ReleaseKeysValues()
+    {
+        StateBuffer.Release(ref _keys);
+        StateBuffer.Release(ref _values);
+        StateBuffer.Release(ref _keysValues);
+    }
+
     public void Reset()
     {
         Qkv.Reset();
@@ -43,6 +89,7 @@ internal sealed class BlockReuseState : IDisposable
         Sums.Reset();
         Upstream = null;
         StateBuffer.Release(ref _attention);
+        ReleaseKeysValues();
     }
 
     public void Dispose() => Reset();

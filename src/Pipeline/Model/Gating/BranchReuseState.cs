@@ -12,6 +12,7 @@ internal sealed class BranchReuseState : IDisposable
         FirstBlock = firstBlock;
         Blocks = Enumerable.Range(0, blocks).Select(_ => new BlockReuseState(threshold)).ToArray();
         Head = hasHead ? new TokenGate(threshold) : null;
+        Input = hasHead ? new TokenGate(threshold) : null;
     }
 
     public int FirstBlock { get; }
@@ -19,6 +20,13 @@ internal sealed class BranchReuseState : IDisposable
     public BlockReuseState[] Blocks { get; }
 
     public TokenGate? Head { get; }
+
+    /// <summary>
+    /// A task branch's input as of each token's last recompute (the propagated pass, <see cref="GatedPass.Propagates"/>):
+    /// scored only when the branch resumes after frames it was held (a reduced compute level), when the trunk's rows of
+    /// this frame do not cover what moved since the branch last ran.
+    /// </summary>
+    public TokenGate? Input { get; }
 
     /// <summary>Bit mask of the units that ran upstream of the head at its last run; null while cold.</summary>
     public long? HeadUpstream { get; set; }
@@ -42,6 +50,7 @@ internal sealed class BranchReuseState : IDisposable
             block.Reset();
         }
         Head?.Reset();
+        Input?.Reset();
         HeadUpstream = null;
         LastFrame = null;
     }

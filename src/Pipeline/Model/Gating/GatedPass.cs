@@ -48,6 +48,18 @@ internal sealed class GatedPass
 
     public bool Keyframe => KeyframeReason is not null;
 
+    /// <summary>
+    /// The rows the first gate picks run through every block and head with no gate of their own
+    /// (<see cref="ReuseSettings.GateEveryLayer"/> off): with attention never refreshed for unchanged queries, a token the
+    /// first gate holds has the same input at every later gate as on the last frame, so those gates could pick only rows of
+    /// the first gate's selection. Not with a compute budget below 1 (the policy's skipped blocks change what later blocks
+    /// see) or when attention may be refreshed.
+    /// </summary>
+    public bool Propagates => !Settings.GateEveryLayer && Settings.AttentionRefresh >= 1 && !Settings.IncrementalAttention && ComputeBudget >= 1;
+
+    /// <summary>Makes the frame a keyframe for <paramref name="reason"/> (before its first gate).</summary>
+    public void MarkKeyframe(string reason) => KeyframeReason ??= reason;
+
     public string? KeyframeReason { get; private set; }
 
     public IReadOnlyList<LayerTokens> Tokens => _tokens;
@@ -56,7 +68,7 @@ internal sealed class GatedPass
     public GateSelection Select(TokenGate gate, Tensor input, bool full, VisionTask task, string layer)
     {
         GateSelection selection;
-        if (Keyframe || full || !gate.IsWarm(TokenCount))
+        if (Keyframe || full || !gate.CanScore(TokenCount))
         {
             selection = GateSelection.Everything(TokenCount);
         }

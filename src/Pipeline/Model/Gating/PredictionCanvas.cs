@@ -51,7 +51,7 @@ internal sealed class PredictionCanvas
         {
             return;
         }
-        var picked = all ? head.TokenOutputs : head.TokenOutputs.index_select(0, head.Changed.Rows!);
+        var picked = all ? head.TokenOutputs : head.Fresh ?? head.TokenOutputs.index_select(0, head.Changed.Rows!);
         long k = picked.shape[0];
         long[] tokens = all ? [.. Enumerable.Range(0, (int)n).Select(i => (long)i)] : head.Changed.Rows!.data<long>().ToArray();
         int channels = task.Channels(_config.Classes);

@@ -60,6 +60,16 @@ public sealed record ReuseSettings
     /// </summary>
     public bool RollingRefresh { get; init; } = true;
 
+    /// <summary>
+    /// Score a gate in front of every token-wise stage (qkv, proj, MLP, head), as the Eventful Transformers lay them out,
+    /// instead of running the rows the first gate picks through every block (off, the default: see
+    /// <see cref="GatedPass.Propagates"/>). With attention never refreshed (<see cref="AttentionRefresh"/> 1) the later gates
+    /// can only pick among those rows, so propagating recomputes each of them in every block (closer to dense) for fewer
+    /// tensor ops: no scoring, no reference kept per gate, no gather and scatter per stage. Kept for comparison
+    /// (docs/reuse.md); other attention settings and compute budgets below 1 score every layer whatever this says.
+    /// </summary>
+    public bool GateEveryLayer { get; init; }
+
     /// <summary>Sub-task activation-sharing threshold (across tasks; 0 = exact). Dense runner only: the reuse runner computes sub-tasks without it.</summary>
     public float ShareThreshold { get; init; }
 

@@ -1,3 +1,4 @@
+using static TorchSharp.torch;
 
 namespace StreamMtl.Pipeline.Model;
 
@@ -10,6 +11,8 @@ namespace StreamMtl.Pipeline.Model;
 public sealed class ReuseState : IDisposable
 {
     private readonly Dictionary<VisionTask, BranchReuseState> _branches = [];
+
+    private Tensor? _trunkOutput;
 
     public ReuseState(ModelConfig config, float threshold)
     {
@@ -40,6 +43,41 @@ public sealed class ReuseState : IDisposable
     internal PredictionCanvas Canvas { get; }
 
     internal BranchReuseState Branch(VisionTask task) => _branches[task];
+
+    /// <summary>Whether the buffers are the propagated pass's (<see cref="GatedPass.Propagates"/>) or the gate-per-layer
+    /// pass's; null while cold. The two keep different buffers, so a frame of the other kind starts both over.</summary>
+    internal bool? Propagated { get; set; }
+
+    /// <summary>
+    /// The propagated pass's trunk output for every token: writes the rows run this frame (every row's when the selection is
+    /// all) and returns the buffer [N, D], what a branch that missed the previous frame (cold, or held) starts from.
+    /// </summary>
+    internal Tensor TrunkOutput(GateSelection selection, Tensor rows)
+    {
+        if (selection.Rows is not { } picked)
+        {
+            StateBuffer.Keep(ref _trunkOutput, rows);
+        }
+        else if (selection.Count > 0)
+        {
+            (_trunkOutput ?? throw new InvalidOperationException("trunk is cold; run every row first")).index_copy_(0, picked, rows);
+        }
+        return _trunkOutput ?? throw new InvalidOperationException("trunk is cold; run every row first");
+    }
+
+    /// <summary>Forgets every gate and buffer (the next pass recomputes every row of every task) but not the frame
+    /// bookkeeping nor the last outputs: what a switch between the propagated and the gate-per-layer pass needs.</summary>
+    internal void Cool()
+    {
+        Embed.Reset();
+        Trunk.Reset();
+        foreach (var branch in _branches.Values)
+        {
+            branch.Reset();
+        }
+        StateBuffer.Release(ref _trunkOutput);
+        Propagated = null;
+    }
 
     /// <summary>Why the frame must be a keyframe before looking at its content; null when it may be gated.</summary>
     /// <param name="rolling">The interval is refreshed a stripe at a time (<see cref="ReuseSettings.RollingRefresh"/>): no interval keyframes.</param>
@@ -84,13 +122,8 @@ public sealed class ReuseState : IDisposable
 
     public void Reset()
     {
-        Embed.Reset();
-        Trunk.Reset();
+        Cool();
         Canvas.Reset();
-        foreach (var branch in _branches.Values)
-        {
-            branch.Reset();
-        }
         LastFrame = null;
         GatedFrames = 0;
         Grid = null;

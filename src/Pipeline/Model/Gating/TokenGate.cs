@@ -28,6 +28,10 @@ internal sealed class TokenGate : IDisposable
     /// <summary>True once the gate holds a reference and an output for <paramref name="tokens"/> rows (it can score).</summary>
     public bool IsWarm(long tokens) => _reference is not null && _reference.shape[0] == tokens && HasOutput(tokens);
 
+    /// <summary>True once the gate holds a reference for <paramref name="tokens"/> rows, so it can score a frame (a gate that
+    /// only <see cref="Remember"/>s has no output; every other scored gate has one too).</summary>
+    public bool CanScore(long tokens) => _reference is not null && _reference.shape[0] == tokens;
+
     /// <summary>True once the gate holds an output for <paramref name="tokens"/> rows (another gate's selection can update it).</summary>
     public bool HasOutput(long tokens) => _output is not null && _output.shape[0] == tokens;
 
@@ -106,6 +110,44 @@ internal sealed class TokenGate : IDisposable
                     StateBuffer.Release(ref _limit);
                 }
             }
+        }
+        return output;
+    }
+
+    /// <summary>
+    /// Keeps <paramref name="picked"/> (the selected rows' inputs, in selection order; every row's when the selection is
+    /// all) as their reference, without a stage or an output: a gate that scores only when its owner missed frames.
+    /// </summary>
+    public void Remember(GateSelection selection, Tensor picked)
+    {
+        if (selection.Rows is not { } rows)
+        {
+            StateBuffer.Keep(ref _reference, picked);
+            StateBuffer.Keep(ref _limit, picked.norm(1).mul_(Scalars.Of(_threshold)));
+            return;
+        }
+        if (selection.Count == 0)
+        {
+            return;
+        }
+        var reference = _reference ?? throw new InvalidOperationException("gate is cold; remember every row first");
+        reference.index_copy_(0, rows, picked);
+        _limit!.index_copy_(0, rows, picked.norm(1).mul_(Scalars.Of(_threshold)));
+    }
+
+    /// <summary>Writes <paramref name="fresh"/> (the selected rows' outputs, in selection order; every row's when the
+    /// selection is all) into the output buffer and returns the buffer [N, out] (owned by the gate).</summary>
+    public Tensor Store(GateSelection selection, Tensor fresh)
+    {
+        if (selection.Rows is not { } rows)
+        {
+            StateBuffer.Keep(ref _output, fresh);
+            return _output!;
+        }
+        var output = _output ?? throw new InvalidOperationException("gate is cold; store every row first");
+        if (selection.Count > 0)
+        {
+            output.index_copy_(0, rows, fresh);
         }
         return output;
     }
