@@ -178,11 +178,16 @@ public sealed partial class InferenceEngine : IDisposable
                 if (batch.Count > 0)
                 {
                     _metrics.BatchRun(batch.Count);
-                    foreach (var group in batch.GroupBy(b => DenseBatch.Key(b.Lane, b.Job)))
+                    foreach (var group in batch.GroupBy(b => Key(b.Lane, b.Job)))
                     {
-                        if (group.Key is { } key && group.Count() > 1)
+                        if (group.Key is ValueTuple<TaskSet, float> key && group.Count() > 1)
                         {
-                            ExecuteBatch([.. group], key.Tasks, key.Share);
+                            ExecuteTogether([.. group], live => DenseBatch.Run(_model, Model, [.. live.Select(g => g.Job)], key.Item1, key.Item2));
+                            continue;
+                        }
+                        if (ReferenceEquals(group.Key, ReuseBatch.Key) && group.Count() > 1)
+                        {
+                            ExecuteTogether([.. group], RunReuseBatch);
                             continue;
                         }
                         foreach (var (lane, job) in group)
@@ -227,16 +232,17 @@ public sealed partial class InferenceEngine : IDisposable
     }
 
     /// <summary>
-    /// Takes frames for one run, round-robin over the lanes no worker holds: a reuse frame runs alone (its gating is its
-    /// stream's own, and other workers take the next lanes); a dense frame is joined by other dense frames of the same
-    /// tasks and sharing, up to BatchSize, which then run as one forward pass.
+    /// Takes frames for one run, round-robin over the lanes no worker holds, up to BatchSize: a dense frame is joined by
+    /// other dense frames of the same tasks and sharing, which then run as one forward pass; with BatchReuse, a reuse frame
+    /// that takes the propagated pass by other such frames (whatever their tasks), whose rows then share each block's
+    /// products; other reuse frames run alone.
     /// </summary>
     private void Collect(List<(InferenceLane Lane, InferenceJob Job)> batch)
     {
         lock (_gate)
         {
             int count = _lanes.Count;
-            var batchKey = batch.Count > 0 ? DenseBatch.Key(batch[0].Lane, batch[0].Job) : null;
+            var batchKey = batch.Count > 0 ? Key(batch[0].Lane, batch[0].Job) : null;
             if (batch.Count > 0 && batchKey == null)
             {
                 return;
@@ -248,7 +254,7 @@ public sealed partial class InferenceEngine : IDisposable
                 {
                     continue; // in this batch already, another worker's, or empty
                 }
-                var key = DenseBatch.Key(lane, next);
+                var key = Key(lane, next);
                 if (batch.Count > 0 && (key == null || !key.Equals(batchKey)))
                 {
                     continue;
@@ -269,7 +275,12 @@ public sealed partial class InferenceEngine : IDisposable
         }
     }
 
-    /// <summary>True when the batch may take more frames: dense frames that could share a forward pass.</summary>
+    /// <summary>What frames a frame may share a run with (<see cref="DenseBatch.Key"/>, <see cref="ReuseBatch.Key"/>); null: it runs alone.</summary>
+    private object? Key(InferenceLane lane, InferenceJob job) =>
+        DenseBatch.Key(lane, job) is { } dense ? dense : _options.BatchReuse && ReuseBatch.Joins(lane, job) ? ReuseBatch.Key : null;
+
+    /// <summary>True when the batch may take more frames after waiting: dense frames that could share a forward pass (reuse
+    /// frames take what is queued: a stream's gated frame is short, and waiting would only add latency).</summary>
     private bool Batchable(List<(InferenceLane Lane, InferenceJob Job)> batch) =>
         batch.Count > 0 && batch.Count < _options.BatchSize && DenseBatch.Key(batch[0].Lane, batch[0].Job) != null;
 
@@ -304,7 +315,32 @@ public sealed partial class InferenceEngine : IDisposable
         }
     }
 
-    private void ExecuteBatch(List<(InferenceLane Lane, InferenceJob Job)> group, TaskSet tasks, float share)
+    /// <summary>Runs a reuse batch (<see cref="ReuseStreamRunner.RunBatch"/>): each lane's runner (made on first use), its
+    /// frame as a tensor, at the job's level and compute budget.</summary>
+    private IReadOnlyList<FrameAnalysis> RunReuseBatch(List<(InferenceLane Lane, InferenceJob Job)> live)
+    {
+        using var scope = NewDisposeScope();
+        var frames = new List<ReuseFrame>(live.Count);
+        foreach (var (lane, job) in live)
+        {
+            lane.Runner ??= StreamRunners.Create(_model, lane.Reuse, lane.Ordinal);
+            if (lane.TakeReset())
+            {
+                lane.Runner.Reset();
+            }
+            var runner = lane.Runner as ReuseStreamRunner
+                ?? throw new InvalidOperationException($"stream {lane.StreamId} joined a reuse batch without a reuse runner");
+            var input = FrameInput.ToTensor(job.Input, Model.InputWidth, Model.InputHeight, Model.Config);
+            frames.Add(new ReuseFrame(runner, input, job.Input.Index, job.Tasks, job.Level, job.ComputeBudget ?? lane.Reuse.ComputeBudget));
+        }
+        return ReuseStreamRunner.RunBatch(frames);
+    }
+
+    /// <summary>Runs the frames of a batch with <paramref name="run"/> and delivers each lane its result. When it fails, every
+    /// stream of the batch starts over (a batch that failed part-way may have moved some states on) and its frame runs alone,
+    /// so one bad frame fails only its own stream.</summary>
+    private void ExecuteTogether(List<(InferenceLane Lane, InferenceJob Job)> group,
+        Func<List<(InferenceLane Lane, InferenceJob Job)>, IReadOnlyList<FrameAnalysis>> run)
     {
         var live = group.Where(g => !g.Lane.IsClosed).ToList();
         foreach (var (_, job) in group.Where(g => g.Lane.IsClosed))
@@ -316,15 +352,18 @@ public sealed partial class InferenceEngine : IDisposable
             return;
         }
         var queued = live.Select(g => _time.GetElapsedTime(g.Job.EnqueuedAt)).ToArray();
-        FrameAnalysis[] analyses;
+        IReadOnlyList<FrameAnalysis> analyses;
         try
         {
-            analyses = DenseBatch.Run(_model, Model, [.. live.Select(g => g.Job)], tasks, share);
+            analyses = run(live);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            // One bad frame must not fail the others: run them one by one.
             Log.InferenceFailed(_logger, "batch", e);
+            foreach (var (lane, _) in live)
+            {
+                lane.Runner?.Reset();
+            }
             foreach (var (lane, job) in live)
             {
                 Execute(lane, job);

@@ -12,6 +12,14 @@ public sealed record PipelineOptions
     /// <summary>Frames of different streams run back to back by a worker per wake-up.</summary>
     public int BatchSize { get; init; } = 4;
 
+    /// <summary>
+    /// Run the queued frames of several streams with temporal reuse as one batch (<see cref="Reuse.ReuseStreamRunner.RunBatch"/>)
+    /// instead of one per wake-up. Off by default: on 2 cores at 8 vtest streams it saved a few % of CPU a frame but
+    /// roughly doubled each frame's capture-to-result latency, since a frame waits for the whole batch (docs/service.md).
+    /// For throughput where latency does not matter, e.g. many recorded files.
+    /// </summary>
+    public bool BatchReuse { get; init; }
+
     /// <summary>How long the inference thread waits for more streams' frames once it has one.</summary>
     public TimeSpan BatchTimeout { get; init; } = TimeSpan.FromMilliseconds(2);
 

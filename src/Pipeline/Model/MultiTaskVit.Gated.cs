@@ -28,49 +28,21 @@ public sealed partial class MultiTaskVit
     internal Dictionary<VisionTask, GatedHeadOutput> ForwardGated(Tensor image, TaskSet tasks, ReuseState state, GatedPass pass,
         TaskSet resumable = TaskSet.None, GatedUnits? units = null)
     {
-        int p = Config.Patch;
-        var shape = image.shape;
-        if (shape.Length != 4 || shape[0] != 1 || shape[1] != 3 || shape[2] % p != 0 || shape[3] % p != 0 || shape[2] == 0 || shape[3] == 0)
-        {
-            throw new ArgumentException($"a stream frame must be [1, 3, H, W] with H, W positive multiples of {p}; got [{string.Join(", ", shape)}]", nameof(image));
-        }
-        int rows = (int)(shape[2] / p);
-        int cols = (int)(shape[3] / p);
-        long n = (long)rows * cols;
-        // The two passes keep different buffers: a frame of the other kind than the state's starts every gate over.
         bool propagate = pass.Propagates && units is null;
-        if (state.Propagated is bool was && was != propagate)
+        var (x, x0, patches, embedRows) = StartGated(image, state, pass, propagate);
+        if (propagate)
         {
-            state.Cool();
-            pass.MarkKeyframe("mode");
+            return ForwardPropagated([new PropagatedFrame(x, x0, patches, embedRows, tasks, state, pass, resumable)])[0];
         }
-        state.Propagated = propagate;
-        pass.PrepareStripe();
+        int p = Config.Patch;
+        long n = image.shape[2] / p * (image.shape[3] / p);
         var counter = pass.Flops;
         var result = new Dictionary<VisionTask, GatedHeadOutput>();
         var baseTask = Config.BaseTask;
         int split = Config.SplitLayer;
-
         var trunk = state.Trunk;
         long? previous = state.LastFrame;
         bool trunkFull = !trunk.IsWarmFor(previous);
-
-        // The first gate looks at the pixels themselves: each patch as uncentred pixel values (the model
-        // input plus mean/std, i.e. pixels / std), so a patch's relative change is its change in brightness
-        // terms and sensor noise stays far below the threshold. Gating the stem's output instead would not
-        // work with the hMLP stem: its per-cell LayerNorm magnifies noise in flat patches, and on a noisy
-        // static camera most tokens would cross the threshold (measured: 100% recomputed, every frame a
-        // scene cut). A patch that did not move keeps its embedding, so nothing after it moves either.
-        var patches = _embed.Patches(image).view(n, Config.PatchInputs);
-        var uncentred = _embed.Uncentred(patches);
-        var embedRows = pass.Select(state.Embed, uncentred, trunkFull, baseTask, "patch_embed");
-        var x0 = state.Embed.Apply(uncentred, embedRows, _embed.Embed, patches);
-        _embed.CountFlops(counter, baseTask, embedRows.Count, n);
-        var x = x0.Plus(_embed.Positions(rows, cols, training: false).view(n, Config.Dim));
-        if (propagate)
-        {
-            return ForwardPropagated(x, x0, patches, embedRows, tasks, state, pass, resumable, previous);
-        }
         units ??= ChooseGatedUnits(x0, tasks, n, pass);
         if (units != null && units.Runs.Count != Units.Count)
         {
@@ -117,6 +89,46 @@ public sealed partial class MultiTaskVit
             branch.LastFrame = pass.FrameIndex;
         }
         return result;
+    }
+
+    /// <summary>
+    /// What both gated passes start with: checks the frame, starts the state over when it holds the other pass's buffers,
+    /// and runs the first gate (the pixel gate) and the patch embedding of the rows it picks. Returns the block input for
+    /// every token [N, D] (embeddings plus positions), the embeddings [N, D], the patches [N, 3*p*p] and the gate's rows.
+    /// </summary>
+    private (Tensor X, Tensor X0, Tensor Patches, GateSelection EmbedRows) StartGated(Tensor image, ReuseState state, GatedPass pass, bool propagate)
+    {
+        int p = Config.Patch;
+        var shape = image.shape;
+        if (shape.Length != 4 || shape[0] != 1 || shape[1] != 3 || shape[2] % p != 0 || shape[3] % p != 0 || shape[2] == 0 || shape[3] == 0)
+        {
+            throw new ArgumentException($"a stream frame must be [1, 3, H, W] with H, W positive multiples of {p}; got [{string.Join(", ", shape)}]", nameof(image));
+        }
+        int rows = (int)(shape[2] / p);
+        int cols = (int)(shape[3] / p);
+        long n = (long)rows * cols;
+        // The two passes keep different buffers: a frame of the other kind than the state's starts every gate over.
+        if (state.Propagated is bool was && was != propagate)
+        {
+            state.Cool();
+            pass.MarkKeyframe("mode");
+        }
+        state.Propagated = propagate;
+        pass.PrepareStripe();
+        bool trunkFull = !state.Trunk.IsWarmFor(state.LastFrame);
+        // The first gate looks at the pixels themselves: each patch as uncentred pixel values (the model
+        // input plus mean/std, i.e. pixels / std), so a patch's relative change is its change in brightness
+        // terms and sensor noise stays far below the threshold. Gating the stem's output instead would not
+        // work with the hMLP stem: its per-cell LayerNorm magnifies noise in flat patches, and on a noisy
+        // static camera most tokens would cross the threshold (measured: 100% recomputed, every frame a
+        // scene cut). A patch that did not move keeps its embedding, so nothing after it moves either.
+        var patches = _embed.Patches(image).view(n, Config.PatchInputs);
+        var uncentred = _embed.Uncentred(patches);
+        var embedRows = pass.Select(state.Embed, uncentred, trunkFull, Config.BaseTask, "patch_embed");
+        var x0 = state.Embed.Apply(uncentred, embedRows, _embed.Embed, patches);
+        _embed.CountFlops(pass.Flops, Config.BaseTask, embedRows.Count, n);
+        var x = x0.Plus(_embed.Positions(rows, cols, training: false).view(n, Config.Dim));
+        return (x, x0, patches, embedRows);
     }
 
     /// <summary>

@@ -20,95 +20,200 @@ namespace StreamMtl.Pipeline.Model;
 /// </remarks>
 public sealed partial class MultiTaskVit
 {
-    private Dictionary<VisionTask, GatedHeadOutput> ForwardPropagated(Tensor x, Tensor x0, Tensor patches, GateSelection embedRows,
-        TaskSet tasks, ReuseState state, GatedPass pass, TaskSet resumable, long? previous)
+    /// <summary>
+    /// Runs the gated pass on one frame of each of several streams (each its own <see cref="ReuseState"/>): frames the
+    /// propagated pass takes share each block's token-wise ops (their rows concatenated: one product per weight matrix
+    /// for all of them), each stream keeping its own keys and values; other frames run one by one. Results in order.
+    /// </summary>
+    internal IReadOnlyList<Dictionary<VisionTask, GatedHeadOutput>> ForwardGatedBatch(
+        IReadOnlyList<(Tensor Image, TaskSet Tasks, ReuseState State, GatedPass Pass, TaskSet Resumable)> frames)
     {
-        var result = new Dictionary<VisionTask, GatedHeadOutput>();
-        var baseTask = Config.BaseTask;
-        var trunk = state.Trunk;
-        var rows = pass.Keyframe || !trunk.IsWarmFor(previous) ? GateSelection.Everything(pass.TokenCount) : embedRows;
+        if (frames.Select(f => f.State).Distinct().Count() != frames.Count)
+        {
+            throw new ArgumentException("a batch holds at most one frame per stream (reuse state)", nameof(frames));
+        }
+        var results = new Dictionary<VisionTask, GatedHeadOutput>[frames.Count];
+        var propagated = new List<(int Index, PropagatedFrame Frame)>();
+        for (int i = 0; i < frames.Count; i++)
+        {
+            var (image, tasks, state, pass, resumable) = frames[i];
+            if (!pass.Propagates)
+            {
+                results[i] = ForwardGated(image, tasks, state, pass, resumable);
+                continue;
+            }
+            var (x, x0, patches, embedRows) = StartGated(image, state, pass, propagate: true);
+            propagated.Add((i, new PropagatedFrame(x, x0, patches, embedRows, tasks, state, pass, resumable)));
+        }
+        var outputs = ForwardPropagated([.. propagated.Select(p => p.Frame)]);
+        for (int j = 0; j < propagated.Count; j++)
+        {
+            results[propagated[j].Index] = outputs[j];
+        }
+        return results;
+    }
 
-        var trunkRows = Gather(x, rows);
+    /// <summary>One stream's frame through the propagated pass: its start (<see cref="StartGated"/>) and what it carries
+    /// from stage to stage.</summary>
+    private sealed class PropagatedFrame(Tensor x, Tensor x0, Tensor patches, GateSelection embedRows, TaskSet tasks, ReuseState state,
+        GatedPass pass, TaskSet resumable)
+    {
+        public Tensor X { get; } = x;
+        public Tensor X0 { get; } = x0;
+        public Tensor Patches { get; } = patches;
+        public GateSelection EmbedRows { get; } = embedRows;
+        public TaskSet Tasks { get; } = tasks;
+        public ReuseState State { get; } = state;
+        public GatedPass Pass { get; } = pass;
+        public TaskSet Resumable { get; } = resumable;
+        public long? Previous { get; } = state.LastFrame;
+
+        /// <summary>The rows the trunk runs (the first gate's, or every row).</summary>
+        public GateSelection Rows { get; set; } = embedRows;
+
+        /// <summary>Those rows' activations [k, D] at the current point.</summary>
+        public Tensor Current { get; set; } = x;
+
+        public Tensor? TrunkRows { get; set; }
+
+        public Tensor? TrunkOutput { get; set; }
+
+        public Tensor? EmbeddedRows { get; set; }
+
+        public Dictionary<VisionTask, GatedHeadOutput> Result { get; } = [];
+    }
+
+    private List<Dictionary<VisionTask, GatedHeadOutput>> ForwardPropagated(IReadOnlyList<PropagatedFrame> frames)
+    {
+        var baseTask = Config.BaseTask;
+        foreach (var f in frames)
+        {
+            long n = f.Pass.TokenCount;
+            f.Rows = f.Pass.Keyframe || !f.State.Trunk.IsWarmFor(f.Previous) ? GateSelection.Everything(n) : f.EmbedRows;
+            f.Current = Gather(f.X, f.Rows);
+        }
         for (int i = 0; i < Config.SplitLayer; i++)
         {
-            trunkRows = PropagatedBlock(trunkRows, rows, i, null, trunk.Block(i), baseTask, pass);
+            PropagatedBlocks(frames, f => f.State.Trunk.Block(i), i, null, baseTask);
         }
-        trunk.LastFrame = pass.FrameIndex;
-        var trunkOutput = state.TrunkOutput(rows, trunkRows);
-
-        Tensor? x0Rows = null;
-        foreach (var task in Config.AllTasks.Where(t => tasks.Contains(t)))
+        foreach (var f in frames)
         {
-            var branch = state.Branch(task);
-            var input = branch.Input!;
-            GateSelection branchRows;
-            Tensor y;
-            if (!rows.All && branch.IsWarmFor(previous))
+            f.State.Trunk.LastFrame = f.Pass.FrameIndex;
+            f.TrunkRows = f.Current;
+            f.TrunkOutput = f.State.TrunkOutput(f.Rows, f.Current);
+        }
+
+        foreach (var task in Config.AllTasks)
+        {
+            var running = frames.Where(f => f.Tasks.Contains(task)).ToList();
+            var branchRows = new Dictionary<PropagatedFrame, GateSelection>();
+            foreach (var f in running)
             {
-                // Ran on the previous frame: what moved since is what the trunk recomputed.
-                (branchRows, y) = (rows, trunkRows);
+                var (rows, y) = BranchStart(f, task);
+                branchRows[f] = rows;
+                f.Current = y;
+                f.State.Branch(task).Input!.Remember(rows, y);
             }
-            else if (!pass.Keyframe && resumable.Contains(task) && branch.LastFrame is not null && input.CanScore(pass.TokenCount))
-            {
-                // Held since its last run: what moved since then, as its own gate sees the trunk's output.
-                branchRows = pass.Select(input, trunkOutput, full: false, task, "input");
-                y = Gather(trunkOutput, branchRows);
-            }
-            else
-            {
-                (branchRows, y) = (GateSelection.Everything(pass.TokenCount), trunkOutput);
-            }
-            input.Remember(branchRows, y);
+            var sub = task == baseTask ? null : _subBlocks[task];
             for (int i = Config.SplitLayer; i < Config.Blocks; i++)
             {
-                var sub = task == baseTask ? null : _subBlocks[task][i - Config.DeltaFrom];
-                y = PropagatedBlock(y, branchRows, i, sub, branch.Block(i), task, pass);
+                PropagatedBlocks(running, f => f.State.Branch(task).Block(i), i, sub?[i - Config.DeltaFrom], task, f => branchRows[f]);
             }
-            var embedded = ReferenceEquals(branchRows, rows) ? x0Rows ??= Gather(x0, rows) : Gather(x0, branchRows);
-            result[task] = PropagatedHead(task, y, embedded, patches, branchRows, branch, pass);
-            branch.LastFrame = pass.FrameIndex;
+            foreach (var f in running)
+            {
+                var rows = branchRows[f];
+                var embedded = ReferenceEquals(rows, f.Rows) ? f.EmbeddedRows ??= Gather(f.X0, rows) : Gather(f.X0, rows);
+                f.Result[task] = PropagatedHead(task, f.Current, embedded, f.Patches, rows, f.State.Branch(task), f.Pass);
+                f.State.Branch(task).LastFrame = f.Pass.FrameIndex;
+            }
         }
-        return result;
+        return [.. frames.Select(f => f.Result)];
+    }
+
+    /// <summary>The rows a task branch runs this frame and their inputs: the trunk's rows when the branch ran on the previous
+    /// frame; when it was held since its last run (a reduced compute level), what its own input gate sees moved in the
+    /// trunk's output since then; otherwise (cold, keyframe) every row.</summary>
+    private (GateSelection Rows, Tensor Input) BranchStart(PropagatedFrame f, VisionTask task)
+    {
+        var branch = f.State.Branch(task);
+        var pass = f.Pass;
+        if (!f.Rows.All && branch.IsWarmFor(f.Previous))
+        {
+            return (f.Rows, f.TrunkRows!);
+        }
+        if (!pass.Keyframe && f.Resumable.Contains(task) && branch.LastFrame is not null && branch.Input!.CanScore(pass.TokenCount))
+        {
+            var rows = pass.Select(branch.Input, f.TrunkOutput!, full: false, task, "input");
+            return (rows, Gather(f.TrunkOutput!, rows));
+        }
+        return (GateSelection.Everything(pass.TokenCount), f.TrunkOutput!);
     }
 
     /// <summary>The selected rows of <paramref name="full"/> [N, F] in selection order (all of it when the selection is all).</summary>
     private static Tensor Gather(Tensor full, GateSelection selection) =>
         selection.Rows is { } rows ? full.index_select(0, rows) : full;
 
-    /// <summary>One block on the selected rows [k, D]: their q, k, v join every token's keys and values, their queries
-    /// attend to all of them, and the rest of the block is token-wise. Returns the rows' block outputs [k, D].</summary>
-    private Tensor PropagatedBlock(Tensor x, GateSelection selection, int index, SubTaskBlockWeights? sub, BlockReuseState s,
-        VisionTask task, GatedPass pass)
+    /// <summary>
+    /// One block on each frame's selected rows (<see cref="PropagatedFrame.Current"/>, [k, D]): the rows of all frames go
+    /// through the token-wise ops together (layer norms, the four products, GELU), and each frame's q, k, v join its own
+    /// stream's keys and values, which its queries attend to. Replaces each frame's rows with their block outputs.
+    /// </summary>
+    private void PropagatedBlocks(IReadOnlyList<PropagatedFrame> frames, Func<PropagatedFrame, BlockReuseState> state, int index,
+        SubTaskBlockWeights? sub, VisionTask task, Func<PropagatedFrame, GateSelection>? rowsOf = null)
     {
         var block = _blocks[index];
-        long n = pass.TokenCount;
-        long k = selection.Count;
         bool fold = CanFuse;
         string prefix = $"blocks.{index}.";
-        pass.Record(task, prefix + "qkv", k);
-        pass.Record(task, prefix + "attn", k);
-        pass.Record(task, prefix + "proj", k);
-        pass.Record(task, prefix + "mlp", k);
-        // Counted whether or not any row runs: a stage that runs on no rows still owes its dense-equivalent.
-        CountBlockLinear(pass.Flops, task, block, sub, BlockLinear.Qkv, k, n, fold);
-        CountBlockLinear(pass.Flops, task, block, sub, BlockLinear.Proj, k, n, fold);
-        CountBlockLinear(pass.Flops, task, block, sub, BlockLinear.Fc1, k, n, fold);
-        CountBlockLinear(pass.Flops, task, block, sub, BlockLinear.Fc2, k, n, fold);
-        pass.Flops.Attention(task, 1, Config.Heads, k, n, n, Config.HeadDim);
-        if (k == 0)
+        var active = new List<(PropagatedFrame Frame, GateSelection Rows)>(frames.Count);
+        foreach (var f in frames)
         {
-            return x;
+            var selection = rowsOf?.Invoke(f) ?? f.Rows;
+            long n = f.Pass.TokenCount, k = selection.Count;
+            f.Pass.Record(task, prefix + "qkv", k);
+            f.Pass.Record(task, prefix + "attn", k);
+            f.Pass.Record(task, prefix + "proj", k);
+            f.Pass.Record(task, prefix + "mlp", k);
+            // Counted whether or not any row runs: a stage that runs on no rows still owes its dense-equivalent.
+            var counter = f.Pass.Flops;
+            CountBlockLinear(counter, task, block, sub, BlockLinear.Qkv, k, n, fold);
+            CountBlockLinear(counter, task, block, sub, BlockLinear.Proj, k, n, fold);
+            CountBlockLinear(counter, task, block, sub, BlockLinear.Fc1, k, n, fold);
+            CountBlockLinear(counter, task, block, sub, BlockLinear.Fc2, k, n, fold);
+            counter.Attention(task, 1, Config.Heads, k, n, n, Config.HeadDim);
+            if (k > 0)
+            {
+                active.Add((f, selection));
+            }
+        }
+        if (active.Count == 0)
+        {
+            return;
         }
         using var scope = NewDisposeScope();
         Tensor Linear(BlockLinear which, Tensor input) => BlockLinearOutput(block, sub, which, input, fold);
         var norm1 = sub?.Norm1 ?? block.Norm1;
         var norm2 = sub?.Norm2 ?? block.Norm2;
+        var x = active.Count == 1 ? active[0].Frame.Current : cat([.. active.Select(a => a.Frame.Current)], 0);
         var qkv = Linear(BlockLinear.Qkv, norm1.Apply(x));
-        var (keys, values) = s.KeysValues(selection, qkv, Config.Heads, Config.HeadDim);
-        var queries = qkv.view(1, k, 3, Config.Heads, Config.HeadDim).select(2, 0).transpose(1, 2);
-        var attention = Autocast.Attention(queries, keys, values).transpose(1, 2).reshape(k, Config.Dim);
-        var x1 = x.Plus(Linear(BlockLinear.Proj, attention));
-        return x1.Plus(Linear(BlockLinear.Fc2, F.gelu(Linear(BlockLinear.Fc1, norm2.Apply(x1))))).MoveToOuterDisposeScope();
+        var attention = new List<Tensor>(active.Count);
+        long offset = 0;
+        foreach (var (f, selection) in active)
+        {
+            long k = selection.Count;
+            var own = active.Count == 1 ? qkv : qkv.narrow(0, offset, k);
+            offset += k;
+            var (keys, values) = state(f).KeysValues(selection, own, Config.Heads, Config.HeadDim);
+            var queries = own.view(1, k, 3, Config.Heads, Config.HeadDim).select(2, 0).transpose(1, 2);
+            attention.Add(Autocast.Attention(queries, keys, values).transpose(1, 2).reshape(k, Config.Dim));
+        }
+        var x1 = x.Plus(Linear(BlockLinear.Proj, attention.Count == 1 ? attention[0] : cat(attention, 0)));
+        var output = x1.Plus(Linear(BlockLinear.Fc2, F.gelu(Linear(BlockLinear.Fc1, norm2.Apply(x1)))));
+        offset = 0;
+        foreach (var (f, selection) in active)
+        {
+            f.Current = (active.Count == 1 ? output : output.narrow(0, offset, selection.Count)).MoveToOuterDisposeScope();
+            offset += selection.Count;
+        }
     }
 
     /// <summary>The head on the selected rows' features <paramref name="y"/> [k, D] and embeddings [k, D]; its outputs for

@@ -105,6 +105,28 @@ public sealed class InferenceEngineTests : IDisposable
     }
 
     [Fact]
+    public async Task Reuse_lanes_run_in_batches_give_what_each_gets_run_alone()
+    {
+        const int Lanes = 4, Frames = 12;
+        var one = await RunReuseStreams(workers: 1, Lanes, Frames);
+        var metrics = new RecordingMetrics();
+        var batched = await RunReuseStreams(workers: 2, Lanes, Frames, batchReuse: true, metrics);
+        // All frames were queued up front: each worker's first wake-up takes BatchSize of them.
+        Assert.True(metrics.Largest > 1, $"largest batch {metrics.Largest}");
+        for (int lane = 0; lane < Lanes; lane++)
+        {
+            Assert.Equal(Enumerable.Range(0, Frames).Select(i => (long)i), batched[lane].Select(r => r.Index));
+            for (int i = 0; i < Frames; i++)
+            {
+                Assert.Equal(one[lane][i].Keyframe, batched[lane][i].Keyframe);
+                // Products over more rows may sum in another order: equal within 1e-4 (a label could flip on a tie that close).
+                Assert.True(one[lane][i].Labels.Zip(batched[lane][i].Labels).Count(p => p.First != p.Second) <= 1);
+                Assert.All(one[lane][i].Depth.Zip(batched[lane][i].Depth), d => Assert.Equal(d.First, d.Second, 1e-4f));
+            }
+        }
+    }
+
+    [Fact]
     public async Task Lanes_closed_while_two_workers_run_them_are_retired_without_failures()
     {
         using var tiny = new TinyEngine(new RecordingMetrics(), batchSize: 4, workers: 2);
@@ -137,10 +159,11 @@ public sealed class InferenceEngineTests : IDisposable
     }
 
     /// <summary>Runs <paramref name="lanes"/> reuse streams of <paramref name="frames"/> frames each (all queued up front) on an engine with <paramref name="workers"/> workers; the results per lane in delivery order.</summary>
-    private static async Task<List<(long Index, bool Keyframe, byte[] Labels, float[] Depth)>[]> RunReuseStreams(int workers, int lanes, int frames)
+    private static async Task<List<(long Index, bool Keyframe, byte[] Labels, float[] Depth)>[]> RunReuseStreams(int workers, int lanes, int frames,
+        bool batchReuse = false, RecordingMetrics? metrics = null)
     {
         // One intra-op thread either way: only the worker count differs (thread counts change float summation order).
-        using var tiny = new TinyEngine(new RecordingMetrics(), batchSize: 4, workers: workers, threads: 1);
+        using var tiny = new TinyEngine(metrics ?? new RecordingMetrics(), batchSize: 4, workers: workers, threads: 1, batchReuse: batchReuse);
         Assert.Equal(workers, tiny.Engine.Workers);
         var results = Enumerable.Range(0, lanes).Select(_ => new List<(long, bool, byte[], float[])>()).ToArray();
         var opened = Enumerable.Range(0, lanes).Select(n => tiny.Engine.OpenLane($"s{n}", new ReuseSettings { KeyframeInterval = 5 }, frames,
@@ -233,6 +256,15 @@ public sealed class InferenceEngineTests : IDisposable
 
         public void ModelLoaded(LoadedModel model) => Interlocked.Increment(ref Loaded);
 
-        public void BatchRun(int frames) => Interlocked.Add(ref Frames, frames);
+        public int Largest;
+
+        public void BatchRun(int frames)
+        {
+            Interlocked.Add(ref Frames, frames);
+            int seen;
+            while (frames > (seen = Volatile.Read(ref Largest)) && Interlocked.CompareExchange(ref Largest, frames, seen) != seen)
+            {
+            }
+        }
     }
 }

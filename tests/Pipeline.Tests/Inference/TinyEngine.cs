@@ -11,7 +11,7 @@ internal sealed class TinyEngine : IDisposable
     public const int Height = 48;
     private readonly TempDirectory _dir = new();
 
-    public TinyEngine(IInferenceMetrics metrics, int batchSize = 4, TimeSpan? batchTimeout = null, int workers = 1, int threads = 0)
+    public TinyEngine(IInferenceMetrics metrics, int batchSize = 4, TimeSpan? batchTimeout = null, int workers = 1, int threads = 0, bool batchReuse = false)
     {
         ModelPath = _dir.File("tiny.safetensors");
         using (var model = TinyModels.WithRandomDeltas(TinyModels.Config()))
@@ -22,6 +22,7 @@ internal sealed class TinyEngine : IDisposable
         {
             BatchSize = batchSize,
             InferenceWorkers = workers,
+            BatchReuse = batchReuse,
             BatchTimeout = batchTimeout ?? TimeSpan.FromMilliseconds(2),
         }, metrics, NullLogger<InferenceEngine>.Instance, TimeProvider.System);
     }

@@ -223,13 +223,7 @@ public sealed class ReuseStreamRunnerTests
     {
         using var model = ReuseTestModels.Model();
         using var frames = NewDisposeScope();
-        var a = ReuseTestModels.Frame(1);
-        var inputs = new[] { a, ReuseTestModels.WithPatchChanged(a, 2, 2, 4), ReuseTestModels.Frame(2), a + 0.01f };
-        using (no_grad())
-        {
-            // Fills the model's own interpolated position-embedding cache for this grid (kept by the model, not the stream).
-            model.Forward(a, new ForwardOptions()).Dispose();
-        }
+        var inputs = ReuseTestModels.LeakFrames(model);
         long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
         // Attention refreshed: a gate at every layer. Never refreshed: the propagated pass, here also through held and
         // resumed sub-tasks (the reduced level on every other stretch of frames).

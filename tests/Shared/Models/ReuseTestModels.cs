@@ -32,6 +32,20 @@ internal static class ReuseTestModels
         return changed;
     }
 
+    /// <summary>
+    /// Frames for the leak tests (a scene, one patch of it moved, another scene, a brightness step), after one dense pass that
+    /// fills the model's own interpolated position-embedding cache for their grid (kept by the model, not by a stream).
+    /// </summary>
+    public static Tensor[] LeakFrames(MultiTaskVit model)
+    {
+        var a = Frame(1);
+        using (no_grad())
+        {
+            model.Forward(a, new ForwardOptions()).Dispose();
+        }
+        return [a, WithPatchChanged(a, 2, 2, 4), Frame(2), a + 0.01f];
+    }
+
     /// <summary>Settings under which a gated pass must equal dense.</summary>
     public static ReuseSettings Exact { get; } = new()
     {

@@ -55,7 +55,12 @@ internal sealed class GatedPass
     /// the first gate's selection. Not with a compute budget below 1 (the policy's skipped blocks change what later blocks
     /// see) or when attention may be refreshed.
     /// </summary>
-    public bool Propagates => !Settings.GateEveryLayer && Settings.AttentionRefresh >= 1 && !Settings.IncrementalAttention && ComputeBudget >= 1;
+    public bool Propagates => PropagatesWith(Settings, ComputeBudget);
+
+    /// <summary>Whether a frame of a stream with <paramref name="settings"/> at <paramref name="computeBudget"/> takes the
+    /// propagated pass (<see cref="Propagates"/>).</summary>
+    public static bool PropagatesWith(ReuseSettings settings, double computeBudget) =>
+        !settings.GateEveryLayer && settings.AttentionRefresh >= 1 && !settings.IncrementalAttention && computeBudget >= 1;
 
     /// <summary>Makes the frame a keyframe for <paramref name="reason"/> (before its first gate).</summary>
     public void MarkKeyframe(string reason) => KeyframeReason ??= reason;
