@@ -233,9 +233,9 @@ public sealed partial class InferenceEngine : IDisposable
 
     /// <summary>
     /// Takes frames for one run, round-robin over the lanes no worker holds, up to BatchSize: a dense frame is joined by
-    /// other dense frames of the same tasks and sharing, which then run as one forward pass; with BatchReuse, a reuse frame
-    /// that takes the propagated pass by other such frames (whatever their tasks), whose rows then share each block's
-    /// products; other reuse frames run alone.
+    /// other dense frames of the same tasks and sharing, which then run as one forward pass; a reuse frame that takes the
+    /// propagated pass, with BatchReuse or when its stream's controller has stepped it down (overload), by other such frames
+    /// (whatever their tasks), whose rows then share each block's products; other reuse frames run alone.
     /// </summary>
     private void Collect(List<(InferenceLane Lane, InferenceJob Job)> batch)
     {
@@ -277,7 +277,7 @@ public sealed partial class InferenceEngine : IDisposable
 
     /// <summary>What frames a frame may share a run with (<see cref="DenseBatch.Key"/>, <see cref="ReuseBatch.Key"/>); null: it runs alone.</summary>
     private object? Key(InferenceLane lane, InferenceJob job) =>
-        DenseBatch.Key(lane, job) is { } dense ? dense : _options.BatchReuse && ReuseBatch.Joins(lane, job) ? ReuseBatch.Key : null;
+        DenseBatch.Key(lane, job) is { } dense ? dense : ReuseBatch.Joins(lane, job, _options.BatchReuse) ? ReuseBatch.Key : null;
 
     /// <summary>True when the batch may take more frames after waiting: dense frames that could share a forward pass (reuse
     /// frames take what is queued: a stream's gated frame is short, and waiting would only add latency).</summary>

@@ -14,9 +14,10 @@ public sealed record PipelineOptions
 
     /// <summary>
     /// Run the queued frames of several streams with temporal reuse as one batch (<see cref="Reuse.ReuseStreamRunner.RunBatch"/>)
-    /// instead of one per wake-up. Off by default: on 2 cores at 8 vtest streams it saved a few % of CPU a frame but
-    /// roughly doubled each frame's capture-to-result latency, since a frame waits for the whole batch (docs/service.md).
-    /// For throughput where latency does not matter, e.g. many recorded files.
+    /// instead of one per wake-up, always. Off (the default): only frames of adaptive streams that the overload controller
+    /// has stepped down are batched. Always batching gained little at 8 vtest streams on 2 cores and roughly doubled each
+    /// frame's capture-to-result latency, since a frame waits for the whole batch; past capacity the queues are full and
+    /// batches raised the total by 15-30 % (docs/service.md). On for throughput where latency does not matter.
     /// </summary>
     public bool BatchReuse { get; init; }
 

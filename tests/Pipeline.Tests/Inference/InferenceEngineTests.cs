@@ -126,6 +126,50 @@ public sealed class InferenceEngineTests : IDisposable
         }
     }
 
+    /// <summary>Without BatchReuse, reuse frames share a batch only once the overload controller has stepped their streams
+    /// down: queued at full level they run one per wake-up, at a lower level together.</summary>
+    [Theory]
+    [InlineData(ComputeLevel.Full)]
+    [InlineData(ComputeLevel.Reduced)]
+    public async Task Adaptive_streams_run_in_batches_only_when_stepped_down(ComputeLevel level)
+    {
+        const int Frames = 8;
+        var metrics = new RecordingMetrics();
+        using var tiny = new TinyEngine(metrics, batchSize: 4);
+        int delivered = 0;
+        var settings = new ReuseSettings { Adaptive = true };
+        var lanes = Enumerable.Range(0, 4).Select(n => tiny.Engine.OpenLane($"a{n}", settings, 4, BoundedChannelFullMode.Wait,
+            _ => Assert.Fail("a wait-mode lane dropped a job"), output =>
+            {
+                using (output)
+                {
+                    Assert.Null(output.Error);
+                    Interlocked.Increment(ref delivered);
+                }
+            })).ToList();
+        // Four lanes keep frames queued while the worker runs: a wake-up finds several (lane capacity 4, waiting when full).
+        for (int i = 0; i < Frames; i++)
+        {
+            foreach (var lane in lanes)
+            {
+                await lane.EnqueueAsync(WithLevel(Job(i, TaskSet.All), level), CancellationToken.None);
+            }
+        }
+        await Eventually.UntilAsync(() => Volatile.Read(ref delivered) == 4 * Frames, TimeSpan.FromSeconds(30), () => $"{delivered} of {4 * Frames}");
+        if (level == ComputeLevel.Full)
+        {
+            Assert.Equal(1, metrics.Largest);
+        }
+        else
+        {
+            Assert.True(metrics.Largest > 1, $"largest batch {metrics.Largest}");
+        }
+        lanes.ForEach(l => l.Dispose());
+    }
+
+    private static InferenceJob WithLevel(InferenceJob job, ComputeLevel level) =>
+        new(job.Input, job.Tasks, job.EnqueuedAt, job.Preprocess) { Level = level };
+
     [Fact]
     public async Task Lanes_closed_while_two_workers_run_them_are_retired_without_failures()
     {
