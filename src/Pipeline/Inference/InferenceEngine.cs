@@ -234,8 +234,9 @@ public sealed partial class InferenceEngine : IDisposable
     /// <summary>
     /// Takes frames for one run, round-robin over the lanes no worker holds, up to BatchSize: a dense frame is joined by
     /// other dense frames of the same tasks and sharing, which then run as one forward pass; a reuse frame that takes the
-    /// propagated pass, with BatchReuse or when its stream's controller has stepped it down (overload), by other such frames
-    /// (whatever their tasks), whose rows then share each block's products; other reuse frames run alone.
+    /// propagated pass, with BatchReuse or when the box is behind (it waited ReuseBatchAfter, or its stream's controller
+    /// stepped it down), by other such frames (whatever their tasks), whose rows then share each block's products; other
+    /// reuse frames run alone.
     /// </summary>
     private void Collect(List<(InferenceLane Lane, InferenceJob Job)> batch)
     {
@@ -277,7 +278,11 @@ public sealed partial class InferenceEngine : IDisposable
 
     /// <summary>What frames a frame may share a run with (<see cref="DenseBatch.Key"/>, <see cref="ReuseBatch.Key"/>); null: it runs alone.</summary>
     private object? Key(InferenceLane lane, InferenceJob job) =>
-        DenseBatch.Key(lane, job) is { } dense ? dense : ReuseBatch.Joins(lane, job, _options.BatchReuse) ? ReuseBatch.Key : null;
+        DenseBatch.Key(lane, job) is { } dense ? dense : ReuseBatch.Joins(lane, job, _options.BatchReuse, Behind(job)) ? ReuseBatch.Key : null;
+
+    /// <summary>The job has waited <see cref="PipelineOptions.ReuseBatchAfter"/> or longer in its queue.</summary>
+    private bool Behind(InferenceJob job) =>
+        _options.ReuseBatchAfter > TimeSpan.Zero && _time.GetElapsedTime(job.EnqueuedAt) >= _options.ReuseBatchAfter;
 
     /// <summary>True when the batch may take more frames after waiting: dense frames that could share a forward pass (reuse
     /// frames take what is queued: a stream's gated frame is short, and waiting would only add latency).</summary>

@@ -13,13 +13,14 @@ internal static class ReuseBatch
 
     /// <summary>
     /// True when <paramref name="job"/> of <paramref name="lane"/> may join a batch of reuse frames: always with
-    /// <paramref name="always"/> (<see cref="PipelineOptions.BatchReuse"/>), else when the stream's overload controller has
-    /// stepped it below its own level. The box is then behind: frames wait in the queues anyway, and sharing each block's
-    /// products gets more of them through (2x overload, 12 vtest streams: 113-115 against 99 fps, docs/service.md).
+    /// <paramref name="always"/> (<see cref="PipelineOptions.BatchReuse"/>), else when the box is behind: the frame has
+    /// waited long (<paramref name="behind"/>: <see cref="PipelineOptions.ReuseBatchAfter"/>, off by default), or the
+    /// stream's overload controller has stepped it below its own level. Frames then wait in the queues anyway, and sharing each
+    /// block's products gets more of them through (2x overload, 12 vtest streams: 113-115 against 99 fps, docs/service.md).
     /// </summary>
-    public static bool Joins(InferenceLane lane, InferenceJob job, bool always) =>
+    public static bool Joins(InferenceLane lane, InferenceJob job, bool always, bool behind) =>
         !lane.Reuse.Dense && GatedPass.PropagatesWith(lane.Reuse, job.ComputeBudget ?? lane.Reuse.ComputeBudget)
-        && (always || (lane.Reuse.Adaptive && job.Level != lane.Reuse.Level));
+        && (always || behind || (lane.Reuse.Adaptive && job.Level != lane.Reuse.Level));
 
     private sealed record ReuseBatchKey;
 }

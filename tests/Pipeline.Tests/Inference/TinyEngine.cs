@@ -11,7 +11,8 @@ internal sealed class TinyEngine : IDisposable
     public const int Height = 48;
     private readonly TempDirectory _dir = new();
 
-    public TinyEngine(IInferenceMetrics metrics, int batchSize = 4, TimeSpan? batchTimeout = null, int workers = 1, int threads = 0, bool batchReuse = false)
+    public TinyEngine(IInferenceMetrics metrics, int batchSize = 4, TimeSpan? batchTimeout = null, int workers = 1, int threads = 0, bool batchReuse = false,
+        TimeSpan? reuseBatchAfter = null)
     {
         ModelPath = _dir.File("tiny.safetensors");
         using (var model = TinyModels.WithRandomDeltas(TinyModels.Config()))
@@ -23,6 +24,8 @@ internal sealed class TinyEngine : IDisposable
             BatchSize = batchSize,
             InferenceWorkers = workers,
             BatchReuse = batchReuse,
+            // Only what a test asks for: no batches from frames that waited (a slow machine would make them).
+            ReuseBatchAfter = reuseBatchAfter ?? TimeSpan.Zero,
             BatchTimeout = batchTimeout ?? TimeSpan.FromMilliseconds(2),
         }, metrics, NullLogger<InferenceEngine>.Instance, TimeProvider.System);
     }
