@@ -161,36 +161,34 @@ public sealed partial class InferenceEngine : IDisposable
             {
                 _signal.Wait(_stop.Token);
                 DisposeRetired();
-                Collect(batch);
-                if (Batchable(batch) && _options.BatchTimeout > TimeSpan.Zero)
+                var key = Collect(batch, null);
+                if (Batchable(batch, key) && _options.BatchTimeout > TimeSpan.Zero)
                 {
                     var deadline = _time.GetTimestamp() + (long)(_options.BatchTimeout.TotalSeconds * _time.TimestampFrequency);
-                    while (Batchable(batch) && _time.GetTimestamp() < deadline)
+                    while (Batchable(batch, key) && _time.GetTimestamp() < deadline)
                     {
                         var left = TimeSpan.FromSeconds((deadline - _time.GetTimestamp()) / (double)_time.TimestampFrequency);
                         if (left <= TimeSpan.Zero || !_signal.Wait(left, _stop.Token))
                         {
                             break;
                         }
-                        Collect(batch);
+                        key = Collect(batch, key);
                     }
                 }
                 if (batch.Count > 0)
                 {
                     _metrics.BatchRun(batch.Count);
-                    foreach (var group in batch.GroupBy(b => Key(b.Lane, b.Job)))
+                    if (batch.Count > 1 && key is ValueTuple<TaskSet, float> dense)
                     {
-                        if (group.Key is ValueTuple<TaskSet, float> key && group.Count() > 1)
-                        {
-                            ExecuteTogether([.. group], live => DenseBatch.Run(_model, Model, [.. live.Select(g => g.Job)], key.Item1, key.Item2));
-                            continue;
-                        }
-                        if (ReferenceEquals(group.Key, ReuseBatch.Key) && group.Count() > 1)
-                        {
-                            ExecuteTogether([.. group], RunReuseBatch);
-                            continue;
-                        }
-                        foreach (var (lane, job) in group)
+                        ExecuteTogether(batch, live => DenseBatch.Run(_model, Model, [.. live.Select(g => g.Job)], dense.Item1, dense.Item2));
+                    }
+                    else if (batch.Count > 1 && ReferenceEquals(key, ReuseBatch.Key))
+                    {
+                        ExecuteTogether(batch, RunReuseBatch);
+                    }
+                    else
+                    {
+                        foreach (var (lane, job) in batch)
                         {
                             Execute(lane, job);
                         }
@@ -236,17 +234,17 @@ public sealed partial class InferenceEngine : IDisposable
     /// other dense frames of the same tasks and sharing, which then run as one forward pass; a reuse frame that takes the
     /// propagated pass, with BatchReuse or when the box is behind (it waited ReuseBatchAfter, or its stream's controller
     /// stepped it down), by other such frames (whatever their tasks), whose rows then share each block's products; other
-    /// reuse frames run alone.
+    /// reuse frames run alone. Every frame of a batch has the batch's key (<paramref name="batchKey"/>, what an earlier call
+    /// returned for this batch), which this returns.
     /// </summary>
-    private void Collect(List<(InferenceLane Lane, InferenceJob Job)> batch)
+    private object? Collect(List<(InferenceLane Lane, InferenceJob Job)> batch, object? batchKey)
     {
         lock (_gate)
         {
             int count = _lanes.Count;
-            var batchKey = batch.Count > 0 ? Key(batch[0].Lane, batch[0].Job) : null;
             if (batch.Count > 0 && batchKey == null)
             {
-                return;
+                return null;
             }
             for (int i = 0; i < count && batch.Count < _options.BatchSize; i++)
             {
@@ -273,6 +271,7 @@ public sealed partial class InferenceEngine : IDisposable
                 batchKey = key;
             }
             _next = count == 0 ? 0 : (_next + 1) % count;
+            return batchKey;
         }
     }
 
@@ -286,8 +285,8 @@ public sealed partial class InferenceEngine : IDisposable
 
     /// <summary>True when the batch may take more frames after waiting: dense frames that could share a forward pass (reuse
     /// frames take what is queued: a stream's gated frame is short, and waiting would only add latency).</summary>
-    private bool Batchable(List<(InferenceLane Lane, InferenceJob Job)> batch) =>
-        batch.Count > 0 && batch.Count < _options.BatchSize && DenseBatch.Key(batch[0].Lane, batch[0].Job) != null;
+    private bool Batchable(List<(InferenceLane Lane, InferenceJob Job)> batch, object? key) =>
+        batch.Count > 0 && batch.Count < _options.BatchSize && key is ValueTuple<TaskSet, float>;
 
     private void Execute(InferenceLane lane, InferenceJob job)
     {

@@ -25,13 +25,10 @@ public sealed partial class MultiTaskVit
     /// propagated pass takes share each block's token-wise ops (their rows concatenated: one product per weight matrix
     /// for all of them), each stream keeping its own keys and values; other frames run one by one. Results in order.
     /// </summary>
+    /// <remarks>At most one frame per state: the caller's to check (<see cref="Reuse.ReuseStreamRunner.RunBatch"/>).</remarks>
     internal IReadOnlyList<Dictionary<VisionTask, GatedHeadOutput>> ForwardGatedBatch(
         IReadOnlyList<(Tensor Image, TaskSet Tasks, ReuseState State, GatedPass Pass, TaskSet Resumable)> frames)
     {
-        if (frames.Select(f => f.State).Distinct().Count() != frames.Count)
-        {
-            throw new ArgumentException("a batch holds at most one frame per stream (reuse state)", nameof(frames));
-        }
         var results = new Dictionary<VisionTask, GatedHeadOutput>[frames.Count];
         var propagated = new List<(int Index, PropagatedFrame Frame)>();
         for (int i = 0; i < frames.Count; i++)
@@ -55,24 +52,32 @@ public sealed partial class MultiTaskVit
 
     /// <summary>One stream's frame through the propagated pass: its start (<see cref="StartGated"/>) and what it carries
     /// from stage to stage.</summary>
-    private sealed class PropagatedFrame(Tensor x, Tensor x0, Tensor patches, GateSelection embedRows, TaskSet tasks, ReuseState state,
-        GatedPass pass, TaskSet resumable)
+    private sealed class PropagatedFrame
     {
-        public Tensor X { get; } = x;
-        public Tensor X0 { get; } = x0;
-        public Tensor Patches { get; } = patches;
-        public GateSelection EmbedRows { get; } = embedRows;
-        public TaskSet Tasks { get; } = tasks;
-        public ReuseState State { get; } = state;
-        public GatedPass Pass { get; } = pass;
-        public TaskSet Resumable { get; } = resumable;
-        public long? Previous { get; } = state.LastFrame;
+        public PropagatedFrame(Tensor x, Tensor x0, Tensor patches, GateSelection embedRows, TaskSet tasks, ReuseState state, GatedPass pass,
+            TaskSet resumable)
+        {
+            (X0, Patches, Tasks, State, Pass, Resumable, Previous) = (x0, patches, tasks, state, pass, resumable, state.LastFrame);
+            Rows = pass.Keyframe || !state.Trunk.IsWarmFor(Previous) ? GateSelection.Everything(pass.TokenCount) : embedRows;
+            (Selected, Current) = (Rows, Gather(x, Rows));
+        }
+
+        public Tensor X0 { get; }
+        public Tensor Patches { get; }
+        public TaskSet Tasks { get; }
+        public ReuseState State { get; }
+        public GatedPass Pass { get; }
+        public TaskSet Resumable { get; }
+        public long? Previous { get; }
 
         /// <summary>The rows the trunk runs (the first gate's, or every row).</summary>
-        public GateSelection Rows { get; set; } = embedRows;
+        public GateSelection Rows { get; }
+
+        /// <summary>The rows the current stage runs (the trunk's, or a task branch's).</summary>
+        public GateSelection Selected { get; set; }
 
         /// <summary>Those rows' activations [k, D] at the current point.</summary>
-        public Tensor Current { get; set; } = x;
+        public Tensor Current { get; set; }
 
         public Tensor? TrunkRows { get; set; }
 
@@ -86,12 +91,6 @@ public sealed partial class MultiTaskVit
     private List<Dictionary<VisionTask, GatedHeadOutput>> ForwardPropagated(IReadOnlyList<PropagatedFrame> frames)
     {
         var baseTask = Config.BaseTask;
-        foreach (var f in frames)
-        {
-            long n = f.Pass.TokenCount;
-            f.Rows = f.Pass.Keyframe || !f.State.Trunk.IsWarmFor(f.Previous) ? GateSelection.Everything(n) : f.EmbedRows;
-            f.Current = Gather(f.X, f.Rows);
-        }
         for (int i = 0; i < Config.SplitLayer; i++)
         {
             PropagatedBlocks(frames, f => f.State.Trunk.Block(i), i, null, baseTask);
@@ -106,22 +105,19 @@ public sealed partial class MultiTaskVit
         foreach (var task in Config.AllTasks)
         {
             var running = frames.Where(f => f.Tasks.Contains(task)).ToList();
-            var branchRows = new Dictionary<PropagatedFrame, GateSelection>();
             foreach (var f in running)
             {
-                var (rows, y) = BranchStart(f, task);
-                branchRows[f] = rows;
-                f.Current = y;
-                f.State.Branch(task).Input!.Remember(rows, y);
+                (f.Selected, f.Current) = BranchStart(f, task);
+                f.State.Branch(task).Input!.Remember(f.Selected, f.Current);
             }
             var sub = task == baseTask ? null : _subBlocks[task];
             for (int i = Config.SplitLayer; i < Config.Blocks; i++)
             {
-                PropagatedBlocks(running, f => f.State.Branch(task).Block(i), i, sub?[i - Config.DeltaFrom], task, f => branchRows[f]);
+                PropagatedBlocks(running, f => f.State.Branch(task).Block(i), i, sub?[i - Config.DeltaFrom], task);
             }
             foreach (var f in running)
             {
-                var rows = branchRows[f];
+                var rows = f.Selected;
                 var embedded = ReferenceEquals(rows, f.Rows) ? f.EmbeddedRows ??= Gather(f.X0, rows) : Gather(f.X0, rows);
                 f.Result[task] = PropagatedHead(task, f.Current, embedded, f.Patches, rows, f.State.Branch(task), f.Pass);
                 f.State.Branch(task).LastFrame = f.Pass.FrameIndex;
@@ -154,12 +150,13 @@ public sealed partial class MultiTaskVit
         selection.Rows is { } rows ? full.index_select(0, rows) : full;
 
     /// <summary>
-    /// One block on each frame's selected rows (<see cref="PropagatedFrame.Current"/>, [k, D]): the rows of all frames go
+    /// One block on each frame's selected rows (<see cref="PropagatedFrame.Selected"/>, their activations
+    /// <see cref="PropagatedFrame.Current"/> [k, D]): the rows of all frames go
     /// through the token-wise ops together (layer norms, the four products, GELU), and each frame's q, k, v join its own
     /// stream's keys and values, which its queries attend to. Replaces each frame's rows with their block outputs.
     /// </summary>
     private void PropagatedBlocks(IReadOnlyList<PropagatedFrame> frames, Func<PropagatedFrame, BlockReuseState> state, int index,
-        SubTaskBlockWeights? sub, VisionTask task, Func<PropagatedFrame, GateSelection>? rowsOf = null)
+        SubTaskBlockWeights? sub, VisionTask task)
     {
         var block = _blocks[index];
         bool fold = CanFuse;
@@ -167,7 +164,7 @@ public sealed partial class MultiTaskVit
         var active = new List<(PropagatedFrame Frame, GateSelection Rows)>(frames.Count);
         foreach (var f in frames)
         {
-            var selection = rowsOf?.Invoke(f) ?? f.Rows;
+            var selection = f.Selected;
             long n = f.Pass.TokenCount, k = selection.Count;
             f.Pass.Record(task, prefix + "qkv", k);
             f.Pass.Record(task, prefix + "attn", k);

@@ -51,27 +51,20 @@ internal sealed class BlockReuseState : IDisposable
     /// </summary>
     public (Tensor Keys, Tensor Values) KeysValues(GateSelection selection, Tensor qkv, int heads, int headDim)
     {
-        if (selection.Rows is not { } rows)
+        if (selection.All && !HasKeysValues(qkv.shape[0]))
         {
-            if (!HasKeysValues(qkv.shape[0]))
-            {
-                ReleaseKeysValues();
-            }
-            StateBuffer.Keep(ref _keysValues, qkv);
-            if (_keys is null)
-            {
-                using var scope = NewDisposeScope();
-                var parts = _keysValues!.view(1, qkv.shape[0], 3, heads, headDim).permute(2, 0, 3, 1, 4);
-                _keys = parts.select(0, 1).DetachFromDisposeScope();
-                _values = parts.select(0, 2).DetachFromDisposeScope();
-            }
+            // A new size: the views below must be made over the new buffer.
+            ReleaseKeysValues();
         }
-        else if (selection.Count > 0)
+        var buffer = StateBuffer.Update(ref _keysValues, selection, qkv, "block");
+        if (_keys is null)
         {
-            var buffer = _keysValues ?? throw new InvalidOperationException("block is cold; run every row first");
-            buffer.index_copy_(0, rows, qkv);
+            using var scope = NewDisposeScope();
+            var parts = buffer.view(1, buffer.shape[0], 3, heads, headDim).permute(2, 0, 3, 1, 4);
+            _keys = parts.select(0, 1).DetachFromDisposeScope();
+            _values = parts.select(0, 2).DetachFromDisposeScope();
         }
-        return (_keys ?? throw new InvalidOperationException("block is cold; run every row first"), _values!);
+        return (_keys, _values!);
     }
 
     private void ReleaseKeysValues()

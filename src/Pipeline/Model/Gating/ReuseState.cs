@@ -52,18 +52,7 @@ public sealed class ReuseState : IDisposable
     /// The propagated pass's trunk output for every token: writes the rows run this frame (every row's when the selection is
     /// all) and returns the buffer [N, D], what a branch that missed the previous frame (cold, or held) starts from.
     /// </summary>
-    internal Tensor TrunkOutput(GateSelection selection, Tensor rows)
-    {
-        if (selection.Rows is not { } picked)
-        {
-            StateBuffer.Keep(ref _trunkOutput, rows);
-        }
-        else if (selection.Count > 0)
-        {
-            (_trunkOutput ?? throw new InvalidOperationException("trunk is cold; run every row first")).index_copy_(0, picked, rows);
-        }
-        return _trunkOutput ?? throw new InvalidOperationException("trunk is cold; run every row first");
-    }
+    internal Tensor TrunkOutput(GateSelection selection, Tensor rows) => StateBuffer.Update(ref _trunkOutput, selection, rows, "trunk");
 
     /// <summary>Forgets every gate and buffer (the next pass recomputes every row of every task) but not the frame
     /// bookkeeping nor the last outputs: what a switch between the propagated and the gate-per-layer pass needs.</summary>

@@ -17,6 +17,25 @@ internal static class StateBuffer
         slot = value.detach().clone().DetachFromDisposeScope();
     }
 
+    /// <summary>
+    /// Writes the selected rows' <paramref name="rows"/> (in selection order; every row's when the selection is all, which
+    /// also fills a cold slot) into the per-token buffer in <paramref name="slot"/> and returns the buffer.
+    /// </summary>
+    public static Tensor Update(ref Tensor? slot, GateSelection selection, Tensor rows, string owner)
+    {
+        if (selection.Rows is not { } picked)
+        {
+            Keep(ref slot, rows);
+        }
+        else if (selection.Count > 0)
+        {
+            (slot ?? throw Cold(owner)).index_copy_(0, picked, rows);
+        }
+        return slot ?? throw Cold(owner);
+    }
+
+    private static InvalidOperationException Cold(string owner) => new($"{owner} is cold; run every row first");
+
     /// <summary>Frees the tensor in <paramref name="slot"/> (if any) and empties the slot.</summary>
     public static void Release(ref Tensor? slot)
     {

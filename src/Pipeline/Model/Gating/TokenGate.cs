@@ -26,7 +26,7 @@ internal sealed class TokenGate : IDisposable
     public Tensor? Output => _output;
 
     /// <summary>True once the gate holds a reference and an output for <paramref name="tokens"/> rows (it can score).</summary>
-    public bool IsWarm(long tokens) => _reference is not null && _reference.shape[0] == tokens && HasOutput(tokens);
+    public bool IsWarm(long tokens) => CanScore(tokens) && HasOutput(tokens);
 
     /// <summary>True once the gate holds a reference for <paramref name="tokens"/> rows, so it can score a frame (a gate that
     /// only <see cref="Remember"/>s has no output; every other scored gate has one too).</summary>
@@ -79,39 +79,31 @@ internal sealed class TokenGate : IDisposable
         if (selection.Rows is not { } rows)
         {
             var fresh = stage(stageInput ?? input);
-            if (keepReference)
-            {
-                StateBuffer.Keep(ref _reference, input);
-                StateBuffer.Keep(ref _limit, input.norm(1).mul_(Scalars.Of(_threshold)));
-            }
-            else
-            {
-                StateBuffer.Release(ref _reference);
-                StateBuffer.Release(ref _limit);
-            }
-            StateBuffer.Keep(ref _output, fresh);
-            return _output!;
+            KeepOrForget(selection, input, keepReference);
+            return Store(selection, fresh);
         }
         var output = _output ?? throw new InvalidOperationException("gate is cold; recompute every row first");
         if (selection.Count > 0)
         {
             var picked = stageInput is null || _reference is not null ? input.index_select(0, rows) : null;
-            output.index_copy_(0, rows, stage(stageInput is null ? picked! : stageInput.index_select(0, rows)));
+            Store(selection, stage(stageInput is null ? picked! : stageInput.index_select(0, rows)));
             if (_reference is not null)
             {
-                if (keepReference)
-                {
-                    _reference.index_copy_(0, rows, picked!);
-                    _limit!.index_copy_(0, rows, picked!.norm(1).mul_(Scalars.Of(_threshold)));
-                }
-                else
-                {
-                    StateBuffer.Release(ref _reference);
-                    StateBuffer.Release(ref _limit);
-                }
+                KeepOrForget(selection, picked!, keepReference);
             }
         }
         return output;
+    }
+
+    private void KeepOrForget(GateSelection selection, Tensor picked, bool keepReference)
+    {
+        if (keepReference)
+        {
+            Remember(selection, picked);
+            return;
+        }
+        StateBuffer.Release(ref _reference);
+        StateBuffer.Release(ref _limit);
     }
 
     /// <summary>
@@ -120,37 +112,17 @@ internal sealed class TokenGate : IDisposable
     /// </summary>
     public void Remember(GateSelection selection, Tensor picked)
     {
-        if (selection.Rows is not { } rows)
-        {
-            StateBuffer.Keep(ref _reference, picked);
-            StateBuffer.Keep(ref _limit, picked.norm(1).mul_(Scalars.Of(_threshold)));
-            return;
-        }
         if (selection.Count == 0)
         {
             return;
         }
-        var reference = _reference ?? throw new InvalidOperationException("gate is cold; remember every row first");
-        reference.index_copy_(0, rows, picked);
-        _limit!.index_copy_(0, rows, picked.norm(1).mul_(Scalars.Of(_threshold)));
+        StateBuffer.Update(ref _reference, selection, picked, "gate");
+        StateBuffer.Update(ref _limit, selection, picked.norm(1).mul_(Scalars.Of(_threshold)), "gate");
     }
 
     /// <summary>Writes <paramref name="fresh"/> (the selected rows' outputs, in selection order; every row's when the
     /// selection is all) into the output buffer and returns the buffer [N, out] (owned by the gate).</summary>
-    public Tensor Store(GateSelection selection, Tensor fresh)
-    {
-        if (selection.Rows is not { } rows)
-        {
-            StateBuffer.Keep(ref _output, fresh);
-            return _output!;
-        }
-        var output = _output ?? throw new InvalidOperationException("gate is cold; store every row first");
-        if (selection.Count > 0)
-        {
-            output.index_copy_(0, rows, fresh);
-        }
-        return output;
-    }
+    public Tensor Store(GateSelection selection, Tensor fresh) => StateBuffer.Update(ref _output, selection, fresh, "gate");
 
     public void Reset()
     {
