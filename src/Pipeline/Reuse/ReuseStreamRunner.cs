@@ -100,8 +100,9 @@ public sealed class ReuseStreamRunner : IStreamRunner
         }
         var (computed, held, resumable) = _holds.Plan(tasks, level, reason is not null || State.LastFrame is null);
         var counter = new FlopCounter();
-        int? stripe = Settings.RollingRefresh && Settings.KeyframeInterval > 1 ? (int)((State.GatedFrames + 1) % Settings.KeyframeInterval) : null;
-        var pass = new GatedPass(Settings, counter, frameIndex, (long)grid.Item1 * grid.Item2, reason, stripe)
+        int interval = Settings.KeyframeInterval * ComputeLevels.RefreshStretch(level);
+        int? stripe = Settings.RollingRefresh && interval > 1 ? (int)((State.GatedFrames + 1) % interval) : null;
+        var pass = new GatedPass(Settings, counter, frameIndex, (long)grid.Item1 * grid.Item2, reason, stripe, level)
         {
             ComputeBudget = Budget.Validate(computeBudget, nameof(computeBudget)),
         };

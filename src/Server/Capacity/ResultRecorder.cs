@@ -15,7 +15,7 @@ public sealed class ResultRecorder(string streamId)
     private readonly List<double> _endToEndMs = [];
     private long _received;
     private long _keyframes;
-    private readonly long[] _levels = new long[4];
+    private readonly long[] _levels = new long[5];
     private double _budgetSum;
     private volatile bool _measuring;
 
@@ -66,7 +66,7 @@ public sealed class ResultRecorder(string streamId)
             {
                 _keyframes++;
             }
-            _levels[Math.Clamp((int)(result.Accounting?.ComputeLevel ?? ComputeLevel.Unspecified), 0, 3)]++;
+            _levels[Math.Clamp((int)(result.Accounting?.ComputeLevel ?? ComputeLevel.Unspecified), 0, 4)]++;
             // 0 is the field's unset value: a service or runner without compute budgets ran every block.
             double budget = result.Accounting?.ComputeBudget ?? 0;
             _budgetSum += budget > 0 ? budget : 1;
@@ -81,7 +81,7 @@ public sealed class ResultRecorder(string streamId)
         }
     }
 
-    /// <summary>Received results by compute level (full, reduced, minimal; unspecified counts as full) over all received.</summary>
+    /// <summary>Received results by compute level (full, reduced, minimal, coarse; unspecified counts as full) over all received.</summary>
     public IReadOnlyDictionary<string, double> LevelShares()
     {
         lock (_gate)
@@ -92,6 +92,7 @@ public sealed class ResultRecorder(string streamId)
                 ["full"] = (_levels[0] + _levels[1]) / total,
                 ["reduced"] = _levels[2] / total,
                 ["minimal"] = _levels[3] / total,
+                ["coarse"] = _levels[4] / total,
             };
         }
     }

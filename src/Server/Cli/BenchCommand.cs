@@ -122,7 +122,7 @@ public static partial class BenchCommand
         }
         if (args.GetValue(Options.Levels))
         {
-            settings = [.. settings.SelectMany(s => new[] { s, s with { Level = ComputeLevel.Reduced }, s with { Level = ComputeLevel.Minimal } })];
+            settings = [.. settings.SelectMany(s => new[] { s, s with { Level = ComputeLevel.Reduced }, s with { Level = ComputeLevel.Minimal }, s with { Level = ComputeLevel.Coarse } })];
         }
         if (args.GetNumbers(Options.ComputeBudgets) is { } computeBudgets)
         {

@@ -65,6 +65,17 @@ public sealed class ComputeControllerTests
     }
 
     [Fact]
+    public void At_the_default_floor_the_last_step_down_is_the_coarse_level()
+    {
+        var time = new FakeTimeProvider();
+        var controller = new ComputeController(ComputeLevel.Full, ReuseSettings.Default.Floor, Options, time);
+        var changes = Windows(6, controller, time, drops: 10, Long);
+        Assert.Equal([new LevelChange(ComputeLevel.Full, ComputeLevel.Reduced), new LevelChange(ComputeLevel.Reduced, ComputeLevel.Minimal),
+            new LevelChange(ComputeLevel.Minimal, ComputeLevel.Coarse)], changes);
+        Assert.Equal(ComputeLevel.Coarse, controller.Level);
+    }
+
+    [Fact]
     public void With_a_policy_the_budget_steps_down_to_its_floor_before_the_levels_and_back_up_with_the_hold()
     {
         var time = new FakeTimeProvider();

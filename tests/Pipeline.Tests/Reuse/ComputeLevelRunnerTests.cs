@@ -85,6 +85,32 @@ public sealed class ComputeLevelRunnerTests
     }
 
     [Fact]
+    public void Coarse_spreads_the_rolling_refresh_over_twice_the_interval_and_holds_like_minimal()
+    {
+        using var scope = NewDisposeScope();
+        using var model = ReuseTestModels.Model();
+        var settings = ReuseSettings.Default with { KeyframeInterval = 4 };
+        using var minimal = new ReuseStreamRunner(model, settings);
+        using var coarse = new ReuseStreamRunner(model, settings);
+        var a = ReuseTestModels.Frame(1);
+        minimal.Run(a, 0, TaskSet.All, ComputeLevel.Minimal);
+        coarse.Run(a, 0, TaskSet.All, ComputeLevel.Coarse);
+        for (int f = 1; f <= 16; f++)
+        {
+            // A still frame: the first gate recomputes the refresh stripe only, N/K tokens at minimal, N/2K at coarse.
+            var m = minimal.Run(a, f, TaskSet.All, ComputeLevel.Minimal).Accounting;
+            var c = coarse.Run(a, f, TaskSet.All, ComputeLevel.Coarse).Accounting;
+            Assert.Equal(ComputeLevel.Coarse, c.Level);
+            Assert.Equal(m.HeldTasks, c.HeldTasks);
+            long stripe = c.Tokens[0].Total;
+            Assert.Equal(Stripe(stripe, 4, f % 4), m.Tokens[0].Recomputed);
+            Assert.Equal(Stripe(stripe, 8, f % 8), c.Tokens[0].Recomputed);
+        }
+
+        static long Stripe(long tokens, int interval, int slot) => Enumerable.Range(0, (int)tokens).Count(t => t % interval == slot);
+    }
+
+    [Fact]
     public void Keyframes_and_the_frame_after_a_scene_cut_compute_every_task()
     {
         using var scope = NewDisposeScope();
@@ -118,10 +144,10 @@ public sealed class ComputeLevelRunnerTests
     public void Invalid_levels_are_rejected_with_what_is_wrong()
     {
         Assert.Empty((ReuseSettings.Default with { Adaptive = true, Level = ComputeLevel.Reduced, Floor = ComputeLevel.Minimal }).Validate());
-        Assert.Contains("floor (reduced) must not be above level (minimal): the order is full, reduced or minimal",
+        Assert.Contains("floor (reduced) must not be above level (minimal): the order is full, reduced, minimal or coarse",
             (ReuseSettings.Default with { Level = ComputeLevel.Minimal, Floor = ComputeLevel.Reduced }).Validate());
-        Assert.Contains("level must be full, reduced or minimal, got 5", (ReuseSettings.Default with { Level = (ComputeLevel)5 }).Validate());
-        Assert.Contains("floor must be full, reduced or minimal, got -1", (ReuseSettings.Default with { Floor = (ComputeLevel)(-1) }).Validate());
+        Assert.Contains("level must be full, reduced, minimal or coarse, got 5", (ReuseSettings.Default with { Level = (ComputeLevel)5 }).Validate());
+        Assert.Contains("floor must be full, reduced, minimal or coarse, got -1", (ReuseSettings.Default with { Floor = (ComputeLevel)(-1) }).Validate());
         Assert.Contains("adaptive and level need temporal reuse: a dense stream always computes in full",
             (ReuseSettings.Default with { Dense = true, Adaptive = true }).Validate());
         var e = Assert.Throws<ArgumentException>(() => StreamRunners.Create(ReuseTestModels.Model(), ReuseSettings.Default with { Level = (ComputeLevel)9 }));

@@ -30,6 +30,25 @@ public sealed class TokenGateTests
     }
 
     [Fact]
+    public void A_threshold_scale_raises_the_bar_for_the_frame_only()
+    {
+        using var scope = NewDisposeScope();
+        using var gate = new TokenGate(0.05f);
+        gate.Apply(ones(4, 4), GateSelection.Everything(4), x => x.clone());
+        // Relative changes 0 %, 10 %, 30 %, 50 %: over 5 % for three rows, over 4 x 5 % = 20 % for two.
+        var input = ones(4, 4);
+        input[1].mul_(1.1f);
+        input[2].mul_(1.3f);
+        input[3].mul_(1.5f);
+        var coarse = gate.Select(input, 4, thresholdScale: 4);
+        Assert.Equal([2L, 3L], coarse.Rows!.data<long>().ToArray());
+        Assert.Equal(2, coarse.OverThreshold);
+        // Nothing was applied: at the stream's own threshold the same input still picks all three.
+        var own = gate.Select(input, 4);
+        Assert.Equal([1L, 2L, 3L], own.Rows!.data<long>().ToArray());
+    }
+
+    [Fact]
     public void BudgetKeepsTheLargestChanges()
     {
         using var scope = NewDisposeScope();

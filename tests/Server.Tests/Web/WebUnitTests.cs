@@ -24,7 +24,7 @@ public sealed class WebUnitTests
             [new LayerTokens(VisionTask.Segmentation, "b0", 7, 80), new LayerTokens(VisionTask.Depth, "b1", 3, 80)], true, "start")
         {
             ComputeBudget = 0.6,
-            Level = ComputeLevel.Minimal,
+            Level = ComputeLevel.Coarse,
         };
         var capture = new DateTimeOffset(2026, 1, 2, 3, 4, 5, 678, TimeSpan.Zero).AddTicks(9000);
         var result = new EncodedResult("cam-é", 42, capture, accounting, [],
@@ -44,7 +44,7 @@ public sealed class WebUnitTests
         Assert.Equal(0.001f, decoded.DepthScale);
         Assert.Equal(5, decoded.Dropped);
         Assert.Equal(0.6f, decoded.ComputeBudget);
-        Assert.Equal(ComputeLevel.Minimal, decoded.Level);
+        Assert.Equal(ComputeLevel.Coarse, decoded.Level);
         Assert.Equal([9, 9, 9, 9], decoded.Parts[ViewerMessage.Part.InputJpeg]);
         Assert.Equal([1, 2, 3], decoded.Parts[ViewerMessage.Part.Labels]);
         Assert.Equal([4, 5], decoded.Parts[ViewerMessage.Part.Depth]);

@@ -17,9 +17,14 @@ internal sealed class GatedPass
     private Tensor? _stripeMask;
 
     /// <param name="stripe">The rolling refresh's slot (0..K-1): tokens t with t mod K == slot are recomputed at every gate; null = no stripe.</param>
-    public GatedPass(ReuseSettings settings, FlopCounter flops, long frameIndex, long tokens, string? keyframeReason, int? stripe = null)
+    /// <param name="level">The frame's compute level: the coarse level scales the threshold and the refresh interval K
+    /// (<see cref="ComputeLevels.ThresholdScale"/>, <see cref="ComputeLevels.RefreshStretch"/>).</param>
+    public GatedPass(ReuseSettings settings, FlopCounter flops, long frameIndex, long tokens, string? keyframeReason, int? stripe = null,
+        ComputeLevel level = ComputeLevel.Full)
     {
         Stripe = stripe;
+        ThresholdScale = ComputeLevels.ThresholdScale(level);
+        RefreshInterval = Math.Max(1, settings.KeyframeInterval) * ComputeLevels.RefreshStretch(level);
         Settings = settings;
         Flops = flops;
         FrameIndex = frameIndex;
@@ -37,6 +42,12 @@ internal sealed class GatedPass
     public GatedUnits? Units { get; set; }
 
     public int? Stripe { get; }
+
+    /// <summary>The gates' threshold this frame as a multiple of the settings' (<see cref="ComputeLevels.ThresholdScale"/>).</summary>
+    public float ThresholdScale { get; }
+
+    /// <summary>The rolling refresh's interval this frame: the stripe is the tokens t with t mod this == <see cref="Stripe"/>.</summary>
+    public int RefreshInterval { get; }
 
     public FlopCounter Flops { get; }
 
@@ -79,7 +90,7 @@ internal sealed class GatedPass
         }
         else
         {
-            selection = gate.Select(input, MaxRows, Stripe is not null ? StripeMask() : null);
+            selection = gate.Select(input, MaxRows, Stripe is not null ? StripeMask() : null, ThresholdScale);
             // Difference and its squared norm: 3 flops per element (the reference norm is kept per token).
             Flops.Overhead(task, 3 * TokenCount * input.shape[1]);
             if (!_sceneCutChecked && selection.OverThreshold > Settings.SceneCutLimit * TokenCount)
@@ -117,7 +128,7 @@ internal sealed class GatedPass
         {
             return;
         }
-        int interval = Math.Max(1, Settings.KeyframeInterval);
+        int interval = RefreshInterval;
         var rows = new List<long>();
         var mask = new bool[TokenCount];
         for (long t = slot; t < TokenCount; t += interval)

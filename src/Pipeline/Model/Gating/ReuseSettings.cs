@@ -87,8 +87,10 @@ public sealed record ReuseSettings
     /// </summary>
     public bool Adaptive { get; init; }
 
-    /// <summary>The lowest level the controller may take (at or below <see cref="Level"/> in the order full, reduced, minimal).</summary>
-    public ComputeLevel Floor { get; init; } = ComputeLevel.Minimal;
+    /// <summary>The lowest level the controller may take (at or below <see cref="Level"/> in the order full, reduced, minimal,
+    /// coarse). Coarse (was minimal): 12 vtest streams, twice what the box sustains in full, need frames cheaper than
+    /// minimal's (docs/service.md, "Capacity").</summary>
+    public ComputeLevel Floor { get; init; } = ComputeLevel.Coarse;
 
     /// <summary>
     /// Target complexity of the stream's frames, a fraction in (0, 1] of their dense FLOPs: below 1 the model's compute

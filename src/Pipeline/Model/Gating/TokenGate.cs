@@ -40,13 +40,15 @@ internal sealed class TokenGate : IDisposable
     /// (largest relative change first). Input is [N, F]. <paramref name="alsoRows"/> (bool [N]) adds rows whatever their
     /// change (the rolling refresh's stripe) when the rows over the threshold fit within <paramref name="maxRows"/>; then
     /// <see cref="GateSelection.OverThreshold"/> still counts only the rows over the threshold. Null: none added.
+    /// <paramref name="thresholdScale"/> multiplies the threshold for this frame (a coarser compute level); the references
+    /// kept stay the same.
     /// </summary>
-    public GateSelection Select(Tensor input, long maxRows, Tensor? alsoRows = null)
+    public GateSelection Select(Tensor input, long maxRows, Tensor? alsoRows = null, float thresholdScale = 1)
     {
         var reference = _reference ?? throw new InvalidOperationException("gate is cold; recompute every row first");
         long n = input.shape[0];
         var distance = input.sub(reference).norm(1);
-        var moved = distance > _limit!;
+        var moved = thresholdScale == 1 ? distance > _limit! : distance > _limit!.mul(Scalars.Of(thresholdScale));
         var over = moved.nonzero().flatten();
         long count = over.shape[0];
         if (count == n && maxRows >= n)

@@ -192,7 +192,7 @@ async function addStream(event) {
 }
 
 // The pipeline's compute levels by their number in the message (ComputeLevel).
-const COMPUTE_LEVELS = ['full', 'reduced', 'minimal'];
+const COMPUTE_LEVELS = ['full', 'reduced', 'minimal', 'coarse'];
 
 function parse(buffer) {
   const view = new DataView(buffer);
