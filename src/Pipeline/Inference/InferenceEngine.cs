@@ -62,7 +62,8 @@ public sealed partial class InferenceEngine : IDisposable
             ModelVersion.Of(modelPath, metadata) + (adapter != null ? AdapterFile.VersionSuffix(adapter) : ""), clock.Elapsed, model.PrecisionName);
         metrics.ModelLoaded(Model);
         Log.ModelLoaded(logger, modelPath, Model.Version, Model.Precision, Model.LoadTime.TotalSeconds);
-        Log.Threads(logger, Workers, intraOp, OpenMpPolicy.Native() is { Length: > 0 } policy ? policy : "unset (spinning)");
+        Log.Threads(logger, Workers, intraOp, OpenMpPolicy.Native() is { Length: > 0 } policy ? policy : "unset (spinning)",
+            NativeHeapPolicy.Described);
         if (model.BFloat16 && Autocast.CpuHasBFloat16() == false)
         {
             Log.BFloat16Emulated(logger);
@@ -410,8 +411,8 @@ public sealed partial class InferenceEngine : IDisposable
         [LoggerMessage(103, LogLevel.Warning, "Model:Precision is bfloat16 but this CPU has no native bfloat16 (no avx512_bf16, amx_bf16 or bf16 flag in /proc/cpuinfo): libtorch emulates it, slower than float32")]
         public static partial void BFloat16Emulated(ILogger logger);
 
-        [LoggerMessage(104, LogLevel.Information, "Inference: {Workers} worker thread(s), {Threads} libtorch intra-op thread(s) each, OpenMP wait policy {Policy}")]
-        public static partial void Threads(ILogger logger, int workers, int threads, string policy);
+        [LoggerMessage(104, LogLevel.Information, "Inference: {Workers} worker thread(s), {Threads} libtorch intra-op thread(s) each, OpenMP wait policy {Policy}, native heap: {Heap}")]
+        public static partial void Threads(ILogger logger, int workers, int threads, string policy, string heap);
 
         [LoggerMessage(102, LogLevel.Error, "Inference failed on stream {Stream}")]
         public static partial void InferenceFailed(ILogger logger, string stream, Exception error);
