@@ -1,3 +1,4 @@
+using StreamMtl.Pipeline.Results;
 using Grpc.Core;
 using StreamMtl.Api.V1;
 using Task = System.Threading.Tasks.Task;

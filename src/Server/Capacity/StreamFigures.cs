@@ -1,3 +1,5 @@
+using StreamMtl.Pipeline.Results;
+
 namespace StreamMtl.Server.Capacity;
 
 /// <summary>One stream's figures over a capacity run's measured window.</summary>
@@ -14,25 +16,6 @@ namespace StreamMtl.Server.Capacity;
 public sealed record StreamFigures(string Id, double SourceFps, double ProcessedFps, double ReceivedFps, double Sustained,
     IReadOnlyDictionary<string, long> Drops, double KeyframeShare, Percentiles InferenceMs, Percentiles EndToEndMs,
     IReadOnlyDictionary<string, double>? Levels = null, double MeanComputeBudget = 1, IReadOnlyDictionary<string, double>? StageMs = null);
-
-/// <summary>Median and 99th percentile of a sample (NaN when empty).</summary>
-public sealed record Percentiles(double P50, double P99, int Count)
-{
-    public double Spread => P99 / P50;
-
-    public static Percentiles Of(IReadOnlyCollection<double> values)
-    {
-        if (values.Count == 0)
-        {
-            return new Percentiles(double.NaN, double.NaN, 0);
-        }
-        var sorted = values.Order().ToArray();
-        return new Percentiles(At(sorted, 0.5), At(sorted, 0.99), sorted.Length);
-    }
-
-    /// <summary>Nearest-rank percentile of a sorted sample.</summary>
-    private static double At(double[] sorted, double q) => sorted[Math.Clamp((int)Math.Ceiling(q * sorted.Length) - 1, 0, sorted.Length - 1)];
-}
 
 /// <summary>A capacity run: N streams of one source through the real service, per stream and in total.</summary>
 /// <param name="CpuCores">The service process's CPU time over the window per wall second (2.0 = both cores of this machine).</param>

@@ -152,12 +152,12 @@ public static partial class BenchCommand
         Console.WriteLine($"reuse bench: {source}, {loaded.Count} frames at {w}x{h}, model {modelArg ?? "shipped"}, {threads} threads; dense and {settings.Count} reuse setting(s) interleaved per frame"
             + (bf16 ? "; each setting also with bfloat16 products (\"bf16\"), against the same float32 dense" : ""));
         var rows = ReuseBenchmark.Run(model, loaded, w, h, settings, log: Console.WriteLine, withBFloat16: bf16);
-        Console.WriteLine("setting                          flops x  enc x   dense ms  reuse ms  speed x  recomp  keyf  seg agr  depth rel  normals deg");
+        Console.WriteLine("setting                          flops x  enc x   dense ms  reuse ms  p99/p50  speed x  recomp  keyf  seg agr  depth rel  normals deg");
         Console.WriteLine($"dense vs dense on the previous frame (flicker + motion): segmentation agreement {rows[0].DenseFrameToFrameAgreement:P2}, " +
             $"depth rel. diff {rows[0].DenseFrameToFrameDepth:P2}, normals {rows[0].DenseFrameToFrameNormalsDeg:F2} deg");
         foreach (var r in rows)
         {
-            Console.WriteLine($"{r.Setting,-32} {r.FlopsRatio,6:F2} {r.EncoderFlopsRatio,6:F2} {r.DenseMsPerFrame,9:F1} {r.ReuseMsPerFrame,9:F1} {r.SpeedUp,7:F2} {r.RecomputedFraction,7:P1} {r.Keyframes,5} {r.SegmentationAgreement,8:P2} {r.DepthMeanRelativeDifference,10:P2} {r.NormalsMeanAngleDeg,11:F2}");
+            Console.WriteLine($"{r.Setting,-32} {r.FlopsRatio,6:F2} {r.EncoderFlopsRatio,6:F2} {r.DenseMsPerFrame,9:F1} {r.ReuseMsPerFrame,9:F1} {r.ReuseMs.Spread,8:F2} {r.SpeedUp,7:F2} {r.RecomputedFraction,7:P1} {r.Keyframes,5} {r.SegmentationAgreement,8:P2} {r.DepthMeanRelativeDifference,10:P2} {r.NormalsMeanAngleDeg,11:F2}");
             if (r.DenseTruth is { } dt && r.ReuseTruth is { } rt)
             {
                 Console.WriteLine($"{"",-32} truth dense: mIoU {dt.SegmentationMIoU:F4} depth AbsRel {dt.DepthAbsRel:F4} normals {dt.NormalsMeanDeg:F2} deg | reuse: mIoU {rt.SegmentationMIoU:F4} AbsRel {rt.DepthAbsRel:F4} normals {rt.NormalsMeanDeg:F2} deg");

@@ -1,3 +1,4 @@
+using StreamMtl.Pipeline.Results;
 using StreamMtl.Pipeline.Runners;
 using System.Diagnostics;
 using StreamMtl.Training.Evaluation;
@@ -69,6 +70,7 @@ public static class ReuseBenchmark
         private readonly NormalsMetrics _normalsTruth = new();
         private double _ms;
         private int _timed;
+        private readonly List<double> _frameMs = [];
         private double _dense;
         private double _executed;
         private double _denseHeads;
@@ -87,6 +89,7 @@ public static class ReuseBenchmark
             {
                 _ms += clock.Elapsed.TotalMilliseconds;
                 _timed++;
+                _frameMs.Add(clock.Elapsed.TotalMilliseconds);
             }
             var a = analysis.Accounting;
             _dense += a.DenseTotal;
@@ -145,6 +148,7 @@ public static class ReuseBenchmark
             EncoderFlopsRatio: (_dense - _denseHeads) / (_executed - _executedHeads),
             DenseMsPerFrame: dense.MsPerFrame,
             ReuseMsPerFrame: MsPerFrame,
+            ReuseMs: Percentiles.Of(_frameMs),
             SpeedUp: dense.MsPerFrame / MsPerFrame,
             RecomputedFraction: _tokens == 0 ? 1 : (double)_recomputed / _tokens,
             Keyframes: _keyframes,

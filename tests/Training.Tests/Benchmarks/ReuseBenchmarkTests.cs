@@ -34,6 +34,9 @@ public sealed class ReuseBenchmarkTests
         Assert.Equal([t, t, 0.2f, 0.2f], rows.Select(r => (float)r.Threshold));
         // One dense reference for all rows.
         Assert.Single(rows.Select(r => r.DenseMsPerFrame).Distinct());
+        // Each row's per-frame times: one per timed frame, the median at most the 99th percentile.
+        Assert.All(rows, r => Assert.InRange(r.ReuseMs.Count, 1, frames.Count));
+        Assert.All(rows, r => Assert.True(r.ReuseMs.P50 <= r.ReuseMs.P99 && r.ReuseMs.Spread >= 1, $"{r.Setting}: {r.ReuseMs}"));
         var (float32, bfloat16) = (rows[0], rows[1]);
         Assert.True(float32.FlopsRatio > 1, "the float32 reuse row saved nothing");
         // bfloat16 products move the outputs a little, never a lot.
