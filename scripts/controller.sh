@@ -22,6 +22,7 @@ for round in 1 2; do
 done
 streams_bench --set 'StreamMtl:Streams:*:Reuse:Level=Reduced' --json "$out/reduced-$streams.json"
 streams_bench --set 'StreamMtl:Streams:*:Reuse:Level=Minimal' --json "$out/minimal-$streams.json"
+streams_bench --set 'StreamMtl:Streams:*:Reuse:Level=Coarse' --json "$out/coarse-$streams.json"
 
 dotnet "$dll" bench --source "$video#mode=batch" --frames 150 --threads 1 --levels --json "$out/levels-vtest.json"
 dotnet "$dll" bench --source "synthetic://static?seed=3&w=320&h=240&realtime=0" --frames 150 --threads 1 --levels --json "$out/levels-synthetic.json"
