@@ -62,8 +62,21 @@ public sealed class ComputeLevelRunnerTests
         Assert.False(computed.Accounting.HeldTasks.Contains(VisionTask.Depth));
         var next = runner.Run(ReuseTestModels.WithPatchChanged(a, 2, 3, 4), 8, TaskSet.All, ComputeLevel.Minimal);
         Assert.True(next.Accounting.HeldTasks.Contains(VisionTask.Depth));
-        Assert.Equal(computed.Outputs.Depth, next.Outputs.Depth);
-        Assert.NotSame(computed.Outputs.Depth, next.Outputs.Depth);
+        // A held map is the same copy as the frame that computed it (never written after it is handed out), not copied again.
+        Assert.Same(computed.Outputs.Depth, next.Outputs.Depth);
+        var handedOut = computed.Outputs.Depth!.ToArray();
+        // The next frame that computes depth on a changed patch writes a new copy and leaves the old one as it was.
+        Predictions later;
+        long frame = 9;
+        do
+        {
+            later = runner.Run(ReuseTestModels.WithPatchChanged(a, 1, 2, (int)frame), frame, TaskSet.All, ComputeLevel.Minimal).Outputs;
+            frame++;
+        }
+        while (ReferenceEquals(later.Depth, computed.Outputs.Depth) && frame < 30);
+        Assert.NotSame(computed.Outputs.Depth, later.Depth);
+        Assert.NotEqual(handedOut, later.Depth);
+        Assert.Equal(handedOut, computed.Outputs.Depth);
     }
 
     [Fact]

@@ -12,6 +12,8 @@ internal sealed class PredictionCanvas
 {
     private readonly ModelConfig _config;
     private readonly Dictionary<VisionTask, Array> _maps = [];
+    /// <summary>The copy of each map last handed out, while the map has not changed since (dropped when it does).</summary>
+    private readonly Dictionary<VisionTask, Array> _copies = [];
     private int _width;
     private int _height;
 
@@ -21,13 +23,17 @@ internal sealed class PredictionCanvas
     }
 
     /// <summary>Writes the recomputed tokens' patches and returns copies of the computed tasks' maps and of the
-    /// <paramref name="held"/> tasks' last maps (not computed this frame: a reduced compute level).</summary>
+    /// <paramref name="held"/> tasks' last maps (not computed this frame: a reduced compute level). A map that did not change
+    /// since the last frame (held, or no token of it recomputed) is returned as the same copy as then: the copies are never
+    /// written after they are handed out, and a held depth and normals map (1.2 MB at 320x240, on the large-object heap) is
+    /// not copied again on every frame of a stream at a reduced level.</summary>
     public Predictions Update(IReadOnlyDictionary<VisionTask, GatedHeadOutput> heads, int rows, int cols, TaskSet held = TaskSet.None)
     {
         int p = _config.Patch;
         if (_width != cols * p || _height != rows * p)
         {
             _maps.Clear();
+            _copies.Clear();
             _width = cols * p;
             _height = rows * p;
         }
@@ -39,7 +45,11 @@ internal sealed class PredictionCanvas
             Copy<byte>(heads, held, VisionTask.Segmentation), Copy<float>(heads, held, VisionTask.Depth), Copy<float>(heads, held, VisionTask.Normals));
     }
 
-    public void Reset() => _maps.Clear();
+    public void Reset()
+    {
+        _maps.Clear();
+        _copies.Clear();
+    }
 
     private void Write(VisionTask task, GatedHeadOutput head, int rows, int cols)
     {
@@ -51,6 +61,7 @@ internal sealed class PredictionCanvas
         {
             return;
         }
+        _copies.Remove(task);
         var picked = all ? head.TokenOutputs : head.Fresh ?? head.TokenOutputs.index_select(0, head.Changed.Rows!);
         long k = picked.shape[0];
         long[] tokens = all ? [.. Enumerable.Range(0, (int)n).Select(i => (long)i)] : [.. Values<long>(head.Changed.Rows!)];
@@ -132,6 +143,17 @@ internal sealed class PredictionCanvas
         return (T[])map;
     }
 
-    private T[]? Copy<T>(IReadOnlyDictionary<VisionTask, GatedHeadOutput> heads, TaskSet held, VisionTask task) =>
-        (heads.ContainsKey(task) || held.Contains(task)) && _maps.TryGetValue(task, out var map) ? (T[])((T[])map).Clone() : null;
+    private T[]? Copy<T>(IReadOnlyDictionary<VisionTask, GatedHeadOutput> heads, TaskSet held, VisionTask task)
+    {
+        if (!(heads.ContainsKey(task) || held.Contains(task)) || !_maps.TryGetValue(task, out var map))
+        {
+            return null;
+        }
+        if (!_copies.TryGetValue(task, out var copy))
+        {
+            copy = (T[])((T[])map).Clone();
+            _copies[task] = copy;
+        }
+        return (T[])copy;
+    }
 }
