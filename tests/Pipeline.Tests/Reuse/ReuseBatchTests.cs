@@ -18,13 +18,13 @@ public sealed class ReuseBatchTests
         ReuseSettings.Default with { GateEveryLayer = true },
     ];
 
-    /// <summary>Frame f of stream s: a still scene for stream 0, a moving patch for 1, held sub-tasks for 2, a scene cut at
-    /// frame 6 for 3.</summary>
+    /// <summary>Frame f of stream s: a still scene for stream 0, a moving patch for 1, held sub-tasks for 2 (reduced and coarse
+    /// in turn: the coarse threshold and stripe per frame), a scene cut at frame 6 for 3.</summary>
     private static (Tensor Frame, TaskSet Tasks, ComputeLevel Level) Input(int stream, int f, Tensor[] scenes) => stream switch
     {
         0 => (scenes[0], TaskSet.All, ComputeLevel.Full),
         1 => (ReuseTestModels.WithPatchChanged(scenes[1], f % 6, f % 8, f), f == 5 ? TaskSet.Segmentation | TaskSet.Depth : TaskSet.All, ComputeLevel.Full),
-        2 => (ReuseTestModels.WithPatchChanged(scenes[2], 3, f % 8, 100 + f), TaskSet.All, ComputeLevel.Reduced),
+        2 => (ReuseTestModels.WithPatchChanged(scenes[2], 3, f % 8, 100 + f), TaskSet.All, f % 2 == 0 ? ComputeLevel.Reduced : ComputeLevel.Coarse),
         _ => (f < 6 ? scenes[3] : scenes[0], TaskSet.All, ComputeLevel.Full),
     };
 
