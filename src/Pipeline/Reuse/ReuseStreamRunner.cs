@@ -100,7 +100,7 @@ public sealed class ReuseStreamRunner : IStreamRunner
         }
         var (computed, held, resumable) = _holds.Plan(tasks, level, reason is not null || State.LastFrame is null);
         var counter = new FlopCounter();
-        int interval = Settings.KeyframeInterval * ComputeLevels.RefreshStretch(level);
+        int interval = GatedPass.RefreshIntervalAt(Settings, level);
         int? stripe = Settings.RollingRefresh && interval > 1 ? (int)((State.GatedFrames + 1) % interval) : null;
         var pass = new GatedPass(Settings, counter, frameIndex, (long)grid.Item1 * grid.Item2, reason, stripe, level)
         {

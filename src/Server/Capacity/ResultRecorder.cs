@@ -1,6 +1,9 @@
-using StreamMtl.Pipeline.Results;
 using Grpc.Core;
 using StreamMtl.Api.V1;
+using StreamMtl.Pipeline.Model;
+using StreamMtl.Pipeline.Results;
+using StreamMtl.Server.Service;
+using ComputeLevel = StreamMtl.Api.V1.ComputeLevel;
 using Task = System.Threading.Tasks.Task;
 
 namespace StreamMtl.Server.Capacity;
@@ -16,7 +19,7 @@ public sealed class ResultRecorder(string streamId)
     private readonly List<double> _endToEndMs = [];
     private long _received;
     private long _keyframes;
-    private readonly long[] _levels = new long[5];
+    private readonly long[] _levels = new long[ComputeLevels.All.Count];
     private double _budgetSum;
     private volatile bool _measuring;
 
@@ -67,7 +70,7 @@ public sealed class ResultRecorder(string streamId)
             {
                 _keyframes++;
             }
-            _levels[Math.Clamp((int)(result.Accounting?.ComputeLevel ?? ComputeLevel.Unspecified), 0, 4)]++;
+            _levels[Math.Clamp((int)ApiMapping.ToLevel(result.Accounting?.ComputeLevel ?? ComputeLevel.Unspecified), 0, _levels.Length - 1)]++;
             // 0 is the field's unset value: a service or runner without compute budgets ran every block.
             double budget = result.Accounting?.ComputeBudget ?? 0;
             _budgetSum += budget > 0 ? budget : 1;
@@ -88,13 +91,7 @@ public sealed class ResultRecorder(string streamId)
         lock (_gate)
         {
             double total = Math.Max(1, _received);
-            return new Dictionary<string, double>
-            {
-                ["full"] = (_levels[0] + _levels[1]) / total,
-                ["reduced"] = _levels[2] / total,
-                ["minimal"] = _levels[3] / total,
-                ["coarse"] = _levels[4] / total,
-            };
+            return ComputeLevels.All.ToDictionary(ComputeLevels.Name, level => _levels[(int)level] / total);
         }
     }
 

@@ -38,7 +38,8 @@ public static class ComputeLevels
     /// <summary>The coarse level's rolling-refresh interval, as a multiple of the stream's (15 -> 30 frames at the defaults).</summary>
     public const int CoarseRefreshStretch = 2;
 
-    private static readonly ComputeLevel[] All = [ComputeLevel.Full, ComputeLevel.Reduced, ComputeLevel.Minimal, ComputeLevel.Coarse];
+    /// <summary>Every level, from most to least compute (their numbers are 0, 1, 2, ...).</summary>
+    public static IReadOnlyList<ComputeLevel> All { get; } = [ComputeLevel.Full, ComputeLevel.Reduced, ComputeLevel.Minimal, ComputeLevel.Coarse];
 
     public static bool IsDefined(ComputeLevel level) => level is >= ComputeLevel.Full and <= ComputeLevel.Coarse;
 

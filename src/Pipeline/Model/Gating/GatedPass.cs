@@ -24,7 +24,7 @@ internal sealed class GatedPass
     {
         Stripe = stripe;
         ThresholdScale = ComputeLevels.ThresholdScale(level);
-        RefreshInterval = Math.Max(1, settings.KeyframeInterval) * ComputeLevels.RefreshStretch(level);
+        RefreshInterval = Math.Max(1, RefreshIntervalAt(settings, level));
         Settings = settings;
         Flops = flops;
         FrameIndex = frameIndex;
@@ -48,6 +48,10 @@ internal sealed class GatedPass
 
     /// <summary>The rolling refresh's interval this frame: the stripe is the tokens t with t mod this == <see cref="Stripe"/>.</summary>
     public int RefreshInterval { get; }
+
+    /// <summary>The rolling refresh's interval for a frame at <paramref name="level"/>: the stream's keyframe interval,
+    /// stretched at the coarse level (<see cref="ComputeLevels.RefreshStretch"/>); 0 when the stream has none.</summary>
+    public static int RefreshIntervalAt(ReuseSettings settings, ComputeLevel level) => settings.KeyframeInterval * ComputeLevels.RefreshStretch(level);
 
     public FlopCounter Flops { get; }
 
