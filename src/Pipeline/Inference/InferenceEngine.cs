@@ -54,6 +54,7 @@ public sealed partial class InferenceEngine : IDisposable
         // libtorch keeps the count process-wide and applies it to each thread on that thread's first operation: setting it
         // here, before any worker starts, holds for every worker.
         set_num_threads(intraOp);
+        PackedLinear.Enabled = model.PackedProducts;
         string? adapter = string.IsNullOrEmpty(model.Adapter) ? null : model.Adapter;
         var (loaded, metadata) = adapter != null ? AdapterFile.LoadFolded(modelPath, adapter) : ModelFile.Load(modelPath);
         loaded.eval();
@@ -63,7 +64,7 @@ public sealed partial class InferenceEngine : IDisposable
         metrics.ModelLoaded(Model);
         Log.ModelLoaded(logger, modelPath, Model.Version, Model.Precision, Model.LoadTime.TotalSeconds);
         Log.Threads(logger, Workers, intraOp, OpenMpPolicy.Native() is { Length: > 0 } policy ? policy : "unset (spinning)",
-            NativeHeapPolicy.Described);
+            NativeHeapPolicy.Described, PackedLinear.Described(intraOp));
         if (model.BFloat16 && Autocast.CpuHasBFloat16() == false)
         {
             Log.BFloat16Emulated(logger);
@@ -411,8 +412,8 @@ public sealed partial class InferenceEngine : IDisposable
         [LoggerMessage(103, LogLevel.Warning, "Model:Precision is bfloat16 but this CPU has no native bfloat16 (no avx512_bf16, amx_bf16 or bf16 flag in /proc/cpuinfo): libtorch emulates it, slower than float32")]
         public static partial void BFloat16Emulated(ILogger logger);
 
-        [LoggerMessage(104, LogLevel.Information, "Inference: {Workers} worker thread(s), {Threads} libtorch intra-op thread(s) each, OpenMP wait policy {Policy}, native heap: {Heap}")]
-        public static partial void Threads(ILogger logger, int workers, int threads, string policy, string heap);
+        [LoggerMessage(104, LogLevel.Information, "Inference: {Workers} worker thread(s), {Threads} libtorch intra-op thread(s) each, OpenMP wait policy {Policy}, native heap: {Heap}, row products: {Products}")]
+        public static partial void Threads(ILogger logger, int workers, int threads, string policy, string heap, string products);
 
         [LoggerMessage(102, LogLevel.Error, "Inference failed on stream {Stream}")]
         public static partial void InferenceFailed(ILogger logger, string stream, Exception error);

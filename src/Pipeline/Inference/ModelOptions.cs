@@ -24,6 +24,13 @@ public sealed record ModelOptions
     /// </summary>
     public string Precision { get; init; } = Float32;
 
+    /// <summary>
+    /// Products of a few rows (a gated frame's recomputed tokens) run on weights packed once at first use, by the
+    /// project's AVX2/FMA kernel (<see cref="Pipeline.Model.PackedLinear"/>), where the CPU has those instructions and a
+    /// worker runs one intra-op thread; false = every product through libtorch.
+    /// </summary>
+    public bool PackedProducts { get; init; } = true;
+
     public const string Float32 = "float32";
     public const string BFloat16Name = "bfloat16";
 

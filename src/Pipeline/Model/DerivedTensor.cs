@@ -3,20 +3,21 @@ using static TorchSharp.torch;
 namespace StreamMtl.Pipeline.Model;
 
 /// <summary>
-/// A tensor derived from parameters for inference passes (a folded weight, a bfloat16 copy): made on first use, kept
-/// outside every dispose scope, and dropped by <see cref="Clear"/> when the parameters may have changed.
+/// Something derived from parameters for inference passes (a folded weight, a bfloat16 copy, a packed copy): made on first
+/// use (no gradients, outside the caller's dispose scope), kept, and dropped by <see cref="Clear"/> when the parameters
+/// may have changed.
 /// </summary>
-internal sealed class DerivedTensor : IDisposable
+internal abstract class Derived<T> : IDisposable where T : class, IDisposable
 {
-    private Tensor? _value;
+    private T? _value;
 
-    public Tensor Get(Func<Tensor> make)
+    protected T GetOrMake(Func<T> make)
     {
         if (_value is null)
         {
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
-            _value = make().contiguous().DetachFromDisposeScope();
+            _value = make();
         }
         return _value;
     }
@@ -28,4 +29,10 @@ internal sealed class DerivedTensor : IDisposable
     }
 
     public void Dispose() => Clear();
+}
+
+/// <summary>A derived tensor (<see cref="Derived{T}"/>), kept contiguous and outside every dispose scope.</summary>
+internal sealed class DerivedTensor : Derived<Tensor>
+{
+    public Tensor Get(Func<Tensor> make) => GetOrMake(() => make().contiguous().DetachFromDisposeScope());
 }

@@ -12,6 +12,7 @@ public sealed class LinearWeights : nn.Module
     private readonly Parameter _bias;
     private readonly DerivedTensor _weightBFloat16 = new();
     private readonly DerivedTensor _biasBFloat16 = new();
+    private readonly DerivedPacked _packed = new();
 
     public LinearWeights(string name, long inFeatures, long outFeatures) : base(name)
     {
@@ -41,15 +42,20 @@ public sealed class LinearWeights : nn.Module
 
     public Tensor Apply(Tensor x) => WithAdapter(x, KeepsBFloat16Copies
         ? Autocast.LinearOnBFloat16Weights(x, _weightBFloat16.Get(() => _weight.to(ScalarType.BFloat16)), BiasBFloat16)
+        : Packs(x) ? PackedLinear.Apply(x, _packed.Get(() => _weight), _bias)
         : Autocast.Linear(x, _weight, _bias));
 
     /// <summary>
     /// This layer's bias with another weight of the same shape (a sub-task's folded W + B*A); <paramref name="weightBFloat16"/>
-    /// gives that weight's bfloat16 copy, used where this layer would use its own.
+    /// and <paramref name="weightPacked"/> give that weight's bfloat16 and packed copies, used where this layer would use its own.
     /// </summary>
-    public Tensor Apply(Tensor x, Tensor weight, Func<Tensor> weightBFloat16) => WithAdapter(x, KeepsBFloat16Copies
+    internal Tensor Apply(Tensor x, Tensor weight, Func<Tensor> weightBFloat16, Func<PackedWeight> weightPacked) => WithAdapter(x, KeepsBFloat16Copies
         ? Autocast.LinearOnBFloat16Weights(x, weightBFloat16(), BiasBFloat16)
+        : Packs(x) ? PackedLinear.Apply(x, weightPacked(), _bias)
         : Autocast.Linear(x, weight, _bias));
+
+    /// <summary>Whether this product runs on a packed copy of the weight (<see cref="PackedLinear"/>): few rows, inference only.</summary>
+    private bool Packs(Tensor x) => !training && !Autocast.IsBFloat16 && PackedLinear.Takes(x, OutFeatures);
 
     private Tensor WithAdapter(Tensor x, Tensor output) => Adapter is { } adapter ? output.PlusInPlace(adapter.Apply(x)) : output;
 
@@ -66,6 +72,7 @@ public sealed class LinearWeights : nn.Module
     {
         _weightBFloat16.Clear();
         _biasBFloat16.Clear();
+        _packed.Clear();
     }
 
     public override void train(bool on = true)

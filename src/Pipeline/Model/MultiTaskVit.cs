@@ -106,7 +106,7 @@ public sealed partial class MultiTaskVit : nn.Module
             return w.Apply(input);
         }
         return fold
-            ? w.Apply(input, sub.Merged(which, w), () => sub.MergedBFloat16(which, w))
+            ? w.Apply(input, sub.Merged(which, w), () => sub.MergedBFloat16(which, w), () => sub.MergedPacked(which, w))
             : w.Apply(input).PlusInPlace(sub[which].Apply(input));
     }
 

@@ -9,6 +9,7 @@ public sealed class SubTaskBlockWeights : nn.Module
     private readonly LowRankDelta[] _deltas;
     private readonly DerivedTensor[] _merged = [new(), new(), new(), new()];
     private readonly DerivedTensor[] _mergedBFloat16 = [new(), new(), new(), new()];
+    private readonly DerivedPacked[] _mergedPacked = [new(), new(), new(), new()];
 
     public SubTaskBlockWeights(string name, ModelConfig config) : base(name)
     {
@@ -48,12 +49,20 @@ public sealed class SubTaskBlockWeights : nn.Module
     internal Tensor MergedBFloat16(BlockLinear which, LinearWeights baseWeights) =>
         _mergedBFloat16[(int)which].Get(() => Merged(which, baseWeights).to(ScalarType.BFloat16));
 
+    /// <summary><see cref="Merged"/> packed for <see cref="PackedLinear"/>.</summary>
+    internal PackedWeight MergedPacked(BlockLinear which, LinearWeights baseWeights) =>
+        _mergedPacked[(int)which].Get(() => Merged(which, baseWeights));
+
     /// <summary>Drops the folded weights (after the weights changed in place).</summary>
     public void ClearMerged()
     {
         foreach (var derived in _merged.Concat(_mergedBFloat16))
         {
             derived.Clear();
+        }
+        foreach (var packed in _mergedPacked)
+        {
+            packed.Clear();
         }
     }
 

@@ -43,6 +43,8 @@ public static partial class BenchCommand
         public static readonly Option<int?> Threads = OptionalInt("--threads", "model, reuse, streams: intra-op threads [default: all cores]", 1, 256);
         public static readonly Option<bool> BFloat16 = Flag("--bf16", "streams: bfloat16 matrix products; reuse: each setting also with bfloat16 matrix products " +
             "(Model:Precision=bfloat16), against the same float32 dense");
+        public static readonly Option<bool> LibtorchProducts = Flag("--libtorch-products", "reuse: each setting also with every matrix product " +
+            "through libtorch (Model:PackedProducts=false) instead of few-row products on packed weights");
         public static readonly Option<bool> Sweep = Flag("--sweep", "reuse: cross product of --thresholds x --budgets x --refreshes");
         public static readonly Option<double[]?> Thresholds = Numbers("--thresholds", "reuse --sweep: thresholds [default: 0.05,0.1,0.15,0.2,0.3]");
         public static readonly Option<double[]?> Budgets = Numbers("--budgets", "reuse --sweep: budgets [default: --budget]");
@@ -75,13 +77,13 @@ public static partial class BenchCommand
         };
 
         public static readonly Option[] All = [Kind, Source, Model, Size, Frames, Truth, Mode, Rounds, Batch, Threshold, Budget, Keyframe,
-            SceneCut, Refresh, Incremental, Threads, BFloat16, Sweep, Thresholds, Budgets, Refreshes, Plot, Json, Rolling, EveryLayer, Levels, ComputeBudgets, FullKeyframes, Streams, FindMax, Seconds,
+            SceneCut, Refresh, Incremental, Threads, BFloat16, LibtorchProducts, Sweep, Thresholds, Budgets, Refreshes, Plot, Json, Rolling, EveryLayer, Levels, ComputeBudgets, FullKeyframes, Streams, FindMax, Seconds,
             Warmup, Dense, Neighbour, SourceFps, Set, ServerDll, InFlight];
 
         public static readonly Option[] Render = [Size, Frames, Truth, Mode, InFlight, Json];
         public static readonly Option[] ModelSpeed = [Model, Size, Rounds, Batch, Threshold, Threads, Json];
         public static readonly Option[] Reuse = [Source, Model, Size, Frames, Threshold, Budget, Keyframe, SceneCut, Refresh, Incremental, Rolling,
-            EveryLayer, Levels, ComputeBudgets, FullKeyframes, Threads, BFloat16, Sweep, Thresholds, Budgets, Refreshes, Plot, Json];
+            EveryLayer, Levels, ComputeBudgets, FullKeyframes, Threads, BFloat16, LibtorchProducts, Sweep, Thresholds, Budgets, Refreshes, Plot, Json];
         public static readonly Option[] StreamsRun = [Source, Model, Size, Threads, BFloat16, Json, Streams, FindMax, Seconds, Warmup, Dense,
             Neighbour, SourceFps, Set, ServerDll];
 

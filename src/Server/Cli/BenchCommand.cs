@@ -100,6 +100,7 @@ public static partial class BenchCommand
         bool rolling = args.GetValue(Options.Rolling);
         int threads = args.GetValue(Options.Threads) ?? Environment.ProcessorCount;
         bool bf16 = args.GetValue(Options.BFloat16);
+        bool libtorch = args.GetValue(Options.LibtorchProducts);
         bool sweep = args.GetValue(Options.Sweep);
         var thresholds = args.GetNumbers(Options.Thresholds) ?? [0.05, 0.1, 0.15, 0.2, 0.3];
         var budgets = args.GetNumbers(Options.Budgets) ?? [single.Budget];
@@ -150,8 +151,9 @@ public static partial class BenchCommand
             throw new CliException($"{source} gave {loaded.Count} frame(s): --kind reuse needs at least {least} (the first {ReuseBenchmark.WarmupFrames} warm up untimed)");
         }
         Console.WriteLine($"reuse bench: {source}, {loaded.Count} frames at {w}x{h}, model {modelArg ?? "shipped"}, {threads} threads; dense and {settings.Count} reuse setting(s) interleaved per frame"
-            + (bf16 ? "; each setting also with bfloat16 products (\"bf16\"), against the same float32 dense" : ""));
-        var rows = ReuseBenchmark.Run(model, loaded, w, h, settings, log: Console.WriteLine, withBFloat16: bf16);
+            + (bf16 ? "; each setting also with bfloat16 products (\"bf16\"), against the same float32 dense" : "")
+            + (libtorch ? "; each setting also with every product through libtorch (\"libtorch\")" : ""));
+        var rows = ReuseBenchmark.Run(model, loaded, w, h, settings, log: Console.WriteLine, withBFloat16: bf16, withLibtorchProducts: libtorch);
         Console.WriteLine("setting                          flops x  enc x   dense ms  reuse ms  p99/p50  speed x  recomp  keyf  seg agr  depth rel  normals deg");
         Console.WriteLine($"dense vs dense on the previous frame (flicker + motion): segmentation agreement {rows[0].DenseFrameToFrameAgreement:P2}, " +
             $"depth rel. diff {rows[0].DenseFrameToFrameDepth:P2}, normals {rows[0].DenseFrameToFrameNormalsDeg:F2} deg");

@@ -13,18 +13,24 @@ namespace StreamMtl.Training.Benchmarks;
 /// interleaved frame by frame (so machine noise and the background load hit all alike), and compares
 /// cost and outputs. The first <see cref="WarmupFrames"/> frames are run but not timed. With
 /// <c>withBFloat16</c> each setting also runs a second time with bfloat16 matrix products (<see cref="Autocast"/>),
-/// against the same float32 dense reference: the fidelity and speed of Model:Precision=bfloat16 beside float32's.
+/// against the same float32 dense reference: the fidelity and speed of Model:Precision=bfloat16 beside float32's. With
+/// <c>withLibtorchProducts</c> each setting also runs with every product through libtorch (Model:PackedProducts=false),
+/// beside the packed products (<see cref="PackedLinear"/>).
 /// </summary>
 public static class ReuseBenchmark
 {
     public const int WarmupFrames = 3;
 
     public static IReadOnlyList<ReuseBenchmarkRow> Run(MultiTaskVit model, IReadOnlyList<BenchFrame> frames, int width, int height,
-        IReadOnlyList<ReuseSettings> settings, TaskSet tasks = TaskSet.All, Action<string>? log = null, bool withBFloat16 = false)
+        IReadOnlyList<ReuseSettings> settings, TaskSet tasks = TaskSet.All, Action<string>? log = null, bool withBFloat16 = false,
+        bool withLibtorchProducts = false)
     {
         var config = model.Config;
         using var dense = new DenseStreamRunner(model);
-        var variants = (from s in settings from bf16 in withBFloat16 ? new[] { false, true } : [false] select (Setting: s, BFloat16: bf16)).ToList();
+        ProductKind[] kinds = [ProductKind.Default, .. withBFloat16 ? [ProductKind.BFloat16] : Array.Empty<ProductKind>(),
+            .. withLibtorchProducts ? [ProductKind.Libtorch] : Array.Empty<ProductKind>()];
+        var variants = (from s in settings from kind in kinds select (Setting: s, Products: kind)).ToList();
+        bool packed = PackedLinear.Enabled;
         var runners = variants.Select(v => new ReuseStreamRunner(model, v.Setting)).ToList();
         var denseTally = new Tally(model);
         var tallies = variants.Select(_ => new Tally(model)).ToList();
@@ -38,8 +44,9 @@ public static class ReuseBenchmark
                 var reference = denseTally.Add(dense.Run, input, frame, timed, null);
                 for (int r = 0; r < runners.Count; r++)
                 {
-                    using (Autocast.BFloat16(variants[r].BFloat16))
+                    using (Autocast.BFloat16(variants[r].Products == ProductKind.BFloat16))
                     {
+                        PackedLinear.Enabled = packed && variants[r].Products != ProductKind.Libtorch;
                         var (runner, level) = (runners[r], variants[r].Setting.Level);
                         tallies[r].Add((x, index, tasks) => runner.Run(x, index, tasks, level), input, frame, timed, reference);
                     }
@@ -52,9 +59,10 @@ public static class ReuseBenchmark
         }
         finally
         {
+            PackedLinear.Enabled = packed;
             runners.ForEach(r => r.Dispose());
         }
-        return variants.Select((v, i) => tallies[i].Row(v.Setting, denseTally, v.BFloat16)).ToList();
+        return variants.Select((v, i) => tallies[i].Row(v.Setting, denseTally, v.Products)).ToList();
     }
 
     /// <summary>Running totals of one runner over the frames.</summary>
@@ -141,8 +149,8 @@ public static class ReuseBenchmark
 
         public TruthScores? Truth => _hasTruth ? new TruthScores(_segTruth.MeanIoU, _depthTruth.AbsRel, _normalsTruth.MeanDeg) : null;
 
-        public ReuseBenchmarkRow Row(ReuseSettings s, Tally dense, bool bfloat16) => new(
-            $"t={s.Threshold:G3} b={s.Budget:G3} r={s.AttentionRefresh:G3} K={s.KeyframeInterval}{(s.RollingRefresh ? " rolling" : "")}{(s.IncrementalAttention ? " inc" : "")}{(s.GateEveryLayer ? " every" : "")}{(bfloat16 ? " bf16" : "")}{(s.Level != ComputeLevel.Full ? " " + ComputeLevels.Name(s.Level) : "")}{(s.ComputeBudget < 1 ? $" X={s.ComputeBudget:G3}" : "")}{(s.FullKeyframes ? " fullK" : "")}",
+        public ReuseBenchmarkRow Row(ReuseSettings s, Tally dense, ProductKind products) => new(
+            $"t={s.Threshold:G3} b={s.Budget:G3} r={s.AttentionRefresh:G3} K={s.KeyframeInterval}{(s.RollingRefresh ? " rolling" : "")}{(s.IncrementalAttention ? " inc" : "")}{(s.GateEveryLayer ? " every" : "")}{products switch { ProductKind.BFloat16 => " bf16", ProductKind.Libtorch => " libtorch", _ => "" }}{(s.Level != ComputeLevel.Full ? " " + ComputeLevels.Name(s.Level) : "")}{(s.ComputeBudget < 1 ? $" X={s.ComputeBudget:G3}" : "")}{(s.FullKeyframes ? " fullK" : "")}",
             s.Threshold, s.Budget, s.AttentionRefresh,
             FlopsRatio: _dense / _executed,
             EncoderFlopsRatio: (_dense - _denseHeads) / (_executed - _executedHeads),
@@ -182,4 +190,17 @@ public static class ReuseBenchmark
             _previous = o;
         }
     }
+}
+
+/// <summary>How a benchmarked variant's matrix products run.</summary>
+public enum ProductKind
+{
+    /// <summary>float32, few-row products on packed weights where they apply (the service's default).</summary>
+    Default,
+
+    /// <summary>bfloat16 products (Model:Precision=bfloat16).</summary>
+    BFloat16,
+
+    /// <summary>float32, every product through libtorch (Model:PackedProducts=false).</summary>
+    Libtorch,
 }
