@@ -29,11 +29,23 @@ public sealed class ProcessPolicyTests
         Assert.Contains(expected, output, StringComparison.Ordinal);
     }
 
-    private static async Task<string> StartupLog(Dictionary<string, string> env)
+    /// <summary>One intra-op thread per worker (the default): a gated frame's row products run on packed weights, unless
+    /// the operator turned them off.</summary>
+    [Theory]
+    [InlineData(null, "row products: packed weights, AVX2/FMA kernel")]
+    [InlineData("false", "row products: libtorch (Model:PackedProducts=false)")]
+    public async Task The_service_runs_row_products_on_packed_weights_unless_turned_off(string? setting, string expected)
+    {
+        Assert.True(StreamMtl.Pipeline.Model.PackedLinear.Supported, "this CPU has no AVX2 and FMA");
+        string output = await StartupLog([], setting is null ? [] : [$"--StreamMtl:Model:PackedProducts={setting}"]);
+        Assert.Contains(expected, output, StringComparison.Ordinal);
+    }
+
+    private static async Task<string> StartupLog(Dictionary<string, string> env, string[]? extra = null)
     {
         await using var server = ChildProcess.Start(Path.Combine(AppContext.BaseDirectory, "streammtl"), ["serve", "--model", TestModel.Path_,
             "--size", "160x128", "--no-camera", "--address", "127.0.0.1", "--grpc-port", FreePort.Next().ToString(CultureInfo.InvariantCulture),
-            "--metrics-port", FreePort.Next().ToString(CultureInfo.InvariantCulture)], env: env);
+            "--metrics-port", FreePort.Next().ToString(CultureInfo.InvariantCulture), .. extra ?? []], env: env);
         await Eventually.UntilAsync(() => server.Output.Contains("OpenMP wait policy", StringComparison.Ordinal) || server.HasExited,
             TimeSpan.FromSeconds(90), () => server.Output);
         return server.Output;
