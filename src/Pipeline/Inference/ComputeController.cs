@@ -17,7 +17,8 @@ public readonly record struct LevelChange(ComputeLevel From, ComputeLevel To, do
 /// One stream's overload controller: keeps the stream real-time by lowering its compute level (<see cref="ComputeLevels"/>)
 /// when its frames are dropped for a busy inference lane, and raising it again once it has had headroom for a while.
 /// Judged per window (<see cref="ComputeControllerOptions"/>): a window whose drop share is over the limit steps down at
-/// once (never below the floor); windows with no drop and short waits for a worker must add up to the up-hold before a
+/// once, one rung plus one per further <see cref="ComputeControllerOptions.DropsPerRung"/> of its frames dropped (never
+/// below the floor); windows with no drop and short waits for a worker must add up to the up-hold before a
 /// step up (never above the target). A step up undone within the probation period doubles the next hold, so a level the
 /// box cannot keep is not retried every few seconds; the stream's stagger delays its step ups so that streams which gained
 /// headroom together do not all step up at once; drops within the start-up grace after the stream's first frame do not step
@@ -192,7 +193,7 @@ public sealed class ComputeController
         {
             _headroomSince = null;
             bool starting = _firstFrame is { } first && _time.GetElapsedTime(first, now) <= _options.StartupGrace;
-            change = starting ? null : StepDown(now);
+            change = starting ? null : StepDown(now, (double)_dropped / _offered);
         }
         else if (_dropped == 0 && _started > 0 && (_waited / _started) < _options.HeadroomWaitRatio * (length / _offered))
         {
@@ -222,14 +223,16 @@ public sealed class ComputeController
         return change;
     }
 
-    private LevelChange? StepDown(long now)
+    private LevelChange? StepDown(long now, double dropRatio)
     {
         if (_lastUp is { } up && _time.GetElapsedTime(up, now) <= _options.ProbationPeriod)
         {
             _holdFactor = Math.Min(_holdFactor * 2, _options.MaxUpHoldFactor);
             _lastUp = null;
         }
-        return _rung + 1 < _rungs.Length ? Step(+1) : null;
+        int rungs = 1 + (int)Math.Floor((dropRatio - _options.StepDownDropRatio) / _options.DropsPerRung);
+        int by = Math.Min(Math.Max(1, rungs), _rungs.Length - 1 - _rung);
+        return by > 0 ? Step(by) : null;
     }
 
     private LevelChange Step(int by)

@@ -15,6 +15,14 @@ public sealed record ComputeControllerOptions
     /// <summary>Step down when more than this share of a window's frames was dropped for a busy inference lane.</summary>
     public double StepDownDropRatio { get; init; } = 0.05;
 
+    /// <summary>
+    /// Each further share this large of a window's frames dropped (beyond <see cref="StepDownDropRatio"/>) takes one more
+    /// rung down in the same step: a window that dropped half its frames needs about half the cost, three rungs below full,
+    /// not three windows of dropping at the levels in between (at twice capacity the descent one rung a window cost 5-13 %
+    /// of a 20 s window's frames). 1 = one rung per window.
+    /// </summary>
+    public double DropsPerRung { get; init; } = 0.2;
+
     /// <summary>A window has headroom when none of its frames was dropped and their mean wait for a worker was under this
     /// share of the mean interval between frames (a stream near capacity waits most of an interval).</summary>
     public double HeadroomWaitRatio { get; init; } = 0.25;
@@ -47,6 +55,7 @@ public sealed record ComputeControllerOptions
         if (Window <= TimeSpan.Zero) errors.Add($"controller window must be > 0, got {Window}");
         if (MinFrames < 1) errors.Add($"controller min frames must be >= 1, got {MinFrames}");
         if (!(StepDownDropRatio >= 0 && StepDownDropRatio < 1)) errors.Add($"controller step-down drop ratio must be in [0, 1), got {StepDownDropRatio}");
+        if (!(DropsPerRung > 0 && DropsPerRung <= 1)) errors.Add($"controller drops per rung must be in (0, 1], got {DropsPerRung}");
         if (!(HeadroomWaitRatio > 0 && HeadroomWaitRatio <= 1)) errors.Add($"controller headroom wait ratio must be in (0, 1], got {HeadroomWaitRatio}");
         if (UpHold < Window) errors.Add($"controller up hold must be at least one window ({Window}), got {UpHold}");
         if (ProbationPeriod < TimeSpan.Zero) errors.Add($"controller probation period must be >= 0, got {ProbationPeriod}");

@@ -4,7 +4,8 @@ using StreamMtl.Pipeline.Model;
 
 namespace StreamMtl.Pipeline.Tests.Inference;
 
-/// <summary>The overload controller's state machine under fake time: 10 fps streams judged per 2 s window.</summary>
+/// <summary>The overload controller's state machine under fake time: 10 fps streams judged per 2 s window. The shared
+/// options step one rung per window whatever the drops (DropsPerRung 1); the default's several rungs at once have their own test.</summary>
 public sealed class ComputeControllerTests
 {
     private static readonly ComputeControllerOptions Options = new()
@@ -12,6 +13,7 @@ public sealed class ComputeControllerTests
         Window = TimeSpan.FromSeconds(2),
         MinFrames = 5,
         StepDownDropRatio = 0.05,
+        DropsPerRung = 1,
         HeadroomWaitRatio = 0.25,
         UpHold = TimeSpan.FromSeconds(10),
         ProbationPeriod = TimeSpan.FromSeconds(10),
@@ -62,6 +64,29 @@ public sealed class ComputeControllerTests
         Assert.Equal("down", changes[0].Direction);
         Assert.Empty(Windows(5, controller, time, drops: 10, Long));
         Assert.Equal(ComputeLevel.Reduced, controller.Level);
+    }
+
+    /// <summary>
+    /// With the default DropsPerRung (0.2) a window steps down one rung plus one for each further fifth of its frames
+    /// dropped: half dropped goes from full to coarse in one step, 30 % two rungs, 10 % one; never below the floor.
+    /// </summary>
+    [Theory]
+    [InlineData(10, ComputeLevel.Coarse)]
+    [InlineData(6, ComputeLevel.Minimal)]
+    [InlineData(2, ComputeLevel.Reduced)]
+    public void Heavier_drops_step_down_several_rungs_at_once(int drops, ComputeLevel expected)
+    {
+        var time = new FakeTimeProvider();
+        var options = Options with { DropsPerRung = new ComputeControllerOptions().DropsPerRung };
+        var controller = new ComputeController(ComputeLevel.Full, ComputeLevel.Coarse, options, time);
+        Window(controller, time, drops, Long);
+        var changes = Window(controller, time, drops, Long);
+        Assert.Equal([new LevelChange(ComputeLevel.Full, expected)], changes);
+        Assert.True(changes[0].Down);
+        var floored = new ComputeController(ComputeLevel.Full, ComputeLevel.Minimal, options, time);
+        Window(floored, time, 20, Long);
+        Assert.Equal([new LevelChange(ComputeLevel.Full, ComputeLevel.Minimal)], Window(floored, time, 20, Long));
+        Assert.Contains("drops per rung", string.Join("; ", (options with { DropsPerRung = 0 }).Validate()));
     }
 
     [Fact]
