@@ -12,7 +12,7 @@ namespace StreamMtl.Server.Capacity;
 /// A stream's subscriber in a capacity run: reads every result (all tasks, default encoding, like a real client) and, while
 /// <see cref="Measuring"/>, keeps each result's inference time, end-to-end latency (capture to receipt) and keyframe flag.
 /// </summary>
-public sealed class ResultRecorder(string streamId)
+public sealed class ResultRecorder(string streamId, bool skipUnchanged = false)
 {
     private readonly Lock _gate = new();
     private readonly List<double> _inferenceMs = [];
@@ -39,7 +39,8 @@ public sealed class ResultRecorder(string streamId)
     {
         try
         {
-            using var call = client.Subscribe(new SubscribeRequest { StreamId = StreamId }, cancellationToken: cancellationToken);
+            var request = new SubscribeRequest { StreamId = StreamId, Encoding = skipUnchanged ? new Encoding { SkipUnchanged = true } : null };
+            using var call = client.Subscribe(request, cancellationToken: cancellationToken);
             await foreach (var result in call.ResponseStream.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
                 Record(result, DateTimeOffset.UtcNow);

@@ -22,6 +22,9 @@ public sealed record StreamsBenchSettings
     /// <summary>Every frame computed in full (Reuse:Dense) instead of temporal reuse.</summary>
     public bool Dense { get; init; }
 
+    /// <summary>The subscribers ask for unchanged outputs without data (Encoding.skip_unchanged).</summary>
+    public bool SkipUnchanged { get; init; }
+
     /// <summary>A CPU-bound neighbour in this process (one thread spinning) during the measured window.</summary>
     public bool Neighbour { get; init; }
 

@@ -220,6 +220,7 @@ public static class ApiMapping
             Height = o.Height,
             Scale = o.Scale,
             Data = UnsafeByteOperations.UnsafeWrap(o.Data),
+            ComputedOnFrame = result.Accounting.ComputedOn(o.Task, result.FrameIndex),
         }));
         if (result.InputJpeg != null)
         {

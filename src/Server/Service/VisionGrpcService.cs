@@ -59,12 +59,13 @@ public sealed class VisionGrpcService(StreamRegistry streams, StreamCommands com
             return;
         }
         var (stream, subscriber) = commands.Subscribe(request);
+        var unchanged = request.Encoding?.SkipUnchanged == true ? new UnchangedOutputs() : null;
         string? reason = "client_gone";
         try
         {
             await subscriber.PumpAsync(async (result, dropped, cancellationToken) =>
             {
-                var message = ApiMapping.ToApi(result, dropped);
+                var message = unchanged?.ToApi(result, dropped) ?? ApiMapping.ToApi(result, dropped);
                 await responseStream.WriteAsync(message, cancellationToken);
                 Sent(stream.Id, message);
             }, _options.Pipeline.WriteTimeout, time, context.CancellationToken);
