@@ -5,7 +5,8 @@ namespace StreamMtl.Pipeline.Model;
 /// <summary>
 /// Something derived from parameters for inference passes (a folded weight, a bfloat16 copy, a packed copy): made on first
 /// use (no gradients, outside the caller's dispose scope), kept, and dropped by <see cref="Clear"/> when the parameters
-/// may have changed.
+/// may have changed (never while a pass runs). Inference workers may ask for it at once: one copy is kept, the others
+/// disposed.
 /// </summary>
 internal abstract class Derived<T> : IDisposable where T : class, IDisposable
 {
@@ -13,20 +14,25 @@ internal abstract class Derived<T> : IDisposable where T : class, IDisposable
 
     protected T GetOrMake(Func<T> make)
     {
-        if (_value is null)
+        if (Volatile.Read(ref _value) is { } value)
         {
-            using var scope = NewDisposeScope();
-            using var noGrad = no_grad();
-            _value = make();
+            return value;
         }
-        return _value;
+        T made;
+        using (NewDisposeScope())
+        using (no_grad())
+        {
+            made = make();
+        }
+        if (Interlocked.CompareExchange(ref _value, made, null) is { } first)
+        {
+            made.Dispose();
+            return first;
+        }
+        return made;
     }
 
-    public void Clear()
-    {
-        _value?.Dispose();
-        _value = null;
-    }
+    public void Clear() => Interlocked.Exchange(ref _value, null)?.Dispose();
 
     public void Dispose() => Clear();
 }

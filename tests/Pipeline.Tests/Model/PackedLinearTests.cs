@@ -102,6 +102,27 @@ public sealed class PackedLinearTests
             "the product used the weight packed before it changed");
     }
 
+    /// <summary>Two inference workers asking for a weight's packed copy at once both pack it: one copy is kept for both, the
+    /// other freed (no native memory left behind).</summary>
+    [Fact]
+    public void Workers_packing_a_weight_at_once_share_one_copy()
+    {
+        using var scope = NewDisposeScope();
+        var weight = randn(32, 8);
+        using var derived = new DerivedPacked();
+        using var bothPacking = new Barrier(2);
+        var copies = new PackedWeight[2];
+        var threads = Enumerable.Range(0, 2).Select(i => new Thread(() => copies[i] = derived.Get(() =>
+        {
+            bothPacking.SignalAndWait();
+            return weight;
+        }))).ToList();
+        threads.ForEach(t => t.Start());
+        threads.ForEach(t => t.Join());
+        Assert.Same(copies[0], copies[1]);
+        Assert.Same(copies[0], derived.Get(() => throw new InvalidOperationException("packed again")));
+    }
+
     /// <summary>
     /// The gated pass (trunk, sub-task branches on folded weights, heads) gives the same outputs with packed products as
     /// with libtorch's, frame after frame, and does run packed products.
