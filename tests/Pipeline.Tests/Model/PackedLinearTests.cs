@@ -33,6 +33,21 @@ public sealed class PackedLinearTests
         Assert.True(diff < 1e-4f, $"max |packed - libtorch| = {diff} for [{rows}, {inFeatures}] x [{inFeatures}, {outFeatures}]");
     }
 
+    /// <summary>A contiguous view that starts inside its storage (rows of a larger matrix) is read from its own first row.</summary>
+    [Fact]
+    public void A_view_into_a_larger_matrix_is_read_from_its_own_rows()
+    {
+        using var scope = NewDisposeScope();
+        var generator = new Generator(11);
+        var all = randn(20, 64, generator: generator);
+        var rows = all.narrow(0, 7, 9);
+        Assert.True(rows.is_contiguous());
+        var w = randn(32, 64, generator: generator) * 0.05f;
+        using var packed = PackedWeight.Pack(w);
+        float diff = (PackedLinear.Apply(rows, packed, null) - F.linear(rows, w, null)).abs().max().item<float>();
+        Assert.True(diff < 1e-4f, $"max |packed - libtorch| = {diff} on rows 7..15 of a larger matrix");
+    }
+
     [Fact]
     public void It_takes_only_the_products_its_kernel_runs()
     {
