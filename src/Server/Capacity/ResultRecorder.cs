@@ -9,7 +9,8 @@ using Task = System.Threading.Tasks.Task;
 namespace StreamMtl.Server.Capacity;
 
 /// <summary>
-/// A stream's subscriber in a capacity run: reads every result (all tasks, default encoding, like a real client) and, while
+/// A stream's subscriber in a capacity run: reads every result (all tasks, default encoding like a real client, or with
+/// <c>skip_unchanged</c> when <paramref name="skipUnchanged"/>) and, while
 /// <see cref="Measuring"/>, keeps each result's inference time, end-to-end latency (capture to receipt) and keyframe flag.
 /// </summary>
 public sealed class ResultRecorder(string streamId, bool skipUnchanged = false)
