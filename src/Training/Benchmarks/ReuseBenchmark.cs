@@ -76,8 +76,6 @@ public static class ReuseBenchmark
         private readonly SegmentationMetrics _segTruth = new(model.Config.Classes);
         private readonly DepthMetrics _depthTruth = new();
         private readonly NormalsMetrics _normalsTruth = new();
-        private double _ms;
-        private int _timed;
         private readonly List<double> _frameMs = [];
         private double _dense;
         private double _executed;
@@ -95,8 +93,6 @@ public static class ReuseBenchmark
             clock.Stop();
             if (timed)
             {
-                _ms += clock.Elapsed.TotalMilliseconds;
-                _timed++;
                 _frameMs.Add(clock.Elapsed.TotalMilliseconds);
             }
             var a = analysis.Accounting;
@@ -145,7 +141,7 @@ public static class ReuseBenchmark
             return o;
         }
 
-        public double MsPerFrame => _timed == 0 ? double.NaN : _ms / _timed;
+        public double MsPerFrame => _frameMs.Count == 0 ? double.NaN : _frameMs.Average();
 
         public TruthScores? Truth => _hasTruth ? new TruthScores(_segTruth.MeanIoU, _depthTruth.AbsRel, _normalsTruth.MeanDeg) : null;
 
