@@ -130,6 +130,10 @@ public static unsafe class PackedLinear
         {
             throw new ArgumentException($"bias must be {n} contiguous float32 values");
         }
+        if (!Supported)
+        {
+            throw new PlatformNotSupportedException("packed products need a CPU with AVX2 and FMA");
+        }
         t_productsRun++;
         var y = empty(m, n, ScalarType.Float32);
         float* zeros = stackalloc float[PanelWidth];
