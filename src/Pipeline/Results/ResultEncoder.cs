@@ -40,7 +40,7 @@ public static class ResultEncoder
     {
         using var mat = FromArray(p.Labels!, p.Height, p.Width, MatType.CV_8UC1);
         using var sized = Resize(mat, spec, InterpolationFlags.Nearest);
-        return Png(VisionTask.Segmentation, PayloadFormat.PngLabels, sized, 1f);
+        return Png(VisionTask.Segmentation, PayloadFormat.PngLabels, sized, 1f, PngRows.Up);
     }
 
     private static EncodedOutput Depth(Predictions p, OutputSpec spec)
@@ -54,7 +54,7 @@ public static class ResultEncoder
         using var units = new Mat();
         // Saturating conversion: negative -> 0, beyond 65535 units -> 65535.
         sized.ConvertTo(units, MatType.CV_16UC1, 1.0 / spec.DepthScale);
-        return Png(VisionTask.Depth, PayloadFormat.Png16Depth, units, spec.DepthScale);
+        return Png(VisionTask.Depth, PayloadFormat.Png16Depth, units, spec.DepthScale, PngRows.Sub, ImwritePNGFlags.StrategyHuffmanOnly);
     }
 
     private static EncodedOutput Normals(Predictions p, OutputSpec spec)
@@ -70,7 +70,7 @@ public static class ResultEncoder
         // OpenCV writes BGR order; swap so the PNG's R,G,B are x,y,z.
         using var bgr = new Mat();
         Cv2.CvtColor(rgb, bgr, ColorConversionCodes.RGB2BGR);
-        return Png(VisionTask.Normals, PayloadFormat.PngRgb8Normals, bgr, 1f);
+        return Png(VisionTask.Normals, PayloadFormat.PngRgb8Normals, bgr, 1f, PngRows.Paeth);
     }
 
     private static byte[] Jpeg(Mat input, OutputSpec spec)
@@ -80,13 +80,30 @@ public static class ResultEncoder
         return jpeg;
     }
 
-    private static EncodedOutput Png(VisionTask task, PayloadFormat format, Mat mat, float scale)
+    /// <summary>PNG row filters (OpenCV's IMWRITE_PNG_FILTER values; OpenCvSharp's enum lacks the flag).</summary>
+    internal enum PngRows
     {
-        // Model-sized outputs with OpenCV's own PNG defaults: on the shipped model's 320x240 maps of a vtest frame they took
-        // 0.11 / 1.3 / 1.9 ms (labels / depth / normals) against 0.45 / 3.6 / 3.9 ms with compression level 1 set
-        // explicitly, for the same sizes (2.5 / 93 / 73 KB). Large (upsampled, smooth) outputs compress far better with
+        Sub = 16,
+        Up = 32,
+        Paeth = 128,
+    }
+
+    /// <summary>OpenCV's IMWRITE_PNG_FILTER (19): the row filter libpng uses for every row (OpenCV's own choice at its fastest level is Sub).</summary>
+    internal const ImwriteFlags PngFilterFlag = (ImwriteFlags)19;
+
+    private static EncodedOutput Png(VisionTask task, PayloadFormat format, Mat mat, float scale, PngRows rows,
+        ImwritePNGFlags strategy = ImwritePNGFlags.StrategyRLE)
+    {
+        // Model-sized outputs: one row filter per task, and OpenCV's fastest compression (level 1 when no level is given) with
+        // the strategy given (a level given would switch OpenCV to zlib's default strategy: twice as slow, measured).
+        // Over 40 vtest frames of the shipped model (320x240; docs/service.md, "Encodings and message sizes"): 0.26 / 2.65 / 3.45
+        // ms for 1.6 / 93.6 / 55.2 KB (labels / depth / normals), against 0.30 / 2.76 / 3.57 ms for 2.5 / 93.7 / 72.4 KB with
+        // OpenCV's defaults (Sub rows, run-length matching). Depth's noisy low bits leave
+        // nothing for string matching, so it is Huffman-coded only. Large (upsampled, smooth) outputs compress far better with
         // more effort, which keeps 1080p results under the 4 MB default client limit.
-        ImageEncodingParam[] options = (long)mat.Width * mat.Height > 500_000 ? [new ImageEncodingParam(ImwriteFlags.PngCompression, 6)] : [];
+        ImageEncodingParam[] options = (long)mat.Width * mat.Height > 500_000
+            ? [new ImageEncodingParam(ImwriteFlags.PngCompression, 6)]
+            : [new ImageEncodingParam(PngFilterFlag, (int)rows), new ImageEncodingParam(ImwriteFlags.PngStrategy, (int)strategy)];
         Cv2.ImEncode(".png", mat, out byte[] png, options);
         return new EncodedOutput(task, format, mat.Width, mat.Height, scale, png);
     }

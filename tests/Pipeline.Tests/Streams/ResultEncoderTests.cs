@@ -69,6 +69,42 @@ public sealed class ResultEncoderTests
         Assert.Equal(depth.Data, again.Outputs.Single(o => o.Task == VisionTask.Depth).Data);
     }
 
+    [Fact]
+    public void Each_task_png_uses_its_row_filter_on_every_row()
+    {
+        // The filter setting is a raw OpenCV flag (19): this fails if the bundled OpenCV ignores it or numbers it differently.
+        var spec = new OutputSpec(TaskSet.All, PayloadFormat.Png16Depth, PayloadFormat.PngRgb8Normals, 0.001f, false, 90, W * 2, H * 2);
+        var result = ResultEncoder.Encode("cam", Analysis(), null, DateTimeOffset.UnixEpoch, spec, []);
+        // PNG filter types: 1 Sub, 2 Up, 4 Paeth.
+        Assert.Equal([2, 1, 4], result.Outputs.Select(o => RowFilters(o.Data, o.Height, o.Width * o.Format switch
+        {
+            PayloadFormat.PngLabels => 1,
+            PayloadFormat.Png16Depth => 2,
+            _ => 3,
+        }).Distinct().Single()));
+    }
+
+    /// <summary>The filter-type byte of every row of a non-interlaced PNG: its IDAT chunks inflated.</summary>
+    private static byte[] RowFilters(byte[] png, int height, int rowBytes)
+    {
+        var idat = new MemoryStream();
+        for (int at = 8; at < png.Length;)
+        {
+            int length = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(at));
+            if (System.Text.Encoding.ASCII.GetString(png, at + 4, 4) == "IDAT")
+            {
+                idat.Write(png, at + 8, length);
+            }
+            at += 12 + length;
+        }
+        idat.Position = 0;
+        using var inflate = new System.IO.Compression.ZLibStream(idat, System.IO.Compression.CompressionMode.Decompress);
+        var raw = new MemoryStream();
+        inflate.CopyTo(raw);
+        Assert.Equal(height * (1 + rowBytes), raw.Length);
+        return Enumerable.Range(0, height).Select(y => raw.GetBuffer()[y * (1 + rowBytes)]).ToArray();
+    }
+
     private static FrameAnalysis Analysis()
     {
         var labels = Enumerable.Range(0, W * H).Select(i => (byte)(i < W * H / 2 ? 3 : 5)).ToArray();
