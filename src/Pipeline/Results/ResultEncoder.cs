@@ -40,7 +40,7 @@ public static class ResultEncoder
     {
         using var mat = FromArray(p.Labels!, p.Height, p.Width, MatType.CV_8UC1);
         using var sized = Resize(mat, spec, InterpolationFlags.Nearest);
-        return Png(VisionTask.Segmentation, PayloadFormat.PngLabels, sized, 1f, PngRows.Up);
+        return Png(VisionTask.Segmentation, PayloadFormat.PngLabels, sized, 1f, spec, PngRows.Up);
     }
 
     private static EncodedOutput Depth(Predictions p, OutputSpec spec)
@@ -54,7 +54,7 @@ public static class ResultEncoder
         using var units = new Mat();
         // Saturating conversion: negative -> 0, beyond 65535 units -> 65535.
         sized.ConvertTo(units, MatType.CV_16UC1, 1.0 / spec.DepthScale);
-        return Png(VisionTask.Depth, PayloadFormat.Png16Depth, units, spec.DepthScale, PngRows.Sub, ImwritePNGFlags.StrategyHuffmanOnly);
+        return Png(VisionTask.Depth, PayloadFormat.Png16Depth, units, spec.DepthScale, spec, PngRows.Sub, ImwritePNGFlags.StrategyHuffmanOnly);
     }
 
     private static EncodedOutput Normals(Predictions p, OutputSpec spec)
@@ -70,7 +70,7 @@ public static class ResultEncoder
         // OpenCV writes BGR order; swap so the PNG's R,G,B are x,y,z.
         using var bgr = new Mat();
         Cv2.CvtColor(rgb, bgr, ColorConversionCodes.RGB2BGR);
-        return Png(VisionTask.Normals, PayloadFormat.PngRgb8Normals, bgr, 1f, PngRows.Paeth);
+        return Png(VisionTask.Normals, PayloadFormat.PngRgb8Normals, bgr, 1f, spec, PngRows.Paeth);
     }
 
     private static byte[] Jpeg(Mat input, OutputSpec spec)
@@ -83,6 +83,7 @@ public static class ResultEncoder
     /// <summary>PNG row filters (OpenCV's IMWRITE_PNG_FILTER values; OpenCvSharp's enum lacks the flag).</summary>
     internal enum PngRows
     {
+        None = 8,
         Sub = 16,
         Up = 32,
         Paeth = 128,
@@ -91,9 +92,11 @@ public static class ResultEncoder
     /// <summary>OpenCV's IMWRITE_PNG_FILTER (19): the row filter libpng uses for every row (OpenCV's own choice at its fastest level is Sub).</summary>
     internal const ImwriteFlags PngFilterFlag = (ImwriteFlags)19;
 
-    private static EncodedOutput Png(VisionTask task, PayloadFormat format, Mat mat, float scale, PngRows rows,
+    private static EncodedOutput Png(VisionTask task, PayloadFormat format, Mat mat, float scale, OutputSpec spec, PngRows rows,
         ImwritePNGFlags strategy = ImwritePNGFlags.StrategyRLE)
     {
+        // Stored: level 0 with the None filter is a copy of the rows (0.2-0.3 ms for a 320x240 map). Level 0 alone would leave
+        // libpng trying every filter on every row, which costs more than compressing (2.2 ms for 16-bit depth, measured).
         // Model-sized outputs: one row filter per task, and OpenCV's fastest compression (level 1 when no level is given) with
         // the strategy given (a level given would switch OpenCV to zlib's default strategy: twice as slow, measured).
         // Over 40 vtest frames of the shipped model (320x240; docs/service.md, "Encodings and message sizes"): 0.26 / 2.65 / 3.45
@@ -101,7 +104,9 @@ public static class ResultEncoder
         // OpenCV's defaults (Sub rows, run-length matching). Depth's noisy low bits leave
         // nothing for string matching, so it is Huffman-coded only. Large (upsampled, smooth) outputs compress far better with
         // more effort, which keeps 1080p results under the 4 MB default client limit.
-        ImageEncodingParam[] options = (long)mat.Width * mat.Height > 500_000
+        ImageEncodingParam[] options = spec.StoredPngs
+            ? [new ImageEncodingParam(PngFilterFlag, (int)PngRows.None), new ImageEncodingParam(ImwriteFlags.PngCompression, 0)]
+            : (long)mat.Width * mat.Height > 500_000
             ? [new ImageEncodingParam(ImwriteFlags.PngCompression, 6)]
             : [new ImageEncodingParam(PngFilterFlag, (int)rows), new ImageEncodingParam(ImwriteFlags.PngStrategy, (int)strategy)];
         Cv2.ImEncode(".png", mat, out byte[] png, options);

@@ -9,11 +9,11 @@ using Task = System.Threading.Tasks.Task;
 namespace StreamMtl.Server.Capacity;
 
 /// <summary>
-/// A stream's subscriber in a capacity run: reads every result (all tasks, default encoding like a real client, or with
-/// <c>skip_unchanged</c> when <paramref name="skipUnchanged"/>) and, while
+/// A stream's subscriber in a capacity run: reads every result (all tasks, default encoding like a real client, or the
+/// <paramref name="encoding"/> given, e.g. <c>skip_unchanged</c>) and, while
 /// <see cref="Measuring"/>, keeps each result's inference time, end-to-end latency (capture to receipt) and keyframe flag.
 /// </summary>
-public sealed class ResultRecorder(string streamId, bool skipUnchanged = false)
+public sealed class ResultRecorder(string streamId, Encoding? encoding = null)
 {
     private readonly Lock _gate = new();
     private readonly List<double> _inferenceMs = [];
@@ -40,7 +40,7 @@ public sealed class ResultRecorder(string streamId, bool skipUnchanged = false)
     {
         try
         {
-            var request = new SubscribeRequest { StreamId = StreamId, Encoding = skipUnchanged ? new Encoding { SkipUnchanged = true } : null };
+            var request = new SubscribeRequest { StreamId = StreamId, Encoding = encoding };
             using var call = client.Subscribe(request, cancellationToken: cancellationToken);
             await foreach (var result in call.ResponseStream.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {

@@ -25,6 +25,14 @@ public sealed record StreamsBenchSettings
     /// <summary>The subscribers ask for unchanged outputs without data (Encoding.skip_unchanged).</summary>
     public bool SkipUnchanged { get; init; }
 
+    /// <summary>The subscribers ask for stored (uncompressed) PNGs (Encoding.png_compression NONE).</summary>
+    public bool StoredPngs { get; init; }
+
+    /// <summary>What the subscribers ask for: the default encoding unless an option above is set.</summary>
+    public Api.V1.Encoding? SubscriberEncoding() => SkipUnchanged || StoredPngs
+        ? new Api.V1.Encoding { SkipUnchanged = SkipUnchanged, PngCompression = StoredPngs ? Api.V1.PngCompression.None : Api.V1.PngCompression.Unspecified }
+        : null;
+
     /// <summary>A CPU-bound neighbour in this process (one thread spinning) during the measured window.</summary>
     public bool Neighbour { get; init; }
 

@@ -26,7 +26,7 @@ public static class StreamsBenchmark
         using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpcPort}");
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{metricsPort}"), Timeout = TimeSpan.FromSeconds(10) };
         var client = new VisionService.VisionServiceClient(channel);
-        var recorders = ids.Select(id => new ResultRecorder(id, settings.SkipUnchanged)).ToArray();
+        var recorders = ids.Select(id => new ResultRecorder(id, settings.SubscriberEncoding())).ToArray();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var subscribers = recorders.Select(r => r.RunAsync(client, stop.Token)).ToArray();
         using var neighbour = settings.Neighbour ? new BusyNeighbour() : null;

@@ -63,6 +63,8 @@ public static partial class BenchCommand
         public static readonly Option<bool> Dense = Flag("--dense", "streams: every frame computed in full (Reuse:Dense) instead of temporal reuse");
         public static readonly Option<bool> SkipUnchanged = Flag("--skip-unchanged", "streams: the subscribers ask for unchanged outputs without data " +
             "(Encoding.skip_unchanged: a held task's output is sent once)");
+        public static readonly Option<bool> StoredPngs = Flag("--stored-pngs", "streams: the subscribers ask for stored PNGs " +
+            "(Encoding.png_compression NONE: ~2.5x the bytes, a tenth of the encoding CPU)");
         public static readonly Option<string> Neighbour = Text("--neighbour", "M", "streams: off | on (a thread of this process spinning " +
             "on one core during the run) | both (quiet, then with the neighbour, side by side)", "off");
         public static readonly Option<double?> SourceFps = OptionalDouble("--source-fps", "streams: the source's own frame rate, what every frame means " +
@@ -80,14 +82,14 @@ public static partial class BenchCommand
 
         public static readonly Option[] All = [Kind, Source, Model, Size, Frames, Truth, Mode, Rounds, Batch, Threshold, Budget, Keyframe,
             SceneCut, Refresh, Incremental, Threads, BFloat16, LibtorchProducts, Sweep, Thresholds, Budgets, Refreshes, Plot, Json, Rolling, EveryLayer, Levels, ComputeBudgets, FullKeyframes, Streams, FindMax, Seconds,
-            Warmup, Dense, SkipUnchanged, Neighbour, SourceFps, Set, ServerDll, InFlight];
+            Warmup, Dense, SkipUnchanged, StoredPngs, Neighbour, SourceFps, Set, ServerDll, InFlight];
 
         public static readonly Option[] Render = [Size, Frames, Truth, Mode, InFlight, Json];
         public static readonly Option[] ModelSpeed = [Model, Size, Rounds, Batch, Threshold, Threads, Json];
         public static readonly Option[] Reuse = [Source, Model, Size, Frames, Threshold, Budget, Keyframe, SceneCut, Refresh, Incremental, Rolling,
             EveryLayer, Levels, ComputeBudgets, FullKeyframes, Threads, BFloat16, LibtorchProducts, Sweep, Thresholds, Budgets, Refreshes, Plot, Json];
         public static readonly Option[] StreamsRun = [Source, Model, Size, Threads, BFloat16, Json, Streams, FindMax, Seconds, Warmup, Dense,
-            SkipUnchanged, Neighbour, SourceFps, Set, ServerDll];
+            SkipUnchanged, StoredPngs, Neighbour, SourceFps, Set, ServerDll];
 
         /// <summary>Refuses an option given on the command line that <paramref name="kind"/> does not read (it would be silently ignored).</summary>
         public static void EnsureOnly(ParseResult args, string kind, Option[] used)

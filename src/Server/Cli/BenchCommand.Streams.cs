@@ -51,13 +51,14 @@ public static partial class BenchCommand
             Streams = args.GetValue(Options.Streams),
             Dense = args.GetValue(Options.Dense),
             SkipUnchanged = args.GetValue(Options.SkipUnchanged),
+            StoredPngs = args.GetValue(Options.StoredPngs),
             ServeArguments = serve,
             Warmup = TimeSpan.FromSeconds(args.GetValue(Options.Warmup)),
             Duration = TimeSpan.FromSeconds(args.GetValue(Options.Seconds)),
         };
         double? nominal = args.GetValue(Options.SourceFps) ?? NominalFps.Of(source);
         Console.WriteLine($"streams bench: {source} ({(nominal is double f ? $"{f:0.##} fps" : "frame rate unknown: judged by frames ingested")}), " +
-            $"{(settings.Dense ? "dense" : "temporal reuse")}{(settings.SkipUnchanged ? ", subscribers skip unchanged outputs" : "")}, warm-up {settings.Warmup.TotalSeconds:0} s, window {settings.Duration.TotalSeconds:0} s, " +
+            $"{(settings.Dense ? "dense" : "temporal reuse")}{(settings.SkipUnchanged ? ", subscribers skip unchanged outputs" : "")}{(settings.StoredPngs ? ", stored PNGs" : "")}, warm-up {settings.Warmup.TotalSeconds:0} s, window {settings.Duration.TotalSeconds:0} s, " +
             $"{Environment.ProcessorCount} cores; a fresh `streammtl serve` per run ({settings.ServerDll})");
         using var stop = new StopSignal();
         var runs = new List<StreamsRun>();

@@ -172,11 +172,19 @@ public static class ApiMapping
             error = $"output size {width}x{height} must be within 16x16..{limits.MaxOutputWidth}x{limits.MaxOutputHeight}";
             return null;
         }
-        var spec = new OutputSpec(set, ToDomain(depth), ToDomain(normals), scale, encoding.IncludeInput, quality, width, height);
+        if (encoding.PngCompression is not (V1.PngCompression.Unspecified or V1.PngCompression.Fast or V1.PngCompression.None))
+        {
+            error = $"png_compression must be FAST or NONE, got {encoding.PngCompression}";
+            return null;
+        }
+        bool stored = encoding.PngCompression == V1.PngCompression.None;
+        var spec = new OutputSpec(set, ToDomain(depth), ToDomain(normals), scale, encoding.IncludeInput, quality, width, height, stored);
         long raw = spec.RawBytes();
         if (raw > limits.MaxSendMessageBytes * 0.9)
         {
-            error = $"raw float16 outputs at {width}x{height} take {raw} bytes, over the {limits.MaxSendMessageBytes}-byte message limit: use PNG encodings or a smaller output size";
+            error = stored
+                ? $"uncompressed outputs (float16, png_compression NONE) at {width}x{height} take {raw} bytes, over the {limits.MaxSendMessageBytes}-byte message limit: use compressed PNGs or a smaller output size"
+                : $"raw float16 outputs at {width}x{height} take {raw} bytes, over the {limits.MaxSendMessageBytes}-byte message limit: use PNG encodings or a smaller output size";
             return null;
         }
         return spec;

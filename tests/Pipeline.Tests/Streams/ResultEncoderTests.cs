@@ -84,6 +84,25 @@ public sealed class ResultEncoderTests
         }).Distinct().Single()));
     }
 
+    [Fact]
+    public void Stored_pngs_hold_the_same_maps_unfiltered_at_their_raw_size()
+    {
+        var spec = new OutputSpec(TaskSet.All, PayloadFormat.Png16Depth, PayloadFormat.PngRgb8Normals, 0.001f, false, 90, W * 2, H * 2);
+        var compressed = ResultEncoder.Encode("cam", Analysis(), null, DateTimeOffset.UnixEpoch, spec, []);
+        var stored = ResultEncoder.Encode("cam", Analysis(), null, DateTimeOffset.UnixEpoch, spec with { StoredPngs = true }, []);
+        Assert.Equal(0, spec.RawBytes());
+        Assert.Equal(W * 2 * H * 2 * (1 + 2 + 3), (spec with { StoredPngs = true }).RawBytes());
+        foreach (var (c, s) in compressed.Outputs.Zip(stored.Outputs))
+        {
+            using var a = Cv2.ImDecode(c.Data, ImreadModes.Unchanged);
+            using var b = Cv2.ImDecode(s.Data, ImreadModes.Unchanged);
+            Assert.Equal(0, Cv2.Norm(a, b, NormTypes.INF));
+            int rowBytes = s.Width * (int)b.ElemSize();
+            Assert.All(RowFilters(s.Data, s.Height, rowBytes), f => Assert.Equal(0, f)); // None
+            Assert.True(s.Data.Length >= s.Height * (1 + rowBytes), $"{s.Task}: {s.Data.Length} bytes");
+        }
+    }
+
     /// <summary>The filter-type byte of every row of a non-interlaced PNG: its IDAT chunks inflated.</summary>
     private static byte[] RowFilters(byte[] png, int height, int rowBytes)
     {

@@ -55,6 +55,7 @@ public sealed class ErrorCodeTests
             new SubscribeRequest { StreamId = "seg", Tasks = { (ApiTask)9 } },
             new SubscribeRequest { StreamId = "seg", Encoding = new StreamMtl.Api.V1.Encoding { Depth = OutputFormat.PngLabels } },
             new SubscribeRequest { StreamId = "seg", Encoding = new StreamMtl.Api.V1.Encoding { InputJpegQuality = 101 } },
+            new SubscribeRequest { StreamId = "seg", Encoding = new StreamMtl.Api.V1.Encoding { PngCompression = (PngCompression)7 } },
             new SubscribeRequest { StreamId = "seg", OutputSize = new StreamMtl.Api.V1.Size { Width = 4000, Height = 3000 } },
             new SubscribeRequest { StreamId = "seg", OutputSize = new StreamMtl.Api.V1.Size { Width = 8, Height = 8 } },
         };
@@ -98,6 +99,15 @@ public sealed class ErrorCodeTests
         {
             var e = await RpcAssert.Fails(StatusCode.InvalidArgument, () => raw.ResponseStream.MoveNext(CancellationToken.None));
             Assert.Contains("message limit", e.Status.Detail);
+        }
+        // Stored PNGs have a fixed size too: 1080p labels, depth and normals take 12.4 MB.
+        using (var stored = server.Client.Subscribe(new SubscribeRequest
+        {
+            StreamId = "cam", OutputSize = fullHd, Encoding = new StreamMtl.Api.V1.Encoding { PngCompression = PngCompression.None },
+        }))
+        {
+            var e = await RpcAssert.Fails(StatusCode.InvalidArgument, () => stored.ResponseStream.MoveNext(CancellationToken.None));
+            Assert.Contains("png_compression NONE", e.Status.Detail);
         }
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         using var png = server.Client.Subscribe(new SubscribeRequest { StreamId = "cam", OutputSize = fullHd, Encoding = new StreamMtl.Api.V1.Encoding { IncludeInput = true } },
