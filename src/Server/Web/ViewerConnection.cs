@@ -144,7 +144,9 @@ public sealed class ViewerConnection(WebSocket socket, StreamCommands commands, 
                 request.Tasks.AddRange(tasks);
                 var (stream, subscriber) = commands.Subscribe(request);
                 var stop = new CancellationTokenSource();
-                _subscriptions[id] = new Subscription(key, stream, subscriber, stop, PumpAsync(stream, subscriber, stop.Token));
+                // A new subscription starts from full messages: the page may have dropped what it showed of this stream.
+                var sent = new UnchangedOutputs();
+                _subscriptions[id] = new Subscription(key, stream, subscriber, stop, PumpAsync(stream, subscriber, sent, stop.Token));
             }
             catch (RpcException e)
             {
@@ -153,18 +155,22 @@ public sealed class ViewerConnection(WebSocket socket, StreamCommands commands, 
         }
     }
 
-    private async Task PumpAsync(CameraStream stream, Subscriber subscriber, CancellationToken cancellationToken)
+    private async Task PumpAsync(CameraStream stream, Subscriber subscriber, UnchangedOutputs sent, CancellationToken cancellationToken)
     {
         await System.Threading.Tasks.Task.Yield();
         try
         {
-            // The write only queues (drop-oldest): the socket's pace never reaches the subscriber or the pipeline.
+            // The write only queues (drop-oldest): the socket's pace never reaches the subscriber or the pipeline. The message
+            // is made when it is sent, so an output is left out as unchanged only if the page got it in a frame sent before.
             await subscriber.PumpAsync((result, dropped, _) =>
             {
-                var message = ViewerMessage.Encode(result, dropped + _queue.Dropped);
-                _queue.Offer(new ViewerQueue.Item(message, Text: false));
-                metrics.ResultsSent.WithLabels(stream.Id).Inc();
-                metrics.ResultBytes.WithLabels(stream.Id).Inc(message.Length);
+                _queue.Offer(new ViewerQueue.Item(null, Text: false, Frame: () =>
+                {
+                    var message = ViewerMessage.Encode(result, dropped + _queue.Dropped, sent);
+                    metrics.ResultsSent.WithLabels(stream.Id).Inc();
+                    metrics.ResultBytes.WithLabels(stream.Id).Inc(message.Length);
+                    return message;
+                }));
                 return System.Threading.Tasks.Task.CompletedTask;
             }, Timeout.InfiniteTimeSpan, time, cancellationToken);
             Notice("ended", stream.Id, "the stream ended");
@@ -218,7 +224,7 @@ public sealed class ViewerConnection(WebSocket socket, StreamCommands commands, 
         await foreach (var item in _queue.ReadAllAsync(cancellationToken))
         {
             // A page that stops reading (a frozen tab, a dead link) is closed rather than holding its queue for ever.
-            await TimedWrite.WithinAsync(socket.SendAsync(item.Data, item.Text ? WebSocketMessageType.Text : WebSocketMessageType.Binary, true,
+            await TimedWrite.WithinAsync(socket.SendAsync(item.Message(), item.Text ? WebSocketMessageType.Text : WebSocketMessageType.Binary, true,
                 cancellationToken), writeTimeout, time, cancellationToken);
         }
     }

@@ -6,15 +6,20 @@ using StreamMtl.Pipeline.Results;
 namespace StreamMtl.Server.Web;
 
 /// <summary>
-/// One result as a binary WebSocket message, little-endian: version (u8 = 2), flags (u8, bit 0 keyframe), stream id length
+/// One result as a binary WebSocket message, little-endian: version (u8 = 3), flags (u8, bit 0 keyframe), stream id length
 /// (u16) and UTF-8 bytes, frame index (i64), capture time (f64, Unix milliseconds), FLOPs saved ratio (f32), tokens
 /// recomputed (i32), tokens total (i32), depth scale (f32, metres per unit), results dropped for this viewer (i64), compute
 /// budget (f32), compute level (u8, <see cref="ComputeLevel"/>), part count (u8), then per part its kind (u8, <see cref="Part"/>) and length (u32) followed by its bytes. The payloads are
-/// the pipeline's encodings as gRPC sends them (JPEG input, PNG label map, PNG16 depth, PNG normals).
+/// the pipeline's encodings as gRPC sends them (JPEG input, PNG label map, PNG16 depth, PNG normals). A part whose kind has
+/// <see cref="UnchangedFlag"/> set has no bytes: it is the output this page was last sent for that stream and task (a task
+/// held at a reduced compute level), which the page keeps showing.
 /// </summary>
 public static class ViewerMessage
 {
-    public const byte Version = 2;
+    public const byte Version = 3;
+
+    /// <summary>Set in a part's kind: the part is unchanged since the last one of its kind, and carries no bytes.</summary>
+    public const byte UnchangedFlag = 0x80;
 
     /// <summary>What a part holds.</summary>
     public enum Part : byte
@@ -25,23 +30,26 @@ public static class ViewerMessage
         Normals = 4,
     }
 
-    public static byte[] Encode(EncodedResult result, long dropped)
+    /// <param name="sent">This page's record of the stream's outputs sent: an output it was last sent goes as an unchanged
+    /// part. Null: every part carries its bytes.</param>
+    internal static byte[] Encode(EncodedResult result, long dropped, Service.UnchangedOutputs? sent = null)
     {
         byte[] id = Encoding.UTF8.GetBytes(result.StreamId);
-        var parts = new List<(Part Kind, byte[] Data)>(4);
+        var parts = new List<(byte Kind, byte[] Data)>(4);
         if (result.InputJpeg != null)
         {
-            parts.Add((Part.InputJpeg, result.InputJpeg));
+            parts.Add(((byte)Part.InputJpeg, result.InputJpeg));
         }
         float depthScale = 0;
         foreach (var output in result.Outputs)
         {
-            parts.Add((output.Task switch
+            var kind = (byte)(output.Task switch
             {
                 VisionTask.Segmentation => Part.Labels,
                 VisionTask.Depth => Part.Depth,
                 _ => Part.Normals,
-            }, output.Data));
+            });
+            parts.Add(sent?.Repeats(output) == true ? ((byte)(kind | UnchangedFlag), []) : (kind, output.Data));
             if (output.Task == VisionTask.Depth)
             {
                 depthScale = output.Scale;
@@ -68,7 +76,7 @@ public static class ViewerMessage
         at += 46;
         foreach (var (kind, data) in parts)
         {
-            span[at] = (byte)kind;
+            span[at] = kind;
             BinaryPrimitives.WriteUInt32LittleEndian(span[(at + 1)..], (uint)data.Length);
             data.CopyTo(span[(at + 5)..]);
             at += 5 + data.Length;
@@ -89,12 +97,25 @@ public static class ViewerMessage
             string id = Encoding.UTF8.GetString(message.Slice(4, idLength));
             int at = 4 + idLength;
             var parts = new Dictionary<Part, byte[]>();
+            var unchanged = new HashSet<Part>();
             int count = message[at + 45];
             int next = at + 46;
             for (int i = 0; i < count; i++)
             {
                 int length = checked((int)BinaryPrimitives.ReadUInt32LittleEndian(message[(next + 1)..]));
-                parts[(Part)message[next]] = message.Slice(next + 5, length).ToArray();
+                byte kind = message[next];
+                if ((kind & UnchangedFlag) != 0)
+                {
+                    if (length != 0)
+                    {
+                        throw new FormatException($"unchanged part {kind & ~UnchangedFlag} carries {length} bytes");
+                    }
+                    unchanged.Add((Part)(kind & ~UnchangedFlag));
+                }
+                else
+                {
+                    parts[(Part)kind] = message.Slice(next + 5, length).ToArray();
+                }
                 next += 5 + length;
             }
             if (next != message.Length)
@@ -105,7 +126,7 @@ public static class ViewerMessage
                 BinaryPrimitives.ReadSingleLittleEndian(message[(at + 16)..]), BinaryPrimitives.ReadInt32LittleEndian(message[(at + 20)..]),
                 BinaryPrimitives.ReadInt32LittleEndian(message[(at + 24)..]), (message[1] & 1) != 0, BinaryPrimitives.ReadSingleLittleEndian(message[(at + 28)..]),
                 BinaryPrimitives.ReadInt64LittleEndian(message[(at + 32)..]), BinaryPrimitives.ReadSingleLittleEndian(message[(at + 40)..]),
-                (ComputeLevel)message[at + 44], parts);
+                (ComputeLevel)message[at + 44], parts, unchanged);
         }
         catch (Exception e) when (e is ArgumentOutOfRangeException or IndexOutOfRangeException or OverflowException)
         {
@@ -115,5 +136,6 @@ public static class ViewerMessage
 
     /// <summary>A decoded message.</summary>
     public sealed record Decoded(string StreamId, long FrameIndex, double CaptureUnixMs, float FlopsSavedRatio, int TokensRecomputed, int TokensTotal,
-        bool Keyframe, float DepthScale, long Dropped, float ComputeBudget, ComputeLevel Level, IReadOnlyDictionary<Part, byte[]> Parts);
+        bool Keyframe, float DepthScale, long Dropped, float ComputeBudget, ComputeLevel Level, IReadOnlyDictionary<Part, byte[]> Parts,
+        IReadOnlySet<Part> Unchanged);
 }

@@ -17,8 +17,15 @@ public sealed class ViewerQueue
             _ => Interlocked.Increment(ref _dropped));
     }
 
-    /// <summary>A message: binary (a frame) or UTF-8 JSON text (a notice).</summary>
-    public readonly record struct Item(byte[] Data, bool Text);
+    /// <summary>
+    /// A message: UTF-8 JSON text (a notice) in <see cref="Data"/>, or a frame, binary, made by <see cref="Frame"/> when it is
+    /// sent: what a frame may leave out (an output unchanged since the page's last) depends on the frames before it that
+    /// were sent, not on those the queue dropped.
+    /// </summary>
+    public readonly record struct Item(byte[]? Data, bool Text, Func<byte[]>? Frame = null)
+    {
+        public byte[] Message() => Data ?? Frame!();
+    }
 
     /// <summary>Messages dropped because the viewer fell behind.</summary>
     public long Dropped => Interlocked.Read(ref _dropped);

@@ -52,6 +52,53 @@ public sealed class WebUnitTests
     }
 
     [Fact]
+    public void An_output_the_page_was_sent_last_goes_as_an_unchanged_part_without_bytes()
+    {
+        var accounting = new FrameAccounting(new Dictionary<VisionTask, long>(), new Dictionary<VisionTask, long>(), [], false, null);
+        var depth = new EncodedOutput(VisionTask.Depth, PayloadFormat.Png16Depth, 4, 4, 0.001f, [4, 5]);
+        EncodedResult Result(long frame) => new("cam", frame, DateTimeOffset.UnixEpoch, accounting, [],
+            [new EncodedOutput(VisionTask.Segmentation, PayloadFormat.PngLabels, 4, 4, 1, [(byte)frame]), depth], null);
+        var sent = new StreamMtl.Server.Service.UnchangedOutputs();
+
+        var first = ViewerMessage.Decode(ViewerMessage.Encode(Result(1), 0, sent));
+        var second = ViewerMessage.Decode(ViewerMessage.Encode(Result(2), 0, sent));
+
+        Assert.Empty(first.Unchanged);
+        Assert.Equal([4, 5], first.Parts[ViewerMessage.Part.Depth]);
+        Assert.Equal([ViewerMessage.Part.Depth], second.Unchanged);
+        Assert.False(second.Parts.ContainsKey(ViewerMessage.Part.Depth));
+        Assert.Equal([2], second.Parts[ViewerMessage.Part.Labels]);
+        // Without a record every part carries its bytes.
+        Assert.Empty(ViewerMessage.Decode(ViewerMessage.Encode(Result(3), 0)).Unchanged);
+    }
+
+    /// <summary>Frames are made when sent: one the queue dropped never counts as sent, so the next carries the output.</summary>
+    [Fact]
+    public async Task A_frame_the_queue_dropped_does_not_count_as_sent()
+    {
+        var accounting = new FrameAccounting(new Dictionary<VisionTask, long>(), new Dictionary<VisionTask, long>(), [], false, null);
+        var depth = new EncodedOutput(VisionTask.Depth, PayloadFormat.Png16Depth, 4, 4, 0.001f, [4, 5]);
+        var sent = new StreamMtl.Server.Service.UnchangedOutputs();
+        var queue = new ViewerQueue(1);
+        foreach (long frame in new long[] { 1, 2 })
+        {
+            var result = new EncodedResult("cam", frame, DateTimeOffset.UnixEpoch, accounting, [], [depth], null);
+            queue.Offer(new ViewerQueue.Item(null, Text: false, Frame: () => ViewerMessage.Encode(result, 0, sent)));
+        }
+        queue.Complete();
+
+        var messages = new List<ViewerMessage.Decoded>();
+        await foreach (var item in queue.ReadAllAsync(CancellationToken.None))
+        {
+            messages.Add(ViewerMessage.Decode(item.Message()));
+        }
+        var only = Assert.Single(messages);
+        Assert.Equal(2, only.FrameIndex);
+        Assert.Equal([4, 5], only.Parts[ViewerMessage.Part.Depth]);
+        Assert.Equal(1, queue.Dropped);
+    }
+
+    [Fact]
     public void A_truncated_message_is_a_format_error()
     {
         var accounting = new FrameAccounting(new Dictionary<VisionTask, long>(), new Dictionary<VisionTask, long>(), [], false, null);
@@ -75,7 +122,7 @@ public sealed class WebUnitTests
         var kept = new List<byte>();
         await foreach (var item in queue.ReadAllAsync(CancellationToken.None))
         {
-            kept.Add(item.Data[0]);
+            kept.Add(item.Data![0]);
         }
         Assert.Equal([4, 5], kept);
         Assert.Equal(3, queue.Dropped);

@@ -137,6 +137,45 @@ public sealed class WebViewTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// A stream at the minimal level holds depth on 7 frames of 8: the page is sent each depth map once, the frames in
+    /// between mark it unchanged without its bytes, and the page keeps painting it (no painted frame lacks depth).
+    /// </summary>
+    [Fact]
+    public async Task Web_page_keeps_painting_outputs_sent_as_unchanged()
+    {
+        Assert.True(Chromium.Executable() != null, "chromium is not installed: scripts/install-deps.sh test");
+        await using var server = await ServerUnderTest.StartOnSocketsAsync();
+        await server.Client.AddStreamAsync(new AddStreamRequest
+        {
+            Id = "held", SourceUri = Synthetic(3, fps: 10), Reuse = new StreamMtl.Api.V1.ReuseSettings { Level = ComputeLevel.Minimal },
+        });
+        await using var browser = await Chromium.StartAsync();
+        var page = await browser.NewPageAsync();
+        try
+        {
+            await page.NavigateAsync(server.MetricsUrl + "/");
+            await page.WaitForAsync(Painted("held", 2), Patience);
+            await page.EvaluateAsync($"(() => {{ const d = {Tile("held")}.querySelector('[data-layer=depth]'); d.checked = true; d.dispatchEvent(new Event('change')); return true; }})()");
+            await page.WaitForAsync("window.streammtl.tiles['held'].unchanged >= 3", Patience);
+            // Frames painted before the depth subscription's first result lack depth; none after it may.
+            int missing = (await page.EvaluateAsync("window.streammtl.tiles['held'].missing"))!.GetValue<int>();
+            int unchanged = (await page.EvaluateAsync("window.streammtl.tiles['held'].unchanged"))!.GetValue<int>();
+            int painted = await PaintedCount(page, "held");
+            await page.WaitForAsync($"window.streammtl.tiles['held'].unchanged >= {unchanged + 10} && {Painted("held", painted + 10)}", Patience);
+            Assert.Equal(missing, (await page.EvaluateAsync("window.streammtl.tiles['held'].missing"))!.GetValue<int>());
+            await page.EvaluateAsync($"(() => {{ const c = {Tile("held")}.querySelector('canvas.frame'); const r = c.getBoundingClientRect(); " +
+                "c.dispatchEvent(new MouseEvent('mousemove', { clientX: r.left + r.width / 4, clientY: r.top + r.height / 2 })); return true; })()");
+            string under = (await page.EvaluateAsync($"{Tile("held")}.querySelector('.under-cursor').textContent"))!.GetValue<string>();
+            Assert.Matches(@" · [0-9.]+ m$", under);
+        }
+        catch
+        {
+            output.WriteLine("page console:\n" + page.Console);
+            throw;
+        }
+    }
+
     [Fact]
     public async Task Web_page_subscribes_only_shown_tasks_and_pauses_hidden_tabs_and_off_screen_tiles()
     {

@@ -1,6 +1,8 @@
 // StreamMtl web view: one WebSocket carries every visible stream's results (binary, see ViewerMessage.cs);
 // the page colourises the label map, depth and normals itself. Off-screen tiles and hidden tabs are unsubscribed.
 const PART = { input: 1, labels: 2, depth: 3, normals: 4 };
+// A part kind with this bit has no bytes: the stream's last part of that kind still holds (a task held at a reduced level).
+const UNCHANGED = 0x80;
 const TASK_OF_LAYER = { seg: 'segmentation', depth: 'depth', normals: 'normals' };
 const SPARK_SECONDS = 60;
 
@@ -122,8 +124,8 @@ function addTile(info) {
   const tile = {
     root, canvas: el('.frame', root), visible: false, running: false, tasks: [],
     layers: { input: true, seg: true, depth: false, normals: false, overlay: false }, opacity: 0.6,
-    pending: null, last: null, arrivals: [], spark: [],
-    stats: { frames: 0, painted: 0, latencies: [], arrivals: [], fps: 0, saved: null, dropped: 0 },
+    pending: null, last: null, arrivals: [], spark: [], decoded: {},
+    stats: { frames: 0, painted: 0, latencies: [], arrivals: [], fps: 0, saved: null, dropped: 0, unchanged: 0, missing: 0 },
   };
   window.streammtl.tiles[info.id] = tile.stats;
   for (const box of root.querySelectorAll('[data-layer]')) {
@@ -204,13 +206,14 @@ function parse(buffer) {
     frameIndex: Number(view.getBigInt64(at, true)), captureMs: view.getFloat64(at + 8, true),
     saved: view.getFloat32(at + 16, true), recomputed: view.getInt32(at + 20, true), total: view.getInt32(at + 24, true),
     depthScale: view.getFloat32(at + 28, true), dropped: Number(view.getBigInt64(at + 32, true)),
-    budget: view.getFloat32(at + 40, true), level: COMPUTE_LEVELS[view.getUint8(at + 44)] ?? 'full', parts: {},
+    budget: view.getFloat32(at + 40, true), level: COMPUTE_LEVELS[view.getUint8(at + 44)] ?? 'full', parts: {}, unchanged: new Set(),
   };
   const count = view.getUint8(at + 45);
   at += 46;
   for (let i = 0; i < count; i++) {
     const kind = view.getUint8(at), length = view.getUint32(at + 1, true);
-    header.parts[kind] = new Uint8Array(buffer, at + 5, length);
+    if (kind & UNCHANGED) header.unchanged.add(kind & ~UNCHANGED);
+    else header.parts[kind] = new Uint8Array(buffer, at + 5, length);
     at += 5 + length;
   }
   return header;
@@ -239,9 +242,19 @@ async function frame(buffer) {
   if (tile.stats.arrivals.length > 1000) tile.stats.arrivals.shift();
   tile.arrivals.push(now);
   tile.spark.push([now, message.saved]);
+  // An unchanged part reuses the stream's last decoding of its kind; the promise is kept before awaiting, so a message
+  // that arrives while the one before it is still decoding gets that decoding.
+  const layer = (kind, type) => {
+    if (message.unchanged.has(kind)) {
+      tile.stats.unchanged++;
+      return tile.decoded[kind] ?? Promise.resolve(null);
+    }
+    const decoding = decode(message.parts[kind], type);
+    tile.decoded[kind] = decoding;
+    return decoding;
+  };
   const [input, labels, depth, normals] = await Promise.all([
-    decode(message.parts[PART.input], 'image/jpeg'), decode(message.parts[PART.labels], 'image/png'),
-    decode(message.parts[PART.depth], 'image/png'), decode(message.parts[PART.normals], 'image/png')]);
+    layer(PART.input, 'image/jpeg'), layer(PART.labels, 'image/png'), layer(PART.depth, 'image/png'), layer(PART.normals, 'image/png')]);
   const decoded = { ...message, input, labels, depth, normals };
   // Only the newest frame is painted; one that arrives before the next paint replaces the older one.
   const scheduled = tile.pending !== null;
@@ -253,6 +266,8 @@ async function frame(buffer) {
       paint(tile, next);
       tile.last = next;
       tile.stats.painted++;
+      // A frame painted without a layer the tile shows (none should be, once a layer's first frame arrived).
+      if ((tile.layers.depth && !next.depth) || (tile.layers.normals && !next.normals)) tile.stats.missing++;
       const latency = performance.timeOrigin + performance.now() - next.captureMs;
       tile.stats.latencies.push(latency);
       if (tile.stats.latencies.length > 1000) tile.stats.latencies.shift();
