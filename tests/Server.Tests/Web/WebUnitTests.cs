@@ -72,6 +72,15 @@ public sealed class WebUnitTests
         Assert.Empty(ViewerMessage.Decode(ViewerMessage.Encode(Result(3), 0)).Unchanged);
     }
 
+    [Fact]
+    public void The_page_reads_the_message_version_the_server_writes()
+    {
+        string script = File.ReadAllText(Path.Combine(RepositoryFiles.Root(), "src", "Server", "Web", "wwwroot", "app.js"));
+        var version = System.Text.RegularExpressions.Regex.Match(script, @"const MESSAGE_VERSION = (\d+);");
+        Assert.True(version.Success, "app.js declares no MESSAGE_VERSION");
+        Assert.Equal(ViewerMessage.Version.ToString(System.Globalization.CultureInfo.InvariantCulture), version.Groups[1].Value);
+    }
+
     /// <summary>Frames are made when sent: one the queue dropped never counts as sent, so the next carries the output.</summary>
     [Fact]
     public async Task A_frame_the_queue_dropped_does_not_count_as_sent()

@@ -3,6 +3,8 @@
 const PART = { input: 1, labels: 2, depth: 3, normals: 4 };
 // A part kind with this bit has no bytes: the stream's last part of that kind still holds (a task held at a reduced level).
 const UNCHANGED = 0x80;
+// The message format this page reads (ViewerMessage.Version); another one means the server was updated under the page.
+const MESSAGE_VERSION = 3;
 const TASK_OF_LAYER = { seg: 'segmentation', depth: 'depth', normals: 'normals' };
 const SPARK_SECONDS = 60;
 
@@ -198,6 +200,10 @@ const COMPUTE_LEVELS = ['full', 'reduced', 'minimal', 'coarse'];
 
 function parse(buffer) {
   const view = new DataView(buffer);
+  if (view.getUint8(0) !== MESSAGE_VERSION) {
+    el('#connection').textContent = 'reload the page: the server sends a newer format';
+    return null;
+  }
   const idLength = view.getUint16(2, true);
   const streamId = new TextDecoder().decode(new Uint8Array(buffer, 4, idLength));
   let at = 4 + idLength;
@@ -232,6 +238,7 @@ async function decode(bytes, type) {
 
 async function frame(buffer) {
   const message = parse(buffer);
+  if (!message) return;
   const tile = state.tiles.get(message.streamId);
   if (!tile) return;
   tile.stats.frames++;
