@@ -22,6 +22,7 @@ fi
 bench --source "$video#mode=live&loop=1" --streams 8 --set StreamMtl:Pipeline:InferenceWorkers=1 --json "$out/reuse-8-one-worker.json"
 bench --source "$video#mode=live&loop=1" --streams 8 --json "$out/reuse-8.json"
 bench --source "$video#mode=live&loop=1" --find-max --streams 12 --json "$out/reuse-max.json"
+bench --source "$video#mode=live&loop=1" --find-max --streams 12 --stored-pngs --json "$out/reuse-max-stored.json"
 bench --source "$video#mode=live&loop=1" --find-max --streams 12 --dense --json "$out/dense-max.json"
 bench --source "$video#mode=live&loop=1" --streams 4 --neighbour both --json "$out/reuse-4-neighbour.json"
 
