@@ -8,7 +8,7 @@ namespace StreamMtl.Pipeline.Model;
 /// may have changed (never while a pass runs). Inference workers may ask for it at once: one copy is kept, the others
 /// disposed.
 /// </summary>
-internal abstract class Derived<T> : IDisposable where T : class, IDisposable
+internal abstract class Derived<T> : Derived where T : class, IDisposable
 {
     private T? _value;
 
@@ -32,7 +32,14 @@ internal abstract class Derived<T> : IDisposable where T : class, IDisposable
         return made;
     }
 
-    public void Clear() => Interlocked.Exchange(ref _value, null)?.Dispose();
+    public override void Clear() => Interlocked.Exchange(ref _value, null)?.Dispose();
+}
+
+/// <summary>What every <see cref="Derived{T}"/> can do whatever it holds: drop it.</summary>
+internal abstract class Derived : IDisposable
+{
+    /// <summary>Drops the derived value; the next use makes it again.</summary>
+    public abstract void Clear();
 
     public void Dispose() => Clear();
 }

@@ -56,13 +56,10 @@ public sealed class SubTaskBlockWeights : nn.Module
     /// <summary>Drops the folded weights (after the weights changed in place).</summary>
     public void ClearMerged()
     {
-        foreach (var derived in _merged.Concat(_mergedBFloat16))
+        Derived[] all = [.. _merged, .. _mergedBFloat16, .. _mergedPacked];
+        foreach (var derived in all)
         {
             derived.Clear();
-        }
-        foreach (var packed in _mergedPacked)
-        {
-            packed.Clear();
         }
     }
 
