@@ -170,6 +170,8 @@ public sealed class FfmpegFrameSource : IFrameSource
         process.ErrorDataReceived += (_, e) => stderr.Add(e.Data);
         try
         {
+            // The child inherits the starting thread's nice value: the decoder runs at helper priority, as in-process decoding does.
+            HelperPriority.Apply();
             process.Start();
         }
         catch (Win32Exception ex)

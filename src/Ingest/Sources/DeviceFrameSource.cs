@@ -33,7 +33,11 @@ public sealed class DeviceFrameSource : IFrameSource
         {
             var image = new Mat();
             // VideoCapture.Read blocks in the driver (OpenCV's own select timeout is 10 s); keep it off the caller's thread.
-            var ok = await Task.Run(() => capture.Read(image), CancellationToken.None).ConfigureAwait(false);
+            var ok = await Task.Run(() =>
+            {
+                HelperPriority.Apply();
+                return capture.Read(image);
+            }, CancellationToken.None).ConfigureAwait(false);
             if (!ok || image.Empty())
             {
                 image.Dispose();

@@ -43,6 +43,7 @@ public sealed class FileFrameSource : IFrameSource
             while (true)
             {
                 cancellationToken.ThrowIfCancellationRequested();
+                HelperPriority.Apply();
                 var image = new Mat();
                 if (!capture.Read(image) || image.Empty())
                 {

@@ -1,3 +1,4 @@
+using StreamMtl.Ingest.Frames;
 namespace StreamMtl.Ingest.Synthetic;
 
 /// <summary>
@@ -80,7 +81,11 @@ internal sealed class RenderAhead<T> : IDisposable, IAsyncDisposable
         while (_pending.Count < _depth && _next < _end)
         {
             var index = _next++;
-            _pending.Enqueue(Task.Run(() => _render(index)));
+            _pending.Enqueue(Task.Run(() =>
+            {
+                HelperPriority.Apply();
+                return _render(index);
+            }));
         }
     }
 

@@ -1,4 +1,5 @@
 using StreamMtl.Pipeline.Runners;
+using StreamMtl.Ingest.Frames;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Threading.Channels;
@@ -54,6 +55,8 @@ public sealed partial class InferenceEngine : IDisposable
         // libtorch keeps the count process-wide and applies it to each thread on that thread's first operation: setting it
         // here, before any worker starts, holds for every worker.
         set_num_threads(intraOp);
+        HelperPriority.Nice = options.HelperNice;
+        int workerNice = HelperPriority.Current();
         PackedLinear.Enabled = model.PackedProducts;
         string? adapter = string.IsNullOrEmpty(model.Adapter) ? null : model.Adapter;
         var (loaded, metadata) = adapter != null ? AdapterFile.LoadFolded(modelPath, adapter) : ModelFile.Load(modelPath);
@@ -65,6 +68,11 @@ public sealed partial class InferenceEngine : IDisposable
         Log.ModelLoaded(logger, modelPath, Model.Version, Model.Precision, Model.LoadTime.TotalSeconds);
         Log.Threads(logger, Workers, intraOp, OpenMpPolicy.Native() is { Length: > 0 } policy ? policy : "unset (spinning)",
             NativeHeapPolicy.Described, PackedLinear.Described(intraOp));
+        if (options.HelperNice > 0 && workerNice >= options.HelperNice)
+        {
+            // Threads start at their creator's nice value and cannot lower it: the workers would get no more CPU than helpers.
+            Log.WorkersNotAboveHelpers(logger, workerNice, options.HelperNice);
+        }
         if (model.BFloat16 && Autocast.CpuHasBFloat16() == false)
         {
             Log.BFloat16Emulated(logger);
@@ -414,6 +422,9 @@ public sealed partial class InferenceEngine : IDisposable
 
         [LoggerMessage(104, LogLevel.Information, "Inference: {Workers} worker thread(s), {Threads} libtorch intra-op thread(s) each, OpenMP wait policy {Policy}, native heap: {Heap}, row products: {Products}")]
         public static partial void Threads(ILogger logger, int workers, int threads, string policy, string heap, string products);
+
+        [LoggerMessage(105, LogLevel.Warning, "Inference workers start at nice {Nice}, not above the helper threads' Pipeline:HelperNice {HelperNice}: under contention decoding and encoding compete with inference as equals")]
+        public static partial void WorkersNotAboveHelpers(ILogger logger, int nice, int helperNice);
 
         [LoggerMessage(102, LogLevel.Error, "Inference failed on stream {Stream}")]
         public static partial void InferenceFailed(ILogger logger, string stream, Exception error);

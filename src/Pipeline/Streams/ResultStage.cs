@@ -2,6 +2,7 @@ using StreamMtl.Pipeline.Model;
 using System.Diagnostics;
 using StreamMtl.Pipeline.Inference;
 using StreamMtl.Pipeline.Results;
+using StreamMtl.Ingest.Frames;
 
 namespace StreamMtl.Pipeline.Streams;
 
@@ -19,6 +20,7 @@ public static class ResultStage
     public static EncodedResult Encode(IStreamMetrics metrics, string stream, InferenceOutput output, OutputSpec spec,
         IReadOnlyDictionary<VisionTask, (long ComputedOn, EncodedOutput Output)>? previous = null)
     {
+        HelperPriority.Apply();
         var clock = Stopwatch.StartNew();
         var result = ResultEncoder.Encode(stream, output.Analysis!, output.Job.Input.Image, output.Job.Input.CaptureTime, spec,
         [

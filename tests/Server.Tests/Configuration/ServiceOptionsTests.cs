@@ -47,6 +47,7 @@ public sealed class ServiceOptionsTests
             ["StreamMtl:Endpoints:GrpcPort"] = "9464",
             ["StreamMtl:Limits:MaxStreams"] = "0",
             ["StreamMtl:Pipeline:BatchSize"] = "0",
+            ["StreamMtl:Pipeline:HelperNice"] = "20",
             ["StreamMtl:Security:ApiKeys:0"] = "short",
             ["StreamMtl:Streams:0:Id"] = "bad id",
             ["StreamMtl:Streams:0:Source"] = "",
@@ -57,7 +58,7 @@ public sealed class ServiceOptionsTests
             ["StreamMtl:Model:Precision"] = "fp8",
         }).Build();
         var errors = config.GetSection(ServiceOptions.Section).Get<ServiceOptions>()!.Validate();
-        foreach (var expected in new[] { "InputWidth", "GrpcPort and MetricsPort", "MaxStreams", "BatchSize", "ApiKeys", "Id 'bad id'", "Source is required",
+        foreach (var expected in new[] { "InputWidth", "GrpcPort and MetricsPort", "MaxStreams", "BatchSize", "HelperNice must be in 0..19", "ApiKeys", "Id 'bad id'", "Source is required",
             "unknown task 'colour'", "budget", "Precision must be float32 or bfloat16, got 'fp8'", "Reconnect: StallTimeout must be within",
             "CallsPerSecondPerClient" })
         {
