@@ -153,7 +153,8 @@ public sealed partial class MultiTaskVit
         var rows = new bool[batch][];
         for (int b = 0; b < batch; b++)
         {
-            rows[b] = Budget.Choose(new ArraySegment<float>(scores, b * n, n), costs.Costs, costs.Candidates, available);
+            var frame = new ArraySegment<float>(scores, b * n, n);
+            rows[b] = options.Rule == BudgetRule.Average ? Budget.Decide(frame, costs.Candidates) : Budget.Choose(frame, costs.Costs, costs.Candidates, available);
         }
         return new UnitSchedule(new UnitPlan(rows), null, options.Fused && CanFuse, scores);
     }

@@ -32,12 +32,22 @@ public static partial class EvalCommand
             "fraction over the frames (docs/adaptive.md)", double.MinValue, double.MaxValue);
         public static readonly Option<bool> Static = Flag("--static", "with --budget: the non-adaptive baseline, the same blocks for every frame " +
             "(the policy's ranking averaged over validation frames; without a policy, the deepest blocks dropped first)");
+        public static readonly Option<string> BudgetRule = BudgetRuleOption();
         public static readonly Option<string?> Data = OptionalText("--data", "KIND:PATH", "evaluate on a data set's validation split instead of " +
             "synthetic sequences: folder:DIR, nyud:DIR, pascal:DIR or pascal59:DIR (docs/datasets.md); frames are resized to --size; --sequences, --first-seed, " +
             "--frames and --stride do not apply");
         public static readonly Option<string?> DepthRef = OptionalText("--depth-ref", "IMAGE:GT", "also score depth on a real image against its " +
             "disparity ground truth (0 = invalid; relative, e.g. Middlebury Aloe from opencv-doc: aloeL.jpg:aloeGT.png): the predicted inverse depth " +
             "is fitted to it by scale and shift; AbsRel, delta1 and Spearman's rank correlation go to the report (docs/datasets.md)");
+        private static Option<string> BudgetRuleOption()
+        {
+            var option = Text("--budget-rule", "RULE", "with --budget: frame = every frame within the target (the units the policy ranks " +
+                "highest while they fit); average = the policy's own decisions (logit above 0, AdaMTL), which hold the target on average only " +
+                "and let frames differ", "frame");
+            option.AcceptOnlyFromAmong("frame", "average");
+            return option;
+        }
+
         public static readonly Option<string?> Dump = OptionalText("--dump", "DIR", "write one PNG per frame showing where the shared model errs " +
             "(input, segmentation errors, depth relative error, true and predicted normals, normals angle error)");
     }
@@ -45,5 +55,5 @@ public static partial class EvalCommand
     /// <summary>The eval command with its options; its body is <see cref="Run"/>.</summary>
     internal static Command Create() => CliOptions.Command("eval", "evaluate a model on held-out synthetic sequences or a data set's validation split (--json report)", Run,
         Options.Model, Options.Adapter, Options.Baselines, Options.Json, Options.Sequences, Options.FirstSeed, Options.Frames, Options.Stride, Options.Size,
-        Options.Threshold, Options.Split, Options.BFloat16, Options.Record, Options.Dump, Options.Budget, Options.Static, Options.Data, Options.DepthRef);
+        Options.Threshold, Options.Split, Options.BFloat16, Options.Record, Options.Dump, Options.Budget, Options.Static, Options.BudgetRule, Options.Data, Options.DepthRef);
 }

@@ -30,6 +30,7 @@ public static partial class EvalCommand
             BFloat16 = args.GetValue(Options.BFloat16),
             Budget = args.GetValue(Options.Budget),
             Static = args.GetValue(Options.Static),
+            Rule = args.GetValue(Options.BudgetRule) == "average" ? StreamMtl.Pipeline.Model.Policy.BudgetRule.Average : StreamMtl.Pipeline.Model.Policy.BudgetRule.PerFrame,
             Data = DataArgument.Open(args.GetValue(Options.Data)),
             DepthReference = DepthReferenceArgument(args.GetValue(Options.DepthRef)),
         };
@@ -61,9 +62,9 @@ public static partial class EvalCommand
         Console.WriteLine($"parameter bytes: {string.Join(", ", report.ParameterBytes.Select(kv => $"{kv.Key} {kv.Value / 1024.0:F0} KiB"))}");
         if (report.Budget is { } b)
         {
-            Console.WriteLine($"budget {b.Target:F2}{(b.Static ? " (static)" : "")}: executed FLOP fraction mean {b.MeanFraction:F3} " +
+            Console.WriteLine($"budget {b.Target:F2} ({b.Rule}): executed FLOP fraction mean {b.MeanFraction:F3} " +
                 $"(p10 {b.P10:F3}, p50 {b.P50:F3}, p90 {b.P90:F3}; {b.RelativeError:P1} from the target), {b.DistinctPlans} distinct block sets, " +
-                $"{b.FramesOverTarget} frame(s) over the target");
+                $"{b.FramesOverTarget} frame(s) over the target; min {b.MinFraction:F3}, max {b.MaxFraction:F3}");
         }
         if (report.DeltaM is double dm)
         {
@@ -93,7 +94,7 @@ public static partial class EvalCommand
         return reference ?? throw new CliException("--depth-ref: " + problem);
     }
 
-    /// <summary>Refuses a budget outside (0, 1], and --static without one.</summary>
+    /// <summary>Refuses a budget outside (0, 1], and --static or --budget-rule average without one.</summary>
     internal static void EnsureBudget(EvalOptions options)
     {
         if (options.Budget is double budget && StreamMtl.Pipeline.Model.Policy.Budget.Problem(budget) is string problem)
@@ -103,6 +104,10 @@ public static partial class EvalCommand
         if (options.Static && options.Budget == null)
         {
             throw new CliException("--static is the non-adaptive baseline at a budget: add --budget X");
+        }
+        if (options.Rule == StreamMtl.Pipeline.Model.Policy.BudgetRule.Average && (options.Budget == null || options.Static))
+        {
+            throw new CliException("--budget-rule average is how the policy decides under --budget X: add --budget, and drop --static (one unit set for every frame)");
         }
         if (options.Budget != null && (options.ShareThreshold != 0 || options.SplitLayer != null))
         {

@@ -15,6 +15,17 @@ public static partial class TrainCommand
             20, 0, 1e6, helpName: "W");
         public static readonly Option<double> FullShare = Double("--full-share", "policy stage: share of samples run as the full model (every block, " +
             "no FLOP term) to keep the budget-1 model where it was", 0.25, 0, 0.99);
+        public static readonly Option<string> FlopLoss = FlopLossOption();
+        public static readonly Option<double> NoiseEnd = Double("--noise-end", "policy stage: scale of the gates' logistic noise at the last step, " +
+            "falling linearly from 1 (below 1 the decisions harden toward those `eval --budget-rule average` serves)", 1, 0, 1, helpName: "S");
+
+        private static Option<string> FlopLossOption()
+        {
+            var option = Text("--flop-loss", "KIND", "policy stage: sample = each sample's expected FLOP fraction at its own target (every frame " +
+                "spends about the target); batch = the batch's mean of the hard decisions at one target per step (AdaMTL: frames may differ)", "sample");
+            option.AcceptOnlyFromAmong("sample", "batch");
+            return option;
+        }
     }
 
     /// <summary>
@@ -37,6 +48,8 @@ public static partial class TrainCommand
             ModelLearningRate = args.GetValue(PolicyOptions.ModelLearningRate),
             FlopWeight = args.GetValue(PolicyOptions.FlopWeight),
             FullShare = args.GetValue(PolicyOptions.FullShare),
+            FlopLoss = args.GetValue(PolicyOptions.FlopLoss) == "batch" ? FlopLoss.Batch : FlopLoss.Sample,
+            NoiseEnd = args.GetValue(PolicyOptions.NoiseEnd),
         };
         var errors = options.Validate();
         if (errors.Count > 0)

@@ -1,3 +1,5 @@
+using StreamMtl.Pipeline.Model.Policy;
+
 namespace StreamMtl.Training.Evaluation;
 
 /// <summary>Which curve a point belongs to.</summary>
@@ -18,9 +20,10 @@ public sealed record BudgetCurvePoint(BudgetCurveSeries Series, double Target, d
     double NormalsMeanDeg, int DistinctPlans);
 
 /// <summary>
-/// The accuracy-vs-compute curve: <see cref="Evaluator"/> at each target, once with the policy's per-frame choice and once
-/// with the static baseline (<see cref="BudgetedPasses.StaticPlan"/>), on the same held-out frames; optionally a reference
-/// model under the static rule too.
+/// The accuracy-vs-compute curve: <see cref="Evaluator"/> at each target, once with the policy's per-frame choice (under
+/// <see cref="EvalOptions.Rule"/>) and once with the static baseline (<see cref="BudgetedPasses.StaticPlan"/>), on the
+/// same held-out frames; optionally a reference model under the static rule too. Under <see cref="BudgetRule.Average"/> the
+/// static series run at the adaptive one's mean executed fraction, so the comparison is at equal FLOPs.
 /// </summary>
 public static class BudgetCurve
 {
@@ -32,18 +35,24 @@ public static class BudgetCurve
         var runs = new List<(BudgetCurveSeries Series, EvalOptions Options)>
         {
             (BudgetCurveSeries.Adaptive, options with { Static = false }),
-            (BudgetCurveSeries.Static, options with { Static = true }),
+            (BudgetCurveSeries.Static, options with { Static = true, Rule = BudgetRule.PerFrame }),
         };
         if (reference != null)
         {
-            runs.Add((BudgetCurveSeries.Reference, options with { ModelPath = reference, Static = true }));
+            runs.Add((BudgetCurveSeries.Reference, options with { ModelPath = reference, Static = true, Rule = BudgetRule.PerFrame }));
         }
         var points = new List<BudgetCurvePoint>();
         foreach (double target in targets)
         {
+            // Under the average rule the policy's mean may miss the target: the static series run at what it spent (equal FLOPs).
+            double staticBudget = target;
             foreach (var (series, run) in runs)
             {
-                var report = Evaluator.Run(run with { Budget = target, Baselines = [] });
+                var report = Evaluator.Run(run with { Budget = series == BudgetCurveSeries.Adaptive ? target : staticBudget, Baselines = [] });
+                if (series == BudgetCurveSeries.Adaptive && options.Rule == BudgetRule.Average)
+                {
+                    staticBudget = Math.Min(1, report.Budget!.MeanFraction);
+                }
                 var b = report.Budget!;
                 var point = new BudgetCurvePoint(series, target, b.MeanFraction, report.Metrics["segmentation.miou"],
                     report.Metrics["depth.abs_rel"], report.Metrics["normals.mean_deg"], b.DistinctPlans);

@@ -5,6 +5,9 @@ namespace StreamMtl.Training.Evaluation;
 /// <summary>One evaluated frame under a budget: its executed FLOP fraction, the units it ran and the policy's logits (null for a static plan).</summary>
 public sealed record FrameDecision(double Fraction, bool[] Units, float[]? Scores);
 
+/// <summary>The policy's probability of running one unit over the evaluated frames.</summary>
+public sealed record UnitProbability(double Mean, double Min, double P10, double P90, double Max);
+
 /// <summary>A frame of the easy/hard pair: where it is in the evaluation set, what it spent and which units it skipped.</summary>
 public sealed record BudgetFrame(int Frame, int Sequence, int FrameInSequence, double ExecutedFraction, double PolicyNeed, string[] Skipped);
 
@@ -19,6 +22,9 @@ public sealed record BudgetReport
     public const int Bins = 20;
 
     public double Target { get; init; }
+
+    /// <summary>How the units were chosen: "frame" (every frame within the target), "average" (the policy's own decisions) or "static".</summary>
+    public string Rule { get; init; } = "frame";
 
     /// <summary>Whether every frame ran the same units (the non-adaptive baseline, <c>--static</c>).</summary>
     public bool Static { get; init; }
@@ -42,6 +48,12 @@ public sealed record BudgetReport
     /// <summary>Share of frames that ran each unit, by unit name ("trunk.3", "depth.6").</summary>
     public Dictionary<string, double> UnitRates { get; init; } = [];
 
+    /// <summary>
+    /// The policy's probability sigmoid(logit) of each unit over the frames, by unit name (null for a static plan): how
+    /// decided the policy is (near 0 or 1) and how much it varies from frame to frame.
+    /// </summary>
+    public Dictionary<string, UnitProbability>? UnitProbabilities { get; init; }
+
     /// <summary>How many different unit sets the frames ran.</summary>
     public int DistinctPlans { get; init; }
 
@@ -62,6 +74,15 @@ public sealed record BudgetReport
         BudgetFrame? Frame(int i) => i < 0 ? null : new BudgetFrame(i, i / framesPerSequence, i % framesPerSequence, decisions[i].Fraction, needs[i],
             [.. units.Where((_, u) => !decisions[i].Units[u]).Select(u => u.Name)]);
         bool scored = needs.All(double.IsFinite);
+        Dictionary<string, UnitProbability>? probabilities = null;
+        if (scored)
+        {
+            probabilities = units.Select((u, i) =>
+            {
+                var p = decisions.Select(d => 1 / (1 + Math.Exp(-d.Scores![i]))).Order().ToArray();
+                return (u.Name, new UnitProbability(p.Average(), p[0], Quantile(p, 0.1), Quantile(p, 0.9), p[^1]));
+            }).ToDictionary(x => x.Name, x => x.Item2);
+        }
         return new BudgetReport
         {
             Target = target,
@@ -76,6 +97,7 @@ public sealed record BudgetReport
             FramesOverTarget = sorted.Count(f => f > target + 1e-12),
             Histogram = histogram,
             UnitRates = units.Select((u, i) => (u.Name, Rate: decisions.Average(d => d.Units[i] ? 1.0 : 0.0))).ToDictionary(x => x.Name, x => x.Rate),
+            UnitProbabilities = probabilities,
             DistinctPlans = decisions.Select(d => string.Concat(d.Units.Select(r => r ? '1' : '0'))).Distinct().Count(),
             Easiest = Frame(scored ? Array.IndexOf(needs, needs.Min()) : -1),
             Hardest = Frame(scored ? Array.IndexOf(needs, needs.Max()) : -1),

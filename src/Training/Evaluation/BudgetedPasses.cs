@@ -25,7 +25,7 @@ public static class BudgetedPasses
         Budget.Validate(budget, nameof(options));
         return options.Static
             ? forward with { Units = StaticPlan(model, budget, options) }
-            : forward with { Budget = budget };
+            : forward with { Budget = budget, Rule = options.Rule };
     }
 
     /// <summary>

@@ -45,6 +45,9 @@ public sealed record EvalOptions
     /// <summary>Target complexity in (0, 1] (fraction of the dense FLOPs) under which the policy picks each frame's units; null = the full model.</summary>
     public double? Budget { get; init; }
 
+    /// <summary>With <see cref="Budget"/> (not static): every frame within it, or the policy's own decisions, on average (<see cref="Pipeline.Model.Policy.BudgetRule"/>).</summary>
+    public Pipeline.Model.Policy.BudgetRule Rule { get; init; }
+
     /// <summary>With <see cref="Budget"/>: one unit set for every frame (<see cref="BudgetedPasses.StaticPlan"/>), the non-adaptive baseline.</summary>
     public bool Static { get; init; }
 

@@ -64,7 +64,10 @@ public static class Evaluator
         };
         if (options.Budget is double budget)
         {
-            report.Budget = BudgetReport.From(budget, options.Static, model.Units, shared.Decisions, options.FramesPerSequence);
+            report.Budget = BudgetReport.From(budget, options.Static, model.Units, shared.Decisions, options.FramesPerSequence) with
+            {
+                Rule = options.Static ? "static" : options.Rule == Pipeline.Model.Policy.BudgetRule.Average ? "average" : "frame",
+            };
         }
         if (options.DepthReference is { } reference)
         {

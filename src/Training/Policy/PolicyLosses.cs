@@ -20,13 +20,14 @@ public static class PolicyLosses
     };
 
     /// <summary>
-    /// Straight-through Gumbel-sigmoid gates [B, U]: hard 0/1 samples of sigmoid((logits + logistic noise) / temperature)
-    /// forward, the soft sample's gradient backward (AdaMTL's decisions).
+    /// Straight-through Gumbel-sigmoid gates [B, U]: hard 0/1 samples of sigmoid((logits + s x logistic noise) / temperature)
+    /// forward, the soft sample's gradient backward (AdaMTL's decisions). <paramref name="noiseScale"/> s = 0 gives the
+    /// deterministic decisions (logit above 0) that <see cref="Pipeline.Model.Policy.BudgetRule.Average"/> serves.
     /// </summary>
-    public static Tensor StraightThroughGates(Tensor logits, double temperature)
+    public static Tensor StraightThroughGates(Tensor logits, double temperature, double noiseScale = 1)
     {
         var u = rand_like(logits).clamp(Scalars.Of(1e-6), Scalars.Of(1 - 1e-6));
-        var noise = u.log().sub(u.neg().PlusInPlace(1).log());
+        var noise = u.log().sub(u.neg().PlusInPlace(1).log()).mul(Scalars.Of(noiseScale));
         var soft = logits.Plus(noise).div(Scalars.Of(temperature)).sigmoid();
         var hard = soft.gt(Scalars.Of(0.5)).to(soft.dtype);
         return hard.sub(soft.detach()).Plus(soft);
@@ -38,4 +39,11 @@ public static class PolicyLosses
     /// </summary>
     public static Tensor ExpectedFraction(Tensor logits, Tensor unitFractions, double mandatoryFraction) =>
         logits.sigmoid().matmul(unitFractions).PlusInPlace(mandatoryFraction);
+
+    /// <summary>
+    /// Executed FLOP fraction per sample [B] of 0/1 (straight-through) <paramref name="gates"/> [B, U]: the mandatory part
+    /// plus the cost of every unit whose gate is 1, over the dense pass.
+    /// </summary>
+    public static Tensor ExecutedFraction(Tensor gates, Tensor unitFractions, double mandatoryFraction) =>
+        gates.matmul(unitFractions).PlusInPlace(mandatoryFraction);
 }

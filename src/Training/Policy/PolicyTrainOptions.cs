@@ -29,6 +29,19 @@ public sealed record PolicyTrainOptions
     /// </summary>
     public double FullShare { get; init; } = 0.25;
 
+    /// <summary>
+    /// What the FLOP term holds at the target: <see cref="FlopLoss.Sample"/> each sample's expected fraction (targets drawn
+    /// per sample; every frame spends about the target), or <see cref="FlopLoss.Batch"/> the mean of the batch's hard
+    /// decisions (one target per step, AdaMTL's loss: frames may spend more or less, the mean holds).
+    /// </summary>
+    public FlopLoss FlopLoss { get; init; } = FlopLoss.Sample;
+
+    /// <summary>
+    /// Scale of the gates' logistic noise at the last step; it falls linearly from 1 at the first. Below 1 the decisions
+    /// harden toward the deterministic ones (logit above 0) that <c>eval --budget-rule average</c> serves.
+    /// </summary>
+    public double NoiseEnd { get; init; } = 1;
+
     /// <summary>Weight lambda of (expected executed FLOP fraction - target)^2.</summary>
     public double FlopWeight { get; init; } = 20;
 
@@ -66,7 +79,19 @@ public sealed record PolicyTrainOptions
         if (Pipeline.Model.Policy.Budget.Problem(MaxTarget) is string max) errors.Add("maximum target: " + max);
         if (MinTarget > MaxTarget) errors.Add($"minimum target {MinTarget} is above the maximum {MaxTarget}");
         if (FullShare is < 0 or >= 1) errors.Add($"full share must be in [0, 1), got {FullShare}");
+        if (NoiseEnd is < 0 or > 1 || double.IsNaN(NoiseEnd)) errors.Add($"noise at the end must be in [0, 1], got {NoiseEnd}");
+        if (!Enum.IsDefined(FlopLoss)) errors.Add($"unknown FLOP loss {FlopLoss}");
         if (Temperature <= 0) errors.Add($"temperature must be > 0, got {Temperature}");
         return errors;
     }
+}
+
+/// <summary>What the policy co-training's FLOP term holds at the target (<see cref="PolicyTrainOptions.FlopLoss"/>).</summary>
+public enum FlopLoss
+{
+    /// <summary>Each sample's expected executed fraction, at its own target.</summary>
+    Sample,
+
+    /// <summary>The batch's mean executed fraction of the hard decisions, at one target per step (AdaMTL).</summary>
+    Batch,
 }

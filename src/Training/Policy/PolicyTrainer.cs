@@ -58,6 +58,7 @@ public sealed class PolicyTrainer
         var tasks = config.AllTasks.ToList();
         var steps = new List<PolicyStep>();
         var clock = Stopwatch.StartNew();
+        var targetRng = new Random(unchecked(o.Seed * 104_729 + 17));
         int step = 0;
         for (; step < o.Steps && !cancellationToken.IsCancellationRequested; step++)
         {
@@ -76,10 +77,14 @@ public sealed class PolicyTrainer
             // Per sample: a target, or the full model (every gate 1, no FLOP term).
             var targets = new float[b];
             var underTarget = new float[b];
+            // One generator for the whole run rather than the step's: Randoms seeded with nearby numbers (one per step)
+            // give correlated draws, and the run's log showed the same target at every 10th step.
+            float stepTarget = (float)(o.MinTarget + targetRng.NextDouble() * (o.MaxTarget - o.MinTarget));
             for (int i = 0; i < b; i++)
             {
                 bool full = rng.NextDouble() < o.FullShare;
-                targets[i] = full ? 1f : (float)(o.MinTarget + rng.NextDouble() * (o.MaxTarget - o.MinTarget));
+                float drawn = o.FlopLoss == FlopLoss.Batch ? stepTarget : (float)(o.MinTarget + rng.NextDouble() * (o.MaxTarget - o.MinTarget));
+                targets[i] = full ? 1f : drawn;
                 underTarget[i] = full ? 0f : 1f;
             }
             var target = tensor(targets, device: device);
@@ -88,11 +93,24 @@ public sealed class PolicyTrainer
             var fractions = tensor(costs.Costs.Select((c, u) => costs.Candidates[u] ? (float)c / costs.Dense : 0f).ToArray(), device: device);
 
             var logits = model.PolicyLogits(images, target);
-            var gates = PolicyLosses.StraightThroughGates(logits, o.Temperature)
-                .mul(selected.view(-1, 1)).Plus(selected.neg().PlusInPlace(1).view(-1, 1));
-            var expected = PolicyLosses.ExpectedFraction(logits, fractions, (double)costs.Mandatory / costs.Dense);
-            var error = expected.sub(target);
-            var flopLoss = error.mul(error).mul(selected).sum().div(selected.sum().clamp_min(Scalars.One));
+            double noise = o.Steps == 1 ? 1 : 1 + (o.NoiseEnd - 1) * step / (o.Steps - 1);
+            var decisions = PolicyLosses.StraightThroughGates(logits, o.Temperature, noise);
+            var gates = decisions.mul(selected.view(-1, 1)).Plus(selected.neg().PlusInPlace(1).view(-1, 1));
+            double mandatory = (double)costs.Mandatory / costs.Dense;
+            var selectedCount = selected.sum().clamp_min(Scalars.One);
+            Tensor error, flopLoss;
+            if (o.FlopLoss == FlopLoss.Batch)
+            {
+                // AdaMTL: the mean executed fraction of the hard decisions, so a frame may spend more where it needs it.
+                error = PolicyLosses.ExecutedFraction(decisions, fractions, mandatory).sub(target);
+                var batchError = error.mul(selected).sum().div(selectedCount);
+                flopLoss = batchError.mul(batchError);
+            }
+            else
+            {
+                error = PolicyLosses.ExpectedFraction(logits, fractions, mandatory).sub(target);
+                flopLoss = error.mul(error).mul(selected).sum().div(selectedCount);
+            }
 
             var forward = model.Forward(images, new ForwardOptions(TaskSet.All, GridOffset: onDevice.GridOffset, UnitGates: gates));
             ForwardResult reference;
@@ -119,7 +137,10 @@ public sealed class PolicyTrainer
                 policyOptimizer.step();
             }
             double samples = underTarget.Sum();
-            double meanError = samples == 0 ? double.NaN : error.abs().mul(selected).sum().item<float>() / samples;
+            // The policy's error: per sample (|expected - target|) or, for the batch loss, of the batch's mean decision.
+            double meanError = samples == 0 ? double.NaN : o.FlopLoss == FlopLoss.Batch
+                ? Math.Abs(error.mul(selected).sum().item<float>() / samples)
+                : error.abs().mul(selected).sum().item<float>() / samples;
             double meanTarget = samples == 0 ? double.NaN : targets.Where((_, i) => underTarget[i] > 0).Average();
             var record = new PolicyStep(step, value, taskLoss.item<float>(), distill.item<float>(), flopLoss.item<float>(), meanError, meanTarget);
             steps.Add(record);
@@ -132,8 +153,8 @@ public sealed class PolicyTrainer
             double last = steps.Skip(Math.Max(0, steps.Count - 50)).Average(s => s.Loss);
             metadata.Training.Add(new TrainingRecord("policy", "segmentation+depth+normals", step, o.Batch,
                 $"{o.CropRows}x{o.CropCols} tokens, full frames every {o.FullFrameEvery}; targets {o.MinTarget}-{o.MaxTarget}, " +
-                $"{o.FullShare:P0} full; loss = task x{o.TaskWeight} + distillation x{o.DistillWeight} + FLOP x{o.FlopWeight}; " +
-                $"Gumbel-sigmoid T={o.Temperature}; lr model {o.ModelLearningRate}, policy {o.PolicyLearningRate}",
+                $"{o.FullShare:P0} full; loss = task x{o.TaskWeight} + distillation x{o.DistillWeight} + FLOP ({o.FlopLoss.ToString().ToLowerInvariant()}) x{o.FlopWeight}; " +
+                $"Gumbel-sigmoid T={o.Temperature}, noise 1 -> {o.NoiseEnd}; lr model {o.ModelLearningRate}, policy {o.PolicyLearningRate}",
                 o.Seed, pool.Rendered, clock.Elapsed.TotalSeconds, last,
                 $"synthetic seeds >= {SyntheticDataset.FirstTrainingSeed}, {o.Width}x{o.Height}, static and moving cameras"));
             // The figures recorded for the starting model no longer describe these weights.

@@ -70,6 +70,41 @@ public sealed class ComputePolicyTests : IDisposable
     }
 
     [Fact]
+    public void The_average_rule_runs_the_units_the_policy_gives_a_positive_logit_and_lets_frames_spend_differently()
+    {
+        using var scope = NewDisposeScope();
+        using var model = WithPolicy();
+        using var noGrad = no_grad();
+        var fractions = new HashSet<long>();
+        foreach (var tasks in new[] { TaskSet.All, VisionTask.Depth.ToSet() })
+        {
+            var costs = model.UnitCosts(12, tasks, fused: true);
+            for (int frame = 0; frame < 12; frame++)
+            {
+                using var inner = NewDisposeScope();
+                var image = randn(1, 3, 48, 64, generator: new Generator((ulong)(300 + frame)));
+                var counter = new FlopCounter();
+                using var result = model.Forward(image, new ForwardOptions(tasks, Budget: 0.5, Rule: BudgetRule.Average), counter);
+                var scores = result.UnitScores!;
+                for (int u = 0; u < model.Units.Count; u++)
+                {
+                    Assert.Equal(costs.Candidates[u] && scores[u] > 0, result.Executed!.Runs(0, u));
+                }
+                Assert.Equal(costs.Executed(result.Executed!.Row(0)), counter.ExecutedTotal);
+                fractions.Add(counter.ExecutedTotal);
+            }
+        }
+        // Not capped at the target: frames of the random policy spend different amounts, some above 0.5.
+        Assert.True(fractions.Count > 2, $"only {fractions.Count} distinct executed FLOP totals");
+    }
+
+    [Fact]
+    public void Decide_takes_exactly_the_candidates_with_a_positive_logit()
+    {
+        Assert.Equal([true, false, false, false, true], Budget.Decide([0.1f, -0.2f, 0f, 3f, 1e-3f], [true, true, true, false, true]));
+    }
+
+    [Fact]
     public void A_budget_below_the_mandatory_part_runs_only_the_mandatory_part()
     {
         using var scope = NewDisposeScope();

@@ -42,6 +42,37 @@ public sealed class PolicyTrainerTests
     }
 
     [Fact]
+    public void The_batch_flop_loss_holds_the_mean_of_hard_decisions_at_one_target_per_step()
+    {
+        using var dir = new TempDirectory();
+        string init = SaveTinyModel(dir);
+        var options = TinyTraining.PolicyOptions(init, dir.File("batch.safetensors"), 120) with { FlopLoss = FlopLoss.Batch, NoiseEnd = 0.1 };
+        var steps = new PolicyTrainer(options).Run();
+
+        Assert.All(steps, s => Assert.True(double.IsFinite(s.Loss), $"step {s.Step}: loss {s.Loss}"));
+        double first = steps.Take(20).Where(s => double.IsFinite(s.FlopError)).Average(s => s.FlopError);
+        double last = steps.TakeLast(20).Where(s => double.IsFinite(s.FlopError)).Average(s => s.FlopError);
+        Assert.True(last < 0.7 * first, $"|mean executed - target| went from {first:F4} to {last:F4}");
+        // One target per step, spread over [0.4, 1] from step to step (not nearly the same draw every step).
+        var targets = steps.Select(s => s.MeanTarget).Where(double.IsFinite).ToArray();
+        Assert.True(targets.Max() - targets.Min() > 0.45, $"targets only spanned {targets.Min():F3}..{targets.Max():F3}");
+        var (model, metadata) = ModelFile.Load(options.OutputPath);
+        using var _ = model;
+        Assert.Contains("FLOP (batch)", metadata.Training.Last().Crop, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(-0.1)]
+    [InlineData(1.5)]
+    [InlineData(double.NaN)]
+    public void Gate_noise_outside_0_to_1_is_rejected(double noiseEnd)
+    {
+        var options = TinyTraining.PolicyOptions("in.safetensors", "out.safetensors", 1) with { NoiseEnd = noiseEnd };
+        var error = Assert.Throws<ArgumentException>(() => new PolicyTrainer(options));
+        Assert.Contains("noise at the end", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Co_training_is_seeded()
     {
         using var dir = new TempDirectory();

@@ -1,5 +1,19 @@
 namespace StreamMtl.Pipeline.Model.Policy;
 
+/// <summary>How a pass under a target turns the policy's logits into the units it runs.</summary>
+public enum BudgetRule
+{
+    /// <summary>Every frame within the target: the units in order of decreasing logit while they fit (<see cref="Budget.Choose"/>).</summary>
+    PerFrame,
+
+    /// <summary>
+    /// AdaMTL's own rule: a unit runs when the policy gives it a logit above 0 (probability above 1/2) at the target, so a
+    /// frame may spend more or less than the target; a policy co-trained to hold the mean of its hard decisions at the
+    /// target (<c>train --stage policy --flop-loss batch</c>) holds it on average (<see cref="Budget.Decide"/>).
+    /// </summary>
+    Average,
+}
+
 /// <summary>
 /// Target complexity X in (0, 1]: the fraction of a frame's dense FLOPs (for the requested tasks) a pass may execute,
 /// and the greedy choice of units under it.
@@ -35,4 +49,8 @@ public static class Budget
         }
         return chosen;
     }
+
+    /// <summary>The units of <paramref name="candidates"/> whose <paramref name="scores"/> (logits) are above 0.</summary>
+    public static bool[] Decide(IReadOnlyList<float> scores, IReadOnlyList<bool> candidates) =>
+        [.. Enumerable.Range(0, scores.Count).Select(u => candidates[u] && scores[u] > 0)];
 }
