@@ -22,16 +22,7 @@ public static class BudgetCurveCommand
         "shipped model (without a policy: its deepest blocks dropped first)");
     private static readonly Option<int> Sequences = Int("--sequences", "held-out sequences (seeds 1..N)", 8, 1, 1000);
     private static readonly Option<int> Frames = Int("--frames", "frames per sequence", 12, 1, 10000);
-    private static readonly Option<string> Rule = RuleOption();
-
-    private static Option<string> RuleOption()
-    {
-        var option = Text("--budget-rule", "RULE", "how the policy decides (eval --budget-rule): frame = every frame within the target; " +
-            "average = its own decisions, the target held on average, and the static curves then run at the adaptive one's mean executed " +
-            "fraction (equal FLOPs)", "frame");
-        option.AcceptOnlyFromAmong("frame", "average");
-        return option;
-    }
+    private static readonly Option<string> Rule = BudgetRuleOption("; the static curves then run at the adaptive one's mean executed fraction (equal FLOPs)");
 
     /// <summary>The budget-curve command with its options; its body is <see cref="Run"/>.</summary>
     internal static Command Create() => CliOptions.Command("budget-curve", "accuracy vs executed FLOPs of the compute policy and of the static " +
@@ -53,7 +44,7 @@ public static class BudgetCurveCommand
             ModelPath = model,
             Sequences = args.GetValue(Sequences),
             FramesPerSequence = args.GetValue(Frames),
-            Rule = args.GetValue(Rule) == "average" ? BudgetRule.Average : BudgetRule.PerFrame,
+            Rule = BudgetRuleOf(args.GetValue(Rule)!),
         };
         EvalCommand.EnsureBelowTrainingSeeds(options);
         string? reference = args.GetValue(Reference) is { } path ? ModelArgument.Resolve(path) : null;

@@ -1,3 +1,4 @@
+using StreamMtl.Pipeline.Model.Policy;
 using StreamMtl.Server.Hosting;
 using System.CommandLine;
 using System.CommandLine.Parsing;
@@ -33,6 +34,19 @@ internal static class CliOptions
         "folded into its weights at load [default: none]");
 
     public static Option<string?> ModelPath() => OptionalText("--model", "F", "model file [default: the shipped model]");
+
+    /// <summary>--budget-rule frame|average: how the compute policy turns its logits into blocks (<see cref="BudgetRule"/>).</summary>
+    public static Option<string> BudgetRuleOption(string extra = "")
+    {
+        var option = Text("--budget-rule", "RULE", "with --budget: frame = every frame within the target (the units the policy ranks " +
+            "highest while they fit); average = the policy's own decisions (logit above 0, AdaMTL), which hold the target on average only " +
+            "and let frames differ" + extra, "frame");
+        option.AcceptOnlyFromAmong("frame", "average");
+        return option;
+    }
+
+    /// <summary>The rule a --budget-rule value names.</summary>
+    public static BudgetRule BudgetRuleOf(string value) => value == "average" ? BudgetRule.Average : BudgetRule.PerFrame;
 
     /// <summary>--size WxH, the model's input size.</summary>
     public static Option<string> InputSize() => Text("--size", "WxH", "input size", "320x240");

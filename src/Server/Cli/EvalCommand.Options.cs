@@ -39,15 +39,6 @@ public static partial class EvalCommand
         public static readonly Option<string?> DepthRef = OptionalText("--depth-ref", "IMAGE:GT", "also score depth on a real image against its " +
             "disparity ground truth (0 = invalid; relative, e.g. Middlebury Aloe from opencv-doc: aloeL.jpg:aloeGT.png): the predicted inverse depth " +
             "is fitted to it by scale and shift; AbsRel, delta1 and Spearman's rank correlation go to the report (docs/datasets.md)");
-        private static Option<string> BudgetRuleOption()
-        {
-            var option = Text("--budget-rule", "RULE", "with --budget: frame = every frame within the target (the units the policy ranks " +
-                "highest while they fit); average = the policy's own decisions (logit above 0, AdaMTL), which hold the target on average only " +
-                "and let frames differ", "frame");
-            option.AcceptOnlyFromAmong("frame", "average");
-            return option;
-        }
-
         public static readonly Option<string?> Dump = OptionalText("--dump", "DIR", "write one PNG per frame showing where the shared model errs " +
             "(input, segmentation errors, depth relative error, true and predicted normals, normals angle error)");
     }

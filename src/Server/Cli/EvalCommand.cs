@@ -5,6 +5,8 @@ using StreamMtl.Training.Evaluation;
 using StreamMtl.Training;
 using StreamMtl.Pipeline.Weights;
 
+using static StreamMtl.Server.Cli.CliOptions;
+
 namespace StreamMtl.Server.Cli;
 
 /// <summary>streammtl eval: metrics, FLOPs and Delta-m on held-out synthetic sequences.</summary>
@@ -30,7 +32,7 @@ public static partial class EvalCommand
             BFloat16 = args.GetValue(Options.BFloat16),
             Budget = args.GetValue(Options.Budget),
             Static = args.GetValue(Options.Static),
-            Rule = args.GetValue(Options.BudgetRule) == "average" ? StreamMtl.Pipeline.Model.Policy.BudgetRule.Average : StreamMtl.Pipeline.Model.Policy.BudgetRule.PerFrame,
+            Rule = BudgetRuleOf(args.GetValue(Options.BudgetRule)!),
             Data = DataArgument.Open(args.GetValue(Options.Data)),
             DepthReference = DepthReferenceArgument(args.GetValue(Options.DepthRef)),
         };

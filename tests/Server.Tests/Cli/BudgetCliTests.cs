@@ -41,6 +41,24 @@ public sealed class BudgetCliTests : IDisposable
         Assert.Equal("--static is the non-adaptive baseline at a budget: add --budget X", noBudget.Message);
         var sharing = Assert.Throws<CliException>(() => EvalCommand.Run(CommandLine.Parse(["eval", "--model", FakeModel(), "--budget", "0.5", "--threshold", "0.1"])));
         Assert.StartsWith("--budget skips blocks at the model's own split", sharing.Message, StringComparison.Ordinal);
+        foreach (var args in new[] { new[] { "--budget-rule", "average" }, ["--budget", "0.5", "--static", "--budget-rule", "average"] })
+        {
+            var rule = Assert.Throws<CliException>(() => EvalCommand.Run(CommandLine.Parse(["eval", "--model", FakeModel(), .. args])));
+            Assert.StartsWith("--budget-rule average is how the policy decides under --budget X", rule.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void Unknown_budget_rules_and_flop_losses_are_refused_naming_the_choices()
+    {
+        var rule = Assert.Throws<CliException>(() => CommandLine.Parse(["eval", "--budget", "0.5", "--budget-rule", "mean"]));
+        Assert.Contains("'mean' not recognized. Must be one of:", rule.Message, StringComparison.Ordinal);
+        Assert.Contains("'average'", rule.Message, StringComparison.Ordinal);
+        var loss = Assert.Throws<CliException>(() => CommandLine.Parse(["train", "--stage", "policy", "--flop-loss", "sum"]));
+        Assert.Contains("'sum' not recognized", loss.Message, StringComparison.Ordinal);
+        Assert.Contains("'batch'", loss.Message, StringComparison.Ordinal);
+        var noise = Assert.Throws<CliException>(() => CommandLine.Parse(["train", "--stage", "policy", "--noise-end", "2"]));
+        Assert.Contains("--noise-end", noise.Message, StringComparison.Ordinal);
     }
 
     [Fact]
