@@ -12,10 +12,12 @@ public sealed record PipelineOptions
     /// <summary>
     /// Nice value (0..19) that the threads decoding, rendering and encoding around inference give themselves (ffmpeg
     /// decoder children inherit it), so that under contention the inference workers, left at the process's priority, get
-    /// the cores first. 0 leaves them equal. At 10 (the default), 3 vtest streams on 2 cores ran with a worst inference
-    /// p99/p50 of 1.72 and 1.68 against 4.29 and 2.11 at 0, alternating (docs/service.md, "Capacity").
+    /// the cores first. 0 (the default) leaves them equal. Below capacity 10 smooths inference latency (3 vtest streams on
+    /// 2 cores: worst inference p99/p50 1.72 and 1.68 against 4.29 and 2.11); past capacity it starves decoding and
+    /// encoding instead, so frames are dropped after inference ran and capture-to-receipt p99 rose from ~250 to ~800 ms at
+    /// 5 streams (docs/service.md, "Capacity").
     /// </summary>
-    public int HelperNice { get; init; } = 10;
+    public int HelperNice { get; init; }
 
     /// <summary>Frames of different streams run back to back by a worker per wake-up.</summary>
     public int BatchSize { get; init; } = 4;
