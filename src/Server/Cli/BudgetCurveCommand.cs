@@ -22,7 +22,7 @@ public static class BudgetCurveCommand
         "shipped model (without a policy: its deepest blocks dropped first)");
     private static readonly Option<int> Sequences = Int("--sequences", "held-out sequences (seeds 1..N)", 8, 1, 1000);
     private static readonly Option<int> Frames = Int("--frames", "frames per sequence", 12, 1, 10000);
-    private static readonly Option<string> Rule = BudgetRuleOption("; the static curves then run at the adaptive one's mean executed fraction (equal FLOPs)");
+    private static readonly Option<string> Rule = BudgetRuleOption("; the static curves then take the adaptive one's mean executed fraction as their budget");
 
     /// <summary>The budget-curve command with its options; its body is <see cref="Run"/>.</summary>
     internal static Command Create() => CliOptions.Command("budget-curve", "accuracy vs executed FLOPs of the compute policy and of the static " +

@@ -23,7 +23,8 @@ public sealed record BudgetCurvePoint(BudgetCurveSeries Series, double Target, d
 /// The accuracy-vs-compute curve: <see cref="Evaluator"/> at each target, once with the policy's per-frame choice (under
 /// <see cref="EvalOptions.Rule"/>) and once with the static baseline (<see cref="BudgetedPasses.StaticPlan"/>), on the
 /// same held-out frames; optionally a reference model under the static rule too. Under <see cref="BudgetRule.Average"/> the
-/// static series run at the adaptive one's mean executed fraction, so the comparison is at equal FLOPs.
+/// static series take the adaptive one's mean executed fraction as their budget (their greedy fill may land up to a unit
+/// below it).
 /// </summary>
 public static class BudgetCurve
 {
@@ -44,7 +45,7 @@ public static class BudgetCurve
         var points = new List<BudgetCurvePoint>();
         foreach (double target in targets)
         {
-            // Under the average rule the policy's mean may miss the target: the static series run at what it spent (equal FLOPs).
+            // Under the average rule the policy's mean may miss the target: the static series get what it spent as their budget.
             double staticBudget = target;
             foreach (var (series, run) in runs)
             {
