@@ -23,10 +23,11 @@ public readonly record struct LevelChange(ComputeLevel From, ComputeLevel To, do
 /// box cannot keep is not retried every few seconds; the stream's stagger delays its step ups so that streams which gained
 /// headroom together do not all step up at once; drops within the start-up grace after the stream's first frame do not step
 /// it down (its first frames are full passes). Time comes from the injected <see cref="TimeProvider"/>; thread-safe.
-/// For a stream whose model has a compute policy the ladder starts with compute budgets (<see cref="BudgetLadder"/>: its
-/// budget, then lower by <see cref="ComputeControllerOptions.BudgetStep"/> down to its floor, e.g. 1, 0.8, 0.6, 0.4) at the
-/// target level, then the lower levels at the floor budget: a lower budget skips blocks on every frame for every task,
-/// which costs less accuracy per FLOP saved than holding sub-tasks over frames. Up steps climb the same ladder back.
+/// For a stream whose model has a compute policy the ladder also has compute budgets (<see cref="BudgetLadder"/>: its
+/// budget, then lower by <see cref="ComputeControllerOptions.BudgetStep"/> down to its floor, e.g. 1, 0.8, 0.6, 0.4): by
+/// default the levels first, at the stream's budget, then the lower budgets at the floor level; with
+/// <see cref="ComputeControllerOptions.BudgetsFirst"/> the budgets first, at the target level, then the levels at the floor
+/// budget. Up steps climb the same ladder back.
 /// </summary>
 public sealed class ComputeController
 {
@@ -73,7 +74,10 @@ public sealed class ComputeController
         _options = options;
         _time = time;
         _stagger = stagger < TimeSpan.Zero ? TimeSpan.Zero : stagger;
-        _rungs = [.. budgets.Select(b => (b, target)), .. Enumerable.Range((int)target + 1, (int)floor - (int)target).Select(l => (budgets[^1], (ComputeLevel)l))];
+        var levels = Enumerable.Range((int)target, (int)floor - (int)target + 1).Select(l => (ComputeLevel)l).ToArray();
+        _rungs = options.BudgetsFirst
+            ? [.. budgets.Select(b => (b, target)), .. levels.Skip(1).Select(l => (budgets[^1], l))]
+            : [.. levels.Select(l => (budgets[0], l)), .. budgets.Skip(1).Select(b => (b, floor))];
         _windowStart = time.GetTimestamp();
     }
 

@@ -101,12 +101,12 @@ public sealed class ComputeControllerTests
     }
 
     [Fact]
-    public void With_a_policy_the_budget_steps_down_to_its_floor_before_the_levels_and_back_up_with_the_hold()
+    public void With_a_policy_and_budgets_first_the_budget_steps_down_to_its_floor_before_the_levels_and_back_up_with_the_hold()
     {
         var time = new FakeTimeProvider();
         var ladder = ComputeController.BudgetLadder(1, 0.4, Options.BudgetStep);
         Assert.Equal([1, 0.8, 0.6, 0.4], ladder);
-        var controller = new ComputeController(ComputeLevel.Full, ComputeLevel.Minimal, Options, time, budgets: ladder);
+        var controller = new ComputeController(ComputeLevel.Full, ComputeLevel.Minimal, Options with { BudgetsFirst = true }, time, budgets: ladder);
         Assert.Equal(1, controller.Budget);
         Window(controller, time, drops: 10, Long);
         var down = Windows(5, controller, time, drops: 10, Long);
@@ -133,6 +133,34 @@ public sealed class ComputeControllerTests
                 new LevelChange(ComputeLevel.Full, ComputeLevel.Full, 0.8, 1),
             ], up);
         Assert.All(up, c => Assert.Equal("up", c.Direction));
+        Assert.Equal((1.0, ComputeLevel.Full), (controller.Budget, controller.Level));
+    }
+
+    [Fact]
+    public void With_a_policy_the_levels_step_down_first_then_the_budget_at_the_floor_level_and_back_up_in_reverse()
+    {
+        var time = new FakeTimeProvider();
+        var controller = new ComputeController(ComputeLevel.Full, ComputeLevel.Minimal, Options, time,
+            budgets: ComputeController.BudgetLadder(1, 0.6, Options.BudgetStep));
+        Window(controller, time, drops: 10, Long);
+        var down = Windows(5, controller, time, drops: 10, Long);
+        Assert.Equal(
+            [
+                new LevelChange(ComputeLevel.Full, ComputeLevel.Reduced, 1, 1),
+                new LevelChange(ComputeLevel.Reduced, ComputeLevel.Minimal, 1, 1),
+                new LevelChange(ComputeLevel.Minimal, ComputeLevel.Minimal, 1, 0.8),
+                new LevelChange(ComputeLevel.Minimal, ComputeLevel.Minimal, 0.8, 0.6),
+            ], down);
+        Assert.Equal([false, false, true, true], down.Select(c => c.BudgetChanged));
+        Assert.Equal((0.6, ComputeLevel.Minimal), (controller.Budget, controller.Level));
+        var up = Windows(60, controller, time, drops: 0, Short);
+        Assert.Equal(
+            [
+                new LevelChange(ComputeLevel.Minimal, ComputeLevel.Minimal, 0.6, 0.8),
+                new LevelChange(ComputeLevel.Minimal, ComputeLevel.Minimal, 0.8, 1),
+                new LevelChange(ComputeLevel.Minimal, ComputeLevel.Reduced, 1, 1),
+                new LevelChange(ComputeLevel.Reduced, ComputeLevel.Full, 1, 1),
+            ], up);
         Assert.Equal((1.0, ComputeLevel.Full), (controller.Budget, controller.Level));
     }
 
