@@ -108,8 +108,7 @@ public sealed class ComputeControllerTests
         Assert.Equal([1, 0.8, 0.6, 0.4], ladder);
         var controller = new ComputeController(ComputeLevel.Full, ComputeLevel.Minimal, Options with { BudgetsFirst = true }, time, budgets: ladder);
         Assert.Equal(1, controller.Budget);
-        Window(controller, time, drops: 10, Long);
-        var down = Windows(5, controller, time, drops: 10, Long);
+        var (down, bottom, up) = DownAndBackUp(controller, time, 5);
         Assert.Equal(
             [
                 new LevelChange(ComputeLevel.Full, ComputeLevel.Full, 1, 0.8),
@@ -118,12 +117,9 @@ public sealed class ComputeControllerTests
                 new LevelChange(ComputeLevel.Full, ComputeLevel.Reduced, 0.4, 0.4),
                 new LevelChange(ComputeLevel.Reduced, ComputeLevel.Minimal, 0.4, 0.4),
             ], down);
-        Assert.All(down, c => Assert.True(c.Down));
         Assert.Equal([true, true, true, false, false], down.Select(c => c.BudgetChanged));
-        Assert.Empty(Windows(3, controller, time, drops: 10, Long));
-        Assert.Equal((0.4, ComputeLevel.Minimal), (controller.Budget, controller.Level));
+        Assert.Equal((0.4, ComputeLevel.Minimal), bottom);
         // Headroom: one rung per up-hold (5 windows of headroom, judged at the 6th's first frame), levels first, budget last.
-        var up = Windows(60, controller, time, drops: 0, Short);
         Assert.Equal(
             [
                 new LevelChange(ComputeLevel.Minimal, ComputeLevel.Reduced, 0.4, 0.4),
@@ -132,7 +128,6 @@ public sealed class ComputeControllerTests
                 new LevelChange(ComputeLevel.Full, ComputeLevel.Full, 0.6, 0.8),
                 new LevelChange(ComputeLevel.Full, ComputeLevel.Full, 0.8, 1),
             ], up);
-        Assert.All(up, c => Assert.Equal("up", c.Direction));
         Assert.Equal((1.0, ComputeLevel.Full), (controller.Budget, controller.Level));
     }
 
@@ -142,8 +137,7 @@ public sealed class ComputeControllerTests
         var time = new FakeTimeProvider();
         var controller = new ComputeController(ComputeLevel.Full, ComputeLevel.Minimal, Options, time,
             budgets: ComputeController.BudgetLadder(1, 0.6, Options.BudgetStep));
-        Window(controller, time, drops: 10, Long);
-        var down = Windows(5, controller, time, drops: 10, Long);
+        var (down, bottom, up) = DownAndBackUp(controller, time, 4);
         Assert.Equal(
             [
                 new LevelChange(ComputeLevel.Full, ComputeLevel.Reduced, 1, 1),
@@ -152,8 +146,7 @@ public sealed class ComputeControllerTests
                 new LevelChange(ComputeLevel.Minimal, ComputeLevel.Minimal, 0.8, 0.6),
             ], down);
         Assert.Equal([false, false, true, true], down.Select(c => c.BudgetChanged));
-        Assert.Equal((0.6, ComputeLevel.Minimal), (controller.Budget, controller.Level));
-        var up = Windows(60, controller, time, drops: 0, Short);
+        Assert.Equal((0.6, ComputeLevel.Minimal), bottom);
         Assert.Equal(
             [
                 new LevelChange(ComputeLevel.Minimal, ComputeLevel.Minimal, 0.6, 0.8),
@@ -162,6 +155,23 @@ public sealed class ComputeControllerTests
                 new LevelChange(ComputeLevel.Reduced, ComputeLevel.Full, 1, 1),
             ], up);
         Assert.Equal((1.0, ComputeLevel.Full), (controller.Budget, controller.Level));
+    }
+
+    /// <summary>
+    /// Overload down to the bottom (a first window, then <paramref name="downWindows"/> more, each one rung; three more
+    /// change nothing), then a minute of headroom: the changes down, where it sat, and the changes back up.
+    /// </summary>
+    private static (List<LevelChange> Down, (double, ComputeLevel) Bottom, List<LevelChange> Up) DownAndBackUp(ComputeController controller,
+        FakeTimeProvider time, int downWindows)
+    {
+        Window(controller, time, drops: 10, Long);
+        var down = Windows(downWindows, controller, time, drops: 10, Long);
+        Assert.All(down, c => Assert.True(c.Down));
+        Assert.Empty(Windows(3, controller, time, drops: 10, Long));
+        var bottom = (controller.Budget, controller.Level);
+        var up = Windows(60, controller, time, drops: 0, Short);
+        Assert.All(up, c => Assert.Equal("up", c.Direction));
+        return ([.. down], bottom, [.. up]);
     }
 
     [Fact]
