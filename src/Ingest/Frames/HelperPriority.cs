@@ -38,7 +38,7 @@ public static partial class HelperPriority
         }
     }
 
-    /// <summary>The calling thread's nice value (Linux), for tests.</summary>
+    /// <summary>The calling thread's nice value (Linux): what threads it starts will begin at.</summary>
     public static int Current()
     {
         Marshal.SetLastPInvokeError(0);

@@ -164,13 +164,13 @@ public sealed class ViewerConnection(WebSocket socket, StreamCommands commands, 
             // is made when it is sent, so an output is left out as unchanged only if the page got it in a frame sent before.
             await subscriber.PumpAsync((result, dropped, _) =>
             {
-                _queue.Offer(new ViewerQueue.Item(null, Text: false, Frame: () =>
+                _queue.Offer(new ViewerQueue.Item(() =>
                 {
                     var message = ViewerMessage.Encode(result, dropped + _queue.Dropped, sent);
                     metrics.ResultsSent.WithLabels(stream.Id).Inc();
                     metrics.ResultBytes.WithLabels(stream.Id).Inc(message.Length);
                     return message;
-                }));
+                }, Text: false));
                 return System.Threading.Tasks.Task.CompletedTask;
             }, Timeout.InfiniteTimeSpan, time, cancellationToken);
             Notice("ended", stream.Id, "the stream ended");
@@ -197,13 +197,16 @@ public sealed class ViewerConnection(WebSocket socket, StreamCommands commands, 
         subscription.Stop.Dispose();
     }
 
-    private void Notice(string type, string? stream, string message) =>
-        _queue.Offer(new ViewerQueue.Item(JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, string?>
+    private void Notice(string type, string? stream, string message)
+    {
+        byte[] json = JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, string?>
         {
             ["type"] = type,
             ["stream"] = stream,
             ["message"] = message,
-        }), Text: true));
+        });
+        _queue.Offer(new ViewerQueue.Item(() => json, Text: true));
+    }
 
     private async Task WriteAsync(CancellationToken cancellationToken)
     {

@@ -18,14 +18,11 @@ public sealed class ViewerQueue
     }
 
     /// <summary>
-    /// A message: UTF-8 JSON text (a notice) in <see cref="Data"/>, or a frame, binary, made by <see cref="Frame"/> when it is
-    /// sent: what a frame may leave out (an output unchanged since the page's last) depends on the frames before it that
-    /// were sent, not on those the queue dropped.
+    /// A message, made by <see cref="Message"/> when it is sent: UTF-8 JSON text (a notice) or a binary frame. What a frame
+    /// may leave out (an output unchanged since the page's last) depends on the frames before it that were sent, not on
+    /// those the queue dropped.
     /// </summary>
-    public readonly record struct Item(byte[]? Data, bool Text, Func<byte[]>? Frame = null)
-    {
-        public byte[] Message() => Data ?? Frame!();
-    }
+    public readonly record struct Item(Func<byte[]> Message, bool Text);
 
     /// <summary>Messages dropped because the viewer fell behind.</summary>
     public long Dropped => Interlocked.Read(ref _dropped);

@@ -98,18 +98,21 @@ public sealed class PolicyTrainer
             var gates = decisions.mul(selected.view(-1, 1)).Plus(selected.neg().PlusInPlace(1).view(-1, 1));
             double mandatory = (double)costs.Mandatory / costs.Dense;
             var selectedCount = selected.sum().clamp_min(Scalars.One);
-            Tensor error, flopLoss;
+            // The policy's error (recorded per step): of the batch's mean decision for the batch loss, else per sample.
+            Tensor policyError, flopLoss;
             if (o.FlopLoss == FlopLoss.Batch)
             {
                 // AdaMTL: the mean executed fraction of the hard decisions, so a frame may spend more where it needs it.
-                error = PolicyLosses.ExecutedFraction(decisions, fractions, mandatory).sub(target);
+                var error = PolicyLosses.ExecutedFraction(decisions, fractions, mandatory).sub(target);
                 var batchError = error.mul(selected).sum().div(selectedCount);
                 flopLoss = batchError.mul(batchError);
+                policyError = batchError.abs();
             }
             else
             {
-                error = PolicyLosses.ExpectedFraction(logits, fractions, mandatory).sub(target);
+                var error = PolicyLosses.ExpectedFraction(logits, fractions, mandatory).sub(target);
                 flopLoss = error.mul(error).mul(selected).sum().div(selectedCount);
+                policyError = error.abs().mul(selected).sum().div(selectedCount);
             }
 
             var forward = model.Forward(images, new ForwardOptions(TaskSet.All, GridOffset: onDevice.GridOffset, UnitGates: gates));
@@ -137,10 +140,7 @@ public sealed class PolicyTrainer
                 policyOptimizer.step();
             }
             double samples = underTarget.Sum();
-            // The policy's error: per sample (|expected - target|) or, for the batch loss, of the batch's mean decision.
-            double meanError = samples == 0 ? double.NaN : o.FlopLoss == FlopLoss.Batch
-                ? Math.Abs(error.mul(selected).sum().item<float>() / samples)
-                : error.abs().mul(selected).sum().item<float>() / samples;
+            double meanError = samples == 0 ? double.NaN : policyError.item<float>();
             double meanTarget = samples == 0 ? double.NaN : targets.Where((_, i) => underTarget[i] > 0).Average();
             var record = new PolicyStep(step, value, taskLoss.item<float>(), distill.item<float>(), flopLoss.item<float>(), meanError, meanTarget);
             steps.Add(record);

@@ -108,27 +108,11 @@ public sealed class ComputeControllerTests
         Assert.Equal([1, 0.8, 0.6, 0.4], ladder);
         var controller = new ComputeController(ComputeLevel.Full, ComputeLevel.Minimal, Options with { BudgetsFirst = true }, time, budgets: ladder);
         Assert.Equal(1, controller.Budget);
-        var (down, bottom, up) = DownAndBackUp(controller, time, 5);
-        Assert.Equal(
-            [
-                new LevelChange(ComputeLevel.Full, ComputeLevel.Full, 1, 0.8),
-                new LevelChange(ComputeLevel.Full, ComputeLevel.Full, 0.8, 0.6),
-                new LevelChange(ComputeLevel.Full, ComputeLevel.Full, 0.6, 0.4),
-                new LevelChange(ComputeLevel.Full, ComputeLevel.Reduced, 0.4, 0.4),
-                new LevelChange(ComputeLevel.Reduced, ComputeLevel.Minimal, 0.4, 0.4),
-            ], down);
+        // Headroom climbs back one rung per up-hold (5 windows of headroom, judged at the 6th's first frame): levels first, budget last.
+        var down = ClimbsDownAndBack(controller, time,
+            (1, ComputeLevel.Full), (0.8, ComputeLevel.Full), (0.6, ComputeLevel.Full), (0.4, ComputeLevel.Full),
+            (0.4, ComputeLevel.Reduced), (0.4, ComputeLevel.Minimal));
         Assert.Equal([true, true, true, false, false], down.Select(c => c.BudgetChanged));
-        Assert.Equal((0.4, ComputeLevel.Minimal), bottom);
-        // Headroom: one rung per up-hold (5 windows of headroom, judged at the 6th's first frame), levels first, budget last.
-        Assert.Equal(
-            [
-                new LevelChange(ComputeLevel.Minimal, ComputeLevel.Reduced, 0.4, 0.4),
-                new LevelChange(ComputeLevel.Reduced, ComputeLevel.Full, 0.4, 0.4),
-                new LevelChange(ComputeLevel.Full, ComputeLevel.Full, 0.4, 0.6),
-                new LevelChange(ComputeLevel.Full, ComputeLevel.Full, 0.6, 0.8),
-                new LevelChange(ComputeLevel.Full, ComputeLevel.Full, 0.8, 1),
-            ], up);
-        Assert.Equal((1.0, ComputeLevel.Full), (controller.Budget, controller.Level));
     }
 
     [Fact]
@@ -137,41 +121,32 @@ public sealed class ComputeControllerTests
         var time = new FakeTimeProvider();
         var controller = new ComputeController(ComputeLevel.Full, ComputeLevel.Minimal, Options, time,
             budgets: ComputeController.BudgetLadder(1, 0.6, Options.BudgetStep));
-        var (down, bottom, up) = DownAndBackUp(controller, time, 4);
-        Assert.Equal(
-            [
-                new LevelChange(ComputeLevel.Full, ComputeLevel.Reduced, 1, 1),
-                new LevelChange(ComputeLevel.Reduced, ComputeLevel.Minimal, 1, 1),
-                new LevelChange(ComputeLevel.Minimal, ComputeLevel.Minimal, 1, 0.8),
-                new LevelChange(ComputeLevel.Minimal, ComputeLevel.Minimal, 0.8, 0.6),
-            ], down);
+        var down = ClimbsDownAndBack(controller, time,
+            (1, ComputeLevel.Full), (1, ComputeLevel.Reduced), (1, ComputeLevel.Minimal), (0.8, ComputeLevel.Minimal), (0.6, ComputeLevel.Minimal));
         Assert.Equal([false, false, true, true], down.Select(c => c.BudgetChanged));
-        Assert.Equal((0.6, ComputeLevel.Minimal), bottom);
-        Assert.Equal(
-            [
-                new LevelChange(ComputeLevel.Minimal, ComputeLevel.Minimal, 0.6, 0.8),
-                new LevelChange(ComputeLevel.Minimal, ComputeLevel.Minimal, 0.8, 1),
-                new LevelChange(ComputeLevel.Minimal, ComputeLevel.Reduced, 1, 1),
-                new LevelChange(ComputeLevel.Reduced, ComputeLevel.Full, 1, 1),
-            ], up);
-        Assert.Equal((1.0, ComputeLevel.Full), (controller.Budget, controller.Level));
     }
 
     /// <summary>
-    /// Overload down to the bottom (a first window, then <paramref name="downWindows"/> more, each one rung; three more
-    /// change nothing), then a minute of headroom: the changes down, where it sat, and the changes back up.
+    /// Overload steps <paramref name="controller"/> down <paramref name="rungs"/> one rung per window (a first window, then
+    /// one per rung; three more change nothing at the bottom), then a minute of headroom climbs the same rungs back to the
+    /// top. Returns the changes down.
     /// </summary>
-    private static (List<LevelChange> Down, (double, ComputeLevel) Bottom, List<LevelChange> Up) DownAndBackUp(ComputeController controller,
-        FakeTimeProvider time, int downWindows)
+    private static List<LevelChange> ClimbsDownAndBack(ComputeController controller, FakeTimeProvider time, params (double Budget, ComputeLevel Level)[] rungs)
     {
+        static LevelChange[] Steps(IEnumerable<(double Budget, ComputeLevel Level)> path) =>
+            [.. path.Zip(path.Skip(1), (a, b) => new LevelChange(a.Level, b.Level, a.Budget, b.Budget))];
+
         Window(controller, time, drops: 10, Long);
-        var down = Windows(downWindows, controller, time, drops: 10, Long);
+        var down = Windows(rungs.Length - 1, controller, time, drops: 10, Long);
+        Assert.Equal(Steps(rungs), down);
         Assert.All(down, c => Assert.True(c.Down));
         Assert.Empty(Windows(3, controller, time, drops: 10, Long));
-        var bottom = (controller.Budget, controller.Level);
+        Assert.Equal(rungs[^1], (controller.Budget, controller.Level));
         var up = Windows(60, controller, time, drops: 0, Short);
+        Assert.Equal(Steps(rungs.Reverse()), up);
         Assert.All(up, c => Assert.Equal("up", c.Direction));
-        return ([.. down], bottom, [.. up]);
+        Assert.Equal(rungs[0], (controller.Budget, controller.Level));
+        return down;
     }
 
     [Fact]

@@ -92,7 +92,7 @@ public sealed class WebUnitTests
         foreach (long frame in new long[] { 1, 2 })
         {
             var result = new EncodedResult("cam", frame, DateTimeOffset.UnixEpoch, accounting, [], [depth], null);
-            queue.Offer(new ViewerQueue.Item(null, Text: false, Frame: () => ViewerMessage.Encode(result, 0, sent)));
+            queue.Offer(new ViewerQueue.Item(() => ViewerMessage.Encode(result, 0, sent), Text: false));
         }
         queue.Complete();
 
@@ -124,14 +124,15 @@ public sealed class WebUnitTests
         var queue = new ViewerQueue(2);
         for (byte i = 1; i <= 5; i++)
         {
-            queue.Offer(new ViewerQueue.Item([i], Text: false));
+            byte value = i;
+            queue.Offer(new ViewerQueue.Item(() => [value], Text: false));
         }
         queue.Complete();
 
         var kept = new List<byte>();
         await foreach (var item in queue.ReadAllAsync(CancellationToken.None))
         {
-            kept.Add(item.Data![0]);
+            kept.Add(item.Message()[0]);
         }
         Assert.Equal([4, 5], kept);
         Assert.Equal(3, queue.Dropped);
