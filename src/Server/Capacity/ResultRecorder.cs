@@ -11,10 +11,13 @@ namespace StreamMtl.Server.Capacity;
 /// <summary>
 /// A stream's subscriber in a capacity run: reads every result (all tasks, default encoding like a real client, or the
 /// <paramref name="encoding"/> given, e.g. <c>skip_unchanged</c>) and, while
-/// <see cref="Measuring"/>, keeps each result's inference time, end-to-end latency (capture to receipt) and keyframe flag.
+/// <see cref="Measuring"/>, keeps each result's inference time, end-to-end latency (capture to receipt) and keyframe flag, and
+/// with <paramref name="keepOutputs"/> above 0 the outputs of up to that many results (for <see cref="DeliveredTruth"/>).
 /// </summary>
-public sealed class ResultRecorder(string streamId, Encoding? encoding = null)
+public sealed class ResultRecorder(string streamId, Encoding? encoding = null, int keepOutputs = 0)
 {
+    private readonly List<KeptResult> _kept = [];
+    private long _notKept;
     private readonly Lock _gate = new();
     private readonly List<double> _inferenceMs = [];
     private readonly List<double> _endToEndMs = [];
@@ -84,6 +87,23 @@ public sealed class ResultRecorder(string streamId, Encoding? encoding = null)
             {
                 _endToEndMs.Add((receivedAt - result.CaptureTime.ToDateTimeOffset()).TotalMilliseconds);
             }
+            if (_kept.Count < keepOutputs)
+            {
+                _kept.Add(new KeptResult(result.FrameIndex, [.. result.Outputs]));
+            }
+            else if (keepOutputs > 0)
+            {
+                _notKept++;
+            }
+        }
+    }
+
+    /// <summary>The results whose outputs were kept, and how many more arrived past the bound.</summary>
+    public (IReadOnlyList<KeptResult> Kept, long NotKept) KeptOutputs()
+    {
+        lock (_gate)
+        {
+            return ([.. _kept], _notKept);
         }
     }
 

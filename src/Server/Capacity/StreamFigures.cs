@@ -13,9 +13,11 @@ namespace StreamMtl.Server.Capacity;
 /// <param name="MeanComputeBudget">The mean compute budget the received results ran at (1: every block).</param>
 /// <param name="StageMs">Mean wall milliseconds per frame in each pipeline stage (preprocess, queue, inference, encode) over
 /// the window, from the service's streammtl_stage_latency_seconds; null when not recorded.</param>
+/// <param name="Delivered">The received results against the synthetic source's truth (bench --score-truth); null when not scored.</param>
 public sealed record StreamFigures(string Id, double SourceFps, double ProcessedFps, double ReceivedFps, double Sustained,
     IReadOnlyDictionary<string, long> Drops, double KeyframeShare, Percentiles InferenceMs, Percentiles EndToEndMs,
-    IReadOnlyDictionary<string, double>? Levels = null, double MeanComputeBudget = 1, IReadOnlyDictionary<string, double>? StageMs = null);
+    IReadOnlyDictionary<string, double>? Levels = null, double MeanComputeBudget = 1, IReadOnlyDictionary<string, double>? StageMs = null,
+    DeliveredAccuracy? Delivered = null);
 
 /// <summary>A capacity run: N streams of one source through the real service, per stream and in total.</summary>
 /// <param name="CpuCores">The service process's CPU time over the window per wall second (2.0 = both cores of this machine).</param>

@@ -33,6 +33,16 @@ public sealed record StreamsBenchSettings
         ? new Api.V1.Encoding { SkipUnchanged = SkipUnchanged, PngCompression = StoredPngs ? Api.V1.PngCompression.None : Api.V1.PngCompression.Unspecified }
         : null;
 
+    /// <summary>
+    /// The synthetic camera every stream reads, when the subscribers' results are to be scored against its truth after the run
+    /// (<see cref="DeliveredTruth"/>); null: not scored.
+    /// </summary>
+    public Ingest.Synthetic.SyntheticSpec? ScoreTruth { get; init; }
+
+    /// <summary>Results kept per stream for scoring: twice the window's frames at the source's rate (30 fps when unknown).</summary>
+    public int KeptResultsPerStream(double? nominalFps) => ScoreTruth == null ? 0
+        : (int)Math.Min(100_000, Math.Ceiling(Duration.TotalSeconds * (nominalFps ?? 30) * 2) + 10);
+
     /// <summary>A CPU-bound neighbour in this process (one thread spinning) during the measured window.</summary>
     public bool Neighbour { get; init; }
 

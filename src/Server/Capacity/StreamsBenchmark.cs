@@ -15,7 +15,21 @@ namespace StreamMtl.Server.Capacity;
 /// </summary>
 public static class StreamsBenchmark
 {
+    /// <summary>Runs the service, measures the window and, with <see cref="StreamsBenchSettings.ScoreTruth"/>, scores what each
+    /// subscriber received once the service has stopped (so scoring takes no CPU from the run).</summary>
     public static async Task<StreamsRun> RunAsync(StreamsBenchSettings settings, double? nominalFps, CancellationToken cancellationToken = default)
+    {
+        var (run, kept, classes) = await MeasureAsync(settings, nominalFps, cancellationToken).ConfigureAwait(false);
+        if (settings.ScoreTruth is not { } spec)
+        {
+            return run;
+        }
+        var delivered = DeliveredTruth.Score(spec, classes, kept);
+        return run with { Streams = [.. run.Streams.Select((s, i) => s with { Delivered = delivered[i] })] };
+    }
+
+    private static async Task<(StreamsRun Run, IReadOnlyList<KeptResult>[] Kept, int Classes)> MeasureAsync(StreamsBenchSettings settings,
+        double? nominalFps, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(settings.Streams, 1);
         int grpcPort = ServiceChild.FreeLoopbackPort();
@@ -26,7 +40,8 @@ public static class StreamsBenchmark
         using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpcPort}");
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{metricsPort}"), Timeout = TimeSpan.FromSeconds(10) };
         var client = new VisionService.VisionServiceClient(channel);
-        var recorders = ids.Select(id => new ResultRecorder(id, settings.SubscriberEncoding())).ToArray();
+        int keep = settings.KeptResultsPerStream(nominalFps);
+        var recorders = ids.Select(id => new ResultRecorder(id, settings.SubscriberEncoding(), keep)).ToArray();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var subscribers = recorders.Select(r => r.RunAsync(client, stop.Token)).ToArray();
         using var neighbour = settings.Neighbour ? new BusyNeighbour() : null;
@@ -50,8 +65,21 @@ public static class StreamsBenchmark
             }
             double seconds = (after.At - before.At).TotalSeconds;
             var streams = ids.Select((id, i) => Figures(id, before, after, recorders[i], seconds, nominalFps)).ToList();
-            return new StreamsRun(settings.Source, settings.Streams, settings.Dense, settings.Neighbour, nominalFps, seconds,
+            var run = new StreamsRun(settings.Source, settings.Streams, settings.Dense, settings.Neighbour, nominalFps, seconds,
                 (after.CpuSeconds - before.CpuSeconds) / seconds, streams);
+            int classes = 0;
+            if (settings.ScoreTruth != null)
+            {
+                var model = await client.GetModelInfoAsync(new GetModelInfoRequest(), cancellationToken: cancellationToken).ConfigureAwait(false);
+                classes = model.Classes.Select(c => c.Id + 1).DefaultIfEmpty(0).Max();
+            }
+            var kept = recorders.Select(r => r.KeptOutputs()).ToArray();
+            if (kept.FirstOrDefault(k => k.NotKept > 0) is { Kept: var full, NotKept: > 0 } over)
+            {
+                throw new InvalidOperationException($"a subscriber received more than {full.Count} results in the window ({over.NotKept} more), " +
+                    "twice the source's frames: its results cannot all be scored");
+            }
+            return (run, [.. kept.Select(k => k.Kept)], classes);
         }
         finally
         {

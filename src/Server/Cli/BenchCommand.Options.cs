@@ -69,6 +69,9 @@ public static partial class BenchCommand
             "on one core during the run) | both (quiet, then with the neighbour, side by side)", "off");
         public static readonly Option<double?> SourceFps = OptionalDouble("--source-fps", "streams: the source's own frame rate, what every frame means " +
             "[default: a synthetic camera's fps, a local file's container fps, else what the service ingested]", 0.1, 1000);
+        public static readonly Option<bool> ScoreTruth = Flag("--score-truth", "streams: score what each subscriber received against the " +
+            "truth of a synthetic:// source, after the run: each result against its own frame, and every source frame against the result " +
+            "on screen (a dropped frame leaves the last one)");
         public static readonly Option<string?> ServerDll = OptionalText("--server-dll", "F", "streams: the streammtl.dll to serve with, " +
             "e.g. another build's, for before/after figures [default: this one]");
         public static readonly Option<string[]> Set = new("--set")
@@ -82,14 +85,14 @@ public static partial class BenchCommand
 
         public static readonly Option[] All = [Kind, Source, Model, Size, Frames, Truth, Mode, Rounds, Batch, Threshold, Budget, Keyframe,
             SceneCut, Refresh, Incremental, Threads, BFloat16, LibtorchProducts, Sweep, Thresholds, Budgets, Refreshes, Plot, Json, Rolling, EveryLayer, Levels, ComputeBudgets, FullKeyframes, Streams, FindMax, Seconds,
-            Warmup, Dense, SkipUnchanged, StoredPngs, Neighbour, SourceFps, Set, ServerDll, InFlight];
+            Warmup, Dense, SkipUnchanged, StoredPngs, Neighbour, SourceFps, Set, ServerDll, InFlight, ScoreTruth];
 
         public static readonly Option[] Render = [Size, Frames, Truth, Mode, InFlight, Json];
         public static readonly Option[] ModelSpeed = [Model, Size, Rounds, Batch, Threshold, Threads, Json];
         public static readonly Option[] Reuse = [Source, Model, Size, Frames, Threshold, Budget, Keyframe, SceneCut, Refresh, Incremental, Rolling,
             EveryLayer, Levels, ComputeBudgets, FullKeyframes, Threads, BFloat16, LibtorchProducts, Sweep, Thresholds, Budgets, Refreshes, Plot, Json];
         public static readonly Option[] StreamsRun = [Source, Model, Size, Threads, BFloat16, Json, Streams, FindMax, Seconds, Warmup, Dense,
-            SkipUnchanged, StoredPngs, Neighbour, SourceFps, Set, ServerDll];
+            SkipUnchanged, StoredPngs, Neighbour, SourceFps, Set, ServerDll, ScoreTruth];
 
         /// <summary>Refuses an option given on the command line that <paramref name="kind"/> does not read (it would be silently ignored).</summary>
         public static void EnsureOnly(ParseResult args, string kind, Option[] used)

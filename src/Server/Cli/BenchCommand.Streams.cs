@@ -41,6 +41,26 @@ public static partial class BenchCommand
         {
             serve.Add("--" + (setting.Contains('=') ? setting : throw new CliException($"--set takes KEY=VALUE, got '{setting}'")));
         }
+        Ingest.Synthetic.SyntheticSpec? truth = null;
+        if (args.GetValue(Options.ScoreTruth))
+        {
+            if (!source.StartsWith("synthetic:", StringComparison.OrdinalIgnoreCase))
+            {
+                throw new CliException($"--score-truth needs a synthetic:// source (the only one with truth), got '{source}'");
+            }
+            if (args.GetValue(Options.SkipUnchanged))
+            {
+                throw new CliException("--score-truth scores every result's outputs; --skip-unchanged sends some without data");
+            }
+            try
+            {
+                truth = Ingest.Synthetic.SyntheticSpec.Parse(source);
+            }
+            catch (Ingest.Sources.SourceException e)
+            {
+                throw new CliException($"--source: {e.Message}");
+            }
+        }
         var settings = new StreamsBenchSettings
         {
             DotnetHost = ServiceChild.DotnetHost(),
@@ -52,6 +72,7 @@ public static partial class BenchCommand
             Dense = args.GetValue(Options.Dense),
             SkipUnchanged = args.GetValue(Options.SkipUnchanged),
             StoredPngs = args.GetValue(Options.StoredPngs),
+            ScoreTruth = truth,
             ServeArguments = serve,
             Warmup = TimeSpan.FromSeconds(args.GetValue(Options.Warmup)),
             Duration = TimeSpan.FromSeconds(args.GetValue(Options.Seconds)),
@@ -131,5 +152,19 @@ public static partial class BenchCommand
             Console.WriteLine($"  {s.Id,-6} {s.SourceFps,8:F2} {s.ProcessedFps,9:F2} {s.ReceivedFps,9:F2} {s.Sustained,10:P1} {s.KeyframeShare,10:P1} " +
                 $"{s.InferenceMs.P50,7:F1}/{s.InferenceMs.P99,-7:F1} {s.EndToEndMs.P50,8:F0}/{s.EndToEndMs.P99,-7:F0} {(drops.Length > 0 ? drops : "-")}");
         }
+        if (run.Streams.Any(s => s.Delivered != null))
+        {
+            // Against the synthetic source's truth: each result on its own frame, and each source frame on the result on screen.
+            Console.WriteLine("  truth    results  processed mIoU/AbsRel/normals    frames  shown mIoU/AbsRel/normals");
+            foreach (var s in run.Streams)
+            {
+                Console.WriteLine(s.Delivered is { } d
+                    ? $"  {s.Id,-6} {d.Results,9} {Scores(d.Processed),32} {d.Frames,9}  {Scores(d.Shown)}"
+                    : $"  {s.Id,-6} no results");
+            }
+        }
     }
+
+    private static string Scores(Training.Benchmarks.TruthScores t) =>
+        $"{t.SegmentationMIoU:F4} / {t.DepthAbsRel:F4} / {t.NormalsMeanDeg:F2} deg";
 }

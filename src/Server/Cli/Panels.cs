@@ -129,6 +129,22 @@ public static class Panels
         return metres;
     }
 
+    /// <summary>Unit normals as x, y, z floats (CV_32FC3, channels in that order) from an RGB8 PNG or float16.</summary>
+    public static Mat DecodeNormals(TaskOutput output)
+    {
+        if (output.Format == OutputFormat.Float16)
+        {
+            return FromHalf(output, 3);
+        }
+        // The PNG holds x, y, z as R, G, B; OpenCV decodes to B, G, R.
+        using var bgr = Cv2.ImDecode(output.Data.Span, ImreadModes.Color);
+        using var rgb = new Mat();
+        Cv2.CvtColor(bgr, rgb, ColorConversionCodes.BGR2RGB);
+        var normals = new Mat();
+        rgb.ConvertTo(normals, MatType.CV_32FC3, 1 / 127.5, -1);
+        return normals;
+    }
+
     private static unsafe Mat FromHalf(TaskOutput output, int channels)
     {
         var mat = new Mat(output.Height, output.Width, channels == 1 ? MatType.CV_32FC1 : MatType.CV_32FC3);

@@ -23,7 +23,7 @@ public sealed class StreamsBenchTests(ITestOutputHelper log) : IDisposable
         int code = await Eventually.Within(CommandLine.RunAsync(
         [
             "bench", "--kind", "streams", "--source", "synthetic://moving?seed=3&w=160&h=128&fps=4", "--streams", "2", "--warmup", "3",
-            "--seconds", "6", "--model", TestModel.Path_, "--size", "160x128", "--threads", "1", "--json", json,
+            "--seconds", "6", "--model", TestModel.Path_, "--size", "160x128", "--threads", "1", "--json", json, "--score-truth",
         ], output, error), TimeSpan.FromMinutes(3));
         log.WriteLine(output + error.ToString());
         Assert.True(code == 0, $"exit code {code}: {error}");
@@ -45,12 +45,20 @@ public sealed class StreamsBenchTests(ITestOutputHelper log) : IDisposable
             // Every reason the service counts is reported, zero or not.
             Assert.Contains("inference_busy", s.Drops.Keys);
             Assert.All(s.Drops.Values, v => Assert.True(v >= 0));
+            // --score-truth: every result received in the window scored against the synthetic camera's truth.
+            var d = s.Delivered ?? throw new Xunit.Sdk.XunitException($"{s.Id}: not scored");
+            Assert.Equal(Math.Round(s.ReceivedFps * run.Seconds), d.Results);
+            Assert.True(d.Frames >= d.Results, $"{s.Id}: {d}");
+            Assert.InRange(d.Processed.SegmentationMIoU, 0, 1);
+            Assert.True(d.Processed.DepthAbsRel >= 0 && d.Shown.DepthAbsRel >= 0, $"{s.Id}: {d}");
+            Assert.InRange(d.Processed.NormalsMeanDeg, 0, 180);
         }
     }
 
     [Theory]
     [InlineData("--neighbour", "sometimes", "--neighbour must be off, on or both")]
     [InlineData("--sweep", null, "--sweep does not apply to --kind streams")]
+    [InlineData("--score-truth", "--skip-unchanged", "--skip-unchanged sends some without data")]
     public async Task Bad_options_are_refused_by_name(string option, string? value, string message)
     {
         var error = new StringWriter();
@@ -58,6 +66,15 @@ public sealed class StreamsBenchTests(ITestOutputHelper log) : IDisposable
         int code = await CommandLine.RunAsync(args, new StringWriter(), error);
         Assert.NotEqual(0, code);
         Assert.Contains(message, error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Scoring_needs_a_synthetic_source()
+    {
+        var error = new StringWriter();
+        Assert.NotEqual(0, await CommandLine.RunAsync(["bench", "--kind", "streams", "--source", "../shared/videos/vtest.avi", "--score-truth"],
+            new StringWriter(), error));
+        Assert.Contains("--score-truth needs a synthetic:// source", error.ToString(), StringComparison.Ordinal);
     }
 
     [Fact]
