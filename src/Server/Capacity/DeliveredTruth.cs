@@ -2,7 +2,7 @@ using OpenCvSharp;
 using StreamMtl.Api.V1;
 using StreamMtl.Ingest.Frames;
 using StreamMtl.Ingest.Synthetic;
-using StreamMtl.Server.Cli;
+using StreamMtl.Server.Service;
 using StreamMtl.Training.Benchmarks;
 using StreamMtl.Training.Evaluation;
 using ApiTask = StreamMtl.Api.V1.Task;
@@ -127,13 +127,13 @@ public static class DeliveredTruth
                         }
                         break;
                     case ApiTask.Depth:
-                        using (var mat = Panels.DecodeDepth(output))
+                        using (var mat = ResultOutputs.DecodeDepth(output))
                         {
                             depth = Read<float>(mat, width, height, InterpolationFlags.Linear, 1);
                         }
                         break;
                     case ApiTask.Normals:
-                        using (var mat = Panels.DecodeNormals(output))
+                        using (var mat = ResultOutputs.DecodeNormals(output))
                         {
                             normals = Read<float>(mat, width, height, InterpolationFlags.Linear, 3);
                         }

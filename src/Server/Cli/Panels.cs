@@ -1,6 +1,7 @@
 using System.Globalization;
 using OpenCvSharp;
 using StreamMtl.Api.V1;
+using StreamMtl.Server.Service;
 using ApiTask = StreamMtl.Api.V1.Task;
 
 namespace StreamMtl.Server.Cli;
@@ -92,7 +93,7 @@ public static class Panels
             }
             case (ApiTask.Depth, _):
             {
-                using var metres = DecodeDepth(output);
+                using var metres = ResultOutputs.DecodeDepth(output);
                 using var scaled = new Mat();
                 Cv2.MinMaxLoc(metres, out double min, out double max);
                 metres.ConvertTo(scaled, MatType.CV_8UC1, max > min ? 255 / (max - min) : 0, max > min ? -min * 255 / (max - min) : 0);
@@ -104,7 +105,7 @@ public static class Panels
                 return Cv2.ImDecode(output.Data.Span, ImreadModes.Color);
             case (ApiTask.Normals, OutputFormat.Float16):
             {
-                using var normals = FromHalf(output, 3);
+                using var normals = ResultOutputs.DecodeNormals(output);
                 var colored = new Mat();
                 using var rgb = new Mat();
                 normals.ConvertTo(rgb, MatType.CV_8UC3, 127.5, 127.5);
@@ -114,46 +115,5 @@ public static class Panels
             default:
                 return new Mat(Math.Max(output.Height, 16), Math.Max(output.Width, 16), MatType.CV_8UC3, Scalar.Gray);
         }
-    }
-
-    /// <summary>Depth in metres (CV_32FC1) from PNG16 (times scale) or float16.</summary>
-    public static Mat DecodeDepth(TaskOutput output)
-    {
-        if (output.Format == OutputFormat.Float16)
-        {
-            return FromHalf(output, 1);
-        }
-        using var units = Cv2.ImDecode(output.Data.Span, ImreadModes.Unchanged);
-        var metres = new Mat();
-        units.ConvertTo(metres, MatType.CV_32FC1, output.Scale);
-        return metres;
-    }
-
-    /// <summary>Unit normals as x, y, z floats (CV_32FC3, channels in that order) from an RGB8 PNG or float16.</summary>
-    public static Mat DecodeNormals(TaskOutput output)
-    {
-        if (output.Format == OutputFormat.Float16)
-        {
-            return FromHalf(output, 3);
-        }
-        // The PNG holds x, y, z as R, G, B; OpenCV decodes to B, G, R.
-        using var bgr = Cv2.ImDecode(output.Data.Span, ImreadModes.Color);
-        using var rgb = new Mat();
-        Cv2.CvtColor(bgr, rgb, ColorConversionCodes.BGR2RGB);
-        var normals = new Mat();
-        rgb.ConvertTo(normals, MatType.CV_32FC3, 1 / 127.5, -1);
-        return normals;
-    }
-
-    private static unsafe Mat FromHalf(TaskOutput output, int channels)
-    {
-        var mat = new Mat(output.Height, output.Width, channels == 1 ? MatType.CV_32FC1 : MatType.CV_32FC3);
-        var half = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, Half>(output.Data.Span);
-        var dst = new Span<float>((void*)mat.Data, output.Width * output.Height * channels);
-        for (int i = 0; i < dst.Length && i < half.Length; i++)
-        {
-            dst[i] = (float)half[i];
-        }
-        return mat;
     }
 }

@@ -1,7 +1,7 @@
 using Grpc.Core;
 using OpenCvSharp;
 using StreamMtl.Api.V1;
-using StreamMtl.Server.Cli;
+using StreamMtl.Server.Service;
 using StreamMtl.Server.Tests.Infrastructure;
 using ApiTask = StreamMtl.Api.V1.Task;
 using Task = System.Threading.Tasks.Task;
@@ -32,7 +32,7 @@ public sealed class StreamServiceTests
         var labels = TestResults.Labels(result.Outputs[0], out int w, out int h);
         Assert.Equal((200, 150), (w, h));
         Assert.All(labels, l => Assert.True(l < 7));
-        using (var depth = Panels.DecodeDepth(result.Outputs[1]))
+        using (var depth = ResultOutputs.DecodeDepth(result.Outputs[1]))
         {
             Assert.Equal(new OpenCvSharp.Size(200, 150), depth.Size());
         }
