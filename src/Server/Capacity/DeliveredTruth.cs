@@ -23,7 +23,7 @@ public sealed record KeptResult(long FrameIndex, IReadOnlyList<TaskOutput> Outpu
 public sealed record DeliveredAccuracy(TruthScores Processed, TruthScores Shown, long Results, long Frames);
 
 /// <summary>
-/// Scores the results of a capacity run on a synthetic camera (bench --kind streams --truth): a frame is a pure function of the
+/// Scores the results of a capacity run on a synthetic camera (bench --kind streams --score-truth): a frame is a pure function of the
 /// spec and its index, so each index in the window is rendered once, after the service has stopped, and every stream's results
 /// are scored against it as delivered (decoded from their PNG or float16 payloads, so the wire's quantisation counts too).
 /// </summary>
