@@ -107,7 +107,7 @@ public sealed class ResultRecorder(string streamId, Encoding? encoding = null, i
         }
     }
 
-    /// <summary>Received results by compute level (full, reduced, minimal, coarse; unspecified counts as full) over all received.</summary>
+    /// <summary>Received results by compute level (full, reduced, minimal, lean, coarse; unspecified counts as full) over all received.</summary>
     public IReadOnlyDictionary<string, double> LevelShares()
     {
         lock (_gate)

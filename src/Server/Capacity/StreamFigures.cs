@@ -9,7 +9,7 @@ namespace StreamMtl.Server.Capacity;
 /// <param name="Sustained">Processed frames over the source's frames (its nominal rate when known, else what was ingested).</param>
 /// <param name="Drops">Frames dropped in the window, by reason (the service's streammtl_frames_dropped_total).</param>
 /// <param name="KeyframeShare">Received results computed in full (keyframes) over all received.</param>
-/// <param name="Levels">Received results by compute level (full, reduced, minimal, coarse) over all received; null when not recorded.</param>
+/// <param name="Levels">Received results by compute level (full, reduced, minimal, lean, coarse) over all received; null when not recorded.</param>
 /// <param name="MeanComputeBudget">The mean compute budget the received results ran at (1: every block).</param>
 /// <param name="StageMs">Mean wall milliseconds per frame in each pipeline stage (preprocess, queue, inference, encode) over
 /// the window, from the service's streammtl_stage_latency_seconds; null when not recorded.</param>

@@ -38,8 +38,9 @@ public static partial class BenchCommand
             "stripe of 1/K of the tokens per frame instead of a keyframe every K frames)");
         public static readonly Option<bool> EveryLayer = Flag("--every-layer", "reuse: each setting also with a gate scored in front of " +
             "every stage (Reuse:GateEveryLayer) instead of the first gate's rows run through every block");
-        public static readonly Option<bool> Levels = Flag("--levels", "reuse: each setting also at the reduced, minimal and coarse compute " +
-            "levels (sub-tasks every 2nd / 8th frame, their last output repeated in between; coarse: minimal at 4x the threshold, refresh over 2K)");
+        public static readonly Option<bool> Levels = Flag("--levels", "reuse: each setting also at the reduced, minimal, lean and coarse compute " +
+            "levels (reduced, minimal: sub-tasks every 2nd / 8th frame, their last output repeated in between; lean: every task at 4x the " +
+            "threshold, refresh over 2K; coarse: minimal and lean)");
         public static readonly Option<int?> Threads = OptionalInt("--threads", "model, reuse, streams: intra-op threads [default: all cores]", 1, 256);
         public static readonly Option<bool> BFloat16 = Flag("--bf16", "streams: bfloat16 matrix products; reuse: each setting also with bfloat16 matrix products " +
             "(Model:Precision=bfloat16), against the same float32 dense");

@@ -49,7 +49,7 @@ public sealed class ServerMetrics : IInferenceMetrics, IStreamMetrics
             new HistogramConfiguration { Buckets = [1, 2, 3, 4, 6, 8, 16, 32, 64] });
         Streams = factory.CreateGauge("streammtl_streams", "Registered streams.");
         StreamLevel = factory.CreateGauge("streammtl_compute_level",
-            "The stream's compute level: 0 full, 1 reduced (sub-tasks every 2nd frame), 2 minimal (every 8th), 3 coarse (minimal with a 4x threshold, refresh over 2K).", "stream");
+            "The stream's compute level: 0 full, 1 reduced (sub-tasks every 2nd frame), 2 minimal (every 8th), 3 lean (every task, a 4x threshold, refresh over 2K), 4 coarse (minimal and lean).", "stream");
         StreamLevelChanges = factory.CreateCounter("streammtl_compute_level_changes_total",
             "Overload controller level changes, by direction (down: less compute).", "stream", "direction");
         StreamBudget = factory.CreateGauge("streammtl_compute_budget",

@@ -82,12 +82,13 @@ public static class ApiMapping
         };
     }
 
-    /// <summary>An API level; an unknown number keeps its number, outside the domain's levels (0..3), so validation names it.</summary>
+    /// <summary>An API level; an unknown number keeps its number, outside the domain's levels (0..4), so validation names it.</summary>
     public static ComputeLevel ToLevel(V1.ComputeLevel level) => level switch
     {
         V1.ComputeLevel.Full => ComputeLevel.Full,
         V1.ComputeLevel.Reduced => ComputeLevel.Reduced,
         V1.ComputeLevel.Minimal => ComputeLevel.Minimal,
+        V1.ComputeLevel.Lean => ComputeLevel.Lean,
         V1.ComputeLevel.Coarse => ComputeLevel.Coarse,
         _ => (ComputeLevel)(int)level,
     };
@@ -97,6 +98,7 @@ public static class ApiMapping
         ComputeLevel.Full => V1.ComputeLevel.Full,
         ComputeLevel.Reduced => V1.ComputeLevel.Reduced,
         ComputeLevel.Minimal => V1.ComputeLevel.Minimal,
+        ComputeLevel.Lean => V1.ComputeLevel.Lean,
         ComputeLevel.Coarse => V1.ComputeLevel.Coarse,
         _ => V1.ComputeLevel.Unspecified,
     };

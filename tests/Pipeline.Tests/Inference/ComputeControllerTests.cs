@@ -68,10 +68,11 @@ public sealed class ComputeControllerTests
 
     /// <summary>
     /// With the default DropsPerRung (0.2) a window steps down one rung plus one for each further fifth of its frames
-    /// dropped: half dropped goes from full to coarse in one step, 30 % two rungs, 10 % one; never below the floor.
+    /// dropped: half dropped goes from full to lean in one step (three rungs), 30 % two rungs, 10 % one; never below the floor.
     /// </summary>
     [Theory]
-    [InlineData(10, ComputeLevel.Coarse)]
+    [InlineData(20, ComputeLevel.Coarse)]
+    [InlineData(10, ComputeLevel.Lean)]
     [InlineData(6, ComputeLevel.Minimal)]
     [InlineData(2, ComputeLevel.Reduced)]
     public void Heavier_drops_step_down_several_rungs_at_once(int drops, ComputeLevel expected)
@@ -96,7 +97,7 @@ public sealed class ComputeControllerTests
         var controller = new ComputeController(ComputeLevel.Full, ReuseSettings.Default.Floor, Options, time);
         var changes = Windows(6, controller, time, drops: 10, Long);
         Assert.Equal([new LevelChange(ComputeLevel.Full, ComputeLevel.Reduced), new LevelChange(ComputeLevel.Reduced, ComputeLevel.Minimal),
-            new LevelChange(ComputeLevel.Minimal, ComputeLevel.Coarse)], changes);
+            new LevelChange(ComputeLevel.Minimal, ComputeLevel.Lean), new LevelChange(ComputeLevel.Lean, ComputeLevel.Coarse)], changes);
         Assert.Equal(ComputeLevel.Coarse, controller.Level);
     }
 

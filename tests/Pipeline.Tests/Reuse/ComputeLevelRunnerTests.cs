@@ -124,6 +124,36 @@ public sealed class ComputeLevelRunnerTests
     }
 
     [Fact]
+    public void Lean_gates_like_coarse_and_computes_every_task_on_every_frame()
+    {
+        using var scope = NewDisposeScope();
+        using var model = ReuseTestModels.Model();
+        var settings = ReuseSettings.Default with { KeyframeInterval = 4 };
+        using var lean = new ReuseStreamRunner(model, settings);
+        using var coarse = new ReuseStreamRunner(model, settings);
+        var a = ReuseTestModels.Frame(1);
+        lean.Run(a, 0, TaskSet.All, ComputeLevel.Lean);
+        coarse.Run(a, 0, TaskSet.All, ComputeLevel.Coarse);
+        for (int f = 1; f <= 16; f++)
+        {
+            // Still frames and frames with one new patch: the first gate picks the same rows at both levels (the coarse
+            // threshold and the stretched stripe), but lean runs depth and normals on every frame and holds nothing.
+            var frame = f % 3 == 0 ? ReuseTestModels.WithPatchChanged(a, 2, f % 5, 50 + f) : a;
+            var l = lean.Run(frame, f, TaskSet.All, ComputeLevel.Lean).Accounting;
+            var c = coarse.Run(frame, f, TaskSet.All, ComputeLevel.Coarse).Accounting;
+            Assert.Equal(ComputeLevel.Lean, l.Level);
+            Assert.Equal(TaskSet.None, l.HeldTasks);
+            Assert.Equal(c.Tokens[0].Recomputed, l.Tokens[0].Recomputed);
+            foreach (var task in VisionTasks.SubTasks)
+            {
+                Assert.True(l.DenseFlops.ContainsKey(task), $"{task} not computed at lean on frame {f}");
+            }
+        }
+        Assert.Equal(ComputeLevel.Lean, ComputeLevels.All[3]);
+        Assert.True(ComputeLevels.TryParse("LEAN", out var parsed) && parsed == ComputeLevel.Lean);
+    }
+
+    [Fact]
     public void Keyframes_and_the_frame_after_a_scene_cut_compute_every_task()
     {
         using var scope = NewDisposeScope();
@@ -157,10 +187,10 @@ public sealed class ComputeLevelRunnerTests
     public void Invalid_levels_are_rejected_with_what_is_wrong()
     {
         Assert.Empty((ReuseSettings.Default with { Adaptive = true, Level = ComputeLevel.Reduced, Floor = ComputeLevel.Minimal }).Validate());
-        Assert.Contains("floor (reduced) must not be above level (minimal): the order is full, reduced, minimal or coarse",
+        Assert.Contains("floor (reduced) must not be above level (minimal): the order is full, reduced, minimal, lean or coarse",
             (ReuseSettings.Default with { Level = ComputeLevel.Minimal, Floor = ComputeLevel.Reduced }).Validate());
-        Assert.Contains("level must be full, reduced, minimal or coarse, got 5", (ReuseSettings.Default with { Level = (ComputeLevel)5 }).Validate());
-        Assert.Contains("floor must be full, reduced, minimal or coarse, got -1", (ReuseSettings.Default with { Floor = (ComputeLevel)(-1) }).Validate());
+        Assert.Contains("level must be full, reduced, minimal, lean or coarse, got 5", (ReuseSettings.Default with { Level = (ComputeLevel)5 }).Validate());
+        Assert.Contains("floor must be full, reduced, minimal, lean or coarse, got -1", (ReuseSettings.Default with { Floor = (ComputeLevel)(-1) }).Validate());
         Assert.Contains("adaptive and level need temporal reuse: a dense stream always computes in full",
             (ReuseSettings.Default with { Dense = true, Adaptive = true }).Validate());
         var e = Assert.Throws<ArgumentException>(() => StreamRunners.Create(ReuseTestModels.Model(), ReuseSettings.Default with { Level = (ComputeLevel)9 }));

@@ -88,7 +88,7 @@ public sealed class ServiceOptionsTests
         var options = config.GetSection(ServiceOptions.Section).Get<ServiceOptions>()!;
         var errors = options.Validate();
         Assert.Contains(errors, e => e.Contains("Reuse: floor (reduced) must not be above level (minimal)", StringComparison.Ordinal));
-        Assert.Contains(errors, e => e.Contains("Reuse: level must be full, reduced, minimal or coarse, got 7", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.Contains("Reuse: level must be full, reduced, minimal, lean or coarse, got 7", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.Contains("Controller: controller window must be > 0", StringComparison.Ordinal));
         Assert.Equal(2, errors.Count(e => e.Contains("Reuse:", StringComparison.Ordinal)));
         Assert.True(options.Streams[2].Reuse.Adaptive);

@@ -69,8 +69,8 @@ public sealed class ErrorCodeTests
     [Theory]
     [InlineData(ComputeLevel.Minimal, ComputeLevel.Reduced, false, "floor (reduced) must not be above level (minimal)")]
     [InlineData(ComputeLevel.Coarse, ComputeLevel.Minimal, false, "floor (minimal) must not be above level (coarse)")]
-    [InlineData((ComputeLevel)9, ComputeLevel.Unspecified, false, "level must be full, reduced, minimal or coarse, got 9")]
-    [InlineData(ComputeLevel.Unspecified, (ComputeLevel)(-3), false, "floor must be full, reduced, minimal or coarse, got -3")]
+    [InlineData((ComputeLevel)9, ComputeLevel.Unspecified, false, "level must be full, reduced, minimal, lean or coarse, got 9")]
+    [InlineData(ComputeLevel.Unspecified, (ComputeLevel)(-3), false, "floor must be full, reduced, minimal, lean or coarse, got -3")]
     [InlineData(ComputeLevel.Reduced, ComputeLevel.Unspecified, true, "adaptive and level need temporal reuse")]
     public async Task Bad_compute_levels_are_invalid_arguments_naming_the_field(ComputeLevel level, ComputeLevel floor, bool dense, string expected)
     {

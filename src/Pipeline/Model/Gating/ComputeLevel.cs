@@ -3,9 +3,10 @@ namespace StreamMtl.Pipeline.Model;
 /// <summary>
 /// How much of a temporal-reuse frame a stream computes, from most to least: the overload controller moves a stream
 /// down this list to keep its frame rate when the box cannot compute every frame in full, and back up when load falls.
-/// The first levels hold sub-task outputs over frames: a branch not run saves all of its operations. The last also
-/// coarsens the reuse itself (a higher threshold, a slower rolling refresh): with the propagated pass a frame's cost
-/// follows the rows it recomputes, so fewer rows now buy time (docs/experiments.md, "Overload controller").
+/// Reduced and minimal hold sub-task outputs over frames: a branch not run saves all of its operations. Lean coarsens
+/// the reuse itself instead (a higher threshold, a slower rolling refresh): with the propagated pass a frame's cost
+/// follows the rows it recomputes, so fewer rows buy time while every task stays fresh. Coarse does both
+/// (docs/reuse.md, "Compute levels").
 /// </summary>
 public enum ComputeLevel
 {
@@ -19,27 +20,34 @@ public enum ComputeLevel
     Minimal = 2,
 
     /// <summary>
-    /// Minimal, with a coarser reuse: a token is recomputed when its input moved <see cref="ComputeLevels.CoarseThresholdScale"/>
-    /// times the stream's threshold, and the rolling refresh spreads over <see cref="ComputeLevels.CoarseRefreshStretch"/> times
-    /// its interval. On vtest at the defaults (1 thread) 11.6 ms a frame instead of minimal's 15.4, segmentation agreement
-    /// with dense 97.0 % instead of 97.8 % (docs/reuse.md, "Compute levels").
+    /// Every task on every frame, with a coarser reuse: a token is recomputed when its input moved
+    /// <see cref="ComputeLevels.CoarseThresholdScale"/> times the stream's threshold, and the rolling refresh spreads over
+    /// <see cref="ComputeLevels.CoarseRefreshStretch"/> times its interval. On synthetic streams with truth (1 thread) it
+    /// costs less than minimal (static camera 22 against 34 ms a frame, moving 35 against 52) and its depth and normals stay
+    /// fresh (normals 4.9 against 5.8 deg, moving 6.0 against 6.9), for coarse's segmentation (docs/reuse.md, "Compute levels").
     /// </summary>
-    Coarse = 3,
+    Lean = 3,
+
+    /// <summary>
+    /// Minimal and lean together: sub-tasks every 8th frame, the coarser reuse for the rest. On vtest at the defaults
+    /// (1 thread) 11.6 ms a frame instead of minimal's 15.4, segmentation agreement with dense 97.0 % instead of 97.8 %.
+    /// </summary>
+    Coarse = 4,
 }
 
 /// <summary>What each <see cref="ComputeLevel"/> changes in a frame, and its names.</summary>
 public static class ComputeLevels
 {
-    public const string Rule = "full, reduced, minimal or coarse";
+    public const string Rule = "full, reduced, minimal, lean or coarse";
 
-    /// <summary>The coarse level's threshold, as a multiple of the stream's (0.05 -> 0.2 at the defaults).</summary>
+    /// <summary>The lean and coarse levels' threshold, as a multiple of the stream's (0.05 -> 0.2 at the defaults).</summary>
     public const float CoarseThresholdScale = 4;
 
-    /// <summary>The coarse level's rolling-refresh interval, as a multiple of the stream's (15 -> 30 frames at the defaults).</summary>
+    /// <summary>The lean and coarse levels' rolling-refresh interval, as a multiple of the stream's (15 -> 30 frames at the defaults).</summary>
     public const int CoarseRefreshStretch = 2;
 
     /// <summary>Every level, from most to least compute (their numbers are 0, 1, 2, ...).</summary>
-    public static IReadOnlyList<ComputeLevel> All { get; } = [ComputeLevel.Full, ComputeLevel.Reduced, ComputeLevel.Minimal, ComputeLevel.Coarse];
+    public static IReadOnlyList<ComputeLevel> All { get; } = [ComputeLevel.Full, ComputeLevel.Reduced, ComputeLevel.Minimal, ComputeLevel.Lean, ComputeLevel.Coarse];
 
     public static bool IsDefined(ComputeLevel level) => level is >= ComputeLevel.Full and <= ComputeLevel.Coarse;
 
@@ -48,6 +56,7 @@ public static class ComputeLevels
         ComputeLevel.Full => "full",
         ComputeLevel.Reduced => "reduced",
         ComputeLevel.Minimal => "minimal",
+        ComputeLevel.Lean => "lean",
         ComputeLevel.Coarse => "coarse",
         _ => ((int)level).ToString(System.Globalization.CultureInfo.InvariantCulture),
     };
@@ -74,9 +83,12 @@ public static class ComputeLevels
         _ => 1,
     };
 
-    /// <summary>The gates' threshold at this level, as a multiple of the stream's (1 above coarse).</summary>
-    public static float ThresholdScale(ComputeLevel level) => level == ComputeLevel.Coarse ? CoarseThresholdScale : 1;
+    /// <summary>Whether this level coarsens the reuse (lean and coarse).</summary>
+    public static bool CoarsensReuse(ComputeLevel level) => level is ComputeLevel.Lean or ComputeLevel.Coarse;
 
-    /// <summary>The rolling refresh's interval at this level, as a multiple of the stream's (1 above coarse).</summary>
-    public static int RefreshStretch(ComputeLevel level) => level == ComputeLevel.Coarse ? CoarseRefreshStretch : 1;
+    /// <summary>The gates' threshold at this level, as a multiple of the stream's (1 above lean).</summary>
+    public static float ThresholdScale(ComputeLevel level) => CoarsensReuse(level) ? CoarseThresholdScale : 1;
+
+    /// <summary>The rolling refresh's interval at this level, as a multiple of the stream's (1 above lean).</summary>
+    public static int RefreshStretch(ComputeLevel level) => CoarsensReuse(level) ? CoarseRefreshStretch : 1;
 }

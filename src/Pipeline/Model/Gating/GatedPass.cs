@@ -17,7 +17,7 @@ internal sealed class GatedPass
     private Tensor? _stripeMask;
 
     /// <param name="stripe">The rolling refresh's slot (0..K-1): tokens t with t mod K == slot are recomputed at every gate; null = no stripe.</param>
-    /// <param name="level">The frame's compute level: the coarse level scales the threshold and the refresh interval K
+    /// <param name="level">The frame's compute level: the lean and coarse levels scale the threshold and the refresh interval K
     /// (<see cref="ComputeLevels.ThresholdScale"/>, <see cref="ComputeLevels.RefreshStretch"/>).</param>
     public GatedPass(ReuseSettings settings, FlopCounter flops, long frameIndex, long tokens, string? keyframeReason, int? stripe = null,
         ComputeLevel level = ComputeLevel.Full)
@@ -50,7 +50,7 @@ internal sealed class GatedPass
     public int RefreshInterval { get; }
 
     /// <summary>The rolling refresh's interval for a frame at <paramref name="level"/>: the stream's keyframe interval,
-    /// stretched at the coarse level (<see cref="ComputeLevels.RefreshStretch"/>); 0 when the stream has none.</summary>
+    /// stretched at the lean and coarse levels (<see cref="ComputeLevels.RefreshStretch"/>); 0 when the stream has none.</summary>
     public static int RefreshIntervalAt(ReuseSettings settings, ComputeLevel level) => settings.KeyframeInterval * ComputeLevels.RefreshStretch(level);
 
     public FlopCounter Flops { get; }

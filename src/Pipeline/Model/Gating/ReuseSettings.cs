@@ -76,7 +76,7 @@ public sealed record ReuseSettings
 
     /// <summary>
     /// The stream's compute level (its target complexity): <see cref="ComputeLevel.Full"/> computes every requested task on
-    /// every frame; lower levels hold sub-task outputs over frames and cap the budget (<see cref="ComputeLevels"/>). With
+    /// every frame; lower levels hold sub-task outputs over frames and/or coarsen the reuse (<see cref="ComputeLevels"/>). With
     /// <see cref="Adaptive"/> this is the level the controller returns to when the box has headroom.
     /// </summary>
     public ComputeLevel Level { get; init; } = ComputeLevel.Full;
@@ -88,7 +88,7 @@ public sealed record ReuseSettings
     public bool Adaptive { get; init; }
 
     /// <summary>The lowest level the controller may take (at or below <see cref="Level"/> in the order full, reduced, minimal,
-    /// coarse). Coarse (was minimal): 12 vtest streams, twice what the box sustains in full, need frames cheaper than
+    /// lean, coarse). Coarse (was minimal): 12 vtest streams, twice what the box sustains in full, need frames cheaper than
     /// minimal's (docs/service.md, "Capacity").</summary>
     public ComputeLevel Floor { get; init; } = ComputeLevel.Coarse;
 

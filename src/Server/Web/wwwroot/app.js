@@ -196,7 +196,7 @@ async function addStream(event) {
 }
 
 // The pipeline's compute levels by their number in the message (ComputeLevel).
-const COMPUTE_LEVELS = ['full', 'reduced', 'minimal', 'coarse'];
+const COMPUTE_LEVELS = ['full', 'reduced', 'minimal', 'lean', 'coarse'];
 
 function parse(buffer) {
   const view = new DataView(buffer);
