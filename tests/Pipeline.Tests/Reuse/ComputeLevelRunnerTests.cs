@@ -1,5 +1,6 @@
 using StreamMtl.Pipeline.Model;
 using StreamMtl.Pipeline.Reuse;
+using StreamMtl.Pipeline.Runners;
 using static TorchSharp.torch;
 
 namespace StreamMtl.Pipeline.Tests.Reuse;
@@ -101,18 +102,9 @@ public sealed class ComputeLevelRunnerTests
     public void Coarse_spreads_the_rolling_refresh_over_twice_the_interval_and_holds_like_minimal()
     {
         using var scope = NewDisposeScope();
-        using var model = ReuseTestModels.Model();
-        var settings = ReuseSettings.Default with { KeyframeInterval = 4 };
-        using var minimal = new ReuseStreamRunner(model, settings);
-        using var coarse = new ReuseStreamRunner(model, settings);
-        var a = ReuseTestModels.Frame(1);
-        minimal.Run(a, 0, TaskSet.All, ComputeLevel.Minimal);
-        coarse.Run(a, 0, TaskSet.All, ComputeLevel.Coarse);
-        for (int f = 1; f <= 16; f++)
+        foreach (var (f, m, c) in SideBySide(ComputeLevel.Minimal, ComputeLevel.Coarse, (a, _) => a))
         {
             // A still frame: the first gate recomputes the refresh stripe only, N/K tokens at minimal, N/2K at coarse.
-            var m = minimal.Run(a, f, TaskSet.All, ComputeLevel.Minimal).Accounting;
-            var c = coarse.Run(a, f, TaskSet.All, ComputeLevel.Coarse).Accounting;
             Assert.Equal(ComputeLevel.Coarse, c.Level);
             Assert.Equal(m.HeldTasks, c.HeldTasks);
             long stripe = c.Tokens[0].Total;
@@ -127,20 +119,11 @@ public sealed class ComputeLevelRunnerTests
     public void Lean_gates_like_coarse_and_computes_every_task_on_every_frame()
     {
         using var scope = NewDisposeScope();
-        using var model = ReuseTestModels.Model();
-        var settings = ReuseSettings.Default with { KeyframeInterval = 4 };
-        using var lean = new ReuseStreamRunner(model, settings);
-        using var coarse = new ReuseStreamRunner(model, settings);
-        var a = ReuseTestModels.Frame(1);
-        lean.Run(a, 0, TaskSet.All, ComputeLevel.Lean);
-        coarse.Run(a, 0, TaskSet.All, ComputeLevel.Coarse);
-        for (int f = 1; f <= 16; f++)
+        // Still frames and frames with one new patch: the first gate picks the same rows at both levels (the coarse
+        // threshold and the stretched stripe), but lean runs depth and normals on every frame and holds nothing.
+        foreach (var (f, l, c) in SideBySide(ComputeLevel.Lean, ComputeLevel.Coarse,
+            (a, f) => f % 3 == 0 ? ReuseTestModels.WithPatchChanged(a, 2, f % 5, 50 + f) : a))
         {
-            // Still frames and frames with one new patch: the first gate picks the same rows at both levels (the coarse
-            // threshold and the stretched stripe), but lean runs depth and normals on every frame and holds nothing.
-            var frame = f % 3 == 0 ? ReuseTestModels.WithPatchChanged(a, 2, f % 5, 50 + f) : a;
-            var l = lean.Run(frame, f, TaskSet.All, ComputeLevel.Lean).Accounting;
-            var c = coarse.Run(frame, f, TaskSet.All, ComputeLevel.Coarse).Accounting;
             Assert.Equal(ComputeLevel.Lean, l.Level);
             Assert.Equal(TaskSet.None, l.HeldTasks);
             Assert.Equal(c.Tokens[0].Recomputed, l.Tokens[0].Recomputed);
@@ -151,6 +134,27 @@ public sealed class ComputeLevelRunnerTests
         }
         Assert.Equal(ComputeLevel.Lean, ComputeLevels.All[3]);
         Assert.True(ComputeLevels.TryParse("LEAN", out var parsed) && parsed == ComputeLevel.Lean);
+    }
+
+    /// <summary>Two runners (refresh interval 4) over the same frames 1..16, one at each level after a first frame: per frame
+    /// its index and the two accountings. <paramref name="frame"/> makes frame f from the first frame.</summary>
+    private static List<(int Frame, FrameAccounting First, FrameAccounting Second)> SideBySide(ComputeLevel first, ComputeLevel second,
+        Func<Tensor, int, Tensor> frame)
+    {
+        using var model = ReuseTestModels.Model();
+        var settings = ReuseSettings.Default with { KeyframeInterval = 4 };
+        using var one = new ReuseStreamRunner(model, settings);
+        using var two = new ReuseStreamRunner(model, settings);
+        var a = ReuseTestModels.Frame(1);
+        one.Run(a, 0, TaskSet.All, first);
+        two.Run(a, 0, TaskSet.All, second);
+        var frames = new List<(int, FrameAccounting, FrameAccounting)>();
+        for (int f = 1; f <= 16; f++)
+        {
+            var input = frame(a, f);
+            frames.Add((f, one.Run(input, f, TaskSet.All, first).Accounting, two.Run(input, f, TaskSet.All, second).Accounting));
+        }
+        return frames;
     }
 
     [Fact]
