@@ -123,7 +123,7 @@ public static partial class BenchCommand
         }
         if (args.GetValue(Options.Levels))
         {
-            settings = [.. settings.SelectMany(s => new[] { s, s with { Level = ComputeLevel.Reduced }, s with { Level = ComputeLevel.Minimal }, s with { Level = ComputeLevel.Lean }, s with { Level = ComputeLevel.Coarse } })];
+            settings = [.. settings.SelectMany(s => ComputeLevels.All.Select(level => s with { Level = level }))];
         }
         if (args.GetNumbers(Options.ComputeBudgets) is { } computeBudgets)
         {
