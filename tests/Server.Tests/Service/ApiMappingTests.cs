@@ -17,4 +17,14 @@ public sealed class ApiMappingTests
         Assert.Equal(ReuseSettings.Default with { RollingRefresh = false, KeyframeInterval = 20, MaxIndexStep = 30 }, chosen);
         Assert.True(ReuseSettings.Default.RollingRefresh);
     }
+
+    [Fact]
+    public void Every_compute_level_has_its_own_api_value_and_maps_back_to_itself()
+    {
+        var api = ComputeLevels.All.Select(ApiMapping.ToApi).ToList();
+        Assert.DoesNotContain(V1.ComputeLevel.Unspecified, api);
+        Assert.Equal(api.Count, api.Distinct().Count());
+        Assert.Equal(ComputeLevels.All, api.Select(ApiMapping.ToLevel));
+        Assert.Equal(ComputeLevel.Lean, ApiMapping.ToLevel(V1.ComputeLevel.Lean));
+    }
 }
