@@ -7,7 +7,9 @@ namespace StreamMtl.Training.Benchmarks;
 /// <summary>
 /// Draws the accuracy-vs-compute curve as a PNG: three panels (mIoU, depth AbsRel, normals mean angle) against the executed
 /// FLOP fraction, the adaptive policy in blue, the static baseline in red, a reference model's static curve in green, the
-/// full model's value (the adaptive series at target 1) as a grey line and the 2% band around it (dashed).
+/// shuffled baseline in orange (the mean of its draws, a bar from their lowest to their highest value), the oracle in
+/// purple, the full model's
+/// value (the adaptive series at target 1) as a grey line and the 2% band around it (dashed).
 /// </summary>
 public static class BudgetCurvePlot
 {
@@ -15,11 +17,16 @@ public static class BudgetCurvePlot
     private const int Height = 400;
     private const int Margin = 60;
 
+    /// <summary>Pixels below the panels for the legend's second row.</summary>
+    private const int Legend = 14;
+
     private static readonly (BudgetCurveSeries Series, string Label, Scalar Colour)[] Series =
     [
         (BudgetCurveSeries.Adaptive, "adaptive (policy per frame)", Scalar.Blue),
         (BudgetCurveSeries.Static, "static (one block set, same model)", Scalar.Red),
         (BudgetCurveSeries.Reference, "reference model, static", Scalar.Green),
+        (BudgetCurveSeries.Shuffled, "shuffled (same sets, random frames)", Scalar.Orange),
+        (BudgetCurveSeries.Oracle, "oracle (truth picks the frames)", Scalar.Purple),
     ];
 
     private static readonly (string Title, Func<BudgetCurvePoint, double> Value, bool LowerIsBetter)[] Panels =
@@ -35,19 +42,18 @@ public static class BudgetCurvePlot
         {
             throw new ArgumentException("nothing to plot", nameof(points));
         }
-        using var image = new Mat(Height, Panel * Panels.Length, MatType.CV_8UC3, Scalar.White);
+        using var image = new Mat(Height + Legend, Panel * Panels.Length, MatType.CV_8UC3, Scalar.White);
         var full = points.FirstOrDefault(p => p.Target >= 1 && p.Series == BudgetCurveSeries.Adaptive);
         for (int i = 0; i < Panels.Length; i++)
         {
             DrawPanel(image, i * Panel, Panels[i], points, full);
         }
-        int x = Margin;
-        foreach (var (series, label, colour) in Series.Where(s => points.Any(p => p.Series == s.Series)))
+        // The legend: the series drawn and the band, three to a row below the panels.
+        var legend = Series.Where(s => points.Any(p => p.Series == s.Series)).Select(s => (s.Label, s.Colour)).Append((Label: "full model +-2%", Colour: Scalar.Gray)).ToList();
+        for (int i = 0; i < legend.Count; i++)
         {
-            Cv2.PutText(image, label, new Point(x, Height - 12), HersheyFonts.HersheySimplex, 0.45, colour);
-            x += 300;
+            Cv2.PutText(image, legend[i].Label, new Point(Margin + i % 3 * 360, Height - 12 + i / 3 * 18), HersheyFonts.HersheySimplex, 0.45, legend[i].Colour);
         }
-        Cv2.PutText(image, "full model +-2%", new Point(x, Height - 12), HersheyFonts.HersheySimplex, 0.45, Scalar.Gray);
         if (!Cv2.ImWrite(path, image))
         {
             throw new IOException($"could not write {path}");
@@ -104,7 +110,16 @@ public static class BudgetCurvePlot
         // Adaptive last and thinnest, so where it equals the static baseline both stay visible.
         foreach (var (series, _, colour) in Series.Reverse())
         {
-            var line = points.Where(p => p.Series == series).OrderBy(p => p.ExecutedFraction).ToList();
+            var drawn = points.Where(p => p.Series == series).ToList();
+            // The shuffled series: one point per target at the mean of its draws, a bar over their range.
+            var line = series != BudgetCurveSeries.Shuffled ? drawn : [.. drawn.GroupBy(p => p.Target).Select(g =>
+            {
+                var values = g.Select(panel.Value).ToList();
+                Cv2.Line(image, At(g.Average(p => p.ExecutedFraction), values.Min()), At(g.Average(p => p.ExecutedFraction), values.Max()), colour, 1);
+                return g.First() with { ExecutedFraction = g.Average(p => p.ExecutedFraction), SegmentationMiou = g.Average(p => p.SegmentationMiou),
+                    DepthAbsRel = g.Average(p => p.DepthAbsRel), NormalsMeanDeg = g.Average(p => p.NormalsMeanDeg) };
+            })];
+            line = [.. line.OrderBy(p => p.ExecutedFraction)];
             bool adaptive = series == BudgetCurveSeries.Adaptive;
             for (int i = 0; i < line.Count; i++)
             {

@@ -13,11 +13,25 @@ public enum BudgetCurveSeries
 
     /// <summary>Another model (e.g. the shipped one, without a policy: deepest blocks dropped first) under <c>--static</c>.</summary>
     Reference,
+
+    /// <summary>
+    /// The adaptive run's own unit sets dealt to the frames at random (<see cref="BudgetedPasses.Shuffled"/>): the same FLOPs
+    /// exactly, without the per-frame choice. One point per draw; only where the adaptive run's frames differ.
+    /// </summary>
+    Shuffled,
+
+    /// <summary>
+    /// The same two unit sets at the same counts, the costlier one given by the ground truth to the frames it helps most
+    /// (<see cref="OracleBaseline"/>): the most per-frame adaptation can gain with them. Only where the adaptive run's
+    /// frames ran exactly two sets.
+    /// </summary>
+    Oracle,
 }
 
 /// <summary>One point of the accuracy-vs-compute curve: a target and series, its executed fraction and headline metrics.</summary>
+/// <remarks><see cref="Draw"/> numbers the shuffled series' draws (seed = draw), from 1; 0 for the other series.</remarks>
 public sealed record BudgetCurvePoint(BudgetCurveSeries Series, double Target, double ExecutedFraction, double SegmentationMiou, double DepthAbsRel,
-    double NormalsMeanDeg, int DistinctPlans);
+    double NormalsMeanDeg, int DistinctPlans, int Draw = 0);
 
 /// <summary>
 /// The accuracy-vs-compute curve: <see cref="Evaluator"/> at each target, once with the policy's per-frame choice (under
@@ -31,8 +45,18 @@ public static class BudgetCurve
     /// <summary>The targets of the curve the docs show.</summary>
     public static IReadOnlyList<double> DefaultTargets { get; } = [1.0, 0.8, 0.6, 0.4];
 
-    public static List<BudgetCurvePoint> Run(EvalOptions options, IReadOnlyList<double> targets, string? reference = null, Action<string>? log = null)
+    /// <summary>Draws of the shuffled baseline per target by default.</summary>
+    public const int DefaultShuffles = 8;
+
+    /// <summary>
+    /// The curve at <paramref name="targets"/>; where the adaptive run's frames ran more than one unit set, also
+    /// <paramref name="shuffles"/> draws of the shuffled baseline (<see cref="BudgetCurveSeries.Shuffled"/>) and, with
+    /// draws and exactly two sets, the oracle (<see cref="BudgetCurveSeries.Oracle"/>).
+    /// </summary>
+    public static List<BudgetCurvePoint> Run(EvalOptions options, IReadOnlyList<double> targets, string? reference = null, Action<string>? log = null,
+        int shuffles = DefaultShuffles)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(shuffles);
         var runs = new List<(BudgetCurveSeries Series, EvalOptions Options)>
         {
             (BudgetCurveSeries.Adaptive, options with { Static = false }),
@@ -50,19 +74,51 @@ public static class BudgetCurve
             foreach (var (series, run) in runs)
             {
                 var report = Evaluator.Run(run with { Budget = series == BudgetCurveSeries.Adaptive ? target : staticBudget, Baselines = [] });
-                if (series == BudgetCurveSeries.Adaptive && options.Rule == BudgetRule.Average)
+                points.Add(Point(series, target, report));
+                if (series != BudgetCurveSeries.Adaptive)
+                {
+                    continue;
+                }
+                if (options.Rule == BudgetRule.Average)
                 {
                     staticBudget = Math.Min(1, report.Budget!.MeanFraction);
                 }
-                var b = report.Budget!;
-                var point = new BudgetCurvePoint(series, target, b.MeanFraction, report.Metrics["segmentation.miou"],
-                    report.Metrics["depth.abs_rel"], report.Metrics["normals.mean_deg"], b.DistinctPlans);
-                log?.Invoke($"target {target:F2} {series,-9}: executed {point.ExecutedFraction:F3} " +
-                    $"(p10 {b.P10:F3}, p90 {b.P90:F3}, {b.DistinctPlans} block sets); mIoU {point.SegmentationMiou:F4}, " +
-                    $"depth AbsRel {point.DepthAbsRel:F4}, normals {point.NormalsMeanDeg:F2} deg");
-                points.Add(point);
+                if (report.Budget!.DistinctPlans > 1)
+                {
+                    var sets = report.Budget.FrameUnits;
+                    for (int draw = 1; draw <= shuffles; draw++)
+                    {
+                        var shuffled = Evaluator.Run(run with { Budget = target, Baselines = [], FramePlans = BudgetedPasses.Shuffled(sets, draw) });
+                        points.Add(Point(BudgetCurveSeries.Shuffled, target, shuffled, draw));
+                    }
+                    var adaptive = points[^(shuffles + 1)];
+                    var draws = points.TakeLast(shuffles).ToList();
+                    if (draws.Count > 0)
+                    {
+                        string Range(Func<BudgetCurvePoint, double> value, string format) =>
+                            $"adaptive {value(adaptive).ToString(format)}, shuffled {draws.Average(value).ToString(format)} " +
+                            $"({draws.Min(value).ToString(format)}..{draws.Max(value).ToString(format)})";
+                        log?.Invoke($"target {target:F2} adaptive against {draws.Count} shuffles at equal FLOPs: mIoU {Range(p => p.SegmentationMiou, "F4")}; " +
+                            $"AbsRel {Range(p => p.DepthAbsRel, "F4")}; normals deg {Range(p => p.NormalsMeanDeg, "F2")}");
+                        if (OracleBaseline.Run(run with { Budget = target, Baselines = [] }, report.Budget) is { } oracle)
+                        {
+                            points.Add(Point(BudgetCurveSeries.Oracle, target, oracle));
+                        }
+                    }
+                }
             }
         }
         return points;
+
+        BudgetCurvePoint Point(BudgetCurveSeries series, double target, EvalReport report, int draw = 0)
+        {
+            var b = report.Budget!;
+            var point = new BudgetCurvePoint(series, target, b.MeanFraction, report.Metrics["segmentation.miou"],
+                report.Metrics["depth.abs_rel"], report.Metrics["normals.mean_deg"], b.DistinctPlans, draw);
+            log?.Invoke($"target {target:F2} {series,-9}{(draw > 0 ? $" draw {draw}" : "")}: executed {point.ExecutedFraction:F3} " +
+                $"(p10 {b.P10:F3}, p90 {b.P90:F3}, {b.DistinctPlans} block sets); mIoU {point.SegmentationMiou:F4}, " +
+                $"depth AbsRel {point.DepthAbsRel:F4}, normals {point.NormalsMeanDeg:F2} deg");
+            return point;
+        }
     }
 }

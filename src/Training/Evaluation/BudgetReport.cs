@@ -23,7 +23,7 @@ public sealed record BudgetReport
 
     public double Target { get; init; }
 
-    /// <summary>How the units were chosen: "frame" (every frame within the target), "average" (the policy's own decisions) or "static".</summary>
+    /// <summary>How the units were chosen: "frame" (every frame within the target), "average" (the policy's own decisions), "static", or "given" (a unit set per frame from the caller: the shuffled baseline).</summary>
     public string Rule { get; init; } = "frame";
 
     /// <summary>Whether every frame ran the same units (the non-adaptive baseline, <c>--static</c>).</summary>
@@ -59,6 +59,10 @@ public sealed record BudgetReport
 
     public BudgetFrame? Easiest { get; init; }
     public BudgetFrame? Hardest { get; init; }
+
+    /// <summary>The units each frame ran, in evaluation order (not serialised: the shuffled baseline deals them out again).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public IReadOnlyList<bool[]> FrameUnits { get; init; } = [];
 
     /// <summary>Summarises <paramref name="decisions"/> (one per frame, in evaluation order; <paramref name="framesPerSequence"/> each).</summary>
     public static BudgetReport From(double target, bool isStatic, IReadOnlyList<ComputeUnit> units, IReadOnlyList<FrameDecision> decisions, int framesPerSequence)
@@ -101,6 +105,7 @@ public sealed record BudgetReport
             DistinctPlans = decisions.Select(d => string.Concat(d.Units.Select(r => r ? '1' : '0'))).Distinct().Count(),
             Easiest = Frame(scored ? Array.IndexOf(needs, needs.Min()) : -1),
             Hardest = Frame(scored ? Array.IndexOf(needs, needs.Max()) : -1),
+            FrameUnits = [.. decisions.Select(d => d.Units)],
         };
     }
 

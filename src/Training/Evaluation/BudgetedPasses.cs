@@ -23,9 +23,51 @@ public static class BudgetedPasses
             return forward;
         }
         Budget.Validate(budget, nameof(options));
+        if (options.FramePlans != null)
+        {
+            return forward;
+        }
         return options.Static
             ? forward with { Units = StaticPlan(model, budget, options) }
             : forward with { Budget = budget, Rule = options.Rule };
+    }
+
+    /// <summary>
+    /// <paramref name="options"/>' <see cref="EvalOptions.FramePlans"/> as one plan per frame (checked against the model's
+    /// units and the <paramref name="frames"/> evaluated), or null when it gives none.
+    /// </summary>
+    public static IReadOnlyList<UnitPlan>? FramePlans(MultiTaskVit model, EvalOptions options, int frames)
+    {
+        if (options.FramePlans is not { } plans)
+        {
+            return null;
+        }
+        if (options.Budget == null || options.Static)
+        {
+            throw new ArgumentException("unit sets per frame go with a budget (for the report) and not with the static baseline", nameof(options));
+        }
+        if (plans.Count != frames)
+        {
+            throw new ArgumentException($"{plans.Count} unit sets for {frames} evaluated frames", nameof(options));
+        }
+        if (plans.FirstOrDefault(p => p.Length != model.Units.Count) is { } wrong)
+        {
+            throw new ArgumentException($"a unit set of {wrong.Length} units for a model of {model.Units.Count}", nameof(options));
+        }
+        return [.. plans.Select(p => new UnitPlan(p))];
+    }
+
+    /// <summary>
+    /// The content-blind baseline at equal FLOPs: the unit sets an adaptive run gave its frames (<paramref name="sets"/>, in
+    /// evaluation order), dealt to the frames in an order drawn from <paramref name="seed"/>. Every set runs on as many frames
+    /// as the policy gave it, so the executed FLOPs are the same frame for frame on average; only which frame gets which set
+    /// no longer depends on the frame.
+    /// </summary>
+    public static List<bool[]> Shuffled(IReadOnlyList<bool[]> sets, int seed)
+    {
+        var dealt = sets.ToArray();
+        new Random(seed).Shuffle(dealt);
+        return [.. dealt];
     }
 
     /// <summary>

@@ -51,6 +51,13 @@ public sealed record EvalOptions
     /// <summary>With <see cref="Budget"/>: one unit set for every frame (<see cref="BudgetedPasses.StaticPlan"/>), the non-adaptive baseline.</summary>
     public bool Static { get; init; }
 
+    /// <summary>
+    /// With <see cref="Budget"/>: the units each evaluated frame runs, in evaluation order (one set per frame), instead of
+    /// the policy's choice; the content-blind baseline at equal FLOPs deals the adaptive run's sets to the frames at random
+    /// (<see cref="BudgetedPasses.Shuffled"/>).
+    /// </summary>
+    public IReadOnlyList<bool[]>? FramePlans { get; init; }
+
     /// <summary>Called with each held-out frame and the shared model's predictions for it (frame number, frame, predictions).</summary>
     public Action<int, TruthFrame, Predictions>? Inspect { get; init; }
 }

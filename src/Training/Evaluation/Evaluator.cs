@@ -2,6 +2,7 @@ using StreamMtl.Pipeline.Runners;
 using System.Diagnostics;
 using StreamMtl.Ingest.Synthetic;
 using StreamMtl.Pipeline.Model;
+using StreamMtl.Pipeline.Model.Policy;
 using StreamMtl.Training;
 using StreamMtl.Training.Data;
 using StreamMtl.Pipeline.Weights;
@@ -37,10 +38,12 @@ public static class Evaluator
         using var modelScope = model;
         EnsureSameClasses(options, model, metadata);
         var forward = BudgetedPasses.For(model, options);
+        var framePlans = BudgetedPasses.FramePlans(model, options, frames.Count);
         Scored shared;
         using (Autocast.BFloat16(options.BFloat16))
         {
-            shared = Score(model, metadata.Classes, frames, labelled, forward, log, options.BFloat16 ? "shared model (bfloat16 products)" : "shared model", options.Inspect);
+            shared = Score(model, metadata.Classes, frames, labelled, forward, log, options.BFloat16 ? "shared model (bfloat16 products)" : "shared model",
+                options.Inspect, framePlans);
         }
 
         var report = new EvalReport
@@ -66,7 +69,8 @@ public static class Evaluator
         {
             report.Budget = BudgetReport.From(budget, options.Static, model.Units, shared.Decisions, options.FramesPerSequence) with
             {
-                Rule = options.Static ? "static" : options.Rule == Pipeline.Model.Policy.BudgetRule.Average ? "average" : "frame",
+                Rule = options.Static ? "static" : framePlans != null ? "given"
+                    : options.Rule == Pipeline.Model.Policy.BudgetRule.Average ? "average" : "frame",
             };
         }
         if (options.DepthReference is { } reference)
@@ -155,7 +159,7 @@ public static class Evaluator
 
     private static Scored Score(MultiTaskVit model, string[] classes, IReadOnlyList<TruthFrame> frames, IReadOnlyCollection<VisionTask>? labelled,
         ForwardOptions forward, Action<string>? log, string what,
-        Action<int, TruthFrame, Predictions>? inspect)
+        Action<int, TruthFrame, Predictions>? inspect, IReadOnlyList<UnitPlan>? framePlans = null)
     {
         var seg = new SegmentationMetrics(model.Config.Classes);
         var segInterior = new SegmentationMetrics(model.Config.Classes);
@@ -176,7 +180,7 @@ public static class Evaluator
                 clock.Start();
                 long executedBefore = flops.ExecutedTotal;
                 long denseBefore = flops.DenseTotal;
-                using var result = model.Forward(input, forward, flops);
+                using var result = model.Forward(input, framePlans == null ? forward : forward with { Units = framePlans[i] }, flops);
                 var predictions = Predictions.From(result);
                 clock.Stop();
                 decisions.Add(new FrameDecision((double)(flops.ExecutedTotal - executedBefore) / (flops.DenseTotal - denseBefore),
