@@ -32,6 +32,23 @@ public sealed record SyntheticDataset(int FirstSeed, int SeedCount, int Width = 
     }
 
     /// <summary>The spec of sequence <paramref name="i"/>: alternating static and moving cameras, varied object counts and noise.</summary>
+    /// <summary>
+    /// Frames 0, <paramref name="stride"/>, 2 x stride, .. (<paramref name="framesPerSequence"/> of them) of each of
+    /// <paramref name="sequences"/> (indices into this set), in that order, with their truth; rendered in parallel.
+    /// </summary>
+    public List<TruthFrame> Render(IReadOnlyList<int> sequences, int framesPerSequence, int stride)
+    {
+        var jobs = sequences.SelectMany(s => Enumerable.Range(0, framesPerSequence).Select(f => (s, f))).ToList();
+        var frames = new TruthFrame[jobs.Count];
+        Parallel.For(0, jobs.Count, i =>
+        {
+            var (s, f) = jobs[i];
+            var spec = Sequence(s) with { Frames = null };
+            frames[i] = TruthFrame.Render(new SyntheticCamera(spec) { MaxDegreeOfParallelism = 1 }, (long)f * stride);
+        });
+        return [.. frames];
+    }
+
     public SyntheticSpec Sequence(int i)
     {
         int seed = FirstSeed + i;

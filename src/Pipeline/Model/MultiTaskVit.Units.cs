@@ -36,6 +36,16 @@ public sealed partial class MultiTaskVit
     }
 
     /// <summary>
+    /// The summaries [B, 2D] the policy reads for normalised images [B, 3, H, W] (<see cref="UnitPolicy.Pooled"/>), so a
+    /// policy can be trained on frames whose summaries were computed once (<see cref="UnitPolicy.LogitsOfPooled"/>).
+    /// </summary>
+    public Tensor PolicyInput(Tensor images)
+    {
+        using var scope = NewDisposeScope();
+        return UnitPolicy.Pooled(_embed.EmbedImage(images)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
     /// What each unit, the mandatory part and the full pass cost for one sample of <paramref name="tokens"/> tokens with
     /// <paramref name="tasks"/> requested, counted as a pass with <paramref name="fused"/> sub-task weights counts them.
     /// </summary>

@@ -13,7 +13,8 @@ public static partial class TrainCommand
 
         public static readonly Option<string> Stage = Text("--stage", "S", "base: segmentation trunk + head; sub: one sub-task's low-rank deltas + head on a " +
             "frozen base (--init); single: a full single-task baseline; policy: a compute policy co-trained with the model (--init; " +
-            "docs/adaptive.md); all: base, then each sub-task, then the depth and normals baselines " +
+            "docs/adaptive.md); policy-rank: teach a co-trained policy (--init) which frames gain from the units it runs on some frames " +
+            "only (the model frozen); all: base, then each sub-task, then the depth and normals baselines " +
             "(writes DIR/streammtl-default, DIR/baseline-depth, DIR/baseline-normals .safetensors)", "all");
         public static readonly Option<string?> Task = OptionalText("--task", "T", "segmentation | depth | normals (sub, single); sub also takes a list, " +
             "e.g. depth,normals: one frozen-trunk pass trains both (each its own loss) [default: base: segmentation; sub: depth,normals]");
@@ -78,10 +79,11 @@ public static partial class TrainCommand
     }
 
     /// <summary>The train command with its options; its body is <see cref="Run"/>.</summary>
-    internal static Command Create() => CliOptions.Command("train", "train the model on synthetic-camera data or a data set on disk (stages: base, sub, single, policy, all)", Run,
+    internal static Command Create() => CliOptions.Command("train", "train the model on synthetic-camera data or a data set on disk (stages: base, sub, single, policy, policy-rank, all)", Run,
         Options.Stage, Options.Task, Options.Out, Options.Init, Options.Steps, Options.SubSteps, Options.Batch, Options.Crop, Options.LearningRate,
         Options.Seed, Options.Resume, Options.Split, Options.Blocks, Options.Dim, Options.Heads, Options.Rank, Options.HeadHidden, Options.Refine,
         Options.RefineHidden, Options.HeadsOnly, Options.Grow, Options.Stem, Options.Temporal, Options.TemporalGap, Options.Stability,
         Options.Lovasz, Options.Aux, Options.Jpeg, Options.BFloat16, Options.Data, Options.Size, Options.Adapt, Options.Features, Options.FeatureWeight, Options.FeatureBatch, Options.Threads,
-        PolicyOptions.ModelLearningRate, PolicyOptions.FlopWeight, PolicyOptions.FullShare, PolicyOptions.FlopLoss, PolicyOptions.NoiseEnd);
+        PolicyOptions.ModelLearningRate, PolicyOptions.FlopWeight, PolicyOptions.FullShare, PolicyOptions.FlopLoss, PolicyOptions.NoiseEnd,
+        PolicyOptions.RankSequences, PolicyOptions.RankTargets);
 }

@@ -19,6 +19,11 @@ public static partial class TrainCommand
         public static readonly Option<double> NoiseEnd = Double("--noise-end", "policy stage: scale of the gates' logistic noise at the last step, " +
             "falling linearly from 1 (below 1 the decisions harden toward those `eval --budget-rule average` serves)", 1, 0, 1, helpName: "S");
 
+        public static readonly Option<int> RankSequences = Int("--rank-sequences", "policy-rank stage: training sequences drawn, 12 frames each " +
+            "at stride 20", 32, 1, 10000);
+        public static readonly Option<double[]?> RankTargets = Numbers("--rank-targets", "policy-rank stage: targets in (0, 1] at which the frames " +
+            "are ranked [default: 0.4,0.5,0.6,0.7,0.8]");
+
         private static Option<string> FlopLossOption()
         {
             var option = Text("--flop-loss", "KIND", "policy stage: sample = each sample's expected FLOP fraction at its own target (every frame " +
@@ -73,6 +78,54 @@ public static partial class TrainCommand
             return Interrupted;
         }
         Console.WriteLine($"done: {run.Count} steps in {clock.Elapsed.TotalSeconds:F0} s -> {output}");
+        return 0;
+    }
+
+    /// <summary>
+    /// <c>streammtl train --stage policy-rank --init MODEL --out FILE</c>: teaches MODEL's policy which frames gain from the
+    /// units it runs on some frames only (<see cref="PolicyRanker"/>); the model's weights stay.
+    /// </summary>
+    private static int RunPolicyRank(ParseResult args, string output, int steps, CancellationToken stop)
+    {
+        string init = args.GetValue(Options.Init) is { } path ? ModelArgument.Resolve(path)
+            : throw new CliException("--stage policy-rank needs --init MODEL (a model with a compute policy)");
+        var options = new PolicyRankOptions
+        {
+            InitPath = init,
+            OutputPath = output,
+            Steps = steps,
+            Seed = args.GetValue(Options.Seed),
+            LearningRate = args.GetValue(Options.LearningRate),
+            Sequences = args.GetValue(PolicyOptions.RankSequences),
+            Targets = args.GetValue(PolicyOptions.RankTargets) is { Length: > 0 } targets ? targets : PolicyRankOptions.DefaultTargets,
+        };
+        var errors = options.Validate();
+        if (errors.Count > 0)
+        {
+            throw new CliException(string.Join("; ", errors));
+        }
+        Console.WriteLine($"ranking the compute policy's decisions: {options.Sequences} sequences x {options.FramesPerSequence} frames, targets " +
+            $"{string.Join(",", options.Targets)}, {steps} steps, from {init} -> {output}");
+        PolicyRankReport report;
+        try
+        {
+            report = new PolicyRanker(options, Console.WriteLine).Run(stop);
+        }
+        catch (OperationCanceledException)
+        {
+            Console.WriteLine("interrupted; nothing written");
+            return Interrupted;
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            throw new CliException(e.Message);
+        }
+        foreach (var unit in report.Units)
+        {
+            Console.WriteLine($"target {unit.Target:F2} {unit.Unit}: runs on {unit.Runs} of {unit.Frames} frames; decisions agree with the ranking " +
+                $"on {unit.AgreementBefore:P1} of the frames before, {unit.AgreementAfter:P1} after");
+        }
+        Console.WriteLine($"other logits moved by {report.OtherLogitChange:F3} on average -> {output}");
         return 0;
     }
 }

@@ -145,6 +145,14 @@ public static partial class TrainCommand
         {
             return RunAdapt(template, stage, rank, stop.Token);
         }
+        if (stage == "policy-rank")
+        {
+            if (data != null)
+            {
+                throw new CliException("--stage policy-rank ranks synthetic-camera frames only: drop --data");
+            }
+            return RunPolicyRank(args, output, steps, stop.Token);
+        }
         if (stage == "policy")
         {
             if (data != null)
@@ -178,7 +186,7 @@ public static partial class TrainCommand
             "base" => TrainStage.Base,
             "sub" => TrainStage.SubTask,
             "single" => TrainStage.Single,
-            _ => throw new CliException($"unknown stage '{stage}' (base, sub, single, policy, all)"),
+            _ => throw new CliException($"unknown stage '{stage}' (base, sub, single, policy, policy-rank, all)"),
         };
         var tasks = taskName == null
             ? (parsedStage == TrainStage.SubTask ? config.SubTasks : [VisionTask.Segmentation])

@@ -124,17 +124,7 @@ public static class Evaluator
     internal static List<TruthFrame> RenderFrames(EvalOptions options)
     {
         var dataset = SyntheticDataset.Evaluation(options.Sequences, options.Width, options.Height, options.FirstSeed);
-        var jobs = Enumerable.Range(0, options.Sequences)
-            .SelectMany(s => Enumerable.Range(0, options.FramesPerSequence).Select(f => (s, f)))
-            .ToList();
-        var frames = new TruthFrame[jobs.Count];
-        Parallel.For(0, jobs.Count, i =>
-        {
-            var (s, f) = jobs[i];
-            var spec = dataset.Sequence(s) with { Frames = null };
-            frames[i] = TruthFrame.Render(new SyntheticCamera(spec) { MaxDegreeOfParallelism = 1 }, (long)f * options.FrameStride);
-        });
-        return [.. frames];
+        return dataset.Render([.. Enumerable.Range(0, options.Sequences)], options.FramesPerSequence, options.FrameStride);
     }
 
     /// <summary>The name of class <paramref name="c"/> in a model's class table, or "classN" past its end.</summary>

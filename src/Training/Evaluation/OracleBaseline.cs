@@ -56,7 +56,8 @@ public static class OracleBaseline
         return [.. errors];
     }
 
-    private static double[] Errors(TruthFrame frame, Predictions predictions)
+    /// <summary>A frame's errors: 1 - pixel accuracy, depth AbsRel, normals mean angle (the tasks predicted; 0 for a task without pixels).</summary>
+    internal static double[] Errors(TruthFrame frame, Predictions predictions)
     {
         var errors = new List<double>();
         if (predictions.Labels != null)

@@ -56,6 +56,10 @@ public sealed class BudgetReportTests
         }
         BudgetCurvePlot.Save(points, path);
         using var image = OpenCvSharp.Cv2.ImRead(path);
-        Assert.Equal((3 * 380, 400), (image.Width, image.Height));
+        // Five series and the band: the legend's second row lies below the 400-pixel panels.
+        Assert.Equal((3 * 380, 414), (image.Width, image.Height));
+        using var legendRow = new OpenCvSharp.Mat(image, new OpenCvSharp.Rect(0, 400, image.Width, 14));
+        using var gray = legendRow.CvtColor(OpenCvSharp.ColorConversionCodes.BGR2GRAY);
+        Assert.True(OpenCvSharp.Cv2.CountNonZero(gray.LessThan(200)) > 0, "the legend's second row is empty");
     }
 }

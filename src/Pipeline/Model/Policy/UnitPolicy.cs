@@ -43,8 +43,22 @@ public sealed class UnitPolicy : nn.Module
     public Tensor Logits(Tensor x0, Tensor targets)
     {
         using var scope = NewDisposeScope();
+        return LogitsOfPooled(Pooled(x0), targets).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The frame's summary the policy reads, [B, 2D]: mean and standard deviation over tokens of <paramref name="x0"/> [B, N, D].</summary>
+    public static Tensor Pooled(Tensor x0)
+    {
+        using var scope = NewDisposeScope();
         var (std, mean) = std_mean(x0, [1L], unbiased: false);
-        var features = _norm.Apply(cat([mean, std], 1));
+        return cat([mean, std], 1).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Unit logits [B, U] from <see cref="Pooled"/> summaries [B, 2D] and targets [B] (training on summaries computed once).</summary>
+    public Tensor LogitsOfPooled(Tensor pooled, Tensor targets)
+    {
+        using var scope = NewDisposeScope();
+        var features = _norm.Apply(pooled);
         var z = targets.to(features.dtype).sub(Scalars.Of(0.7)).mul(Scalars.Of(5)).view(-1, 1);
         var input = cat([features, z], 1);
         return _fc2.Apply(F.relu(_fc1.Apply(input))).Plus(z.mul(_targetGain)).MoveToOuterDisposeScope();
