@@ -76,5 +76,17 @@ public sealed class BudgetCliTests : IDisposable
         Assert.Equal("--stage policy needs --init MODEL (a trained model)", error.Message);
     }
 
+    [Fact]
+    public void The_policy_rank_stage_refuses_bad_settings()
+    {
+        string output = Path.Combine(_dir, "out.safetensors");
+        var noInit = Assert.Throws<CliException>(() => TrainCommand.Run(CommandLine.Parse(["train", "--stage", "policy-rank", "--out", output])));
+        Assert.Equal("--stage policy-rank needs --init MODEL (a model with a compute policy)", noInit.Message);
+        var target = Assert.Throws<CliException>(() => TrainCommand.Run(CommandLine.Parse(["train", "--stage", "policy-rank", "--init", FakeModel(),
+            "--out", output, "--rank-targets", "0.6,1.5"])));
+        Assert.Equal("targets: budget must be a fraction of the dense FLOPs in (0, 1], got 1.5", target.Message);
+        Assert.False(File.Exists(output));
+    }
+
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 }
