@@ -85,5 +85,5 @@ public static partial class TrainCommand
         Options.RefineHidden, Options.HeadsOnly, Options.Grow, Options.Stem, Options.Temporal, Options.TemporalGap, Options.Stability,
         Options.Lovasz, Options.Aux, Options.Jpeg, Options.BFloat16, Options.Data, Options.Size, Options.Adapt, Options.Features, Options.FeatureWeight, Options.FeatureBatch, Options.Threads,
         PolicyOptions.ModelLearningRate, PolicyOptions.FlopWeight, PolicyOptions.FullShare, PolicyOptions.FlopLoss, PolicyOptions.NoiseEnd,
-        PolicyOptions.RankSequences, PolicyOptions.RankTargets);
+        PolicyOptions.RankSequences, PolicyOptions.RankRule, PolicyOptions.RankTargets);
 }

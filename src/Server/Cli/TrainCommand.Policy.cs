@@ -21,8 +21,18 @@ public static partial class TrainCommand
 
         public static readonly Option<int> RankSequences = Int("--rank-sequences", "policy-rank stage: training sequences drawn, 12 frames each " +
             "at stride 20", 32, 1, 10000);
+        public static readonly Option<string> RankRule = RankRuleOption();
         public static readonly Option<double[]?> RankTargets = Numbers("--rank-targets", "policy-rank stage: targets in (0, 1] at which the frames " +
             "are ranked [default: 0.4,0.5,0.6,0.7,0.8]");
+
+        private static Option<string> RankRuleOption()
+        {
+            var option = Text("--rank-rule", "RULE", "policy-rank stage: average = rank the frames for each unit the policy runs on some " +
+                "frames only (eval --budget-rule average); frame = per frame, the fixed set's last unit or the first one left out in its place " +
+                "(the per-frame rule the service uses)", "average");
+            option.AcceptOnlyFromAmong("average", "frame");
+            return option;
+        }
 
         private static Option<string> FlopLossOption()
         {
@@ -97,6 +107,7 @@ public static partial class TrainCommand
             Seed = args.GetValue(Options.Seed),
             LearningRate = args.GetValue(Options.LearningRate),
             Sequences = args.GetValue(PolicyOptions.RankSequences),
+            Rule = args.GetValue(PolicyOptions.RankRule) == "frame" ? Pipeline.Model.Policy.BudgetRule.PerFrame : Pipeline.Model.Policy.BudgetRule.Average,
             Targets = args.GetValue(PolicyOptions.RankTargets) is { Length: > 0 } targets ? targets : PolicyRankOptions.DefaultTargets,
         };
         var errors = options.Validate();
@@ -122,7 +133,7 @@ public static partial class TrainCommand
         }
         foreach (var unit in report.Units)
         {
-            Console.WriteLine($"target {unit.Target:F2} {unit.Unit}: runs on {unit.Runs} of {unit.Frames} frames; decisions agree with the ranking " +
+            Console.WriteLine($"target {unit.Target:F2} {unit.Unit}: labelled 1 on {unit.Runs} of {unit.Frames} frames; decisions agree with the labels " +
                 $"on {unit.AgreementBefore:P1} of the frames before, {unit.AgreementAfter:P1} after");
         }
         Console.WriteLine($"other logits moved by {report.OtherLogitChange:F3} on average -> {output}");

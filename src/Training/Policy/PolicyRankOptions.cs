@@ -21,6 +21,12 @@ public sealed record PolicyRankOptions
     /// <summary>The targets ranked unless told otherwise.</summary>
     public static IReadOnlyList<double> DefaultTargets { get; } = [0.4, 0.5, 0.6, 0.7, 0.8];
 
+    /// <summary>
+    /// The rule whose decisions are ranked: <see cref="BudgetRule.Average"/> (a unit run on some frames only) or
+    /// <see cref="BudgetRule.PerFrame"/> (per frame, the fixed set's last unit or the first one left out in its place).
+    /// </summary>
+    public BudgetRule Rule { get; init; } = BudgetRule.Average;
+
     public int Steps { get; init; } = 300;
     public double LearningRate { get; init; } = 1e-3;
     public double WeightDecay { get; init; } = 0.01;

@@ -72,34 +72,16 @@ public sealed class PolicyRanker
             }
         }
 
-        // Labels per target: for each unit the frames disagree on, whether it is among the frames it helps most.
-        var ranked = new List<(double Target, int Unit, float[] Labels, int Runs)>();
-        foreach (double target in o.Targets)
-        {
-            var logits = reference[target].data<float>().ToArray();
-            var decisions = frames.Select((_, f) => Budget.Decide(logits.AsSpan(f * units.Count, units.Count).ToArray(), candidates)).ToList();
-            for (int u = 0; u < units.Count && !cancellationToken.IsCancellationRequested; u++)
-            {
-                int runs = decisions.Count(d => d[u]);
-                if (runs < o.MinShare * frames.Count || frames.Count - runs < o.MinShare * frames.Count)
-                {
-                    continue;
-                }
-                var without = frames.Select((f, i) => Errors(model, f, With(decisions[i], u, false))).ToList();
-                var with = frames.Select((f, i) => Errors(model, f, With(decisions[i], u, true))).ToList();
-                var gains = OracleBaseline.Combine(without, with);
-                var top = Enumerable.Range(0, frames.Count).OrderByDescending(f => gains[f]).ThenBy(f => f).Take(runs).ToHashSet();
-                ranked.Add((target, u, [.. Enumerable.Range(0, frames.Count).Select(f => top.Contains(f) ? 1f : 0f)], runs));
-                _log?.Invoke($"target {target:F2}: {units[u].Name} runs on {runs} of {frames.Count} frames; ranked by gain " +
-                    $"({clock.Elapsed.TotalSeconds:F0} s)");
-            }
-        }
+        var ranked = o.Rule == BudgetRule.Average
+            ? RankAverage(model, frames, reference, candidates, cancellationToken, clock)
+            : RankPerFrame(model, frames, reference, tokens, cancellationToken, clock);
         if (ranked.Count == 0)
         {
-            throw new InvalidOperationException($"at no target does the policy run a unit on some frames and skip it on others (at least {o.MinShare:P0} " +
-                "of the frames each way): nothing to rank");
+            throw new InvalidOperationException(o.Rule == BudgetRule.Average
+                ? $"at no target does the policy run a unit on some frames and skip it on others (at least {o.MinShare:P0} of the frames each way): nothing to rank"
+                : "at no target is there a unit left out that could take the place of the last one the fixed set runs: nothing to rank");
         }
-        var before = ranked.Select(r => Agreement(reference[r.Target], r.Unit, r.Labels)).ToList();
+        var before = ranked.Select(r => Agreement(reference[r.Target], r)).ToList();
 
         foreach (var p in model.parameters())
         {
@@ -124,8 +106,16 @@ public sealed class PolicyRanker
                 var others = ones(units.Count);
                 foreach (var (r, i) in rankedHere)
                 {
-                    loss = loss.Plus(F.binary_cross_entropy_with_logits(logits.select(1, r.Unit), labelTensors[i]));
+                    loss = loss.Plus(F.binary_cross_entropy_with_logits(Margin(logits, r), labelTensors[i]));
                     others[r.Unit].fill_(Scalars.Of(0));
+                    if (r.Versus >= 0)
+                    {
+                        // The pair as a whole stays where it was among the other units; only its order moves.
+                        others[r.Versus].fill_(Scalars.Of(0));
+                        var middle = logits.select(1, r.Unit).add(logits.select(1, r.Versus))
+                            .sub(reference[target].select(1, r.Unit).add(reference[target].select(1, r.Versus))).div(Scalars.Of(2));
+                        loss = loss.Plus(middle.mul(middle).mean().mul(Scalars.Of(o.KeepWeight)));
+                    }
                 }
                 var change = logits.sub(reference[target]).mul(others);
                 loss = loss.Plus(change.mul(change).mean().mul(Scalars.Of(o.KeepWeight)));
@@ -149,20 +139,25 @@ public sealed class PolicyRanker
         using (no_grad())
         {
             var after = o.Targets.ToDictionary(t => t, t => policy.LogitsOfPooled(pooled, Targets(frames.Count, t)));
-            report.AddRange(ranked.Select((r, i) => new RankedUnit(r.Target, units[r.Unit].Name, frames.Count, r.Runs, before[i],
-                Agreement(after[r.Target], r.Unit, r.Labels))));
+            report.AddRange(ranked.Select((r, i) => new RankedUnit(r.Target, Name(units, r), frames.Count, r.Runs, before[i],
+                Agreement(after[r.Target], r))));
             otherChange = o.Targets.Average(t =>
             {
                 var mask = ones(units.Count);
                 foreach (var r in ranked.Where(r => r.Target == t))
                 {
                     mask[r.Unit].fill_(Scalars.Of(0));
+                    if (r.Versus >= 0)
+                    {
+                        mask[r.Versus].fill_(Scalars.Of(0));
+                    }
                 }
                 return after[t].sub(reference[t]).abs().mul(mask).sum().item<float>() / (mask.sum().item<float>() * frames.Count);
             });
         }
         metadata.Training.Add(new TrainingRecord("policy-rank", "segmentation+depth+normals", o.Steps, frames.Count,
-            $"policy only, ranked at targets {string.Join(",", o.Targets)}: {string.Join(", ", ranked.Select(r => $"{units[r.Unit].Name}@{r.Target}"))}; " +
+            $"policy only, {(o.Rule == BudgetRule.Average ? "average" : "per-frame")} rule ranked at targets {string.Join(",", o.Targets)}: " +
+            $"{string.Join(", ", ranked.Select(r => $"{Name(units, r)}@{r.Target}"))}; " +
             $"lr {o.LearningRate}, weight decay {o.WeightDecay}, keep x{o.KeepWeight}",
             o.Seed, frames.Count, clock.Elapsed.TotalSeconds, losses[^1],
             $"synthetic seeds >= {SyntheticDataset.FirstTrainingSeed}, {o.Width}x{o.Height}, {o.Sequences} sequences x {o.FramesPerSequence} frames"));
@@ -170,11 +165,99 @@ public sealed class PolicyRanker
         return new PolicyRankReport(report, otherChange, losses);
     }
 
-    /// <summary>Share of frames whose decision (logit above 0) for <paramref name="unit"/> matches its label.</summary>
-    private static double Agreement(Tensor logits, int unit, float[] labels)
+    /// <summary>
+    /// One ranked decision: under the average rule, whether <see cref="Unit"/> runs (its logit above 0; <see cref="Versus"/>
+    /// -1); under the per-frame rule, whether <see cref="Unit"/> takes <see cref="Versus"/>'s place in the fixed set (its
+    /// logit above Versus's). <see cref="Labels"/> per training frame, <see cref="Runs"/> frames labelled 1.
+    /// </summary>
+    private sealed record Ranked(double Target, int Unit, int Versus, float[] Labels, int Runs);
+
+    private static Tensor Margin(Tensor logits, Ranked r) =>
+        r.Versus < 0 ? logits.select(1, r.Unit) : logits.select(1, r.Unit).sub(logits.select(1, r.Versus));
+
+    private static string Name(IReadOnlyList<ComputeUnit> units, Ranked r) =>
+        r.Versus < 0 ? units[r.Unit].Name : $"{units[r.Unit].Name} for {units[r.Versus].Name}";
+
+    /// <summary>Share of frames whose decision (<see cref="Margin"/> above 0) matches its label.</summary>
+    private static double Agreement(Tensor logits, Ranked r)
     {
-        var values = logits.select(1, unit).data<float>().ToArray();
-        return values.Select((v, f) => (v > 0) == (labels[f] > 0.5f) ? 1.0 : 0.0).Average();
+        using var scope = NewDisposeScope();
+        var values = Margin(logits, r).data<float>().ToArray();
+        return values.Select((v, f) => (v > 0) == (r.Labels[f] > 0.5f) ? 1.0 : 0.0).Average();
+    }
+
+    /// <summary>
+    /// The average rule's labels: at each target, each unit the frames disagree on (at least the least share each way),
+    /// 1 on the frames it helps most, as many as the policy ran it on.
+    /// </summary>
+    private List<Ranked> RankAverage(MultiTaskVit model, List<TruthFrame> frames, Dictionary<double, Tensor> reference, bool[] candidates,
+        CancellationToken cancellationToken, Stopwatch clock)
+    {
+        var o = _options;
+        var units = model.Units;
+        var ranked = new List<Ranked>();
+        foreach (double target in o.Targets)
+        {
+            var logits = reference[target].data<float>().ToArray();
+            var decisions = frames.Select((_, f) => Budget.Decide(logits.AsSpan(f * units.Count, units.Count).ToArray(), candidates)).ToList();
+            for (int u = 0; u < units.Count && !cancellationToken.IsCancellationRequested; u++)
+            {
+                int runs = decisions.Count(d => d[u]);
+                if (runs < o.MinShare * frames.Count || frames.Count - runs < o.MinShare * frames.Count)
+                {
+                    continue;
+                }
+                var without = frames.Select((f, i) => Errors(model, f, With(decisions[i], u, false))).ToList();
+                var with = frames.Select((f, i) => Errors(model, f, With(decisions[i], u, true))).ToList();
+                var gains = OracleBaseline.Combine(without, with);
+                var top = Enumerable.Range(0, frames.Count).OrderByDescending(f => gains[f]).ThenBy(f => f).Take(runs).ToHashSet();
+                ranked.Add(new Ranked(target, u, -1, [.. Enumerable.Range(0, frames.Count).Select(f => top.Contains(f) ? 1f : 0f)], runs));
+                _log?.Invoke($"target {target:F2}: {units[u].Name} runs on {runs} of {frames.Count} frames; ranked by gain ({clock.Elapsed.TotalSeconds:F0} s)");
+            }
+        }
+        return ranked;
+    }
+
+    /// <summary>
+    /// The per-frame rule's labels: at each target, the set the policy's mean logits choose for every frame (the static
+    /// baseline's), its last unit in logit order (a) and the first unit left out that fits in its place (b); per frame, 1
+    /// where running b instead of a lowers the truth's error. The FLOPs of both sets fit the target, so a frame that swaps
+    /// spends within it as the fixed set does.
+    /// </summary>
+    private List<Ranked> RankPerFrame(MultiTaskVit model, List<TruthFrame> frames, Dictionary<double, Tensor> reference, long tokens,
+        CancellationToken cancellationToken, Stopwatch clock)
+    {
+        var units = model.Units;
+        var costs = model.UnitCosts(tokens, TaskSet.All, fused: true);
+        var ranked = new List<Ranked>();
+        foreach (double target in _options.Targets)
+        {
+            if (cancellationToken.IsCancellationRequested)
+            {
+                break;
+            }
+            var mean = reference[target].mean([0L]).data<float>().ToArray();
+            long available = costs.Available(target);
+            var fixedSet = Budget.Choose(mean, costs.Costs, costs.Candidates, available);
+            var order = Enumerable.Range(0, units.Count).Where(u => costs.Candidates[u]).OrderByDescending(u => mean[u]).ThenBy(u => u).ToList();
+            long slack = available - Enumerable.Range(0, units.Count).Where(u => fixedSet[u]).Sum(u => costs.Costs[u]);
+            int a = order.LastOrDefault(u => fixedSet[u], -1);
+            int b = a < 0 ? -1 : order.FirstOrDefault(u => !fixedSet[u] && costs.Costs[u] <= costs.Costs[a] + slack, -1);
+            if (b < 0)
+            {
+                continue;
+            }
+            var swapped = With(With(fixedSet, a, false), b, true);
+            var kept = frames.Select(f => Errors(model, f, fixedSet)).ToList();
+            var swaps = frames.Select(f => Errors(model, f, swapped)).ToList();
+            var gains = OracleBaseline.Combine(kept, swaps);
+            float[] labels = [.. gains.Select(g => g > 0 ? 1f : 0f)];
+            int better = labels.Count(l => l > 0);
+            ranked.Add(new Ranked(target, b, a, labels, better));
+            _log?.Invoke($"target {target:F2}: {units[b].Name} instead of {units[a].Name} is better on {better} of {frames.Count} frames " +
+                $"({clock.Elapsed.TotalSeconds:F0} s)");
+        }
+        return ranked;
     }
 
     private static Tensor Targets(int count, double target) => tensor(Enumerable.Repeat((float)target, count).ToArray());

@@ -1,5 +1,6 @@
 using StreamMtl.Ingest.Synthetic;
 using StreamMtl.Pipeline.Model;
+using StreamMtl.Pipeline.Model.Policy;
 using StreamMtl.Pipeline.Weights;
 using StreamMtl.Training.Policy;
 using static TorchSharp.torch;
@@ -81,6 +82,22 @@ public sealed class PolicyRankerTests
         Assert.NotEqual(Parameter(init, "policy.fc2.weight"), Parameter(output, "policy.fc2.weight"));
         var (_, metadata) = ModelFile.Load(output);
         Assert.Equal("policy-rank", metadata.Training.Last().Stage);
+    }
+
+    [Fact]
+    public void Ranking_for_the_per_frame_rule_orders_the_fixed_sets_last_unit_against_the_first_left_out()
+    {
+        using var dir = new TempDirectory();
+        string init = SavePolicyModel(dir, swinging: true);
+
+        var report = new PolicyRanker(Options(init, dir.File("frame.safetensors")) with { Rule = BudgetRule.PerFrame }).Run();
+
+        var pair = Assert.Single(report.Units);
+        Assert.Contains(" for ", pair.Unit, StringComparison.Ordinal);
+        Assert.InRange(pair.Runs, 1, pair.Frames - 1);
+        Assert.True(pair.AgreementAfter >= 0.9 && pair.AgreementAfter > pair.AgreementBefore,
+            $"{pair.Unit}: the order agreed with the labels on {pair.AgreementBefore:P0} before and {pair.AgreementAfter:P0} after");
+        Assert.True(report.OtherLogitChange < 0.5, $"the other logits moved by {report.OtherLogitChange:F3}");
     }
 
     [Fact]
