@@ -112,8 +112,8 @@ public sealed class PolicyRanker
                     {
                         // The pair as a whole stays where it was among the other units; only its order moves.
                         others[r.Versus].fill_(Scalars.Of(0));
-                        var middle = logits.select(1, r.Unit).add(logits.select(1, r.Versus))
-                            .sub(reference[target].select(1, r.Unit).add(reference[target].select(1, r.Versus))).div(Scalars.Of(2));
+                        var middle = logits.select(1, r.Unit).Plus(logits.select(1, r.Versus))
+                            .sub(reference[target].select(1, r.Unit).Plus(reference[target].select(1, r.Versus))).div(Scalars.Of(2));
                         loss = loss.Plus(middle.mul(middle).mean().mul(Scalars.Of(o.KeepWeight)));
                     }
                 }
