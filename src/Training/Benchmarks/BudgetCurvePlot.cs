@@ -18,7 +18,7 @@ public static class BudgetCurvePlot
     private const int Margin = 60;
 
     /// <summary>Pixels below the panels for the legend's second row.</summary>
-    private const int Legend = 14;
+    private const int LegendRow = 14;
 
     private static readonly (BudgetCurveSeries Series, string Label, Scalar Colour)[] Series =
     [
@@ -42,14 +42,14 @@ public static class BudgetCurvePlot
         {
             throw new ArgumentException("nothing to plot", nameof(points));
         }
-        using var image = new Mat(Height + Legend, Panel * Panels.Length, MatType.CV_8UC3, Scalar.White);
+        using var image = new Mat(Height + LegendRow, Panel * Panels.Length, MatType.CV_8UC3, Scalar.White);
         var full = points.FirstOrDefault(p => p.Target >= 1 && p.Series == BudgetCurveSeries.Adaptive);
         for (int i = 0; i < Panels.Length; i++)
         {
             DrawPanel(image, i * Panel, Panels[i], points, full);
         }
-        // The legend: the series drawn and the band, three to a row below the panels.
-        var legend = Series.Where(s => points.Any(p => p.Series == s.Series)).Select(s => (s.Label, s.Colour)).Append((Label: "full model +-2%", Colour: Scalar.Gray)).ToList();
+        // The legend, three to a row below the panels.
+        var legend = Legend(points);
         for (int i = 0; i < legend.Count; i++)
         {
             Cv2.PutText(image, legend[i].Label, new Point(Margin + i % 3 * 360, Height - 12 + i / 3 * 18), HersheyFonts.HersheySimplex, 0.45, legend[i].Colour);
@@ -58,6 +58,17 @@ public static class BudgetCurvePlot
         {
             throw new IOException($"could not write {path}");
         }
+    }
+
+    /// <summary>The legend's entries: the series drawn, and the full model's band where a target-1 adaptive point draws it.</summary>
+    internal static List<(string Label, Scalar Colour)> Legend(IReadOnlyList<BudgetCurvePoint> points)
+    {
+        var legend = Series.Where(s => points.Any(p => p.Series == s.Series)).Select(s => (s.Label, s.Colour)).ToList();
+        if (points.Any(p => p.Target >= 1 && p.Series == BudgetCurveSeries.Adaptive))
+        {
+            legend.Add(("full model +-2%", Scalar.Gray));
+        }
+        return legend;
     }
 
     private static void DrawPanel(Mat image, int left, (string Title, Func<BudgetCurvePoint, double> Value, bool LowerIsBetter) panel,

@@ -62,4 +62,14 @@ public sealed class BudgetReportTests
         using var gray = legendRow.CvtColor(OpenCvSharp.ColorConversionCodes.BGR2GRAY);
         Assert.True(OpenCvSharp.Cv2.CountNonZero(gray.LessThan(200)) > 0, "the legend's second row is empty");
     }
+
+    [Fact]
+    public void The_legend_names_the_full_models_band_only_where_it_is_drawn()
+    {
+        var below = new BudgetCurvePoint(BudgetCurveSeries.Adaptive, 0.6, 0.55, 0.7, 0.09, 6.6, 1);
+        var full = below with { Target = 1, ExecutedFraction = 1 };
+
+        Assert.DoesNotContain(BudgetCurvePlot.Legend([below]), e => e.Label.StartsWith("full model", StringComparison.Ordinal));
+        Assert.Contains(BudgetCurvePlot.Legend([below, full]), e => e.Label.StartsWith("full model", StringComparison.Ordinal));
+    }
 }
