@@ -74,7 +74,8 @@ public static class BudgetCurve
             foreach (var (series, run) in runs)
             {
                 var report = Evaluator.Run(run with { Budget = series == BudgetCurveSeries.Adaptive ? target : staticBudget, Baselines = [] });
-                points.Add(Point(series, target, report));
+                var point = Point(series, target, report);
+                points.Add(point);
                 if (series != BudgetCurveSeries.Adaptive)
                 {
                     continue;
@@ -86,17 +87,13 @@ public static class BudgetCurve
                 if (report.Budget!.DistinctPlans > 1)
                 {
                     var sets = report.Budget.FrameUnits;
-                    for (int draw = 1; draw <= shuffles; draw++)
-                    {
-                        var shuffled = Evaluator.Run(run with { Budget = target, Baselines = [], FramePlans = BudgetedPasses.Shuffled(sets, draw) });
-                        points.Add(Point(BudgetCurveSeries.Shuffled, target, shuffled, draw));
-                    }
-                    var adaptive = points[^(shuffles + 1)];
-                    var draws = points.TakeLast(shuffles).ToList();
+                    var draws = Enumerable.Range(1, shuffles).Select(draw => Point(BudgetCurveSeries.Shuffled, target,
+                        Evaluator.Run(run with { Budget = target, Baselines = [], FramePlans = BudgetedPasses.Shuffled(sets, draw) }), draw)).ToList();
+                    points.AddRange(draws);
                     if (draws.Count > 0)
                     {
                         string Range(Func<BudgetCurvePoint, double> value, string format) =>
-                            $"adaptive {value(adaptive).ToString(format)}, shuffled {draws.Average(value).ToString(format)} " +
+                            $"adaptive {value(point).ToString(format)}, shuffled {draws.Average(value).ToString(format)} " +
                             $"({draws.Min(value).ToString(format)}..{draws.Max(value).ToString(format)})";
                         log?.Invoke($"target {target:F2} adaptive against {draws.Count} shuffles at equal FLOPs: mIoU {Range(p => p.SegmentationMiou, "F4")}; " +
                             $"AbsRel {Range(p => p.DepthAbsRel, "F4")}; normals deg {Range(p => p.NormalsMeanDeg, "F2")}");

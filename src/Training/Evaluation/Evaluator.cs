@@ -70,7 +70,7 @@ public static class Evaluator
             report.Budget = BudgetReport.From(budget, options.Static, model.Units, shared.Decisions, options.FramesPerSequence) with
             {
                 Rule = options.Static ? "static" : framePlans != null ? "given"
-                    : options.Rule == Pipeline.Model.Policy.BudgetRule.Average ? "average" : "frame",
+                    : options.Rule == BudgetRule.Average ? "average" : "frame",
             };
         }
         if (options.DepthReference is { } reference)

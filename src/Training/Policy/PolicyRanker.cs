@@ -94,6 +94,8 @@ public sealed class PolicyRanker
         }
         using var optimizer = optim.AdamW(parameters, o.LearningRate, weight_decay: o.WeightDecay);
         var labelTensors = ranked.Select(r => tensor(r.Labels)).ToList();
+        // Per target, 1 for the units held near their old logits (every unit the target's labels do not concern).
+        var held = o.Targets.ToDictionary(t => t, t => Held(ranked, t, units.Count));
         var losses = new List<double>();
         for (int step = 0; step < o.Steps && !cancellationToken.IsCancellationRequested; step++)
         {
@@ -102,22 +104,18 @@ public sealed class PolicyRanker
             foreach (double target in o.Targets)
             {
                 var logits = policy.LogitsOfPooled(pooled, Targets(frames.Count, target));
-                var rankedHere = ranked.Select((r, i) => (r, i)).Where(x => x.r.Target == target).ToList();
-                var others = ones(units.Count);
-                foreach (var (r, i) in rankedHere)
+                foreach (var (r, i) in ranked.Select((r, i) => (r, i)).Where(x => x.r.Target == target))
                 {
                     loss = loss.Plus(F.binary_cross_entropy_with_logits(Margin(logits, r), labelTensors[i]));
-                    others[r.Unit].fill_(Scalars.Of(0));
                     if (r.Versus >= 0)
                     {
                         // The pair as a whole stays where it was among the other units; only its order moves.
-                        others[r.Versus].fill_(Scalars.Of(0));
                         var middle = logits.select(1, r.Unit).Plus(logits.select(1, r.Versus))
                             .sub(reference[target].select(1, r.Unit).Plus(reference[target].select(1, r.Versus))).div(Scalars.Of(2));
                         loss = loss.Plus(middle.mul(middle).mean().mul(Scalars.Of(o.KeepWeight)));
                     }
                 }
-                var change = logits.sub(reference[target]).mul(others);
+                var change = logits.sub(reference[target]).mul(held[target]);
                 loss = loss.Plus(change.mul(change).mean().mul(Scalars.Of(o.KeepWeight)));
             }
             optimizer.zero_grad();
@@ -142,18 +140,7 @@ public sealed class PolicyRanker
             report.AddRange(ranked.Select((r, i) => new RankedUnit(r.Target, Name(units, r), frames.Count, r.Runs, before[i],
                 Agreement(after[r.Target], r))));
             otherChange = o.Targets.Average(t =>
-            {
-                var mask = ones(units.Count);
-                foreach (var r in ranked.Where(r => r.Target == t))
-                {
-                    mask[r.Unit].fill_(Scalars.Of(0));
-                    if (r.Versus >= 0)
-                    {
-                        mask[r.Versus].fill_(Scalars.Of(0));
-                    }
-                }
-                return after[t].sub(reference[t]).abs().mul(mask).sum().item<float>() / (mask.sum().item<float>() * frames.Count);
-            });
+                after[t].sub(reference[t]).abs().mul(held[t]).sum().item<float>() / (held[t].sum().item<float>() * frames.Count));
         }
         metadata.Training.Add(new TrainingRecord("policy-rank", "segmentation+depth+normals", o.Steps, frames.Count,
             $"policy only, {(o.Rule == BudgetRule.Average ? "average" : "per-frame")} rule ranked at targets {string.Join(",", o.Targets)}: " +
@@ -171,6 +158,21 @@ public sealed class PolicyRanker
     /// logit above Versus's). <see cref="Labels"/> per training frame, <see cref="Runs"/> frames labelled 1.
     /// </summary>
     private sealed record Ranked(double Target, int Unit, int Versus, float[] Labels, int Runs);
+
+    /// <summary>[U]: 1 for each unit that no ranked decision at <paramref name="target"/> concerns, 0 for the rest.</summary>
+    private static Tensor Held(List<Ranked> ranked, double target, int units)
+    {
+        var held = Enumerable.Repeat(1f, units).ToArray();
+        foreach (var r in ranked.Where(r => r.Target == target))
+        {
+            held[r.Unit] = 0;
+            if (r.Versus >= 0)
+            {
+                held[r.Versus] = 0;
+            }
+        }
+        return tensor(held);
+    }
 
     private static Tensor Margin(Tensor logits, Ranked r) =>
         r.Versus < 0 ? logits.select(1, r.Unit) : logits.select(1, r.Unit).sub(logits.select(1, r.Versus));
