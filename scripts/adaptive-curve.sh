@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The accuracy-vs-compute curve of the compute policy (docs/adaptive.md): eval --budget X and eval --budget X --static at
-# 1.0, 0.8, 0.6, 0.4 on the held-out synthetic set, beside the shipped model with its deepest blocks dropped, plotted to
+# 1.0, 0.8, 0.6, 0.4 on the held-out synthetic set, beside the shipped model with its deepest blocks dropped and both models
+# on smaller frames (eval --resolution) at the same FLOPs, plotted to
 # docs/adaptive-curve.png; then the average rule with the equal-FLOPs baselines to docs/adaptive-curve-average.png.
 # Usage: scripts/adaptive-curve.sh [MODEL] (default models/streammtl-adaptive.safetensors)
 set -euo pipefail

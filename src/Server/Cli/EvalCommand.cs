@@ -33,6 +33,7 @@ public static partial class EvalCommand
             Budget = args.GetValue(Options.Budget),
             Static = args.GetValue(Options.Static),
             Rule = BudgetRuleOf(args.GetValue(Options.BudgetRule)!),
+            Resolution = args.GetValue(Options.Resolution),
             Data = DataArgument.Open(args.GetValue(Options.Data)),
             DepthReference = DepthReferenceArgument(args.GetValue(Options.DepthRef)),
         };
@@ -40,9 +41,10 @@ public static partial class EvalCommand
         string? json = args.GetValue(Options.Json);
         string? dump = args.GetValue(Options.Dump);
         bool record = args.GetValue(Options.Record);
-        if (record && (options.SplitLayer != null || options.ShareThreshold != 0 || options.BFloat16 || options.FirstSeed != 1 || options.Budget != null))
+        if (record && (options.SplitLayer != null || options.ShareThreshold != 0 || options.BFloat16 || options.FirstSeed != 1 || options.Budget != null
+            || options.Resolution != null))
         {
-            throw new CliException("--record stores figures of the model as stored, on the evaluation set; drop --split, --threshold, --bf16, --first-seed and --budget");
+            throw new CliException("--record stores figures of the model as stored, on the evaluation set; drop --split, --threshold, --bf16, --first-seed, --budget and --resolution");
         }
         if (record && options.AdapterPath != null)
         {
@@ -67,6 +69,11 @@ public static partial class EvalCommand
             Console.WriteLine($"budget {b.Target:F2} ({b.Rule}): executed FLOP fraction mean {b.MeanFraction:F3} " +
                 $"(p10 {b.P10:F3}, p50 {b.P50:F3}, p90 {b.P90:F3}; {b.RelativeError:P1} from the target), {b.DistinctPlans} distinct block sets, " +
                 $"{b.FramesOverTarget} frame(s) over the target; min {b.MinFraction:F3}, max {b.MaxFraction:F3}");
+        }
+        if (report.Resolution is { } r)
+        {
+            Console.WriteLine($"resolution {r.Target:F2}: frames downscaled to {r.InputWidth}x{r.InputHeight} (grid {r.Rows}x{r.Cols}); " +
+                $"executed FLOP fraction {r.ExecutedFraction:F3} of the {report.Width}x{report.Height} dense pass");
         }
         if (report.DeltaM is double dm)
         {
@@ -110,6 +117,17 @@ public static partial class EvalCommand
         if (options.Rule == StreamMtl.Pipeline.Model.Policy.BudgetRule.Average && (options.Budget == null || options.Static))
         {
             throw new CliException("--budget-rule average is how the policy decides under --budget X: add --budget, and drop --static (one unit set for every frame)");
+        }
+        if (options.Resolution is double resolution)
+        {
+            if (StreamMtl.Pipeline.Model.Policy.Budget.Problem(resolution) != null)
+            {
+                throw new CliException($"--resolution must be a fraction of the dense FLOPs in (0, 1], got {resolution.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+            }
+            if (options.Budget != null)
+            {
+                throw new CliException("--resolution runs the full model on smaller frames: drop --budget (and --static), which skip blocks at the frame's size");
+            }
         }
         if (options.Budget != null && (options.ShareThreshold != 0 || options.SplitLayer != null))
         {

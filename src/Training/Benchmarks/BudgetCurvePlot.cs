@@ -8,7 +8,7 @@ namespace StreamMtl.Training.Benchmarks;
 /// Draws the accuracy-vs-compute curve as a PNG: three panels (mIoU, depth AbsRel, normals mean angle) against the executed
 /// FLOP fraction, the adaptive policy in blue, the static baseline in red, a reference model's static curve in green, the
 /// shuffled baseline in orange (the mean of its draws, a bar from their lowest to their highest value), the oracle in
-/// purple, the full model's
+/// purple, the lower-resolution baselines in dark cyan (same model) and olive (reference model), the full model's
 /// value (the adaptive series at target 1) as a grey line and the 2% band around it (dashed).
 /// </summary>
 public static class BudgetCurvePlot
@@ -17,8 +17,8 @@ public static class BudgetCurvePlot
     private const int Height = 400;
     private const int Margin = 60;
 
-    /// <summary>Pixels below the panels for the legend's second row.</summary>
-    private const int LegendRow = 14;
+    /// <summary>Pixels below the panels for the legend's second and third rows.</summary>
+    private const int LegendRow = 32;
 
     private static readonly (BudgetCurveSeries Series, string Label, Scalar Colour)[] Series =
     [
@@ -27,6 +27,8 @@ public static class BudgetCurvePlot
         (BudgetCurveSeries.Reference, "reference model, static", Scalar.Green),
         (BudgetCurveSeries.Shuffled, "shuffled (same sets, random frames)", Scalar.Orange),
         (BudgetCurveSeries.Oracle, "oracle (truth picks the frames)", Scalar.Purple),
+        (BudgetCurveSeries.Resolution, "lower input resolution, same model", Scalar.DarkCyan),
+        (BudgetCurveSeries.ReferenceResolution, "reference model, lower resolution", Scalar.Olive),
     ];
 
     private static readonly (string Title, Func<BudgetCurvePoint, double> Value, bool LowerIsBetter)[] Panels =

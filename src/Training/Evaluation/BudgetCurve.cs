@@ -26,6 +26,15 @@ public enum BudgetCurveSeries
     /// frames ran exactly two sets.
     /// </summary>
     Oracle,
+
+    /// <summary>
+    /// The same model, full, on frames downscaled to the largest input grid that spends no more than the adaptive run
+    /// (<see cref="EvalOptions.Resolution"/>): the lower-resolution baseline. Only below target 1.
+    /// </summary>
+    Resolution,
+
+    /// <summary>The reference model, full, at the same lower input grid. Only with a reference, below target 1.</summary>
+    ReferenceResolution,
 }
 
 /// <summary>One point of the accuracy-vs-compute curve: a target and series, its executed fraction and headline metrics.</summary>
@@ -36,7 +45,8 @@ public sealed record BudgetCurvePoint(BudgetCurveSeries Series, double Target, d
 /// <summary>
 /// The accuracy-vs-compute curve: <see cref="Evaluator"/> at each target, once with the policy's per-frame choice (under
 /// <see cref="EvalOptions.Rule"/>) and once with the static baseline (<see cref="BudgetedPasses.StaticPlan"/>), on the
-/// same held-out frames; optionally a reference model under the static rule too. Under <see cref="BudgetRule.Average"/> the
+/// same held-out frames; optionally a reference model under the static rule too; below target 1 the lower-resolution
+/// baselines (<see cref="BudgetCurveSeries.Resolution"/>). Under <see cref="BudgetRule.Average"/> the
 /// static series take the adaptive one's mean executed fraction as their budget (their greedy fill may land up to a unit
 /// below it).
 /// </summary>
@@ -84,6 +94,17 @@ public static class BudgetCurve
                 {
                     staticBudget = Math.Min(1, report.Budget!.MeanFraction);
                 }
+                if (target < 1)
+                {
+                    // The lower-resolution baselines never spend more than the adaptive run did.
+                    double fraction = Math.Min(target, report.Budget!.MeanFraction);
+                    var lower = options with { Static = false, Rule = BudgetRule.PerFrame, Budget = null, Resolution = fraction, Baselines = [] };
+                    points.Add(Point(BudgetCurveSeries.Resolution, target, Evaluator.Run(lower)));
+                    if (reference != null)
+                    {
+                        points.Add(Point(BudgetCurveSeries.ReferenceResolution, target, Evaluator.Run(lower with { ModelPath = reference })));
+                    }
+                }
                 if (report.Budget!.DistinctPlans > 1)
                 {
                     var sets = report.Budget.FrameUnits;
@@ -109,12 +130,14 @@ public static class BudgetCurve
 
         BudgetCurvePoint Point(BudgetCurveSeries series, double target, EvalReport report, int draw = 0)
         {
-            var b = report.Budget!;
-            var point = new BudgetCurvePoint(series, target, b.MeanFraction, report.Metrics["segmentation.miou"],
-                report.Metrics["depth.abs_rel"], report.Metrics["normals.mean_deg"], b.DistinctPlans, draw);
+            var (fraction, plans, how) = report.Resolution is { } r
+                ? (r.ExecutedFraction, 1, $"input {r.InputWidth}x{r.InputHeight}, grid {r.Rows}x{r.Cols}")
+                : (report.Budget!.MeanFraction, report.Budget.DistinctPlans,
+                    $"p10 {report.Budget.P10:F3}, p90 {report.Budget.P90:F3}, {report.Budget.DistinctPlans} block sets");
+            var point = new BudgetCurvePoint(series, target, fraction, report.Metrics["segmentation.miou"],
+                report.Metrics["depth.abs_rel"], report.Metrics["normals.mean_deg"], plans, draw);
             log?.Invoke($"target {target:F2} {series,-9}{(draw > 0 ? $" draw {draw}" : "")}: executed {point.ExecutedFraction:F3} " +
-                $"(p10 {b.P10:F3}, p90 {b.P90:F3}, {b.DistinctPlans} block sets); mIoU {point.SegmentationMiou:F4}, " +
-                $"depth AbsRel {point.DepthAbsRel:F4}, normals {point.NormalsMeanDeg:F2} deg");
+                $"({how}); mIoU {point.SegmentationMiou:F4}, depth AbsRel {point.DepthAbsRel:F4}, normals {point.NormalsMeanDeg:F2} deg");
             return point;
         }
     }

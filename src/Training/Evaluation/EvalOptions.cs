@@ -58,6 +58,13 @@ public sealed record EvalOptions
     /// </summary>
     public IReadOnlyList<bool[]>? FramePlans { get; init; }
 
+    /// <summary>
+    /// The lower-resolution baseline: the full model (no budget) on every frame downscaled to the largest token grid whose
+    /// dense FLOPs fit in this fraction (0, 1] of the frame's own (<see cref="InputGrid.Largest"/>), its outputs resized back
+    /// to the frame for scoring; null = the frame's own size.
+    /// </summary>
+    public double? Resolution { get; init; }
+
     /// <summary>Called with each held-out frame and the shared model's predictions for it (frame number, frame, predictions).</summary>
     public Action<int, TruthFrame, Predictions>? Inspect { get; init; }
 }

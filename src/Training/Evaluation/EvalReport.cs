@@ -56,6 +56,9 @@ public sealed record EvalReport
     /// <summary>Under <c>--budget</c>: the executed FLOP fraction over the frames and the units they ran; null otherwise.</summary>
     public BudgetReport? Budget { get; set; }
 
+    /// <summary>Under <c>--resolution</c>: the grid the frames ran at and its executed FLOPs against the frame's own dense pass; null otherwise.</summary>
+    public ResolutionReport? Resolution { get; set; }
+
     /// <summary>Parameter bytes (fp32) each task owns and runs at the evaluated split; the base task owns the shared trunk.</summary>
     public Dictionary<string, long> ParameterBytes { get; init; } = [];
 
@@ -88,3 +91,9 @@ public sealed record EvalReport
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
     });
 }
+
+/// <summary>
+/// The lower-resolution baseline's pass (<see cref="EvalOptions.Resolution"/>): the target fraction, the token grid and input
+/// size the frames were downscaled to, and the executed FLOPs over the frame's own dense pass (mean over the frames).
+/// </summary>
+public sealed record ResolutionReport(double Target, int Rows, int Cols, int InputWidth, int InputHeight, double ExecutedFraction);

@@ -39,11 +39,12 @@ public static class Evaluator
         EnsureSameClasses(options, model, metadata);
         var forward = BudgetedPasses.For(model, options);
         var framePlans = BudgetedPasses.FramePlans(model, options, frames.Count);
+        var grid = LowerGrid(model, options);
         Scored shared;
         using (Autocast.BFloat16(options.BFloat16))
         {
             shared = Score(model, metadata.Classes, frames, labelled, forward, log, options.BFloat16 ? "shared model (bfloat16 products)" : "shared model",
-                options.Inspect, framePlans);
+                options.Inspect, framePlans, grid);
         }
 
         var report = new EvalReport
@@ -72,6 +73,15 @@ public static class Evaluator
                 Rule = options.Static ? "static" : framePlans != null ? "given"
                     : options.Rule == BudgetRule.Average ? "average" : "frame",
             };
+        }
+        if (grid != null)
+        {
+            int patch = model.Config.Patch;
+            double fullDense = InputGrid.Dense(model, (long)(options.Height / patch) * (options.Width / patch));
+            report.Resolution = new ResolutionReport(options.Resolution!.Value, grid.Rows, grid.Cols, grid.Cols * patch, grid.Rows * patch,
+                shared.ExecutedPerFrame / fullDense);
+            log?.Invoke($"input grid {grid} ({grid.Cols * patch}x{grid.Rows * patch} pixels) for {options.Resolution:F2} of the dense FLOPs: " +
+                $"executed {report.Resolution.ExecutedFraction:F3} of the {options.Width}x{options.Height} dense pass");
         }
         if (options.DepthReference is { } reference)
         {
@@ -120,6 +130,25 @@ public static class Evaluator
         return terms.Count == 0 ? null : DeltaM.Compute(terms);
     }
 
+    /// <summary>
+    /// The grid <see cref="EvalOptions.Resolution"/> asks for (the full model at a lower input resolution), or null; refused
+    /// beside a budget (that skips blocks at the frame's own resolution) and where no grid fits.
+    /// </summary>
+    private static InputGrid? LowerGrid(MultiTaskVit model, EvalOptions options)
+    {
+        if (options.Resolution is not double fraction)
+        {
+            return null;
+        }
+        if (options.Budget != null)
+        {
+            throw new ArgumentException("a lower input resolution runs the full model: it does not go with a budget", nameof(options));
+        }
+        int patch = model.Config.Patch;
+        return InputGrid.Largest(model, options.Height / patch, options.Width / patch, fraction)
+            ?? throw new ArgumentException($"no input grid's dense pass fits in {fraction} of the {options.Width}x{options.Height} one", nameof(options));
+    }
+
     /// <summary>Renders the held-out frames <paramref name="options"/> names (its sequences, frames per sequence and stride).</summary>
     internal static List<TruthFrame> RenderFrames(EvalOptions options)
     {
@@ -134,7 +163,7 @@ public static class Evaluator
     public const int InteriorBand = 2;
 
     private sealed record Scored(Dictionary<string, double> Metrics, double MsPerFrame,
-        Dictionary<string, (double Executed, double Dense)> Flops, double? SharedFraction, List<FrameDecision> Decisions);
+        Dictionary<string, (double Executed, double Dense)> Flops, double? SharedFraction, List<FrameDecision> Decisions, double ExecutedPerFrame);
 
     /// <summary>A data set's class ids index its own class table: a model that segments another table cannot be scored on them.</summary>
     private static void EnsureSameClasses(EvalOptions options, MultiTaskVit model, ModelMetadata metadata)
@@ -149,7 +178,7 @@ public static class Evaluator
 
     private static Scored Score(MultiTaskVit model, string[] classes, IReadOnlyList<TruthFrame> frames, IReadOnlyCollection<VisionTask>? labelled,
         ForwardOptions forward, Action<string>? log, string what,
-        Action<int, TruthFrame, Predictions>? inspect, IReadOnlyList<UnitPlan>? framePlans = null)
+        Action<int, TruthFrame, Predictions>? inspect, IReadOnlyList<UnitPlan>? framePlans = null, InputGrid? grid = null)
     {
         var seg = new SegmentationMetrics(model.Config.Classes);
         var segInterior = new SegmentationMetrics(model.Config.Classes);
@@ -168,10 +197,14 @@ public static class Evaluator
                 using var scope = NewDisposeScope();
                 var input = ImageTensors.FromBgr(frame.Bgr, frame.Width, frame.Height, model.Config);
                 clock.Start();
+                if (grid != null)
+                {
+                    input = grid.Shrink(input, model.Config.Patch);
+                }
                 long executedBefore = flops.ExecutedTotal;
                 long denseBefore = flops.DenseTotal;
                 using var result = model.Forward(input, framePlans == null ? forward : forward with { Units = framePlans[i] }, flops);
-                var predictions = Predictions.From(result);
+                var predictions = Predictions.From(result, size: grid == null ? null : (frame.Width, frame.Height));
                 clock.Stop();
                 decisions.Add(new FrameDecision((double)(flops.ExecutedTotal - executedBefore) / (flops.DenseTotal - denseBefore),
                     [.. Enumerable.Range(0, model.Units.Count).Select(u => result.Executed?.Runs(0, u) ?? true)], result.UnitScores));
@@ -236,7 +269,8 @@ public static class Evaluator
         log?.Invoke($"{what}: {string.Join(", ", metrics.Select(kv => $"{kv.Key} {kv.Value:F4}"))}; {ms:F1} ms/frame");
         var perTask = tasks.ToDictionary(t => t.Name(),
             t => (flops.Executed(t) / 1e9 / frames.Count, flops.Dense(t) / 1e9 / frames.Count));
-        return new Scored(metrics, ms, perTask, sharedTotal == 0 ? null : (double)sharedComputed / sharedTotal, decisions);
+        return new Scored(metrics, ms, perTask, sharedTotal == 0 ? null : (double)sharedComputed / sharedTotal, decisions,
+            (double)flops.ExecutedTotal / frames.Count);
     }
 
     private static double BaseOnlyGflops(MultiTaskVit model, TruthFrame frame)

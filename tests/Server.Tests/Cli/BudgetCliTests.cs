@@ -48,6 +48,24 @@ public sealed class BudgetCliTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData("0")]
+    [InlineData("1.5")]
+    public void Eval_refuses_a_resolution_outside_zero_to_one(string fraction)
+    {
+        var error = Assert.Throws<CliException>(() => EvalCommand.Run(CommandLine.Parse(["eval", "--model", FakeModel(), "--resolution", fraction])));
+        Assert.Equal($"--resolution must be a fraction of the dense FLOPs in (0, 1], got {fraction}", error.Message);
+    }
+
+    [Fact]
+    public void Eval_refuses_a_resolution_beside_a_budget_and_when_recording()
+    {
+        var budget = Assert.Throws<CliException>(() => EvalCommand.Run(CommandLine.Parse(["eval", "--model", FakeModel(), "--resolution", "0.6", "--budget", "0.6"])));
+        Assert.StartsWith("--resolution runs the full model on smaller frames: drop --budget", budget.Message, StringComparison.Ordinal);
+        var record = Assert.Throws<CliException>(() => EvalCommand.Run(CommandLine.Parse(["eval", "--model", FakeModel(), "--resolution", "0.6", "--record"])));
+        Assert.Contains("--resolution", record.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Unknown_budget_rules_and_flop_losses_are_refused_naming_the_choices()
     {

@@ -56,11 +56,14 @@ public sealed class BudgetReportTests
         }
         BudgetCurvePlot.Save(points, path);
         using var image = OpenCvSharp.Cv2.ImRead(path);
-        // Five series and the band: the legend's second row lies below the 400-pixel panels.
-        Assert.Equal((3 * 380, 414), (image.Width, image.Height));
-        using var legendRow = new OpenCvSharp.Mat(image, new OpenCvSharp.Rect(0, 400, image.Width, 14));
-        using var gray = legendRow.CvtColor(OpenCvSharp.ColorConversionCodes.BGR2GRAY);
-        Assert.True(OpenCvSharp.Cv2.CountNonZero(gray.LessThan(200)) > 0, "the legend's second row is empty");
+        // Seven series and the band: the legend's second and third rows lie below the 400-pixel panels.
+        Assert.Equal((3 * 380, 432), (image.Width, image.Height));
+        foreach (var (top, row) in new[] { (400, "second"), (418, "third") })
+        {
+            using var legendRow = new OpenCvSharp.Mat(image, new OpenCvSharp.Rect(0, top, image.Width, 14));
+            using var gray = legendRow.CvtColor(OpenCvSharp.ColorConversionCodes.BGR2GRAY);
+            Assert.True(OpenCvSharp.Cv2.CountNonZero(gray.LessThan(200)) > 0, $"the legend's {row} row is empty");
+        }
     }
 
     [Fact]
