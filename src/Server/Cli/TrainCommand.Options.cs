@@ -84,6 +84,6 @@ public static partial class TrainCommand
         Options.Seed, Options.Resume, Options.Split, Options.Blocks, Options.Dim, Options.Heads, Options.Rank, Options.HeadHidden, Options.Refine,
         Options.RefineHidden, Options.HeadsOnly, Options.Grow, Options.Stem, Options.Temporal, Options.TemporalGap, Options.Stability,
         Options.Lovasz, Options.Aux, Options.Jpeg, Options.BFloat16, Options.Data, Options.Size, Options.Adapt, Options.Features, Options.FeatureWeight, Options.FeatureBatch, Options.Threads,
-        PolicyOptions.ModelLearningRate, PolicyOptions.FlopWeight, PolicyOptions.FullShare, PolicyOptions.FlopLoss, PolicyOptions.NoiseEnd,
+        PolicyOptions.ModelLearningRate, PolicyOptions.FlopWeight, PolicyOptions.FullShare, PolicyOptions.FlopLoss, PolicyOptions.NoiseEnd, PolicyOptions.PlanTargets,
         PolicyOptions.RankSequences, PolicyOptions.RankRule, PolicyOptions.RankTargets);
 }

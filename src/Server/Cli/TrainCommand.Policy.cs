@@ -18,6 +18,9 @@ public static partial class TrainCommand
         public static readonly Option<string> FlopLoss = FlopLossOption();
         public static readonly Option<double> NoiseEnd = Double("--noise-end", "policy stage: scale of the gates' logistic noise at the last step, " +
             "falling linearly from 1 (below 1 the decisions harden toward those `eval --budget-rule average` serves)", 1, 0, 1, helpName: "S");
+        public static readonly Option<double[]?> PlanTargets = Numbers("--plan-targets", "policy stage: freeze the policy and fine-tune the " +
+            "model's weights under the unit sets the per-frame rule picks at these targets in (0, 1], one drawn per sample (--full-share of the " +
+            "samples run the full model); no FLOP term. The init model needs a policy");
 
         public static readonly Option<int> RankSequences = Int("--rank-sequences", "policy-rank stage: training sequences drawn, 12 frames each " +
             "at stride 20", 32, 1, 10000);
@@ -65,6 +68,7 @@ public static partial class TrainCommand
             FullShare = args.GetValue(PolicyOptions.FullShare),
             FlopLoss = args.GetValue(PolicyOptions.FlopLoss) == "batch" ? FlopLoss.Batch : FlopLoss.Sample,
             NoiseEnd = args.GetValue(PolicyOptions.NoiseEnd),
+            PlanTargets = args.GetValue(PolicyOptions.PlanTargets) is { Length: > 0 } plans ? plans : null,
         };
         var errors = options.Validate();
         if (errors.Count > 0)

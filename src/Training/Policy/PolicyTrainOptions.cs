@@ -42,6 +42,14 @@ public sealed record PolicyTrainOptions
     /// </summary>
     public double NoiseEnd { get; init; } = 1;
 
+    /// <summary>
+    /// When set, the policy is frozen and only the model's weights train, under the unit sets the per-frame rule
+    /// (<see cref="Pipeline.Model.Policy.Budget.Choose"/>) picks from the policy's logits at one of these targets per sample
+    /// (the others, <see cref="FullShare"/>, run the full model): the sets served, hard, with no FLOP term. Null = co-train the
+    /// policy (Gumbel-sigmoid gates and the FLOP term).
+    /// </summary>
+    public IReadOnlyList<double>? PlanTargets { get; init; }
+
     /// <summary>Weight lambda of (expected executed FLOP fraction - target)^2.</summary>
     public double FlopWeight { get; init; } = 20;
 
@@ -82,6 +90,11 @@ public sealed record PolicyTrainOptions
         if (NoiseEnd is < 0 or > 1 || double.IsNaN(NoiseEnd)) errors.Add($"noise at the end must be in [0, 1], got {NoiseEnd}");
         if (!Enum.IsDefined(FlopLoss)) errors.Add($"unknown FLOP loss {FlopLoss}");
         if (Temperature <= 0) errors.Add($"temperature must be > 0, got {Temperature}");
+        if (PlanTargets is { } plans)
+        {
+            if (plans.Count == 0) errors.Add("plan targets: give at least one");
+            errors.AddRange(plans.Select(Pipeline.Model.Policy.Budget.Problem).OfType<string>().Select(p => "plan target: " + p));
+        }
         return errors;
     }
 }

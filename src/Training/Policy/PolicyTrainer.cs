@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using StreamMtl.Pipeline.Model;
+using StreamMtl.Pipeline.Model.Policy;
 using StreamMtl.Pipeline.Weights;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -37,8 +38,12 @@ public sealed class PolicyTrainer
         var device = cuda.is_available() ? CUDA : CPU;
         var (teacher, _) = ModelFile.Load(o.InitPath);
         using var teacherScope = teacher;
-        var (model, metadata) = PolicyModel.Load(o.InitPath, o.PolicyHidden);
+        var (model, metadata) = o.PlanTargets != null ? ModelFile.Load(o.InitPath) : PolicyModel.Load(o.InitPath, o.PolicyHidden);
         using var modelScope = model;
+        if (o.PlanTargets != null && model.Policy == null)
+        {
+            throw new ArgumentException($"{o.InitPath} has no compute policy: training under its unit sets needs one (train --stage policy first)", nameof(o));
+        }
         teacher.to(device);
         model.to(device);
         foreach (var p in teacher.parameters())
@@ -48,6 +53,13 @@ public sealed class PolicyTrainer
         model.train();
         var policyParameters = model.Policy!.parameters().ToList();
         var policySet = policyParameters.ToHashSet();
+        if (o.PlanTargets != null)
+        {
+            foreach (var p in policyParameters)
+            {
+                p.requires_grad = false;
+            }
+        }
         var modelParameters = model.parameters().Where(p => !policySet.Contains(p)).ToList();
         using var modelOptimizer = optim.AdamW(modelParameters, o.ModelLearningRate, weight_decay: 0.01);
         using var policyOptimizer = optim.AdamW(policyParameters, o.PolicyLearningRate, weight_decay: 0);
@@ -83,7 +95,8 @@ public sealed class PolicyTrainer
             for (int i = 0; i < b; i++)
             {
                 bool full = rng.NextDouble() < o.FullShare;
-                float drawn = o.FlopLoss == FlopLoss.Batch ? stepTarget : (float)(o.MinTarget + rng.NextDouble() * (o.MaxTarget - o.MinTarget));
+                float drawn = o.PlanTargets is { } plans ? (float)plans[rng.Next(plans.Count)]
+                    : o.FlopLoss == FlopLoss.Batch ? stepTarget : (float)(o.MinTarget + rng.NextDouble() * (o.MaxTarget - o.MinTarget));
                 targets[i] = full ? 1f : drawn;
                 underTarget[i] = full ? 0f : 1f;
             }
@@ -92,27 +105,38 @@ public sealed class PolicyTrainer
             var costs = model.UnitCosts(tokens, TaskSet.All, fused: true);
             var fractions = tensor(costs.Costs.Select((c, u) => costs.Candidates[u] ? (float)c / costs.Dense : 0f).ToArray(), device: device);
 
-            var logits = model.PolicyLogits(images, target);
-            double noise = o.Steps == 1 ? 1 : 1 + (o.NoiseEnd - 1) * step / (o.Steps - 1);
-            var decisions = PolicyLosses.StraightThroughGates(logits, o.Temperature, noise);
-            var gates = decisions.mul(selected.view(-1, 1)).Plus(selected.neg().PlusInPlace(1).view(-1, 1));
             double mandatory = (double)costs.Mandatory / costs.Dense;
             var selectedCount = selected.sum().clamp_min(Scalars.One);
-            // The policy's error (recorded per step): of the batch's mean decision for the batch loss, else per sample.
-            Tensor policyError, flopLoss;
-            if (o.FlopLoss == FlopLoss.Batch)
+            Tensor gates, policyError, flopLoss;
+            if (o.PlanTargets != null)
             {
-                // AdaMTL: the mean executed fraction of the hard decisions, so a frame may spend more where it needs it.
-                var error = PolicyLosses.ExecutedFraction(decisions, fractions, mandatory).sub(target);
-                var batchError = error.mul(selected).sum().div(selectedCount);
-                flopLoss = batchError.mul(batchError);
-                policyError = batchError.abs();
+                // The frozen policy's sets under the per-frame rule; the error recorded is what they spend against the target.
+                var chosen = PlanGates(model, images, targets, costs, underTarget).to(device);
+                gates = chosen.mul(selected.view(-1, 1)).Plus(selected.neg().PlusInPlace(1).view(-1, 1));
+                flopLoss = zeros(1, device: device).sum();
+                policyError = PolicyLosses.ExecutedFraction(chosen, fractions, mandatory).sub(target).abs().mul(selected).sum().div(selectedCount);
             }
             else
             {
-                var error = PolicyLosses.ExpectedFraction(logits, fractions, mandatory).sub(target);
-                flopLoss = error.mul(error).mul(selected).sum().div(selectedCount);
-                policyError = error.abs().mul(selected).sum().div(selectedCount);
+                var logits = model.PolicyLogits(images, target);
+                double noise = o.Steps == 1 ? 1 : 1 + (o.NoiseEnd - 1) * step / (o.Steps - 1);
+                var decisions = PolicyLosses.StraightThroughGates(logits, o.Temperature, noise);
+                gates = decisions.mul(selected.view(-1, 1)).Plus(selected.neg().PlusInPlace(1).view(-1, 1));
+                // The policy's error (recorded per step): of the batch's mean decision for the batch loss, else per sample.
+                if (o.FlopLoss == FlopLoss.Batch)
+                {
+                    // AdaMTL: the mean executed fraction of the hard decisions, so a frame may spend more where it needs it.
+                    var error = PolicyLosses.ExecutedFraction(decisions, fractions, mandatory).sub(target);
+                    var batchError = error.mul(selected).sum().div(selectedCount);
+                    flopLoss = batchError.mul(batchError);
+                    policyError = batchError.abs();
+                }
+                else
+                {
+                    var error = PolicyLosses.ExpectedFraction(logits, fractions, mandatory).sub(target);
+                    flopLoss = error.mul(error).mul(selected).sum().div(selectedCount);
+                    policyError = error.abs().mul(selected).sum().div(selectedCount);
+                }
             }
 
             var forward = model.Forward(images, new ForwardOptions(TaskSet.All, GridOffset: onDevice.GridOffset, UnitGates: gates));
@@ -133,11 +157,14 @@ public sealed class PolicyTrainer
             double value = loss.item<float>();
             bool finite = double.IsFinite(value)
                 & double.IsFinite(nn.utils.clip_grad_norm_(modelParameters, 1.0))
-                & double.IsFinite(nn.utils.clip_grad_norm_(policyParameters, 1.0));
+                & (o.PlanTargets != null || double.IsFinite(nn.utils.clip_grad_norm_(policyParameters, 1.0)));
             if (finite)
             {
                 modelOptimizer.step();
-                policyOptimizer.step();
+                if (o.PlanTargets == null)
+                {
+                    policyOptimizer.step();
+                }
             }
             double samples = underTarget.Sum();
             double meanError = samples == 0 ? double.NaN : policyError.item<float>();
@@ -151,15 +178,47 @@ public sealed class PolicyTrainer
         {
             model.to(CPU);
             double last = steps.Skip(Math.Max(0, steps.Count - 50)).Average(s => s.Loss);
-            metadata.Training.Add(new TrainingRecord("policy", "segmentation+depth+normals", step, o.Batch,
-                $"{o.CropRows}x{o.CropCols} tokens, full frames every {o.FullFrameEvery}; targets {o.MinTarget}-{o.MaxTarget}, " +
-                $"{o.FullShare:P0} full; loss = task x{o.TaskWeight} + distillation x{o.DistillWeight} + FLOP ({o.FlopLoss.ToString().ToLowerInvariant()}) x{o.FlopWeight}; " +
-                $"Gumbel-sigmoid T={o.Temperature}, noise 1 -> {o.NoiseEnd}; lr model {o.ModelLearningRate}, policy {o.PolicyLearningRate}",
+            string how = o.PlanTargets is { } plans
+                ? $"the policy frozen; the model under the per-frame rule's unit sets at targets {string.Join(",", plans)}, " +
+                  $"{o.FullShare:P0} full; loss = task x{o.TaskWeight} + distillation x{o.DistillWeight}; lr model {o.ModelLearningRate}"
+                : $"targets {o.MinTarget}-{o.MaxTarget}, " +
+                  $"{o.FullShare:P0} full; loss = task x{o.TaskWeight} + distillation x{o.DistillWeight} + FLOP ({o.FlopLoss.ToString().ToLowerInvariant()}) x{o.FlopWeight}; " +
+                  $"Gumbel-sigmoid T={o.Temperature}, noise 1 -> {o.NoiseEnd}; lr model {o.ModelLearningRate}, policy {o.PolicyLearningRate}";
+            metadata.Training.Add(new TrainingRecord(o.PlanTargets != null ? "policy-plans" : "policy", "segmentation+depth+normals", step, o.Batch,
+                $"{o.CropRows}x{o.CropCols} tokens, full frames every {o.FullFrameEvery}; " + how,
                 o.Seed, pool.Rendered, clock.Elapsed.TotalSeconds, last,
                 $"synthetic seeds >= {SyntheticDataset.FirstTrainingSeed}, {o.Width}x{o.Height}, static and moving cameras"));
             // The figures recorded for the starting model no longer describe these weights.
             ModelFile.Save(o.OutputPath, model, metadata with { Metrics = [] });
         }
         return steps;
+    }
+
+    /// <summary>
+    /// Per sample under a target (<paramref name="underTarget"/> 1), the units <see cref="Budget.Choose"/> picks from the
+    /// policy's logits at its target, as the per-frame rule serves them; 1 for every unit of the others. [B, U], float 0/1, on the CPU.
+    /// </summary>
+    internal static Tensor PlanGates(MultiTaskVit model, Tensor images, float[] targets, UnitCosts costs, float[] underTarget)
+    {
+        int b = targets.Length;
+        int n = model.Units.Count;
+        float[] scores;
+        using (no_grad())
+        using (var scope = NewDisposeScope())
+        {
+            scores = model.PolicyLogits(images, tensor(targets, device: images.device)).to(ScalarType.Float32).cpu().data<float>().ToArray();
+        }
+        var gates = new float[b * n];
+        for (int i = 0; i < b; i++)
+        {
+            var row = underTarget[i] > 0
+                ? Budget.Choose(new ArraySegment<float>(scores, i * n, n), costs.Costs, costs.Candidates, costs.Available(targets[i]))
+                : Enumerable.Repeat(true, n).ToArray();
+            for (int u = 0; u < n; u++)
+            {
+                gates[i * n + u] = row[u] ? 1f : 0f;
+            }
+        }
+        return tensor(gates).view(b, n);
     }
 }

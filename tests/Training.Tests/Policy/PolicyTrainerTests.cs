@@ -20,6 +20,14 @@ public sealed class PolicyTrainerTests
         return path;
     }
 
+    /// <summary>The tiny model after two steps of co-training: a model with a policy.</summary>
+    private static string SaveTinyPolicyModel(TempDirectory dir)
+    {
+        string adaptive = dir.File("adaptive.safetensors");
+        new PolicyTrainer(TinyTraining.PolicyOptions(SaveTinyModel(dir), adaptive, 2)).Run();
+        return adaptive;
+    }
+
     [Fact]
     public void A_short_co_training_run_reduces_the_flop_target_error_and_writes_a_model_with_its_policy()
     {
@@ -101,9 +109,7 @@ public sealed class PolicyTrainerTests
     public void A_budgeted_evaluation_reports_the_executed_fraction_and_the_static_baseline_runs_one_block_set()
     {
         using var dir = new TempDirectory();
-        string init = SaveTinyModel(dir);
-        string output = dir.File("adaptive.safetensors");
-        new PolicyTrainer(TinyTraining.PolicyOptions(init, output, 2)).Run();
+        string output = SaveTinyPolicyModel(dir);
         var options = new EvalOptions { ModelPath = output, Sequences = 2, FramesPerSequence = 3, Width = 64, Height = 48, Budget = 0.6 };
 
         var adaptive = Evaluator.Run(options).Budget!;
@@ -133,5 +139,81 @@ public sealed class PolicyTrainerTests
         var error = Assert.Throws<ArgumentOutOfRangeException>(() => Evaluator.Run(options));
         Assert.Contains("budget must be a fraction of the dense FLOPs in (0, 1]", error.Message, StringComparison.Ordinal);
         Assert.Throws<ArgumentOutOfRangeException>(() => Budget.Validate(budget));
+    }
+
+    [Fact]
+    public void Under_plan_targets_the_policy_stays_and_the_model_learns_the_sets_the_per_frame_rule_picks()
+    {
+        using var dir = new TempDirectory();
+        string adaptive = SaveTinyPolicyModel(dir);
+        string output = dir.File("plans.safetensors");
+        var options = TinyTraining.PolicyOptions(adaptive, output, 60) with
+        {
+            PlanTargets = [0.4], FullShare = 0, DistillWeight = 0, ModelLearningRate = 1e-3,
+        };
+
+        var steps = new PolicyTrainer(options).Run();
+        var still = new PolicyTrainer(options with { OutputPath = dir.File("still.safetensors"), ModelLearningRate = 0 }).Run();
+
+        // The same batches and sets with the weights held are the control: the model learns the tasks under the sets. (Not the
+        // distillation: the tiny student starts at its teacher, where Adam's normalised steps on near-zero gradients only wander.)
+        double learned = steps.TakeLast(15).Average(s => s.Task);
+        double held = still.TakeLast(15).Average(s => s.Task);
+        Assert.True(learned < 0.9 * held, $"task loss under the sets over the last steps: {learned:F4} trained, {held:F4} with the weights held");
+        Assert.All(steps, s => Assert.Equal(0, s.Flop));
+        // The per-frame rule never spends more than the target.
+        Assert.All(steps, s => Assert.InRange(s.FlopError, 0, 0.6));
+        var (before, _) = ModelFile.Load(adaptive);
+        var (after, metadata) = ModelFile.Load(output);
+        using (before)
+        using (after)
+        {
+            var policy = before.named_parameters().Where(p => p.name.StartsWith("policy.", StringComparison.Ordinal)).ToDictionary(p => p.name, p => p.parameter);
+            var trained = after.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+            Assert.NotEmpty(policy);
+            Assert.All(policy, p => Assert.True(p.Value.allclose(trained[p.Key], 0, 0), $"{p.Key} changed"));
+            Assert.False(before.named_parameters().First(p => p.name == "blocks.0.mlp.fc1.weight").parameter.allclose(trained["blocks.0.mlp.fc1.weight"], 0, 0));
+        }
+        Assert.Equal("policy-plans", metadata.Training.Last().Stage);
+    }
+
+    [Fact]
+    public void The_sets_trained_under_are_the_units_a_budgeted_pass_runs()
+    {
+        using var dir = new TempDirectory();
+        string adaptive = SaveTinyPolicyModel(dir);
+        var (model, _) = ModelFile.Load(adaptive);
+        using var __ = model;
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        TorchSharp.torch.random.manual_seed(3);
+        var images = TorchSharp.torch.randn(3, 3, 48, 64);
+        float[] targets = [0.6f, 0.4f, 1f];
+        var costs = model.UnitCosts(12, TaskSet.All, fused: true);
+
+        var gates = PolicyTrainer.PlanGates(model, images, targets, costs, [1, 1, 0]).data<float>().ToArray();
+
+        int n = model.Units.Count;
+        Assert.All(Enumerable.Range(0, n), u => Assert.Equal(1f, gates[2 * n + u]));
+        for (int i = 0; i < 2; i++)
+        {
+            using var result = model.Forward(images[i].unsqueeze(0), new ForwardOptions(TaskSet.All, Budget: targets[i]));
+            Assert.Equal(Enumerable.Range(0, n).Select(u => result.Executed!.Runs(0, u) ? 1f : 0f), gates.Skip(i * n).Take(n));
+        }
+        Assert.Contains(0f, gates.Take(2 * n));
+    }
+
+    [Fact]
+    public void Plan_targets_need_a_model_with_a_policy_and_fractions_in_0_to_1()
+    {
+        using var dir = new TempDirectory();
+        string init = SaveTinyModel(dir);
+        var options = TinyTraining.PolicyOptions(init, dir.File("out.safetensors"), 1) with { PlanTargets = [0.6] };
+        var error = Assert.Throws<ArgumentException>(() => new PolicyTrainer(options).Run());
+        Assert.Contains("has no compute policy", error.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(options.OutputPath));
+        foreach (double[] plans in new[] { Array.Empty<double>(), [0.6, 0], [1.5] })
+        {
+            Assert.Throws<ArgumentException>(() => new PolicyTrainer(options with { PlanTargets = plans }));
+        }
     }
 }
