@@ -92,6 +92,10 @@ public sealed class BudgetCliTests : IDisposable
         var error = Assert.Throws<CliException>(() => TrainCommand.Run(CommandLine.Parse(["train", "--stage", "policy", "--out",
             Path.Combine(_dir, "out.safetensors")])));
         Assert.Equal("--stage policy needs --init MODEL (a trained model)", error.Message);
+        var plans = Assert.Throws<CliException>(() => TrainCommand.Run(CommandLine.Parse(["train", "--stage", "policy", "--init", FakeModel(),
+            "--out", Path.Combine(_dir, "out.safetensors"), "--plan-targets", "0.6,0"])));
+        Assert.Equal("plan target: budget must be a fraction of the dense FLOPs in (0, 1], got 0", plans.Message);
+        Assert.False(File.Exists(Path.Combine(_dir, "out.safetensors")));
     }
 
     [Fact]
