@@ -90,7 +90,7 @@ public static class Evaluator
             log?.Invoke($"depth on {Path.GetFileName(reference.Image)} vs {Path.GetFileName(reference.Truth)} (scale and shift fitted, {scored.Pixels} pixels): " +
                 $"AbsRel {scored.AbsRel:F4}, delta1 {scored.Delta1:F4}, Spearman {scored.Spearman:F4}");
         }
-        report.BaseOnlyGflops = BaseOnlyGflops(model, frames[0]);
+        report.BaseOnlyGflops = BaseOnlyGflops(model, frames[0], grid);
         report.AllTasksOverBase = report.ExecutedGflops.Values.Sum() / report.BaseOnlyGflops;
         report.SeparateModelsOverBase = model.Config.AllTasks.Count();
 
@@ -273,12 +273,17 @@ public static class Evaluator
             (double)flops.ExecutedTotal / frames.Count);
     }
 
-    private static double BaseOnlyGflops(MultiTaskVit model, TruthFrame frame)
+    /// <summary>The base task's pass alone on <paramref name="frame"/>, at <paramref name="grid"/> when the evaluation ran there.</summary>
+    private static double BaseOnlyGflops(MultiTaskVit model, TruthFrame frame, InputGrid? grid)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var counter = new FlopCounter();
         var input = ImageTensors.FromBgr(frame.Bgr, frame.Width, frame.Height, model.Config);
+        if (grid != null)
+        {
+            input = grid.Shrink(input, model.Config.Patch);
+        }
         using var result = model.Forward(input, new ForwardOptions(model.Config.BaseTask.ToSet()), counter);
         return counter.ExecutedTotal / 1e9;
     }

@@ -74,6 +74,9 @@ public sealed class LowerResolutionTests
         using var model = new MultiTaskVit(TinyModels.Config());
         Assert.Equal((double)InputGrid.Dense(model, 48) / InputGrid.Dense(model, 108), r.ExecutedFraction, 9);
         Assert.True(r.ExecutedFraction <= 0.5);
+        // The cost of all tasks over the base alone is a ratio at one grid.
+        Assert.Equal(full.AllTasksOverBase, lower.AllTasksOverBase, 1);
+        Assert.True(lower.BaseOnlyGflops < 0.55 * full.BaseOnlyGflops);
         // Scored at the frame's size against its truth: other figures than the full model's.
         Assert.NotEqual(full.Metrics["normals.mean_deg"], lower.Metrics["normals.mean_deg"]);
         Assert.Null(lower.Budget);
