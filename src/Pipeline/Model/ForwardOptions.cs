@@ -20,8 +20,10 @@ namespace StreamMtl.Pipeline.Model;
 /// model's policy picks each sample's units (1 runs the full model without asking the policy), <paramref name="UnitGates"/>
 /// per-sample gates [B, U] in [0, 1] for training (x + g (block(x) - x), every block computed).
 /// <paramref name="Rule"/> says how a <paramref name="Budget"/> below 1 picks the units: every frame within it (the
-/// default), or the policy's own decisions, which hold it on average only (<see cref="BudgetRule"/>).
+/// default), or the policy's own decisions, which hold it on average only (<see cref="BudgetRule"/>); under the latter
+/// <paramref name="LogitOffset"/> is added to every logit before it decides (<see cref="Budget.CalibrateOffset"/>).
 /// </summary>
 public sealed record ForwardOptions(TaskSet Tasks = TaskSet.All, float ShareThreshold = 0f, int? SplitLayer = null,
     (int Row, int Col)? GridOffset = null, bool KeepBlockOutputs = false, bool Fused = true,
-    UnitPlan? Units = null, double? Budget = null, Tensor? UnitGates = null, BudgetRule Rule = BudgetRule.PerFrame);
+    UnitPlan? Units = null, double? Budget = null, Tensor? UnitGates = null, BudgetRule Rule = BudgetRule.PerFrame,
+    float LogitOffset = 0f);

@@ -164,7 +164,7 @@ public sealed partial class MultiTaskVit
         for (int b = 0; b < batch; b++)
         {
             var frame = new ArraySegment<float>(scores, b * n, n);
-            rows[b] = options.Rule == BudgetRule.Average ? Budget.Decide(frame, costs.Candidates) : Budget.Choose(frame, costs.Costs, costs.Candidates, available);
+            rows[b] = options.Rule == BudgetRule.Average ? Budget.Decide(frame, costs.Candidates, options.LogitOffset) : Budget.Choose(frame, costs.Costs, costs.Candidates, available);
         }
         return new UnitSchedule(new UnitPlan(rows), null, options.Fused && CanFuse, scores);
     }

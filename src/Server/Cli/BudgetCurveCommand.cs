@@ -23,13 +23,14 @@ public static class BudgetCurveCommand
     private static readonly Option<int> Sequences = Int("--sequences", "held-out sequences (seeds 1..N)", 8, 1, 1000);
     private static readonly Option<int> Frames = Int("--frames", "frames per sequence", 12, 1, 10000);
     private static readonly Option<string> Rule = BudgetRuleOption("; the static curves then take the adaptive one's mean executed fraction as their budget");
+    private static readonly Option<bool> Calibrate = CalibrateOption();
     private static readonly Option<int> Shuffles = Int("--shuffles", "draws of the shuffled baseline per target (the adaptive run's unit sets dealt " +
         "to the frames at random: equal FLOPs, no per-frame choice), where the adaptive frames ran more than one set, and then the oracle " +
         "(the truth picks the frames; where they ran two sets); 0 = neither", BudgetCurve.DefaultShuffles, 0, 1000);
 
     /// <summary>The budget-curve command with its options; its body is <see cref="Run"/>.</summary>
     internal static Command Create() => CliOptions.Command("budget-curve", "accuracy vs executed FLOPs of the compute policy and of the static " +
-        "baseline at several budgets (docs/adaptive.md)", Run, Model, Targets, Plot, Json, Reference, Sequences, Frames, Rule, Shuffles);
+        "baseline at several budgets (docs/adaptive.md)", Run, Model, Targets, Plot, Json, Reference, Sequences, Frames, Rule, Calibrate, Shuffles);
 
     public static int Run(ParseResult args)
     {
@@ -48,7 +49,12 @@ public static class BudgetCurveCommand
             Sequences = args.GetValue(Sequences),
             FramesPerSequence = args.GetValue(Frames),
             Rule = BudgetRuleOf(args.GetValue(Rule)!),
+            Calibrate = args.GetValue(Calibrate),
         };
+        if (options.Calibrate && options.Rule != BudgetRule.Average)
+        {
+            throw new CliException("--calibrate shifts the threshold of --budget-rule average: add --budget-rule average");
+        }
         EvalCommand.EnsureBelowTrainingSeeds(options);
         string? reference = args.GetValue(Reference) is { } path ? ModelArgument.Resolve(path) : null;
         var points = BudgetCurve.Run(options, targets, reference, Console.WriteLine, args.GetValue(Shuffles));

@@ -46,6 +46,10 @@ internal static class CliOptions
     }
 
     /// <summary>The rule a --budget-rule value names.</summary>
+    /// <summary>--calibrate: the average rule's threshold shifted to hold the target on validation frames (<see cref="Training.Evaluation.EvalOptions.Calibrate"/>).</summary>
+    public static Option<bool> CalibrateOption() => Flag("--calibrate", "with --budget-rule average: shift every logit by the offset that " +
+        "brings the mean executed fraction on 96 validation frames (seeds 101..108) nearest the target (the report's logit_offset)");
+
     public static BudgetRule BudgetRuleOf(string value) => value == "average" ? BudgetRule.Average : BudgetRule.PerFrame;
 
     /// <summary>--size WxH, the model's input size.</summary>

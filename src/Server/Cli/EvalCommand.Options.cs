@@ -33,6 +33,7 @@ public static partial class EvalCommand
         public static readonly Option<bool> Static = Flag("--static", "with --budget: the non-adaptive baseline, the same blocks for every frame " +
             "(the policy's ranking averaged over validation frames; without a policy, the deepest blocks dropped first)");
         public static readonly Option<string> BudgetRule = BudgetRuleOption();
+        public static readonly Option<bool> Calibrate = CalibrateOption();
         public static readonly Option<double?> Resolution = OptionalDouble("--resolution", "fraction X in (0, 1]: the lower-resolution baseline, " +
             "the full model on every frame downscaled to the largest token grid whose dense FLOPs fit in X of the frame's (aspect within 10 %), " +
             "its outputs resized back for scoring; the report's resolution gives the grid and the executed fraction (docs/adaptive.md)",
@@ -50,5 +51,5 @@ public static partial class EvalCommand
     /// <summary>The eval command with its options; its body is <see cref="Run"/>.</summary>
     internal static Command Create() => CliOptions.Command("eval", "evaluate a model on held-out synthetic sequences or a data set's validation split (--json report)", Run,
         Options.Model, Options.Adapter, Options.Baselines, Options.Json, Options.Sequences, Options.FirstSeed, Options.Frames, Options.Stride, Options.Size,
-        Options.Threshold, Options.Split, Options.BFloat16, Options.Record, Options.Dump, Options.Budget, Options.Static, Options.BudgetRule, Options.Resolution, Options.Data, Options.DepthRef);
+        Options.Threshold, Options.Split, Options.BFloat16, Options.Record, Options.Dump, Options.Budget, Options.Static, Options.BudgetRule, Options.Calibrate, Options.Resolution, Options.Data, Options.DepthRef);
 }

@@ -33,6 +33,7 @@ public static partial class EvalCommand
             Budget = args.GetValue(Options.Budget),
             Static = args.GetValue(Options.Static),
             Rule = BudgetRuleOf(args.GetValue(Options.BudgetRule)!),
+            Calibrate = args.GetValue(Options.Calibrate),
             Resolution = args.GetValue(Options.Resolution),
             Data = DataArgument.Open(args.GetValue(Options.Data)),
             DepthReference = DepthReferenceArgument(args.GetValue(Options.DepthRef)),
@@ -66,7 +67,7 @@ public static partial class EvalCommand
         Console.WriteLine($"parameter bytes: {string.Join(", ", report.ParameterBytes.Select(kv => $"{kv.Key} {kv.Value / 1024.0:F0} KiB"))}");
         if (report.Budget is { } b)
         {
-            Console.WriteLine($"budget {b.Target:F2} ({b.Rule}): executed FLOP fraction mean {b.MeanFraction:F3} " +
+            Console.WriteLine($"budget {b.Target:F2} ({b.Rule}{(b.LogitOffset is float offset ? $", logit offset {offset:+0.000;-0.000}" : "")}): executed FLOP fraction mean {b.MeanFraction:F3} " +
                 $"(p10 {b.P10:F3}, p50 {b.P50:F3}, p90 {b.P90:F3}; {b.RelativeError:P1} from the target), {b.DistinctPlans} distinct block sets, " +
                 $"{b.FramesOverTarget} frame(s) over the target; min {b.MinFraction:F3}, max {b.MaxFraction:F3}");
         }
@@ -128,6 +129,10 @@ public static partial class EvalCommand
             {
                 throw new CliException("--resolution runs the full model on smaller frames: drop --budget (and --static), which skip blocks at the frame's size");
             }
+        }
+        if (options.Calibrate && (options.Rule != StreamMtl.Pipeline.Model.Policy.BudgetRule.Average || options.Budget == null || options.Static))
+        {
+            throw new CliException("--calibrate shifts the threshold of --budget-rule average: add --budget X --budget-rule average, and drop --static");
         }
         if (options.Budget != null && (options.ShareThreshold != 0 || options.SplitLayer != null))
         {

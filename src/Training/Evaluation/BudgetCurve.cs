@@ -70,11 +70,11 @@ public static class BudgetCurve
         var runs = new List<(BudgetCurveSeries Series, EvalOptions Options)>
         {
             (BudgetCurveSeries.Adaptive, options with { Static = false }),
-            (BudgetCurveSeries.Static, options with { Static = true, Rule = BudgetRule.PerFrame }),
+            (BudgetCurveSeries.Static, options with { Static = true, Rule = BudgetRule.PerFrame, Calibrate = false }),
         };
         if (reference != null)
         {
-            runs.Add((BudgetCurveSeries.Reference, options with { ModelPath = reference, Static = true, Rule = BudgetRule.PerFrame }));
+            runs.Add((BudgetCurveSeries.Reference, options with { ModelPath = reference, Static = true, Rule = BudgetRule.PerFrame, Calibrate = false }));
         }
         var points = new List<BudgetCurvePoint>();
         foreach (double target in targets)
@@ -98,7 +98,7 @@ public static class BudgetCurve
                 {
                     // The lower-resolution baselines never spend more than the adaptive run did.
                     double fraction = Math.Min(target, report.Budget!.MeanFraction);
-                    var lower = options with { Static = false, Rule = BudgetRule.PerFrame, Budget = null, Resolution = fraction, Baselines = [] };
+                    var lower = options with { Static = false, Rule = BudgetRule.PerFrame, Calibrate = false, Budget = null, Resolution = fraction, Baselines = [] };
                     points.Add(Point(BudgetCurveSeries.Resolution, target, Evaluator.Run(lower)));
                     if (reference != null)
                     {
@@ -133,7 +133,8 @@ public static class BudgetCurve
             var (fraction, plans, how) = report.Resolution is { } r
                 ? (r.ExecutedFraction, 1, $"input {r.InputWidth}x{r.InputHeight}, grid {r.Rows}x{r.Cols}")
                 : (report.Budget!.MeanFraction, report.Budget.DistinctPlans,
-                    $"p10 {report.Budget.P10:F3}, p90 {report.Budget.P90:F3}, {report.Budget.DistinctPlans} block sets");
+                    $"p10 {report.Budget.P10:F3}, p90 {report.Budget.P90:F3}, {report.Budget.DistinctPlans} block sets" +
+                    (report.Budget.LogitOffset is float offset ? $", logit offset {offset:+0.000;-0.000}" : ""));
             var point = new BudgetCurvePoint(series, target, fraction, report.Metrics["segmentation.miou"],
                 report.Metrics["depth.abs_rel"], report.Metrics["normals.mean_deg"], plans, draw);
             log?.Invoke($"target {target:F2} {series,-9}{(draw > 0 ? $" draw {draw}" : "")}: executed {point.ExecutedFraction:F3} " +

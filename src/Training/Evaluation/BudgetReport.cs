@@ -26,6 +26,9 @@ public sealed record BudgetReport
     /// <summary>How the units were chosen: "frame" (every frame within the target), "average" (the policy's own decisions), "static", or "given" (a unit set per frame from the caller: the shuffled baseline).</summary>
     public string Rule { get; init; } = "frame";
 
+    /// <summary>Under the average rule with <see cref="EvalOptions.Calibrate"/>: the offset added to every logit; null otherwise.</summary>
+    public float? LogitOffset { get; init; }
+
     /// <summary>Whether every frame ran the same units (the non-adaptive baseline, <c>--static</c>).</summary>
     public bool Static { get; init; }
 

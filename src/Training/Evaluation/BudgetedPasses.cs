@@ -27,9 +27,37 @@ public static class BudgetedPasses
         {
             return forward;
         }
+        if (options.Calibrate && (options.Static || options.Rule != BudgetRule.Average))
+        {
+            throw new ArgumentException("calibration shifts the average rule's threshold: it goes with that rule and not with the static baseline", nameof(options));
+        }
         return options.Static
             ? forward with { Units = StaticPlan(model, budget, options) }
-            : forward with { Budget = budget, Rule = options.Rule };
+            : forward with { Budget = budget, Rule = options.Rule, LogitOffset = options.Calibrate ? CalibratedOffset(model, budget, options).Offset : 0 };
+    }
+
+    /// <summary>Validation sequences (seeds 101..108, 12 frames each: as many frames as the evaluation set) the average rule's offset is fitted on.</summary>
+    public const int OffsetSequences = 8;
+
+    /// <summary>
+    /// The offset to every logit under which the average rule spends, over the validation frames (seeds 101..108, never
+    /// evaluated or trained on) at <paramref name="budget"/>, the mean fraction nearest it (<see cref="Budget.CalibrateOffset"/>),
+    /// and that mean.
+    /// </summary>
+    public static (float Offset, double Mean) CalibratedOffset(MultiTaskVit model, double budget, EvalOptions options)
+    {
+        var frames = Evaluator.RenderFrames(options with { FirstSeed = CalibrationFirstSeed, Sequences = OffsetSequences, FramesPerSequence = 12 });
+        var scores = new List<float>();
+        using var noGrad = no_grad();
+        foreach (var chunk in frames.Chunk(16))
+        {
+            using var scope = NewDisposeScope();
+            var images = cat([.. chunk.Select(f => ImageTensors.FromBgr(f.Bgr, f.Width, f.Height, model.Config))], 0);
+            var targets = tensor(Enumerable.Repeat((float)budget, chunk.Length).ToArray());
+            scores.AddRange(model.PolicyLogits(images, targets).to(ScalarType.Float32).data<float>().ToArray());
+        }
+        long tokens = (long)(options.Height / model.Config.Patch) * (options.Width / model.Config.Patch);
+        return Budget.CalibrateOffset(scores, model.UnitCosts(tokens, TaskSet.All, fused: true), budget);
     }
 
     /// <summary>

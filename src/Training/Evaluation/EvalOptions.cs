@@ -48,6 +48,13 @@ public sealed record EvalOptions
     /// <summary>With <see cref="Budget"/> (not static): every frame within it, or the policy's own decisions, on average (<see cref="Pipeline.Model.Policy.BudgetRule"/>).</summary>
     public Pipeline.Model.Policy.BudgetRule Rule { get; init; }
 
+    /// <summary>
+    /// Under the average rule: every logit is shifted by the offset that brings the mean executed fraction on validation
+    /// frames nearest the target (<see cref="BudgetedPasses.CalibratedOffset"/>), so the target holds on average where the
+    /// policy's own threshold misses it.
+    /// </summary>
+    public bool Calibrate { get; init; }
+
     /// <summary>With <see cref="Budget"/>: one unit set for every frame (<see cref="BudgetedPasses.StaticPlan"/>), the non-adaptive baseline.</summary>
     public bool Static { get; init; }
 

@@ -102,6 +102,29 @@ public sealed class ComputePolicyTests : IDisposable
     public void Decide_takes_exactly_the_candidates_with_a_positive_logit()
     {
         Assert.Equal([true, false, false, false, true], Budget.Decide([0.1f, -0.2f, 0f, 3f, 1e-3f], [true, true, true, false, true]));
+        // An offset shifts every logit before the threshold.
+        Assert.Equal([true, true, true, false, true], Budget.Decide([0.1f, -0.2f, 0f, 3f, 1e-3f], [true, true, true, false, true], 0.25f));
+        Assert.Equal([false, false, false, false, false], Budget.Decide([0.1f, -0.2f, 0f, 3f, 1e-3f], [true, true, true, false, true], -0.5f));
+    }
+
+    [Fact]
+    public void The_calibrated_offset_brings_the_mean_spend_nearest_the_target_and_stays_at_zero_when_it_already_is()
+    {
+        // Three units of 10 FLOPs, 10 mandatory, dense 40. Offset 0: frame 0 runs units 0 and 1 (0.75), frame 1 unit 0 (0.5).
+        var costs = new UnitCosts([10, 10, 10], [true, true, true], 10, 40);
+        float[] logits = [2f, 0.5f, -1f, 2f, -0.5f, -1f];
+
+        Assert.Equal((0f, 0.625), Budget.CalibrateOffset(logits, costs, 0.625));
+        // Dropping frame 0's unit 1 needs an offset in (-2, -0.5): the middle of that interval.
+        Assert.Equal((-1.25f, 0.5), Budget.CalibrateOffset(logits, costs, 0.5));
+        // 0.7: frame 1's unit 1 too (both at 0.75) is nearer than 0.625; the interval (0.5, 1).
+        Assert.Equal((0.75f, 0.75), Budget.CalibrateOffset(logits, costs, 0.7));
+        // Beyond every logit: nothing or everything optional runs.
+        Assert.Equal((-3f, 0.25), Budget.CalibrateOffset(logits, costs, 0.1));
+        Assert.Equal((2f, 1.0), Budget.CalibrateOffset(logits, costs, 1));
+        var ragged = Assert.Throws<ArgumentException>(() => Budget.CalibrateOffset([1f, 2f], costs, 0.5));
+        Assert.StartsWith("2 logits are not whole frames of 3 units", ragged.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Budget.CalibrateOffset(logits, costs, 0));
     }
 
     [Fact]

@@ -58,6 +58,18 @@ public sealed class BudgetCliTests : IDisposable
     }
 
     [Fact]
+    public void Calibration_is_refused_without_the_average_rule()
+    {
+        foreach (var args in new[] { new[] { "--calibrate" }, ["--budget", "0.6", "--calibrate"] })
+        {
+            var error = Assert.Throws<CliException>(() => EvalCommand.Run(CommandLine.Parse(["eval", "--model", FakeModel(), .. args])));
+            Assert.StartsWith("--calibrate shifts the threshold of --budget-rule average", error.Message, StringComparison.Ordinal);
+        }
+        var curve = Assert.Throws<CliException>(() => BudgetCurveCommand.Run(CommandLine.Parse(["budget-curve", "--model", FakeModel(), "--calibrate"])));
+        Assert.StartsWith("--calibrate shifts the threshold of --budget-rule average", curve.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Eval_refuses_a_resolution_beside_a_budget_and_when_recording()
     {
         var budget = Assert.Throws<CliException>(() => EvalCommand.Run(CommandLine.Parse(["eval", "--model", FakeModel(), "--resolution", "0.6", "--budget", "0.6"])));

@@ -216,4 +216,34 @@ public sealed class PolicyTrainerTests
             Assert.Throws<ArgumentException>(() => new PolicyTrainer(options with { PlanTargets = plans }));
         }
     }
+
+    [Fact]
+    public void The_calibrated_average_rule_spends_on_its_validation_frames_what_the_offset_was_fitted_to()
+    {
+        using var dir = new TempDirectory();
+        string adaptive = SaveTinyPolicyModel(dir);
+        // The evaluated frames are the calibration frames themselves, so the report's mean is the fitted one.
+        var options = new EvalOptions
+        {
+            ModelPath = adaptive, FirstSeed = BudgetedPasses.CalibrationFirstSeed, Sequences = BudgetedPasses.OffsetSequences, FramesPerSequence = 12,
+            Width = 64, Height = 48, Budget = 0.6, Rule = BudgetRule.Average,
+        };
+        var (model, _) = ModelFile.Load(adaptive);
+        (float Offset, double Mean) fitted;
+        using (model)
+        {
+            fitted = BudgetedPasses.CalibratedOffset(model, 0.6, options);
+        }
+
+        var own = Evaluator.Run(options).Budget!;
+        var calibrated = Evaluator.Run(options with { Calibrate = true }).Budget!;
+
+        Assert.Equal(fitted.Offset, calibrated.LogitOffset);
+        Assert.Null(own.LogitOffset);
+        Assert.Equal(fitted.Mean, calibrated.MeanFraction, 9);
+        Assert.True(Math.Abs(calibrated.MeanFraction - 0.6) <= Math.Abs(own.MeanFraction - 0.6) + 1e-12,
+            $"calibrated {calibrated.MeanFraction:F4}, the policy's own threshold {own.MeanFraction:F4}");
+        var withStatic = Assert.Throws<ArgumentException>(() => Evaluator.Run(options with { Calibrate = true, Static = true }));
+        Assert.StartsWith("calibration shifts the average rule's threshold", withStatic.Message, StringComparison.Ordinal);
+    }
 }
