@@ -2,7 +2,8 @@
 # The accuracy-vs-compute curve of the compute policy (docs/adaptive.md): eval --budget X and eval --budget X --static at
 # 1.0, 0.8, 0.6, 0.4 on the held-out synthetic set, beside the shipped model with its deepest blocks dropped and both models
 # on smaller frames (eval --resolution) at the same FLOPs, plotted to
-# docs/adaptive-curve.png; then the average rule with the equal-FLOPs baselines to docs/adaptive-curve-average.png.
+# docs/adaptive-curve.png; then the average rule with the equal-FLOPs baselines to docs/adaptive-curve-average.png, and the
+# same with its threshold calibrated on validation frames (--calibrate) to docs/adaptive-curve-calibrated.png.
 # Usage: scripts/adaptive-curve.sh [MODEL] (default models/streammtl-adaptive.safetensors)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,3 +16,5 @@ dotnet build src/Server -c Release -nologo -clp:ErrorsOnly
 # its unit sets dealt to the frames at random (8 draws) and the oracle (the truth picks the frames).
 ./src/Server/bin/Release/net10.0/linux-x64/streammtl budget-curve --model "$model" --budgets 0.8,0.6,0.4 --budget-rule average \
   --shuffles 8 --plot docs/adaptive-curve-average.png --json docs/adaptive-curve-average.json
+./src/Server/bin/Release/net10.0/linux-x64/streammtl budget-curve --model "$model" --budgets 0.8,0.6,0.4 --budget-rule average \
+  --calibrate --shuffles 8 --plot docs/adaptive-curve-calibrated.png --json docs/adaptive-curve-calibrated.json

@@ -72,7 +72,7 @@ public static class Evaluator
             {
                 Rule = options.Static ? "static" : framePlans != null ? "given"
                     : options.Rule == BudgetRule.Average ? "average" : "frame",
-                LogitOffset = options.Calibrate ? forward.LogitOffset : null,
+                LogitOffset = options.Calibrate && framePlans == null ? forward.LogitOffset : null,
             };
         }
         if (grid != null)
