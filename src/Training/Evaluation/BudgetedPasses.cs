@@ -56,7 +56,7 @@ public static class BudgetedPasses
             var targets = tensor(Enumerable.Repeat((float)budget, chunk.Length).ToArray());
             scores.AddRange(model.PolicyLogits(images, targets).to(ScalarType.Float32).data<float>().ToArray());
         }
-        long tokens = (long)(options.Height / model.Config.Patch) * (options.Width / model.Config.Patch);
+        long tokens = InputGrid.Frame(options, model.Config.Patch).Tokens;
         return Budget.CalibrateOffset(scores, model.UnitCosts(tokens, TaskSet.All, fused: true), budget);
     }
 
@@ -122,7 +122,7 @@ public static class BudgetedPasses
             var targets = tensor(Enumerable.Repeat((float)budget, calibration.Count).ToArray());
             scores = model.PolicyLogits(images, targets).mean([0L]).data<float>().ToArray();
         }
-        long tokens = (long)(options.Height / model.Config.Patch) * (options.Width / model.Config.Patch);
+        long tokens = InputGrid.Frame(options, model.Config.Patch).Tokens;
         var costs = model.UnitCosts(tokens, TaskSet.All, fused: true, withPolicy: false);
         return new UnitPlan(Budget.Choose(scores, costs.Costs, costs.Candidates, costs.Available(budget)));
     }

@@ -78,7 +78,7 @@ public static class Evaluator
         if (grid != null)
         {
             int patch = model.Config.Patch;
-            double fullDense = InputGrid.Dense(model, (long)(options.Height / patch) * (options.Width / patch));
+            double fullDense = InputGrid.Dense(model, InputGrid.Frame(options, patch).Tokens);
             report.Resolution = new ResolutionReport(options.Resolution!.Value, grid.Rows, grid.Cols, grid.Cols * patch, grid.Rows * patch,
                 shared.ExecutedPerFrame / fullDense);
             log?.Invoke($"input grid {grid} ({grid.Cols * patch}x{grid.Rows * patch} pixels) for {options.Resolution:F2} of the dense FLOPs: " +
@@ -145,8 +145,8 @@ public static class Evaluator
         {
             throw new ArgumentException("a lower input resolution runs the full model: it does not go with a budget", nameof(options));
         }
-        int patch = model.Config.Patch;
-        return InputGrid.Largest(model, options.Height / patch, options.Width / patch, fraction)
+        var frame = InputGrid.Frame(options, model.Config.Patch);
+        return InputGrid.Largest(model, frame.Rows, frame.Cols, fraction)
             ?? throw new ArgumentException($"no input grid's dense pass fits in {fraction} of the {options.Width}x{options.Height} one", nameof(options));
     }
 

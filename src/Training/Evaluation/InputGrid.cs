@@ -16,6 +16,9 @@ public sealed record InputGrid(int Rows, int Cols)
 
     public long Tokens => (long)Rows * Cols;
 
+    /// <summary>The token grid of the frames <paramref name="options"/> evaluates, at patch size <paramref name="patch"/>.</summary>
+    public static InputGrid Frame(EvalOptions options, int patch) => new(options.Height / patch, options.Width / patch);
+
     /// <summary>
     /// The grid that costs most while its dense pass (every task, every block) stays within <paramref name="fraction"/> of
     /// the dense pass on the frame's own grid (<paramref name="fullRows"/> x <paramref name="fullCols"/>), among the grids no

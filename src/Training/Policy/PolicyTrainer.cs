@@ -107,26 +107,24 @@ public sealed class PolicyTrainer
 
             double mandatory = (double)costs.Mandatory / costs.Dense;
             var selectedCount = selected.sum().clamp_min(Scalars.One);
-            Tensor gates, policyError, flopLoss;
+            Tensor decided, policyError, flopLoss;
             if (o.PlanTargets != null)
             {
                 // The frozen policy's sets under the per-frame rule; the error recorded is what they spend against the target.
-                var chosen = PlanGates(model, images, targets, costs, underTarget).to(device);
-                gates = chosen.mul(selected.view(-1, 1)).Plus(selected.neg().PlusInPlace(1).view(-1, 1));
+                decided = PlanGates(model, images, targets, costs, underTarget).to(device);
                 flopLoss = zeros(1, device: device).sum();
-                policyError = PolicyLosses.ExecutedFraction(chosen, fractions, mandatory).sub(target).abs().mul(selected).sum().div(selectedCount);
+                policyError = PolicyLosses.ExecutedFraction(decided, fractions, mandatory).sub(target).abs().mul(selected).sum().div(selectedCount);
             }
             else
             {
                 var logits = model.PolicyLogits(images, target);
                 double noise = o.Steps == 1 ? 1 : 1 + (o.NoiseEnd - 1) * step / (o.Steps - 1);
-                var decisions = PolicyLosses.StraightThroughGates(logits, o.Temperature, noise);
-                gates = decisions.mul(selected.view(-1, 1)).Plus(selected.neg().PlusInPlace(1).view(-1, 1));
+                decided = PolicyLosses.StraightThroughGates(logits, o.Temperature, noise);
                 // The policy's error (recorded per step): of the batch's mean decision for the batch loss, else per sample.
                 if (o.FlopLoss == FlopLoss.Batch)
                 {
                     // AdaMTL: the mean executed fraction of the hard decisions, so a frame may spend more where it needs it.
-                    var error = PolicyLosses.ExecutedFraction(decisions, fractions, mandatory).sub(target);
+                    var error = PolicyLosses.ExecutedFraction(decided, fractions, mandatory).sub(target);
                     var batchError = error.mul(selected).sum().div(selectedCount);
                     flopLoss = batchError.mul(batchError);
                     policyError = batchError.abs();
@@ -139,6 +137,8 @@ public sealed class PolicyTrainer
                 }
             }
 
+            // Samples under a target run their decisions; the others the full model (every gate 1).
+            var gates = decided.mul(selected.view(-1, 1)).Plus(selected.neg().PlusInPlace(1).view(-1, 1));
             var forward = model.Forward(images, new ForwardOptions(TaskSet.All, GridOffset: onDevice.GridOffset, UnitGates: gates));
             ForwardResult reference;
             using (no_grad())
