@@ -58,6 +58,24 @@ public static class FfmpegArguments
     }
 
     /// <summary>
+    /// Arguments for decoding the local file <paramref name="path"/> (the file protocol only, one decoding thread: a box
+    /// decodes many cameras at once), scaled to the options' size when one is given.
+    /// </summary>
+    public static IReadOnlyList<string> BuildFile(string path, SourceOptions options)
+    {
+        var args = new List<string> { "-hide_banner", "-nostdin", "-nostats", "-loglevel", "info", "-protocol_whitelist", "file", "-threads", "1" };
+        // "file:" so that a path that looks like a URL or an option is read as a path.
+        args.AddRange(["-i", "file:" + Path.GetFullPath(path), "-an", "-sn", "-dn", "-filter_threads", "1"]);
+        if (options.Width > 0)
+        {
+            // Area averaging when shrinking, as the in-process path's Downscale.Area.
+            args.AddRange(["-vf", $"scale={options.Width}:{options.Height}:flags=area"]);
+        }
+        args.AddRange(["-fps_mode", "passthrough", "-pix_fmt", "bgr24", "-f", "rawvideo", "pipe:1"]);
+        return args;
+    }
+
+    /// <summary>
     /// The protocols ffmpeg may open for a scheme, nested opens included. Never <c>file</c>: an HLS playlist could name
     /// <c>file:///etc/passwd</c>. http and https get the same set because an HLS playlist on either may list https (or
     /// AES-128 <c>crypto</c>) segments; <c>httpproxy</c> is how https reaches the egress proxy (CONNECT).

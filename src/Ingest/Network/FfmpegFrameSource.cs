@@ -1,10 +1,7 @@
 using System.Buffers;
-using System.ComponentModel;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
-using OpenCvSharp;
 using StreamMtl.Ingest.Frames;
 using StreamMtl.Ingest.Sources;
 
@@ -19,8 +16,6 @@ namespace StreamMtl.Ingest.Network;
 /// </summary>
 public sealed class FfmpegFrameSource : IFrameSource
 {
-    private static readonly TimeSpan ExitWait = TimeSpan.FromSeconds(3);
-
     private readonly string _url;
     private readonly SourceOptions _options;
     private readonly TimeProvider _time;
@@ -64,36 +59,34 @@ public sealed class FfmpegFrameSource : IFrameSource
         using var process = Start(stderr, gate);
         Volatile.Write(ref _processId, process.Id);
         // Killing the child is what unblocks a pipe read stuck on a stalled server.
-        using var killOnCancel = cancellationToken.Register(static p => Kill((Process)p!), process);
+        using var killOnCancel = cancellationToken.Register(static p => FfmpegChild.Kill((Process)p!), process);
         byte[]? buffer = null;
         try
         {
             var stdout = process.StandardOutput.BaseStream;
-            var ready = _options.Width > 0 || await TryLearnSizeAsync(process, stderr, cancellationToken).ConfigureAwait(false);
+            var ready = _options.Width > 0 || await FfmpegChild.TryLearnSizeAsync(process, stderr, cancellationToken).ConfigureAwait(false);
             var (width, height) = _options.Width > 0 || !ready ? (_options.Width, _options.Height) : (stderr.OutputSize.Result.Width, stderr.OutputSize.Result.Height);
             Info = Info with { Width = width, Height = height };
             var length = width * height * 3;
             buffer = ready ? ArrayPool<byte>.Shared.Rent(length) : null;
             var start = _time.GetTimestamp();
             long index = 0;
-            while (buffer is not null && await ReadExactlyAsync(stdout, buffer.AsMemory(0, length)).ConfigureAwait(false))
+            while (buffer is not null && await FfmpegChild.ReadExactlyAsync(stdout, buffer.AsMemory(0, length)).ConfigureAwait(false))
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 if (index == 0 && stderr.OutputSize.IsCompletedSuccessfully)
                 {
                     Info = Info with { Fps = stderr.OutputSize.Result.Fps };
                 }
-                yield return new Frame(ToMat(buffer, width, height), index++, _time.GetElapsedTime(start), _time.GetUtcNow());
+                yield return new Frame(FfmpegChild.ToMat(buffer, width, height), index++, _time.GetElapsedTime(start), _time.GetUtcNow());
             }
             cancellationToken.ThrowIfCancellationRequested();
-            Kill(process);
-            await WaitForExitAsync(process).ConfigureAwait(false);
+            await FfmpegChild.StopAsync(process).ConfigureAwait(false);
             throw Refused(gate) ?? Ended(process, stderr, index);
         }
         finally
         {
-            Kill(process);
-            await WaitForExitAsync(process).ConfigureAwait(false);
+            await FfmpegChild.StopAsync(process).ConfigureAwait(false);
             Volatile.Write(ref _processId, 0);
             if (buffer is not null)
             {
@@ -144,82 +137,17 @@ public sealed class FfmpegFrameSource : IFrameSource
 
     private Process Start(StderrTail stderr, EgressGate? gate)
     {
-        var info = new ProcessStartInfo(_options.FfmpegPath)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = false,
-            UseShellExecute = false,
-            CreateNoWindow = true,
-        };
         var proxy = gate as EgressProxy;
         // Through the relay, RTSP runs interleaved over the one TCP connection the relay sees.
         var (url, options) = gate is RtspEgressRelay relay ? (relay.Url, _options with { RtspTransport = RtspTransport.Tcp }) : (_url, _options);
-        foreach (var arg in FfmpegArguments.Build(url, options, IsListener, proxy?.Address))
-        {
-            info.ArgumentList.Add(arg);
-        }
-        if (proxy is not null)
-        {
-            // Nested opens (HLS segments and keys, redirects) read the variable; no_proxy must not exempt any host.
-            info.Environment["http_proxy"] = proxy.Address;
-            info.Environment.Remove("no_proxy");
-            info.Environment.Remove("NO_PROXY");
-        }
-        var process = new Process { StartInfo = info };
-        process.ErrorDataReceived += (_, e) => stderr.Add(e.Data);
-        try
-        {
-            // The child inherits the starting thread's nice value: the decoder runs at helper priority, as in-process decoding does.
-            HelperPriority.Apply();
-            process.Start();
-        }
-        catch (Win32Exception ex)
-        {
-            process.Dispose();
-            throw new SourceException(SourceErrorKind.DependencyMissing,
-                $"cannot start ffmpeg ('{_options.FfmpegPath}'): {ex.Message}; install the Debian package 'ffmpeg' or set the ffmpeg path", ex);
-        }
-        process.BeginErrorReadLine();
-        return process;
-    }
-
-    private static async Task<bool> TryLearnSizeAsync(Process process, StderrTail stderr, CancellationToken cancellationToken)
-    {
-        // Raw frames carry no header: without a forced size, wait for ffmpeg to announce its output geometry
-        // (or to exit, which the caller reports with its stderr).
-        var exited = process.WaitForExitAsync(cancellationToken);
-        await Task.WhenAny(stderr.OutputSize, exited).ConfigureAwait(false);
-        cancellationToken.ThrowIfCancellationRequested();
-        return stderr.OutputSize.IsCompletedSuccessfully;
-    }
-
-    private static async Task<bool> ReadExactlyAsync(Stream stream, Memory<byte> buffer)
-    {
-        var filled = 0;
-        while (filled < buffer.Length)
-        {
-            // No token: cancellation kills the child, which ends the read with EOF.
-            var n = await stream.ReadAsync(buffer[filled..]).ConfigureAwait(false);
-            if (n == 0)
-            {
-                return false;
-            }
-            filled += n;
-        }
-        return true;
-    }
-
-    private static Mat ToMat(byte[] buffer, int width, int height)
-    {
-        var mat = new Mat(height, width, MatType.CV_8UC3);
-        Marshal.Copy(buffer, 0, mat.Data, width * height * 3);
-        return mat;
+        // Nested opens (HLS segments and keys, redirects) read the variable; no_proxy must not exempt any host.
+        var environment = proxy is null ? null : new Dictionary<string, string?> { ["http_proxy"] = proxy.Address, ["no_proxy"] = null, ["NO_PROXY"] = null };
+        return FfmpegChild.Start(_options.FfmpegPath, FfmpegArguments.Build(url, options, IsListener, proxy?.Address), stderr, environment);
     }
 
     private SourceException Ended(Process process, StderrTail stderr, long frames)
     {
-        var code = process.HasExited ? process.ExitCode.ToString(System.Globalization.CultureInfo.InvariantCulture) : "?";
+        var code = FfmpegChild.ExitCode(process);
         var detail = stderr.Summary();
         if (frames > 0)
         {
@@ -228,40 +156,5 @@ public sealed class FfmpegFrameSource : IFrameSource
         }
         var kind = FfmpegErrors.Classify(stderr.All());
         return new SourceException(kind, $"{DisplayUri}: no frames (ffmpeg exit {code}): {detail}");
-    }
-
-    private static void Kill(Process process)
-    {
-        try
-        {
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-            }
-        }
-        catch (InvalidOperationException)
-        {
-            // Already gone.
-        }
-        catch (Win32Exception)
-        {
-            // Exited between the check and the kill.
-        }
-    }
-
-    private static async Task WaitForExitAsync(Process process)
-    {
-        using var cts = new CancellationTokenSource(ExitWait);
-        try
-        {
-            await process.WaitForExitAsync(cts.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            // Reaped later by the runtime; the kill above has been sent.
-        }
-        catch (InvalidOperationException)
-        {
-        }
     }
 }

@@ -1,10 +1,14 @@
 using System.Runtime.CompilerServices;
 using OpenCvSharp;
 using StreamMtl.Ingest.Frames;
+using StreamMtl.Ingest.Network;
 
 namespace StreamMtl.Ingest.Sources;
 
-/// <summary>A video file decoded by OpenCvSharp's VideoCapture, paced at its own fps or read flat out, optionally looped.</summary>
+/// <summary>
+/// A video file, paced at its own fps or read flat out, optionally looped; decoded by the system ffmpeg in a child process
+/// or by OpenCvSharp's VideoCapture in process (<see cref="SourceOptions.FileDecoder"/>).
+/// </summary>
 public sealed class FileFrameSource : IFrameSource
 {
     // Frame counts from container headers are estimates; a file whose reads stop well short of it is truncated.
@@ -14,6 +18,7 @@ public sealed class FileFrameSource : IFrameSource
     private readonly string _path;
     private readonly SourceOptions _options;
     private readonly TimeProvider _time;
+    private int _decoderProcessId;
 
     public FileFrameSource(string path, SourceOptions? options = null, TimeProvider? time = null)
     {
@@ -28,6 +33,9 @@ public sealed class FileFrameSource : IFrameSource
 
     public SourceInfo Info { get; private set; }
 
+    /// <summary>The ffmpeg decoder's process id while a pass reads through one, else 0.</summary>
+    public int DecoderProcessId => Volatile.Read(ref _decoderProcessId);
+
     public async IAsyncEnumerable<Frame> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         long index = 0;
@@ -37,17 +45,16 @@ public sealed class FileFrameSource : IFrameSource
         while (true)
         {
             long passFrames = 0;
-            using var capture = Open();
-            var fps = Info.Fps > 0 ? Info.Fps : 25;
+            await using var decoder = await OpenAsync(cancellationToken).ConfigureAwait(false);
+            using var clearId = new ProcessIdScope(this, decoder);
+            var fps = Info.Fps;
             var reportedCount = Info.FrameCount;
             while (true)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 HelperPriority.Apply();
-                var image = new Mat();
-                if (!capture.Read(image) || image.Empty())
+                if (await decoder.ReadAsync(cancellationToken).ConfigureAwait(false) is not { } image)
                 {
-                    image.Dispose();
                     break;
                 }
                 var timestamp = loopOffset + TimeSpan.FromSeconds(passFrames / fps);
@@ -64,18 +71,18 @@ public sealed class FileFrameSource : IFrameSource
                         paceOrigin = timestamp - _time.GetElapsedTime(start);
                     }
                 }
-                var frame = new Frame(FrameImages.Normalize(image, _options.Width, _options.Height), index++, timestamp, _time.GetUtcNow());
+                var frame = new Frame(image, index++, timestamp, _time.GetUtcNow());
                 passFrames++;
                 yield return frame;
             }
             if (passFrames == 0)
             {
-                throw new SourceException(SourceErrorKind.NotAVideo, $"{DisplayUri}: opened but no frame could be decoded");
+                throw new SourceException(SourceErrorKind.NotAVideo, $"{DisplayUri}: opened but no frame could be decoded{Said(decoder)}");
             }
             if (reportedCount > 0 && passFrames < reportedCount * TruncatedFraction)
             {
                 throw new SourceException(SourceErrorKind.Truncated,
-                    $"{DisplayUri}: decoding stopped after {passFrames} of {reportedCount} frames (truncated or corrupt file; not replayed)");
+                    $"{DisplayUri}: decoding stopped after {passFrames} of {reportedCount} frames (truncated or corrupt file; not replayed){Said(decoder)}");
             }
             if (!_options.Loop)
             {
@@ -87,7 +94,14 @@ public sealed class FileFrameSource : IFrameSource
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
-    private VideoCapture Open()
+    /// <summary>The decoder <see cref="SourceOptions.FileDecoder"/> names (auto: ffmpeg when installed).</summary>
+    internal FileDecoder Decoder => _options.FileDecoder switch
+    {
+        FileDecoder.Auto => ExecutableOnPath(_options.FfmpegPath) ? FileDecoder.Ffmpeg : FileDecoder.OpenCv,
+        var chosen => chosen,
+    };
+
+    private async Task<IVideoFileDecoder> OpenAsync(CancellationToken cancellationToken)
     {
         if (Directory.Exists(_path))
         {
@@ -107,19 +121,39 @@ public sealed class FileFrameSource : IFrameSource
         {
             throw new SourceException(SourceErrorKind.Forbidden, $"no permission to read {DisplayUri}", ex);
         }
-        // FFMPEG explicitly: the ANY probe order lets image-sequence backends claim arbitrary bytes.
-        var capture = new VideoCapture(_path, VideoCaptureAPIs.FFMPEG);
-        if (!capture.IsOpened())
+        IVideoFileDecoder decoder = Decoder == FileDecoder.Ffmpeg
+            ? await FfmpegFileDecoder.OpenAsync(_path, DisplayUri, _options, cancellationToken).ConfigureAwait(false)
+            : OpenCvFileDecoder.Open(_path, _options)
+                ?? throw new SourceException(SourceErrorKind.NotAVideo, $"{DisplayUri}: not a video the decoder understands (unknown container or codec, or truncated header)");
+        Info = new SourceInfo(decoder.Width, decoder.Height, decoder.Fps > 0 ? decoder.Fps : 25, decoder.FrameCount, IsLive: false);
+        return decoder;
+    }
+
+    /// <summary>Publishes the pass's ffmpeg process id (<see cref="DecoderProcessId"/>) until the pass ends.</summary>
+    private readonly struct ProcessIdScope : IDisposable
+    {
+        private readonly FileFrameSource _source;
+
+        public ProcessIdScope(FileFrameSource source, IVideoFileDecoder decoder)
         {
-            capture.Dispose();
-            throw new SourceException(SourceErrorKind.NotAVideo, $"{DisplayUri}: not a video the decoder understands (unknown container or codec, or truncated header)");
+            _source = source;
+            Volatile.Write(ref source._decoderProcessId, decoder is FfmpegFileDecoder ffmpeg ? ffmpeg.ProcessId : 0);
         }
-        var count = (long)Math.Max(0, capture.Get(VideoCaptureProperties.FrameCount));
-        var fps = capture.Get(VideoCaptureProperties.Fps);
-        var width = _options.Width > 0 ? _options.Width : capture.FrameWidth;
-        var height = _options.Height > 0 ? _options.Height : capture.FrameHeight;
-        Info = new SourceInfo(width, height, double.IsFinite(fps) && fps > 0 && fps < 1000 ? fps : 25, count, IsLive: false);
-        return capture;
+
+        public void Dispose() => Volatile.Write(ref _source._decoderProcessId, 0);
+    }
+
+    private static string Said(IVideoFileDecoder decoder) => decoder.Diagnostics is { Length: > 0 } said ? $": {said}" : "";
+
+    /// <summary>Whether <paramref name="executable"/> names a file, directly or on PATH.</summary>
+    internal static bool ExecutableOnPath(string executable)
+    {
+        if (executable.Contains('/'))
+        {
+            return File.Exists(executable);
+        }
+        var path = Environment.GetEnvironmentVariable("PATH") ?? "";
+        return path.Split(':', StringSplitOptions.RemoveEmptyEntries).Any(dir => File.Exists(Path.Combine(dir, executable)));
     }
 
     private async Task DelayOrDispose(Mat image, TimeSpan wait, CancellationToken cancellationToken)

@@ -42,6 +42,10 @@ internal static class SourceUri
                 return TryParseBool(value, out var loop) ? o with { Loop = loop } : Bad(o, key, value, errors);
             case "transport":
                 return Enum.TryParse<RtspTransport>(value, ignoreCase: true, out var t) ? o with { RtspTransport = t } : Bad(o, key, value, errors);
+            case "decoder":
+                return Enum.TryParse<FileDecoder>(value, ignoreCase: true, out var d) && Enum.IsDefined(d) && !int.TryParse(value, out _)
+                    ? o with { FileDecoder = d }
+                    : Bad(o, key, value, errors);
             case "timeout":
                 return double.TryParse(value, System.Globalization.CultureInfo.InvariantCulture, out var s) && s > 0
                     ? o with { IoTimeout = TimeSpan.FromSeconds(s) }
@@ -49,7 +53,7 @@ internal static class SourceUri
             default:
                 if (strict)
                 {
-                    errors.Add($"unknown parameter '{key}' (known: width, height, mode, loop, transport, timeout)");
+                    errors.Add($"unknown parameter '{key}' (known: width, height, mode, loop, transport, timeout, decoder)");
                 }
                 return o;
         }

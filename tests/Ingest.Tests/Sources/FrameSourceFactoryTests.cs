@@ -18,6 +18,25 @@ public sealed class FrameSourceFactoryTests
         => Assert.IsType<FileFrameSource>(_factory.Create(uri));
 
     [Theory]
+    [InlineData("/data/clip.mp4#decoder=ffmpeg", FileDecoder.Ffmpeg)]
+    [InlineData("file:///data/clip.mp4#decoder=OpenCv&mode=batch", FileDecoder.OpenCv)]
+    [InlineData("/data/clip.mp4#decoder=opencv&loop=1", FileDecoder.OpenCv)]
+    [InlineData("/data/clip.mp4#decoder=auto", FileDecoder.Ffmpeg)] // installed on every test machine (install-deps.sh)
+    public void The_decoder_parameter_picks_the_file_decoder(string uri, FileDecoder expected)
+        => Assert.Equal(expected, Assert.IsType<FileFrameSource>(_factory.Create(uri)).Decoder);
+
+    [Fact]
+    public void File_arguments_read_the_path_as_a_file_and_scale_by_area()
+    {
+        var args = FfmpegArguments.BuildFile("-weird:name.mp4", new SourceOptions { Width = 320, Height = 240 });
+
+        Assert.Equal("file", args[args.ToList().IndexOf("-protocol_whitelist") + 1]);
+        Assert.Equal("file:" + Path.GetFullPath("-weird:name.mp4"), args[args.ToList().IndexOf("-i") + 1]);
+        Assert.Contains("scale=320:240:flags=area", args);
+        Assert.Equal("1", args[args.ToList().IndexOf("-threads") + 1]);
+    }
+
+    [Theory]
     [InlineData("/dev/video0")]
     [InlineData("v4l2:///dev/video0")]
     [InlineData("v4l2:///dev/video2#width=640&height=480")]
@@ -78,6 +97,8 @@ public sealed class FrameSourceFactoryTests
     [InlineData("rtsp://127.0.0.1/x#width=abc&height=240")]
     [InlineData("rtsp://127.0.0.1/x#width=320")]
     [InlineData("/data/a.mp4#bogus=1")]
+    [InlineData("/data/a.mp4#decoder=gstreamer")]
+    [InlineData("/data/a.mp4#decoder=1")]
     [InlineData("http://127.0.0.1/x?listen=1")]
     public void Malformed_uris_are_InvalidUri(string uri)
     {
