@@ -20,7 +20,7 @@ public sealed record StreamFigures(string Id, double SourceFps, double Processed
     DeliveredAccuracy? Delivered = null);
 
 /// <summary>A capacity run: N streams of one source through the real service, per stream and in total.</summary>
-/// <param name="CpuCores">The service process's CPU time over the window per wall second (2.0 = both cores of this machine).</param>
+/// <param name="CpuCores">The service process's CPU time with its children's (ffmpeg decoders) over the window per wall second (2.0 = both cores of this machine).</param>
 public sealed record StreamsRun(string Source, int StreamCount, bool Dense, bool Neighbour, double? NominalFps, double Seconds, double CpuCores,
     IReadOnlyList<StreamFigures> Streams)
 {

@@ -109,7 +109,7 @@ public static class StreamsBenchmark
         CancellationToken cancellationToken)
     {
         var at = DateTimeOffset.UtcNow;
-        double cpu = ProcessCpu.Seconds(service.Pid) is double s && !service.HasExited ? s
+        double cpu = ProcessCpu.TreeSeconds(service.Pid) is double s && !service.HasExited ? s
             : throw new InvalidOperationException($"the service (pid {service.Pid}) exited during the run; its output:\n{service.OutputTail}");
         var counters = new Dictionary<string, StreamCounters>(StringComparer.Ordinal);
         foreach (string id in ids)

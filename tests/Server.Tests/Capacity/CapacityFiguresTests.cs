@@ -54,6 +54,35 @@ public sealed class CapacityFiguresTests
         Assert.Throws<FormatException>(() => ProcessCpu.Parse("1 (x) S 1 2"));
         Assert.True(ProcessCpu.Seconds(Environment.ProcessId) > 0, "this test process has used CPU time");
         Assert.Null(ProcessCpu.Seconds(int.MaxValue));
+        // cutime 100 and cstime 30 ticks (reaped children), parent 1.
+        Assert.Equal((3.0, 1.3, 1), ProcessCpu.Fields("4242 (dot net) x) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 100 30 20 0 12 0 123 456 789"));
+    }
+
+    [Fact]
+    public async Task The_tree_counts_a_live_child_and_keeps_its_time_once_reaped()
+    {
+        double before = ProcessCpu.TreeSeconds(Environment.ProcessId)!.Value;
+        double ownBefore = ProcessCpu.Seconds(Environment.ProcessId)!.Value;
+        // A child that spins for about a second of CPU, then sleeps so it is seen alive.
+        using var child = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("bash",
+            ["-c", "end=$((SECONDS+1)); while [ $SECONDS -lt $end ]; do :; done; sleep 5"]) { UseShellExecute = false })!;
+        try
+        {
+            await Task.Delay(TimeSpan.FromSeconds(2.5));
+            double live = ProcessCpu.TreeSeconds(Environment.ProcessId)!.Value;
+            double own = ProcessCpu.Seconds(Environment.ProcessId)!.Value;
+            Assert.True(live - before - (own - ownBefore) > 0.3, $"the spinning child's CPU is counted: tree +{live - before:F2} s, own +{own - ownBefore:F2} s");
+            child.Kill();
+            await child.WaitForExitAsync();
+            Assert.True(ProcessCpu.TreeSeconds(Environment.ProcessId) >= live, "reaped, the child's time stays in the sum");
+        }
+        finally
+        {
+            if (!child.HasExited)
+            {
+                child.Kill();
+            }
+        }
     }
 
     [Fact]
