@@ -6,8 +6,8 @@ using StreamMtl.Ingest.Network;
 namespace StreamMtl.Ingest.Sources;
 
 /// <summary>
-/// A video file, paced at its own fps or read flat out, optionally looped; decoded by the system ffmpeg in a child process
-/// or by OpenCvSharp's VideoCapture in process (<see cref="SourceOptions.FileDecoder"/>).
+/// A video file, paced at its own fps or read flat out, optionally looped; decoded by OpenCvSharp's VideoCapture in
+/// process, or by the system ffmpeg in a child process (<see cref="SourceOptions.FileDecoder"/>).
 /// </summary>
 public sealed class FileFrameSource : IFrameSource
 {
@@ -94,12 +94,8 @@ public sealed class FileFrameSource : IFrameSource
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
-    /// <summary>The decoder <see cref="SourceOptions.FileDecoder"/> names (auto: ffmpeg when installed).</summary>
-    internal FileDecoder Decoder => _options.FileDecoder switch
-    {
-        FileDecoder.Auto => ExecutableOnPath(_options.FfmpegPath) ? FileDecoder.Ffmpeg : FileDecoder.OpenCv,
-        var chosen => chosen,
-    };
+    /// <summary>The decoder the options name.</summary>
+    internal FileDecoder Decoder => _options.FileDecoder;
 
     private async Task<IVideoFileDecoder> OpenAsync(CancellationToken cancellationToken)
     {
@@ -144,17 +140,6 @@ public sealed class FileFrameSource : IFrameSource
     }
 
     private static string Said(IVideoFileDecoder decoder) => decoder.Diagnostics is { Length: > 0 } said ? $": {said}" : "";
-
-    /// <summary>Whether <paramref name="executable"/> names a file, directly or on PATH.</summary>
-    internal static bool ExecutableOnPath(string executable)
-    {
-        if (executable.Contains('/'))
-        {
-            return File.Exists(executable);
-        }
-        var path = Environment.GetEnvironmentVariable("PATH") ?? "";
-        return path.Split(':', StringSplitOptions.RemoveEmptyEntries).Any(dir => File.Exists(Path.Combine(dir, executable)));
-    }
 
     private async Task DelayOrDispose(Mat image, TimeSpan wait, CancellationToken cancellationToken)
     {

@@ -40,8 +40,8 @@ public sealed record SourceOptions
     /// <summary>Decode key frames only (a live stream nobody watches: the connection stays, the decoding cost goes).</summary>
     public bool KeyframesOnly { get; init; }
 
-    /// <summary>Which decoder reads a video file (auto: the system ffmpeg when installed, else OpenCV's).</summary>
-    public FileDecoder FileDecoder { get; init; } = FileDecoder.Auto;
+    /// <summary>Which decoder reads a video file: OpenCV's in process, or the system ffmpeg in a child process.</summary>
+    public FileDecoder FileDecoder { get; init; } = FileDecoder.OpenCv;
 
     /// <summary>The ffmpeg executable for network sources and the ffmpeg file decoder; a bare name is looked up on PATH.</summary>
     public string FfmpegPath { get; init; } = "ffmpeg";
