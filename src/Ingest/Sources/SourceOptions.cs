@@ -16,6 +16,19 @@ public enum RtspTransport
     Udp,
 }
 
+/// <summary>Which decoder reads a video file (<see cref="SourceOptions.FileDecoder"/>, URI parameter <c>decoder</c>).</summary>
+public enum FileDecoder
+{
+    /// <summary>OpenCV's VideoCapture with its bundled FFmpeg, in process (no child process; needs nothing installed).</summary>
+    OpenCv,
+    /// <summary>
+    /// The system ffmpeg as a child process, scaling there when the source gives a size: its decoders and colour
+    /// conversion use SIMD, where the FFmpeg bundled with OpenCvSharp's runtime has none, but every frame crosses a pipe
+    /// (docs/ingest.md, "Files: two decoders", for what it buys in the service).
+    /// </summary>
+    Ffmpeg,
+}
+
 /// <summary>Per-source settings; URI fragment parameters (<c>#width=320&amp;loop=1</c>) override them.</summary>
 public sealed record SourceOptions
 {

@@ -1,3 +1,4 @@
+using StreamMtl.Ingest.Files;
 using Microsoft.Extensions.Logging;
 using StreamMtl.Ingest.Sources;
 using StreamMtl.Ingest.Network;

@@ -1,3 +1,4 @@
+using StreamMtl.Ingest.Files;
 using StreamMtl.Ingest.Frames;
 using StreamMtl.Ingest.Sources;
 using StreamMtl.Ingest.Synthetic;

@@ -1,3 +1,4 @@
+using StreamMtl.Ingest.Files;
 using System.Diagnostics;
 using StreamMtl.Ingest.Sources;
 using StreamMtl.Ingest.Tests.Infrastructure;

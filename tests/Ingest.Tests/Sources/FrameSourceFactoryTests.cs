@@ -1,3 +1,4 @@
+using StreamMtl.Ingest.Files;
 using StreamMtl.Ingest.Supervision;
 using StreamMtl.Ingest.Frames;
 using StreamMtl.Ingest.Network;

@@ -1,3 +1,4 @@
+using StreamMtl.Ingest.Files;
 using System.Reflection;
 using StreamMtl.Ingest.Sources;
 using StreamMtl.Training.Teachers;

@@ -1,9 +1,10 @@
 using System.Buffers;
 using System.Diagnostics;
 using OpenCvSharp;
+using StreamMtl.Ingest.Network;
 using StreamMtl.Ingest.Sources;
 
-namespace StreamMtl.Ingest.Network;
+namespace StreamMtl.Ingest.Files;
 
 /// <summary>
 /// A video file decoded by the system ffmpeg as a child process (<see cref="FileDecoder.Ffmpeg"/>), scaled there when

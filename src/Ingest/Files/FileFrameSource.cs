@@ -1,9 +1,9 @@
 using System.Runtime.CompilerServices;
 using OpenCvSharp;
 using StreamMtl.Ingest.Frames;
-using StreamMtl.Ingest.Network;
+using StreamMtl.Ingest.Sources;
 
-namespace StreamMtl.Ingest.Sources;
+namespace StreamMtl.Ingest.Files;
 
 /// <summary>
 /// A video file, paced at its own fps or read flat out, optionally looped; decoded by OpenCvSharp's VideoCapture in

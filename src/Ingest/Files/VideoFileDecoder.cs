@@ -1,20 +1,9 @@
 using OpenCvSharp;
 using StreamMtl.Ingest.Frames;
 
-namespace StreamMtl.Ingest.Sources;
+using StreamMtl.Ingest.Sources;
 
-/// <summary>Which decoder reads a video file (<see cref="SourceOptions.FileDecoder"/>, URI parameter <c>decoder</c>).</summary>
-public enum FileDecoder
-{
-    /// <summary>OpenCV's VideoCapture with its bundled FFmpeg, in process (no child process; needs nothing installed).</summary>
-    OpenCv,
-    /// <summary>
-    /// The system ffmpeg as a child process, scaling there when the source gives a size: its decoders and colour
-    /// conversion use SIMD, where the FFmpeg bundled with OpenCvSharp's runtime has none, but every frame crosses a pipe
-    /// (docs/ingest.md, "Files: two decoders", for what it buys in the service).
-    /// </summary>
-    Ffmpeg,
-}
+namespace StreamMtl.Ingest.Files;
 
 /// <summary>One pass over a video file's frames, BGR8 at the size the source's options ask for (or the file's own).</summary>
 internal interface IVideoFileDecoder : IAsyncDisposable
