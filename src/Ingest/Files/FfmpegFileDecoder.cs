@@ -28,6 +28,7 @@ internal sealed class FfmpegFileDecoder : IVideoFileDecoder
         Height = height;
         Fps = fps > 0 && fps < 1000 ? fps : 0;
         FrameCount = frameCount;
+        ProcessId = process.Id;
         _buffer = ArrayPool<byte>.Shared.Rent(width * height * 3);
         _killOnCancel = cancellationToken.Register(static p => FfmpegChild.Kill((Process)p!), process);
     }
@@ -38,8 +39,7 @@ internal sealed class FfmpegFileDecoder : IVideoFileDecoder
     public long FrameCount { get; }
     public string Diagnostics => _stderr.Summary();
 
-    /// <summary>The running child's process id (for tests).</summary>
-    internal int ProcessId => _process.Id;
+    public int ProcessId { get; }
 
     /// <summary>
     /// Starts ffmpeg on <paramref name="path"/> and waits for it to announce the output geometry; a file it cannot decode
@@ -56,7 +56,7 @@ internal sealed class FfmpegFileDecoder : IVideoFileDecoder
         {
             if (!await FfmpegChild.TryLearnSizeAsync(process, stderr, cancellationToken).ConfigureAwait(false))
             {
-                await FfmpegChild.StopAsync(process).ConfigureAwait(false);
+                // ffmpeg has exited (and its stderr has been read to the end); the catch below reaps it.
                 throw new SourceException(SourceErrorKind.NotAVideo,
                     $"{displayUri}: not a video ffmpeg can decode (ffmpeg exit {FfmpegChild.ExitCode(process)}): {stderr.Summary()}");
             }

@@ -46,7 +46,7 @@ public sealed class FileFrameSource : IFrameSource
         {
             long passFrames = 0;
             await using var decoder = await OpenAsync(cancellationToken).ConfigureAwait(false);
-            using var clearId = new ProcessIdScope(this, decoder);
+            using var clearId = new ProcessIdScope(this, decoder.ProcessId);
             var fps = Info.Fps;
             var reportedCount = Info.FrameCount;
             while (true)
@@ -130,10 +130,10 @@ public sealed class FileFrameSource : IFrameSource
     {
         private readonly FileFrameSource _source;
 
-        public ProcessIdScope(FileFrameSource source, IVideoFileDecoder decoder)
+        public ProcessIdScope(FileFrameSource source, int processId)
         {
             _source = source;
-            Volatile.Write(ref source._decoderProcessId, decoder is FfmpegFileDecoder ffmpeg ? ffmpeg.ProcessId : 0);
+            Volatile.Write(ref source._decoderProcessId, processId);
         }
 
         public void Dispose() => Volatile.Write(ref _source._decoderProcessId, 0);

@@ -1,6 +1,5 @@
 using OpenCvSharp;
 using StreamMtl.Ingest.Frames;
-
 using StreamMtl.Ingest.Sources;
 
 namespace StreamMtl.Ingest.Files;
@@ -22,6 +21,9 @@ internal interface IVideoFileDecoder : IAsyncDisposable
 
     /// <summary>What the decoder said about a failure, for error messages; empty when it says nothing.</summary>
     string Diagnostics { get; }
+
+    /// <summary>The decoding child process's id; 0 when decoding runs in this process.</summary>
+    int ProcessId { get; }
 }
 
 /// <summary>OpenCV's VideoCapture with its bundled FFmpeg, in process.</summary>
@@ -46,6 +48,7 @@ internal sealed class OpenCvFileDecoder : IVideoFileDecoder
     public double Fps { get; }
     public long FrameCount { get; }
     public string Diagnostics => "";
+    public int ProcessId => 0;
 
     /// <summary>Opens <paramref name="path"/>; null when OpenCV cannot (unknown container or codec, truncated header).</summary>
     public static OpenCvFileDecoder? Open(string path, SourceOptions options)

@@ -1,5 +1,5 @@
-using StreamMtl.Ingest.Files;
 using Microsoft.Extensions.Logging;
+using StreamMtl.Ingest.Files;
 using StreamMtl.Ingest.Sources;
 using StreamMtl.Ingest.Network;
 using StreamMtl.Ingest.Synthetic;

@@ -1,5 +1,5 @@
-using StreamMtl.Ingest.Files;
 using System.Diagnostics;
+using StreamMtl.Ingest.Files;
 using StreamMtl.Ingest.Sources;
 using StreamMtl.Ingest.Tests.Infrastructure;
 

@@ -1,5 +1,5 @@
-using StreamMtl.Ingest.Files;
 using System.Reflection;
+using StreamMtl.Ingest.Files;
 using StreamMtl.Ingest.Sources;
 using StreamMtl.Training.Teachers;
 
