@@ -69,6 +69,8 @@ public static partial class TrainCommand
             FlopLoss = args.GetValue(PolicyOptions.FlopLoss) == "batch" ? FlopLoss.Batch : FlopLoss.Sample,
             NoiseEnd = args.GetValue(PolicyOptions.NoiseEnd),
             PlanTargets = args.GetValue(PolicyOptions.PlanTargets) is { Length: > 0 } plans ? plans : null,
+            StabilityWeight = args.GetValue(Options.Stability),
+            JpegMinQuality = args.GetValue(Options.Jpeg),
         };
         var errors = options.Validate();
         if (errors.Count > 0)
@@ -82,7 +84,8 @@ public static partial class TrainCommand
             if (s.Step % 10 == 0 || s.Step == steps - 1)
             {
                 Console.WriteLine($"[policy] {s.Step + 1}/{steps} loss {s.Loss:F4} (task {s.Task:F4}, distill {s.Distill:F4}, flop {s.Flop:F5}) " +
-                    $"|expected - target| {s.FlopError:F3} at mean target {s.MeanTarget:F2}; {(s.Step + 1) / clock.Elapsed.TotalSeconds:F2} steps/s");
+                    $"|expected - target| {s.FlopError:F3} at mean target {s.MeanTarget:F2}" +
+                    (double.IsNaN(s.Stability) ? "" : $", stability {s.Stability:F5}") + $"; {(s.Step + 1) / clock.Elapsed.TotalSeconds:F2} steps/s");
             }
         });
         var run = trainer.Run(stop);

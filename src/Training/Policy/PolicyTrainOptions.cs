@@ -59,6 +59,20 @@ public sealed record PolicyTrainOptions
     /// <summary>Weight of the task losses on the synthetic ground truth.</summary>
     public double TaskWeight { get; init; } = 1;
 
+    /// <summary>
+    /// Weight of the output-stability penalty (<see cref="Losses.Stability"/>, all three tasks); 0 = off. When on, each
+    /// batch is Batch/2 twins: one rendered frame twice, each copy degraded on its own by the compression augmentation
+    /// (so it needs <see cref="JpegMinQuality"/>), both supervised; a pair shares its target and runs the same units,
+    /// so the penalty sees the artefacts only. The shipped model's recipe uses it against flicker on real footage.
+    /// </summary>
+    public double StabilityWeight { get; init; }
+
+    /// <summary>Compression augmentation: lowest JPEG quality re-encoding crops (<see cref="CameraDegradation"/>); 0 = off.</summary>
+    public int JpegMinQuality { get; init; }
+
+    /// <summary>Whether batches are twins (<see cref="StabilityWeight"/>).</summary>
+    public bool Twins => StabilityWeight > 0;
+
     /// <summary>Temperature of the Gumbel-sigmoid gates.</summary>
     public double Temperature { get; init; } = 1;
 
@@ -90,6 +104,10 @@ public sealed record PolicyTrainOptions
         if (NoiseEnd is < 0 or > 1 || double.IsNaN(NoiseEnd)) errors.Add($"noise at the end must be in [0, 1], got {NoiseEnd}");
         if (!Enum.IsDefined(FlopLoss)) errors.Add($"unknown FLOP loss {FlopLoss}");
         if (Temperature <= 0) errors.Add($"temperature must be > 0, got {Temperature}");
+        if (StabilityWeight < 0 || double.IsNaN(StabilityWeight)) errors.Add($"stability weight must be >= 0, got {StabilityWeight}");
+        if (JpegMinQuality is < 0 or > 100) errors.Add($"JPEG quality must be in 0..100 (0 = off), got {JpegMinQuality}");
+        if (Twins && JpegMinQuality <= 0) errors.Add("the stability penalty compares two independently degraded copies of a frame: it needs the compression augmentation (JPEG quality > 0)");
+        if (Twins && !TrainingBatch.HoldsPairs(Batch)) errors.Add($"the stability penalty trains on pairs of copies of a frame: the batch must be even and at least 2, got {Batch}");
         if (PlanTargets is { } plans)
         {
             if (plans.Count == 0) errors.Add("plan targets: give at least one");

@@ -78,9 +78,11 @@ public sealed class PolicyTrainer
             pool.Replace(o.ReplacePerStep, rng);
             bool fullFrame = o.FullFrameEvery > 0 && step % o.FullFrameEvery == o.FullFrameEvery - 1;
             using var scope = NewDisposeScope();
+            // Full-frame steps use a quarter of the batch (whole twins when pairing).
+            int fullBatch = o.Twins ? Math.Max(2, o.Batch / 8 * 2) : Math.Max(1, o.Batch / 4);
             using var batch = fullFrame
-                ? TrainingBatch.Sample(pool, rng, Math.Max(1, o.Batch / 4), int.MaxValue, int.MaxValue, config)
-                : TrainingBatch.Sample(pool, rng, o.Batch, o.CropRows, o.CropCols, config);
+                ? TrainingBatch.Sample(pool, rng, fullBatch, int.MaxValue, int.MaxValue, config, o.Twins, o.JpegMinQuality, o.Twins)
+                : TrainingBatch.Sample(pool, rng, o.Batch, o.CropRows, o.CropCols, config, o.Twins, o.JpegMinQuality, o.Twins);
             var onDevice = batch.To(device);
             var images = onDevice.Images;
             int b = (int)images.shape[0];
@@ -94,6 +96,13 @@ public sealed class PolicyTrainer
             float stepTarget = (float)(o.MinTarget + targetRng.NextDouble() * (o.MaxTarget - o.MinTarget));
             for (int i = 0; i < b; i++)
             {
+                if (o.Twins && i % 2 == 1)
+                {
+                    // The second copy of a frame runs under its twin's target.
+                    targets[i] = targets[i - 1];
+                    underTarget[i] = underTarget[i - 1];
+                    continue;
+                }
                 bool full = rng.NextDouble() < o.FullShare;
                 float drawn = o.PlanTargets is { } plans ? (float)plans[rng.Next(plans.Count)]
                     : o.FlopLoss == FlopLoss.Batch ? stepTarget : (float)(o.MinTarget + rng.NextDouble() * (o.MaxTarget - o.MinTarget));
@@ -137,6 +146,11 @@ public sealed class PolicyTrainer
                 }
             }
 
+            if (o.Twins)
+            {
+                // Both copies of a frame run the units decided on the first, so the penalty sees the artefacts only.
+                decided = TwinRows(decided);
+            }
             // Samples under a target run their decisions; the others the full model (every gate 1).
             var gates = decided.mul(selected.view(-1, 1)).Plus(selected.neg().PlusInPlace(1).view(-1, 1));
             var forward = model.Forward(images, new ForwardOptions(TaskSet.All, GridOffset: onDevice.GridOffset, UnitGates: gates));
@@ -150,6 +164,13 @@ public sealed class PolicyTrainer
             var loss = taskLoss.mul(Scalars.Of(o.TaskWeight))
                 .Plus(distill.mul(Scalars.Of(o.DistillWeight)))
                 .Plus(flopLoss.mul(Scalars.Of(o.FlopWeight)));
+            double stability = double.NaN;
+            if (o.Twins)
+            {
+                var penalty = tasks.Select(t => Losses.Stability(t, forward.Raw(t))).Aggregate((x, y) => x.Plus(y));
+                stability = penalty.item<float>();
+                loss = loss.Plus(penalty.mul(Scalars.Of(o.StabilityWeight)));
+            }
 
             modelOptimizer.zero_grad();
             policyOptimizer.zero_grad();
@@ -169,7 +190,7 @@ public sealed class PolicyTrainer
             double samples = underTarget.Sum();
             double meanError = samples == 0 ? double.NaN : policyError.item<float>();
             double meanTarget = samples == 0 ? double.NaN : targets.Where((_, i) => underTarget[i] > 0).Average();
-            var record = new PolicyStep(step, value, taskLoss.item<float>(), distill.item<float>(), flopLoss.item<float>(), meanError, meanTarget);
+            var record = new PolicyStep(step, value, taskLoss.item<float>(), distill.item<float>(), flopLoss.item<float>(), meanError, meanTarget, stability);
             steps.Add(record);
             _progress?.Invoke(record);
         }
@@ -184,6 +205,14 @@ public sealed class PolicyTrainer
                 : $"targets {o.MinTarget}-{o.MaxTarget}, " +
                   $"{o.FullShare:P0} full; loss = task x{o.TaskWeight} + distillation x{o.DistillWeight} + FLOP ({o.FlopLoss.ToString().ToLowerInvariant()}) x{o.FlopWeight}; " +
                   $"Gumbel-sigmoid T={o.Temperature}, noise 1 -> {o.NoiseEnd}; lr model {o.ModelLearningRate}, policy {o.PolicyLearningRate}";
+            if (o.Twins)
+            {
+                how += $"; output-stability penalty {o.StabilityWeight} on twins (one frame, two degradations, one unit set)";
+            }
+            if (o.JpegMinQuality > 0)
+            {
+                how += $"; JPEG q{o.JpegMinQuality}-{CameraDegradation.MaxQuality} on {CameraDegradation.Probability:P0} of crops";
+            }
             metadata.Training.Add(new TrainingRecord(o.PlanTargets != null ? "policy-plans" : "policy", "segmentation+depth+normals", step, o.Batch,
                 $"{o.CropRows}x{o.CropCols} tokens, full frames every {o.FullFrameEvery}; " + how,
                 o.Seed, pool.Rendered, clock.Elapsed.TotalSeconds, last,
@@ -193,6 +222,10 @@ public sealed class PolicyTrainer
         }
         return steps;
     }
+
+    /// <summary>Each pair's first row in both of its rows ([B, U], B even): twins run the units decided on the first copy.</summary>
+    internal static Tensor TwinRows(Tensor rows) =>
+        rows.view(rows.shape[0] / 2, 2, rows.shape[1]).select(1, 0).repeat_interleave(2, 0);
 
     /// <summary>
     /// Per sample under a target (<paramref name="underTarget"/> 1), the units <see cref="Budget.Choose"/> picks from the

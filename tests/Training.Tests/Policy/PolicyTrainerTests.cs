@@ -178,6 +178,53 @@ public sealed class PolicyTrainerTests
     }
 
     [Fact]
+    public void Under_plan_targets_the_stability_penalty_makes_twins_agree_and_is_recorded_in_the_file()
+    {
+        using var dir = new TempDirectory();
+        string adaptive = SaveTinyPolicyModel(dir);
+        var options = TinyTraining.PolicyOptions(adaptive, dir.File("stable.safetensors"), 40) with
+        {
+            PlanTargets = [0.6], FullShare = 0, ModelLearningRate = 1e-3, JpegMinQuality = 10, StabilityWeight = 50,
+        };
+
+        var stable = new PolicyTrainer(options).Run();
+        // The control: the same seed (so the same frames, degradations and sets), the penalty measured but weighed ~0.
+        var control = new PolicyTrainer(options with { OutputPath = dir.File("control.safetensors"), StabilityWeight = 1e-9 }).Run();
+
+        Assert.All(stable, s => Assert.True(double.IsFinite(s.Stability) && s.Stability >= 0, $"step {s.Step}: stability {s.Stability}"));
+        Assert.Equal(control[0].Stability, stable[0].Stability, 6);
+        double trained = stable.TakeLast(10).Average(s => s.Stability);
+        double held = control.TakeLast(10).Average(s => s.Stability);
+        Assert.True(trained < 0.7 * held, $"stability penalty over the last steps: {trained:F5} with the penalty, {held:F5} without");
+        var (_, metadata) = ModelFile.Load(options.OutputPath);
+        Assert.Contains("output-stability penalty 50 on twins", metadata.Training.Last().Crop, StringComparison.Ordinal);
+        Assert.Contains("JPEG q10", metadata.Training.Last().Crop, StringComparison.Ordinal);
+        // Without the penalty no twins are made and nothing is recorded.
+        Assert.All(new PolicyTrainer(options with { OutputPath = dir.File("plain.safetensors"), StabilityWeight = 0, Steps = 2 }).Run(),
+            s => Assert.True(double.IsNaN(s.Stability)));
+    }
+
+    [Fact]
+    public void Twins_run_the_first_copys_units()
+    {
+        using var rows = TorchSharp.torch.tensor(new float[] { 1, 0, 1, 0, 1, 1, 0, 0, 1, 0, 0, 1 }).view(4, 3);
+        using var twinned = PolicyTrainer.TwinRows(rows);
+        Assert.Equal(new float[] { 1, 0, 1, 1, 0, 1, 0, 0, 1, 0, 0, 1 }, twinned.data<float>().ToArray());
+    }
+
+    [Theory]
+    [InlineData(5, 0, 4, "needs the compression augmentation")]
+    [InlineData(5, 30, 3, "the batch must be even and at least 2")]
+    [InlineData(-1, 30, 4, "stability weight must be >= 0")]
+    [InlineData(0, 101, 4, "JPEG quality must be in 0..100")]
+    public void Invalid_stability_settings_are_rejected(double weight, int jpeg, int batch, string message)
+    {
+        var options = TinyTraining.PolicyOptions("in.safetensors", "out.safetensors", 1) with { StabilityWeight = weight, JpegMinQuality = jpeg, Batch = batch };
+        var error = Assert.Throws<ArgumentException>(() => new PolicyTrainer(options));
+        Assert.Contains(message, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void The_sets_trained_under_are_the_units_a_budgeted_pass_runs()
     {
         using var dir = new TempDirectory();
