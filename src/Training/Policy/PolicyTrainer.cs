@@ -120,7 +120,7 @@ public sealed class PolicyTrainer
             if (o.PlanTargets != null)
             {
                 // The frozen policy's sets under the per-frame rule; the error recorded is what they spend against the target.
-                decided = PlanGates(model, images, targets, costs, underTarget).to(device);
+                decided = TwinsAgree(PlanGates(model, images, targets, costs, underTarget).to(device), o.Twins);
                 flopLoss = zeros(1, device: device).sum();
                 policyError = PolicyLosses.ExecutedFraction(decided, fractions, mandatory).sub(target).abs().mul(selected).sum().div(selectedCount);
             }
@@ -128,7 +128,7 @@ public sealed class PolicyTrainer
             {
                 var logits = model.PolicyLogits(images, target);
                 double noise = o.Steps == 1 ? 1 : 1 + (o.NoiseEnd - 1) * step / (o.Steps - 1);
-                decided = PolicyLosses.StraightThroughGates(logits, o.Temperature, noise);
+                decided = TwinsAgree(PolicyLosses.StraightThroughGates(logits, o.Temperature, noise), o.Twins);
                 // The policy's error (recorded per step): of the batch's mean decision for the batch loss, else per sample.
                 if (o.FlopLoss == FlopLoss.Batch)
                 {
@@ -146,11 +146,6 @@ public sealed class PolicyTrainer
                 }
             }
 
-            if (o.Twins)
-            {
-                // Both copies of a frame run the units decided on the first, so the penalty sees the artefacts only.
-                decided = TwinRows(decided);
-            }
             // Samples under a target run their decisions; the others the full model (every gate 1).
             var gates = decided.mul(selected.view(-1, 1)).Plus(selected.neg().PlusInPlace(1).view(-1, 1));
             var forward = model.Forward(images, new ForwardOptions(TaskSet.All, GridOffset: onDevice.GridOffset, UnitGates: gates));
@@ -226,6 +221,12 @@ public sealed class PolicyTrainer
     /// <summary>Each pair's first row in both of its rows ([B, U], B even): twins run the units decided on the first copy.</summary>
     internal static Tensor TwinRows(Tensor rows) =>
         rows.view(rows.shape[0] / 2, 2, rows.shape[1]).select(1, 0).repeat_interleave(2, 0);
+
+    /// <summary>
+    /// The gates as decided, or with <paramref name="twins"/> the first copy's in both rows of each pair, so both copies
+    /// run the same units and the FLOP term and the stability penalty see the gates that ran.
+    /// </summary>
+    private static Tensor TwinsAgree(Tensor gates, bool twins) => twins ? TwinRows(gates) : gates;
 
     /// <summary>
     /// Per sample under a target (<paramref name="underTarget"/> 1), the units <see cref="Budget.Choose"/> picks from the

@@ -205,6 +205,20 @@ public sealed class PolicyTrainerTests
     }
 
     [Fact]
+    public void Co_training_the_policy_takes_the_stability_penalty_too()
+    {
+        using var dir = new TempDirectory();
+        var options = TinyTraining.PolicyOptions(SaveTinyModel(dir), dir.File("stable.safetensors"), 3) with { JpegMinQuality = 10, StabilityWeight = 5 };
+
+        var steps = new PolicyTrainer(options).Run();
+
+        Assert.All(steps, s => Assert.True(double.IsFinite(s.Stability) && double.IsFinite(s.FlopError), $"step {s.Step}: stability {s.Stability}, error {s.FlopError}"));
+        var (_, metadata) = ModelFile.Load(options.OutputPath);
+        Assert.Equal("policy", metadata.Training.Last().Stage);
+        Assert.Contains("output-stability penalty 5 on twins", metadata.Training.Last().Crop, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Twins_run_the_first_copys_units()
     {
         using var rows = TorchSharp.torch.tensor(new float[] { 1, 0, 1, 0, 1, 1, 0, 0, 1, 0, 0, 1 }).view(4, 3);
