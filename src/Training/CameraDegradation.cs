@@ -37,6 +37,9 @@ public static class CameraDegradation
         new ReadOnlySpan<byte>((void*)decoded.Data, bytes).CopyTo(bgr);
     }
 
+    /// <summary>The augmentation as a training recipe records it, e.g. "JPEG q30-95 on 75 % of crops".</summary>
+    public static string Describe(int minQuality) => $"JPEG q{minQuality}-{MaxQuality} on {Probability:P0} of crops";
+
     /// <summary>With probability <see cref="Probability"/>, degrades the image at a quality drawn from [<paramref name="minQuality"/>, <see cref="MaxQuality"/>].</summary>
     public static void Apply(Span<byte> bgr, int height, int width, int minQuality, Random rng)
     {

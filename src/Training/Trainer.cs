@@ -141,8 +141,7 @@ public sealed class Trainer
         double emaLoss = resumed?.EmaLoss ?? double.NaN;
         int skipped = 0;
         double emaTemporal = resumed?.EmaTemporal ?? double.NaN;
-        // Full-frame steps use a quarter of the batch (whole pairs when pairing).
-        int fullBatch = pairs ? Math.Max(2, o.Batch / 8 * 2) : Math.Max(1, o.Batch / 4);
+        int fullBatch = TrainingBatch.FullFrameBatch(o.Batch, pairs);
         int step = startStep;
         for (; step < o.Steps && !cancellationToken.IsCancellationRequested; step++)
         {
@@ -255,7 +254,7 @@ public sealed class Trainer
         }
         if (o.JpegMinQuality > 0)
         {
-            recipe.Add($"JPEG q{o.JpegMinQuality}-{CameraDegradation.MaxQuality} on {CameraDegradation.Probability:P0} of crops");
+            recipe.Add(CameraDegradation.Describe(o.JpegMinQuality));
         }
         var record = new TrainingRecord(StageName, o.TasksName, step, o.Batch, string.Join(", ", recipe),
             o.Seed, pool.Rendered, clock.Elapsed.TotalSeconds, emaLoss, dataset.Description);

@@ -127,6 +127,9 @@ public sealed class TrainingBatch : IDisposable
             tensor(normals, [batch, 3, h, w]), (row, col), labelled);
     }
 
+    /// <summary>The size of a full-frame step's batch: a quarter of <paramref name="batch"/>, in whole pairs when pairing.</summary>
+    public static int FullFrameBatch(int batch, bool pairs) => pairs ? Math.Max(2, batch / 8 * 2) : Math.Max(1, batch / 4);
+
     /// <summary>Whether <paramref name="batch"/> can hold neighbour pairs (even, at least 2).</summary>
     public static bool HoldsPairs(int batch) => batch >= 2 && batch % 2 == 0;
 

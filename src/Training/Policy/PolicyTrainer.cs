@@ -78,8 +78,7 @@ public sealed class PolicyTrainer
             pool.Replace(o.ReplacePerStep, rng);
             bool fullFrame = o.FullFrameEvery > 0 && step % o.FullFrameEvery == o.FullFrameEvery - 1;
             using var scope = NewDisposeScope();
-            // Full-frame steps use a quarter of the batch (whole twins when pairing).
-            int fullBatch = o.Twins ? Math.Max(2, o.Batch / 8 * 2) : Math.Max(1, o.Batch / 4);
+            int fullBatch = TrainingBatch.FullFrameBatch(o.Batch, o.Twins);
             using var batch = fullFrame
                 ? TrainingBatch.Sample(pool, rng, fullBatch, int.MaxValue, int.MaxValue, config, o.Twins, o.JpegMinQuality, o.Twins)
                 : TrainingBatch.Sample(pool, rng, o.Batch, o.CropRows, o.CropCols, config, o.Twins, o.JpegMinQuality, o.Twins);
@@ -206,7 +205,7 @@ public sealed class PolicyTrainer
             }
             if (o.JpegMinQuality > 0)
             {
-                how += $"; JPEG q{o.JpegMinQuality}-{CameraDegradation.MaxQuality} on {CameraDegradation.Probability:P0} of crops";
+                how += "; " + CameraDegradation.Describe(o.JpegMinQuality);
             }
             metadata.Training.Add(new TrainingRecord(o.PlanTargets != null ? "policy-plans" : "policy", "segmentation+depth+normals", step, o.Batch,
                 $"{o.CropRows}x{o.CropCols} tokens, full frames every {o.FullFrameEvery}; " + how,
